@@ -1,0 +1,95 @@
+//! The operations replicated through Raft and their results.
+
+use serde::{Deserialize, Serialize};
+
+use brigade_core::CfsPath;
+
+use crate::error::CfsError;
+
+/// One tree operation, as proposed by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Writes a file (creating missing parent directories). `expect_version`
+    /// makes it a compare-and-swap (0 = the file must not exist);
+    /// `create_exclusive` fails if the file exists.
+    Write {
+        path: CfsPath,
+        #[serde(with = "crate::b64")]
+        data: Vec<u8>,
+        #[serde(default)]
+        expect_version: Option<u64>,
+        #[serde(default)]
+        create_exclusive: bool,
+    },
+    /// Makes a directory; with `parents`, like `mkdir -p`.
+    Mkdir {
+        path: CfsPath,
+        #[serde(default)]
+        parents: bool,
+    },
+    /// Removes a file or directory (`recursive` for non-empty directories).
+    Delete {
+        path: CfsPath,
+        #[serde(default)]
+        expect_version: Option<u64>,
+        #[serde(default)]
+        recursive: bool,
+    },
+    /// Atomically moves a file or directory; the target must not exist.
+    Rename { from: CfsPath, to: CfsPath },
+    /// Takes or renews a lock with a lease. The leader sets `steal_generation`
+    /// after it has seen the current holder's lease expire on its own clock.
+    Lock {
+        path: CfsPath,
+        owner: String,
+        lease_ms: u64,
+        #[serde(default)]
+        steal_generation: Option<u64>,
+    },
+    /// Releases a lock held by `owner`.
+    Unlock { path: CfsPath, owner: String },
+    /// Several operations applied atomically: all or none.
+    Batch { ops: Vec<Op> },
+}
+
+/// An operation with the leader's wall-clock time, used only as the mtime shown to users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub op: Op,
+    pub mtime: u64,
+}
+
+/// What a successful operation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The cluster version after the operation (the new version of every entry it touched).
+    pub version: u64,
+    /// The lock generation, for lock operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_generation: Option<u64>,
+}
+
+/// The state machine's answer to one log entry.
+pub type CommandResult = Result<Applied, CfsError>;
+
+/// A change to the tree, as seen by watchers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub version: u64,
+    pub path: String,
+    pub kind: ChangeKind,
+}
+
+/// What happened to a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Written,
+    Mkdir,
+    Deleted,
+    RenamedFrom { from: String },
+    RenamedTo { to: String },
+    Locked { owner: String },
+    Unlocked,
+}

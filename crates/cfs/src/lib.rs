@@ -1,0 +1,21 @@
+//! The replicated configuration file system: a file tree in a Raft state machine.
+
+pub mod b64;
+pub mod command;
+pub mod error;
+pub mod log_store;
+pub mod network;
+pub mod quorum;
+pub mod rpc;
+pub mod service;
+pub mod state_machine;
+pub mod tree;
+pub mod types;
+pub mod view;
+
+pub use command::{Applied, Change, ChangeKind, Command, CommandResult, Op};
+pub use error::{CfsError, NOT_QUORATE_MSG};
+pub use service::{Cfs, CfsOptions, RaftSettings};
+pub use tree::Tree;
+pub use types::{Member, NodeId};
+pub use view::{CfsStatus, DirEntryInfo, FileInfo, MemberInfo};

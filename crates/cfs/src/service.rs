@@ -1,0 +1,516 @@
+//! The cfs handle used by the node: quorum-gated writes forwarded to the
+//! leader, local and read-index reads, watches, membership changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use tokio::sync::broadcast;
+
+use brigade_core::CfsPath;
+
+use crate::command::{Applied, Change, ChangeKind, Command, Op};
+use crate::error::CfsError;
+use crate::log_store::LogStore;
+use crate::network::RaftTransport;
+use crate::quorum::QuorumTracker;
+use crate::state_machine::{Shared, StateMachine};
+use crate::types::{Member, NodeId, Raft, RaftMetrics};
+use crate::view::{CfsStatus, DirEntryInfo, FileInfo, MemberInfo};
+
+/// How long a write may wait for commit before the client is told the outcome is unknown.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a consistent read waits for the local state machine to catch up.
+pub const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Raft timing and log-compaction settings.
+#[derive(Debug, Clone)]
+pub struct RaftSettings {
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    /// Quorum lease: how long an acknowledgement by a majority keeps a node quorate.
+    pub lease_ms: u64,
+    /// Take a snapshot after this many log entries.
+    pub snapshot_logs: u64,
+    /// Log entries kept after a snapshot (older ones are purged).
+    pub keep_logs: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        RaftSettings {
+            heartbeat_ms: 250,
+            election_min_ms: 1000,
+            election_max_ms: 2000,
+            lease_ms: 2000,
+            snapshot_logs: 10_000,
+            keep_logs: 1000,
+        }
+    }
+}
+
+/// Everything `Cfs::start` needs.
+pub struct CfsOptions {
+    pub node_id: NodeId,
+    pub data_dir: PathBuf,
+    /// mTLS client bound to the node's address, for Raft and forwarding.
+    pub rpc_client: reqwest::Client,
+    pub settings: RaftSettings,
+}
+
+/// The replicated file tree on this node.
+pub struct Cfs {
+    id: NodeId,
+    raft: Raft,
+    shared: Arc<Shared>,
+    quorum: Arc<QuorumTracker>,
+    client: reqwest::Client,
+    leader_since: Mutex<Option<Instant>>,
+    lock_seen: Arc<Mutex<BTreeMap<String, Instant>>>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Cfs {
+    /// Opens the stores and starts Raft (not yet a member of anything if new).
+    pub async fn start(opts: CfsOptions) -> Result<Arc<Cfs>, CfsError> {
+        std::fs::create_dir_all(&opts.data_dir).map_err(CfsError::storage)?;
+        let log = LogStore::open(&opts.data_dir.join("log.redb")).map_err(CfsError::storage)?;
+        let sm = StateMachine::open(&opts.data_dir.join("state.redb")).map_err(CfsError::storage)?;
+        let shared = sm.shared();
+        let s = &opts.settings;
+        let config = Config {
+            cluster_name: "brigade".into(),
+            heartbeat_interval: s.heartbeat_ms,
+            election_timeout_min: s.election_min_ms,
+            election_timeout_max: s.election_max_ms,
+            install_snapshot_timeout: 10_000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_logs),
+            max_in_snapshot_log_to_keep: s.keep_logs,
+            snapshot_max_chunk_size: 1024 * 1024,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(CfsError::invalid)?;
+        let quorum = Arc::new(QuorumTracker::new(Duration::from_millis(s.lease_ms)));
+        let transport = RaftTransport {
+            client: opts.rpc_client.clone(),
+            quorum: quorum.clone(),
+        };
+        let raft = Raft::new(opts.node_id, Arc::new(config), transport, log, sm)
+            .await
+            .map_err(CfsError::storage)?;
+        let cfs = Arc::new(Cfs {
+            id: opts.node_id,
+            raft,
+            shared,
+            quorum,
+            client: opts.rpc_client,
+            leader_since: Mutex::new(None),
+            lock_seen: Arc::new(Mutex::new(BTreeMap::new())),
+        });
+        cfs.spawn_watchers();
+        Ok(cfs)
+    }
+
+    fn spawn_watchers(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let mut metrics = self.raft.metrics();
+        tokio::spawn(async move {
+            loop {
+                let Some(cfs) = weak.upgrade() else { return };
+                let m = metrics.borrow_and_update().clone();
+                cfs.observe_metrics(&m);
+                drop(cfs);
+                if metrics.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let seen = self.lock_seen.clone();
+        let mut changes = self.shared.changes.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(Change { path, kind: ChangeKind::Locked { .. }, .. }) => {
+                        seen.lock().unwrap_or_else(|p| p.into_inner()).insert(path, Instant::now());
+                    }
+                    Ok(Change { path, kind: ChangeKind::Unlocked, .. }) => {
+                        seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&path);
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Unknown renewals: treat every lock as freshly renewed (conservative).
+                        let now = Instant::now();
+                        let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+                        for v in s.values_mut() {
+                            *v = now;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    fn observe_metrics(&self, m: &RaftMetrics) {
+        let is_leader = m.state == ServerState::Leader;
+        let mut since = self.leader_since.lock().unwrap_or_else(|p| p.into_inner());
+        match (is_leader, since.is_some()) {
+            (true, false) => *since = Some(Instant::now()),
+            (false, true) => *since = None,
+            _ => {}
+        }
+        let single_voter = m.membership_config.membership().voter_ids().eq([self.id]);
+        let acked = if is_leader && single_voter { Some(0) } else { m.millis_since_quorum_ack };
+        self.quorum.observe(is_leader, acked, Instant::now());
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub fn quorum(&self) -> &QuorumTracker {
+        &self.quorum
+    }
+
+    /// Whether this node may write now.
+    pub fn is_quorate(&self) -> bool {
+        self.quorum.is_quorate(Instant::now())
+    }
+
+    /// Whether this node belongs to a cluster (has any membership).
+    pub fn is_initialized(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        let initialized = m.membership_config.membership().nodes().next().is_some();
+        initialized
+    }
+
+    /// Makes this node a one-member cluster.
+    pub async fn bootstrap(&self, me: Member) -> Result<(), CfsError> {
+        let mut members = BTreeMap::new();
+        members.insert(self.id, me);
+        self.raft.initialize(members).await.map_err(CfsError::invalid)?;
+        let deadline = Instant::now() + WRITE_TIMEOUT;
+        while !self.is_quorate() {
+            if Instant::now() > deadline {
+                return Err(CfsError::Timeout { secs: WRITE_TIMEOUT.as_secs() });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    // ---- reads ----
+
+    /// Reads a file or directory from the local replica.
+    pub fn read(&self, path: &CfsPath) -> Result<FileInfo, CfsError> {
+        let st = self.shared.read();
+        if path.is_root() {
+            return Ok(FileInfo {
+                path: path.to_string(),
+                dir: true,
+                version: st.tree.version(),
+                size: 0,
+                mtime: 0,
+                data: Vec::new(),
+            });
+        }
+        let e = st.tree.get(path).ok_or_else(|| CfsError::NotFound { path: path.to_string() })?;
+        Ok(FileInfo {
+            path: path.to_string(),
+            dir: e.dir,
+            version: e.version,
+            size: e.data.len() as u64,
+            mtime: e.mtime,
+            data: e.data.clone(),
+        })
+    }
+
+    /// Lists a directory from the local replica.
+    pub fn list(&self, dir: &CfsPath) -> Result<Vec<DirEntryInfo>, CfsError> {
+        let st = self.shared.read();
+        Ok(st
+            .tree
+            .list(dir)?
+            .into_iter()
+            .map(|(name, e)| DirEntryInfo {
+                name,
+                dir: e.dir,
+                version: e.version,
+                size: e.data.len() as u64,
+                mtime: e.mtime,
+            })
+            .collect())
+    }
+
+    /// Every file below `prefix` with its data (used by tests and exports).
+    pub fn dump(&self, prefix: &CfsPath) -> BTreeMap<String, (u64, Vec<u8>)> {
+        let st = self.shared.read();
+        st.tree
+            .entries()
+            .filter(|(k, e)| !e.dir && k.parse::<CfsPath>().is_ok_and(|p| p.starts_with(prefix)))
+            .map(|(k, e)| (k.clone(), (e.version, e.data.clone())))
+            .collect()
+    }
+
+    /// Waits until this replica has applied everything committed when the
+    /// leader confirmed its leadership (Raft read-index), then reads locally.
+    pub async fn read_consistent(&self, path: &CfsPath) -> Result<FileInfo, CfsError> {
+        let index = self.read_index().await?;
+        let mut applied = self.raft.metrics();
+        let wait = applied.wait_for(|m| m.last_applied.is_some_and(|l| l.index >= index));
+        tokio::time::timeout(READ_INDEX_TIMEOUT, wait)
+            .await
+            .map_err(|_| CfsError::Timeout { secs: READ_INDEX_TIMEOUT.as_secs() })?
+            .map_err(CfsError::storage)?;
+        self.read(path)
+    }
+
+    /// The read index: on the leader, after confirming leadership with a
+    /// majority; elsewhere, asked of the leader.
+    pub async fn read_index(&self) -> Result<u64, CfsError> {
+        if !self.is_quorate() {
+            return Err(CfsError::NotQuorate);
+        }
+        match self.raft.ensure_linearizable().await {
+            Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                let node = f.leader_node.ok_or(CfsError::NoLeader)?;
+                self.forward::<(), u64>(&node, "/cfs/read-index", &()).await
+            }
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(_))) => Err(CfsError::NotQuorate),
+            Err(e) => Err(CfsError::rpc(e)),
+        }
+    }
+
+    /// Subscribes to every change applied on this node from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.shared.changes.subscribe()
+    }
+
+    // ---- writes ----
+
+    /// Proposes an operation: fails at once without quorum, forwards to the
+    /// leader when this node is not it, waits for commit and apply.
+    pub async fn propose(&self, op: Op) -> Result<Applied, CfsError> {
+        if !self.is_quorate() {
+            return Err(CfsError::NotQuorate);
+        }
+        let m = self.raft.metrics().borrow().clone();
+        if m.current_leader == Some(self.id) {
+            return self.propose_as_leader(op).await;
+        }
+        let leader = m.current_leader.ok_or(CfsError::NoLeader)?;
+        let node = m
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .cloned()
+            .ok_or(CfsError::NoLeader)?;
+        self.forward(&node, "/cfs/propose", &op).await
+    }
+
+    /// Runs a proposal on the leader (also the target of forwarded writes).
+    pub async fn propose_as_leader(&self, op: Op) -> Result<Applied, CfsError> {
+        if !self.is_quorate() {
+            return Err(CfsError::NotQuorate);
+        }
+        let op = self.resolve_lock_expiry(op);
+        let cmd = Command { op, mtime: now_secs() };
+        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
+            Err(_) => Err(CfsError::Timeout { secs: WRITE_TIMEOUT.as_secs() }),
+            Ok(Ok(resp)) => resp.data,
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => Err(CfsError::NoLeader),
+            Ok(Err(e)) => Err(CfsError::rpc(e)),
+        }
+    }
+
+    /// On the leader: a lock held by another owner whose lease has run out on
+    /// this node's monotonic clock (counting from when this node last saw it
+    /// renewed, and at least one full lease since it became leader) may be stolen.
+    fn resolve_lock_expiry(&self, op: Op) -> Op {
+        let Op::Lock { path, owner, lease_ms, steal_generation: None } = op else {
+            return op;
+        };
+        let held = self.shared.read().tree.lock(&path).cloned();
+        let steal_generation = held.and_then(|h| {
+            if h.owner == owner {
+                return None;
+            }
+            let lease = Duration::from_millis(h.lease_ms);
+            let since_leader = (*self.leader_since.lock().unwrap_or_else(|p| p.into_inner()))?.elapsed();
+            let since_seen = self
+                .lock_seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(path.as_str())
+                .map(|t| t.elapsed())
+                .unwrap_or(since_leader);
+            (since_leader > lease && since_seen > lease).then_some(h.generation)
+        });
+        Op::Lock { path, owner, lease_ms, steal_generation }
+    }
+
+    async fn forward<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        leader: &Member,
+        path: &str,
+        req: &Req,
+    ) -> Result<Resp, CfsError> {
+        let resp = self
+            .client
+            .post(format!("https://{}{}", leader.rpc_addr, path))
+            .timeout(WRITE_TIMEOUT)
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| CfsError::rpc(format!("forwarding to leader {}: {e}", leader.name)))?;
+        let result: Result<Resp, CfsError> = resp.json().await.map_err(CfsError::rpc)?;
+        result
+    }
+
+    // ---- membership ----
+
+    /// On the leader: adds a node as a non-voting learner (returns once it is recorded).
+    pub async fn add_learner(&self, id: NodeId, member: Member) -> Result<(), CfsError> {
+        self.raft
+            .add_learner(id, member, false)
+            .await
+            .map(|_| ())
+            .map_err(CfsError::rpc)
+    }
+
+    /// On the leader: sets the voters.
+    pub async fn set_voters(&self, voters: BTreeSet<NodeId>) -> Result<(), CfsError> {
+        self.raft
+            .change_membership(ChangeMembers::ReplaceAllVoters(voters), true)
+            .await
+            .map(|_| ())
+            .map_err(CfsError::rpc)
+    }
+
+    /// On the leader: removes a node entirely (demoting it first if it votes).
+    pub async fn remove_member(&self, id: NodeId) -> Result<(), CfsError> {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership().clone();
+        if membership.voter_ids().any(|v| v == id) {
+            let voters: BTreeSet<NodeId> = membership.voter_ids().filter(|v| *v != id).collect();
+            if voters.is_empty() {
+                return Err(CfsError::invalid("cannot remove the last voter"));
+            }
+            self.set_voters(voters).await?;
+        }
+        let mut gone = BTreeSet::new();
+        gone.insert(id);
+        self.raft
+            .change_membership(ChangeMembers::RemoveNodes(gone), false)
+            .await
+            .map(|_| ())
+            .map_err(CfsError::rpc)
+    }
+
+    /// Promotes caught-up learners while there are fewer voters than `max_voters`.
+    /// Returns the new voter set when it changed.
+    pub async fn reconcile_voters(&self, max_voters: usize) -> Result<Option<BTreeSet<NodeId>>, CfsError> {
+        let m = self.raft.metrics().borrow().clone();
+        if m.current_leader != Some(self.id) || !self.is_quorate() {
+            return Ok(None);
+        }
+        let membership = m.membership_config.membership();
+        if membership.get_joint_config().len() > 1 {
+            return Ok(None);
+        }
+        let mut voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let last = m.last_log_index.unwrap_or(0);
+        let caught_up = |id: &NodeId| {
+            m.replication
+                .as_ref()
+                .and_then(|r| r.get(id))
+                .and_then(|l| l.map(|l| l.index))
+                .is_some_and(|i| i + 100 >= last)
+        };
+        let mut changed = false;
+        for learner in membership.learner_ids() {
+            if voters.len() >= max_voters {
+                break;
+            }
+            if caught_up(&learner) {
+                voters.insert(learner);
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(None);
+        }
+        self.set_voters(voters.clone()).await?;
+        Ok(Some(voters))
+    }
+
+    /// A status report of this replica.
+    pub fn status(&self) -> CfsStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let members = membership
+            .nodes()
+            .map(|(id, n)| MemberInfo {
+                id: *id,
+                name: n.name.clone(),
+                rpc_addr: n.rpc_addr.clone(),
+                api_addr: n.api_addr.clone(),
+                voter: voters.contains(id),
+                matched: m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(id))
+                    .and_then(|l| l.map(|l| l.index)),
+            })
+            .collect::<Vec<_>>();
+        let role = match m.state {
+            ServerState::Leader => "leader",
+            ServerState::Candidate => "candidate",
+            ServerState::Shutdown => "shutdown",
+            _ if members.is_empty() => "none",
+            _ if voters.contains(&self.id) => "voter",
+            _ => "learner",
+        };
+        let leader_name = m
+            .current_leader
+            .and_then(|l| membership.get_node(&l))
+            .map(|n| n.name.clone());
+        let st = self.shared.read();
+        CfsStatus {
+            node_id: self.id,
+            initialized: !members.is_empty(),
+            role: role.to_string(),
+            quorate: self.is_quorate(),
+            leader: m.current_leader,
+            leader_name,
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            last_applied: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            cluster_version: st.tree.version(),
+            tree_bytes: st.tree.bytes(),
+            tree_entries: st.tree.len() as u64,
+            members,
+        }
+    }
+
+    /// Stops Raft (the stores stay consistent on disk).
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+}

@@ -1,0 +1,5 @@
+//! The CLI's command groups.
+
+pub mod cluster;
+pub mod fs;
+pub mod node;

@@ -1,0 +1,69 @@
+//! `brigade node ...`: run the daemon.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Subcommand;
+
+use brigade_core::NodeName;
+use brigade_node::NodeConfig;
+
+use crate::connect::GlobalArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum NodeCmd {
+    /// Run the node daemon in the foreground (HTTPS API on port 8006, cluster RPC on 8007).
+    ///
+    /// Either give `--config FILE` (see node.toml in the README) or at least
+    /// `--name` and `--addr`; flags override the file.
+    Run {
+        /// Node name (a DNS label, e.g. n1).
+        #[arg(long)]
+        name: Option<NodeName>,
+        /// The node's address; every socket of the node binds to it.
+        #[arg(long)]
+        addr: Option<IpAddr>,
+        /// State directory (default /var/lib/brigade/NAME).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        #[arg(long)]
+        api_port: Option<u16>,
+        #[arg(long)]
+        rpc_port: Option<u16>,
+    },
+}
+
+pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
+    match cmd {
+        NodeCmd::Run {
+            name,
+            addr,
+            state_dir,
+            api_port,
+            rpc_port,
+        } => {
+            let mut cfg = match (g.node_config()?, name.clone(), addr) {
+                (Some(c), _, _) => c,
+                (None, Some(n), Some(a)) => NodeConfig::new(n, a),
+                (None, _, _) => bail!("give --config FILE or both --name and --addr"),
+            };
+            if let Some(n) = name {
+                cfg.name = n;
+            }
+            if let Some(a) = addr {
+                cfg.address = a;
+            }
+            if state_dir.is_some() {
+                cfg.state_dir = state_dir;
+            }
+            if let Some(p) = api_port {
+                cfg.api_port = p;
+            }
+            if let Some(p) = rpc_port {
+                cfg.rpc_port = p;
+            }
+            brigade_node::daemon::run(cfg).await
+        }
+    }
+}

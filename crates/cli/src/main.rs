@@ -1,0 +1,78 @@
+//! `brigade`: the cluster manager's one binary (daemon, CLI, benchmarks).
+
+mod bench;
+mod cmd;
+mod connect;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+use crate::connect::GlobalArgs;
+
+/// brigade: a cluster manager for virtual machines (like Proxmox VE's cluster stack).
+///
+/// A few Linux machines become one cluster with a replicated configuration
+/// (cfs), quorum, and HA. Run `brigade node run` on each machine, then
+/// `brigade cluster create NAME` on the first and `brigade cluster join` on
+/// the others. Every command talks to a node's HTTPS API (port 8006).
+#[derive(Parser, Debug)]
+#[command(name = "brigade", version, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run and manage the node daemon.
+    #[command(subcommand)]
+    Node(cmd::node::NodeCmd),
+    /// Create, join and inspect the cluster (like `pvecm`).
+    #[command(subcommand)]
+    Cluster(cmd::cluster::ClusterCmd),
+    /// Read and write the replicated configuration tree (like /etc/pve).
+    #[command(subcommand)]
+    Fs(cmd::fs::FsCmd),
+    /// Benchmarks that print brigade's figures next to a peer's.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BRIGADE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    use std::io::IsTerminal as _;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Node(c) => {
+                init_logging();
+                cmd::node::run(&cli.global, c).await
+            }
+            Command::Cluster(c) => cmd::cluster::run(&cli.global, c).await,
+            Command::Fs(c) => cmd::fs::run(&cli.global, c).await,
+            Command::Bench(c) => bench::run(&cli.global, c).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,315 @@
+//! Typed HTTP client of brigade's API.
+
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use brigade_cfs::{Applied, Change, DirEntryInfo};
+use brigade_net::{http_client, tls};
+use brigade_node::api::Data;
+use brigade_node::error::ErrorBody;
+pub use brigade_node::messages::*;
+
+/// Default timeout of one API request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why an API call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node answered with an error.
+    #[error("{message}")]
+    Api { status: u16, kind: String, message: String },
+    /// The node could not be reached or the connection broke.
+    #[error("cannot reach {url}: {message}")]
+    Transport { url: String, message: String },
+    /// The answer was not what the API promises.
+    #[error("unexpected answer from {url}: {message}")]
+    Decode { url: String, message: String },
+    /// Client set-up failed (TLS material, addresses).
+    #[error("client setup: {0}")]
+    Setup(String),
+}
+
+impl ClientError {
+    /// The API error kind (`not_quorate`, `cfs`, ...), if the node answered.
+    pub fn kind(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A client of one node's API.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+/// How to reach a node.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// `https://IP:PORT`.
+    pub url: String,
+    /// PEM of the CA (or self-signed certificate) to trust.
+    pub ca_pem: String,
+    /// `user@realm!name=secret`.
+    pub token: Option<String>,
+    /// Source address to bind outgoing connections to.
+    pub local_addr: Option<IpAddr>,
+    pub timeout: Option<Duration>,
+}
+
+impl Client {
+    pub fn new(opts: ClientOptions) -> Result<Client, ClientError> {
+        let tls = tls::client_config(&opts.ca_pem, None).map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http = http_client::build(tls, opts.local_addr, None).map_err(|e| ClientError::Setup(e.to_string()))?;
+        Ok(Client {
+            base: opts.url.trim_end_matches('/').to_string(),
+            http,
+            token: opts.token,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self.http.request(method, format!("{}/api2/json{path}", self.base));
+        if let Some(t) = &self.token {
+            r = r.header(reqwest::header::AUTHORIZATION, format!("{} {t}", brigade_node::token::AUTH_SCHEME));
+        }
+        r
+    }
+
+    fn transport(&self, e: reqwest::Error) -> ClientError {
+        ClientError::Transport {
+            url: self.base.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+        let resp = req.send().await.map_err(|e| self.transport(e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(b) => ClientError::Api {
+                    status: status.as_u16(),
+                    kind: b.kind,
+                    message: b.error,
+                },
+                Err(_) => ClientError::Api {
+                    status: status.as_u16(),
+                    kind: "http".into(),
+                    message: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
+                },
+            });
+        }
+        serde_json::from_slice::<Data<T>>(&bytes)
+            .map(|d| d.data)
+            .map_err(|e| ClientError::Decode {
+                url: self.base.clone(),
+                message: e.to_string(),
+            })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, ClientError> {
+        self.send(self.request(reqwest::Method::GET, path).query(query).timeout(REQUEST_TIMEOUT)).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+        self.send(self.request(reqwest::Method::POST, path).json(body).timeout(REQUEST_TIMEOUT)).await
+    }
+
+    /// Sends a raw body (for testing how the node treats malformed input).
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> Result<serde_json::Value, ClientError> {
+        let req = self
+            .request(reqwest::Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        self.send(req).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(self.request(reqwest::Method::DELETE, path).timeout(REQUEST_TIMEOUT)).await
+    }
+
+    // ---- cluster ----
+
+    pub async fn version(&self) -> Result<serde_json::Value, ClientError> {
+        self.get("/version", &[]).await
+    }
+
+    pub async fn cluster_create(&self, name: &str) -> Result<CreateResult, ClientError> {
+        self.post("/cluster/create", &CreateRequest { name: name.into() }).await
+    }
+
+    pub async fn join_token(&self) -> Result<JoinTokenResult, ClientError> {
+        self.post("/cluster/join-token", &serde_json::json!({})).await
+    }
+
+    pub async fn cluster_join(&self, address: &str, token: &str) -> Result<JoinResult, ClientError> {
+        let req = JoinRequest {
+            address: address.into(),
+            token: token.into(),
+        };
+        self.send(self.request(reqwest::Method::POST, "/cluster/join").json(&req).timeout(Duration::from_secs(90)))
+            .await
+    }
+
+    pub async fn nodes(&self) -> Result<Vec<NodeRow>, ClientError> {
+        self.get("/cluster/nodes", &[]).await
+    }
+
+    pub async fn delnode(&self, name: &str) -> Result<(), ClientError> {
+        self.delete(&format!("/cluster/nodes/{name}")).await
+    }
+
+    pub async fn status(&self) -> Result<ClusterStatus, ClientError> {
+        self.get("/cluster/status", &[]).await
+    }
+
+    // ---- fs ----
+
+    pub async fn fs_read(&self, path: &str, consistent: bool) -> Result<FsFile, ClientError> {
+        let c = if consistent { "true" } else { "false" };
+        self.get("/fs/read", &[("path", path), ("consistent", c)]).await
+    }
+
+    pub async fn fs_list(&self, path: &str) -> Result<Vec<DirEntryInfo>, ClientError> {
+        self.get("/fs/list", &[("path", path)]).await
+    }
+
+    pub async fn fs_write(&self, req: &WriteRequest) -> Result<Applied, ClientError> {
+        self.post("/fs/write", req).await
+    }
+
+    /// Writes text content (no compare-and-swap).
+    pub async fn fs_put(&self, path: &str, content: &str) -> Result<Applied, ClientError> {
+        self.fs_write(&WriteRequest {
+            path: path.into(),
+            content: Some(content.into()),
+            data: None,
+            expect_version: None,
+            create_exclusive: false,
+        })
+        .await
+    }
+
+    pub async fn fs_mkdir(&self, path: &str, parents: bool) -> Result<Applied, ClientError> {
+        self.post("/fs/mkdir", &MkdirRequest { path: path.into(), parents }).await
+    }
+
+    pub async fn fs_delete(&self, path: &str, recursive: bool) -> Result<Applied, ClientError> {
+        let req = DeleteRequest {
+            path: path.into(),
+            recursive,
+            expect_version: None,
+        };
+        self.post("/fs/delete", &req).await
+    }
+
+    pub async fn fs_rename(&self, from: &str, to: &str) -> Result<Applied, ClientError> {
+        self.post("/fs/rename", &RenameRequest { from: from.into(), to: to.into() }).await
+    }
+
+    pub async fn fs_lock(&self, path: &str, owner: &str, lease_ms: Option<u64>) -> Result<Applied, ClientError> {
+        let req = LockRequest {
+            path: path.into(),
+            owner: owner.into(),
+            lease_ms,
+        };
+        self.post("/fs/lock", &req).await
+    }
+
+    pub async fn fs_unlock(&self, path: &str, owner: &str) -> Result<Applied, ClientError> {
+        let req = LockRequest {
+            path: path.into(),
+            owner: owner.into(),
+            lease_ms: None,
+        };
+        self.post("/fs/unlock", &req).await
+    }
+
+    /// Watches changes at or below `path`; returns once the watch is established.
+    pub async fn fs_watch(&self, path: &str) -> Result<Watch, ClientError> {
+        let resp = self
+            .request(reqwest::Method::GET, "/fs/watch")
+            .query(&[("path", path)])
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let body: ErrorBody = resp.json().await.map_err(|e| self.transport(e))?;
+            return Err(ClientError::Api {
+                status,
+                kind: body.kind,
+                message: body.error,
+            });
+        }
+        let mut watch = Watch {
+            url: self.base.clone(),
+            stream: Box::pin(resp.bytes_stream()),
+            buf: Vec::new(),
+        };
+        // The first line confirms the watch is registered on the node.
+        watch.next_line().await.transpose()?;
+        Ok(watch)
+    }
+}
+
+/// A stream of changes from `fs watch`.
+pub struct Watch {
+    url: String,
+    stream: Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: Vec<u8>,
+}
+
+impl Watch {
+    async fn next_line(&mut self) -> Option<Result<Vec<u8>, ClientError>> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                return Some(Ok(self.buf.drain(..=pos).collect()));
+            }
+            match self.stream.next().await {
+                Some(Ok(bytes)) => self.buf.extend_from_slice(&bytes),
+                Some(Err(e)) => {
+                    return Some(Err(ClientError::Transport {
+                        url: self.url.clone(),
+                        message: e.to_string(),
+                    }))
+                }
+                None => return None,
+            }
+        }
+    }
+
+    /// The next change; `None` when the node closed the stream.
+    pub async fn next(&mut self) -> Option<Result<Change, ClientError>> {
+        loop {
+            match self.next_line().await? {
+                Ok(line) => match serde_json::from_slice::<Change>(&line) {
+                    Ok(c) => return Some(Ok(c)),
+                    Err(_) => continue,
+                },
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}

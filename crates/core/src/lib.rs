@@ -1,0 +1,13 @@
+//! Pure core of brigade: identifiers, cfs paths and the configuration file formats.
+
+pub mod cluster_conf;
+pub mod error;
+pub mod ids;
+pub mod key_value;
+pub mod layout;
+pub mod path;
+pub mod section_config;
+
+pub use error::FormatError;
+pub use ids::{NodeName, VmId};
+pub use path::CfsPath;

@@ -1,0 +1,298 @@
+//! Real brigade node processes on 127.0.S.x addresses: start, create, join, kill, restart, partition.
+
+pub mod firewall;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+use brigade_client::{Client, ClientOptions};
+use brigade_node::config::{NodeConfig, RaftTuning};
+use brigade_node::state_dir::{API_CERT, LOCAL_TOKEN};
+
+/// How long a node may take to answer its API after start.
+pub const NODE_START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a cluster may take to elect a leader and be quorate.
+pub const QUORUM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Poll interval while waiting.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// One node process.
+pub struct NodeProc {
+    pub name: String,
+    pub addr: IpAddr,
+    pub config_path: PathBuf,
+    pub config: NodeConfig,
+    child: Option<Child>,
+}
+
+impl NodeProc {
+    pub fn state_dir(&self) -> PathBuf {
+        self.config.state_dir()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        if let Some(pid) = self.pid() {
+            // SAFETY-free: plain kill(2) through libc on a pid we spawned.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid as i32, sig);
+            }
+        }
+    }
+}
+
+/// A set of node processes forming (or about to form) one cluster.
+pub struct ProcCluster {
+    pub bin: PathBuf,
+    pub dir: PathBuf,
+    /// The third octet of 127.0.S.x used by this cluster.
+    pub subnet: u8,
+    pub nodes: Vec<NodeProc>,
+    pub tuning: RaftTuning,
+    /// The cluster CA (PEM) once created.
+    pub ca_pem: Option<String>,
+    /// The root API token once created.
+    pub root_token: Option<String>,
+}
+
+impl ProcCluster {
+    /// Prepares `n` node configurations under `dir` on 127.0.`subnet`.1..n (nothing started yet).
+    pub fn new(bin: &Path, dir: &Path, subnet: u8, tuning: RaftTuning) -> Self {
+        ProcCluster {
+            bin: bin.to_path_buf(),
+            dir: dir.to_path_buf(),
+            subnet,
+            nodes: Vec::new(),
+            tuning,
+            ca_pem: None,
+            root_token: None,
+        }
+    }
+
+    /// Adds and starts a node process n<i> on 127.0.S.<i>.
+    pub fn spawn_node(&mut self) -> anyhow::Result<usize> {
+        let i = self.nodes.len() + 1;
+        let name = format!("n{i}");
+        let addr: IpAddr = format!("127.0.{}.{}", self.subnet, i).parse()?;
+        let mut config = NodeConfig::new(name.parse()?, addr);
+        config.state_dir = Some(self.dir.join(&name));
+        config.raft = self.tuning.clone();
+        let config_path = self.dir.join(format!("{name}.toml"));
+        std::fs::create_dir_all(&self.dir)?;
+        std::fs::write(&config_path, config.to_toml())?;
+        self.nodes.push(NodeProc {
+            name,
+            addr,
+            config_path,
+            config,
+            child: None,
+        });
+        self.start(i - 1)?;
+        Ok(i - 1)
+    }
+
+    /// Starts (or restarts) node `i`'s process; its log goes to DIR/nI.log.
+    pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
+        let node = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{}.log", node.name)))?;
+        let child = Command::new(&self.bin)
+            .args(["node", "run", "--config"])
+            .arg(&node.config_path)
+            .env("BRIGADE_LOG", std::env::var("BRIGADE_LOG").unwrap_or_else(|_| "info,openraft=warn".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.bin.display()))?;
+        node.child = Some(child);
+        Ok(())
+    }
+
+    /// SIGKILL: a power cut of the daemon.
+    pub fn kill(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        node.signal(libc::SIGKILL);
+        if let Some(mut c) = node.child.take() {
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    pub fn stop(&mut self, i: usize) -> anyhow::Result<()> {
+        let node = &mut self.nodes[i];
+        node.signal(libc::SIGTERM);
+        if let Some(mut c) = node.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                if c.try_wait()?.is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    bail!("{} did not stop within 15 s of SIGTERM", node.name);
+                }
+                std::thread::sleep(POLL_INTERVAL);
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGSTOP / SIGCONT.
+    pub fn pause(&self, i: usize) {
+        self.nodes[i].signal(libc::SIGSTOP);
+    }
+    pub fn resume(&self, i: usize) {
+        self.nodes[i].signal(libc::SIGCONT);
+    }
+
+    /// A client of node `i`: the cluster root token and CA once created,
+    /// the node's local token and self-signed certificate before.
+    pub fn client(&self, i: usize) -> anyhow::Result<Client> {
+        let node = &self.nodes[i];
+        let state = node.state_dir();
+        let (ca_pem, token) = match (&self.ca_pem, &self.root_token) {
+            (Some(ca), Some(t)) => (ca.clone(), t.clone()),
+            _ => (
+                std::fs::read_to_string(state.join(API_CERT))?,
+                std::fs::read_to_string(state.join(LOCAL_TOKEN))?.trim().to_string(),
+            ),
+        };
+        Ok(Client::new(ClientOptions {
+            url: node.config.api_url(),
+            ca_pem,
+            token: Some(token),
+            local_addr: None,
+            timeout: None,
+        })?)
+    }
+
+    /// A client of node `i` authenticated with its node-local token (works before and after join).
+    pub fn local_client(&self, i: usize) -> anyhow::Result<Client> {
+        let node = &self.nodes[i];
+        let state = node.state_dir();
+        let ca_path = state.join(brigade_node::state_dir::CA_CERT);
+        let ca_pem = std::fs::read_to_string(&ca_path).or_else(|_| std::fs::read_to_string(state.join(API_CERT)))?;
+        Ok(Client::new(ClientOptions {
+            url: node.config.api_url(),
+            ca_pem,
+            token: Some(std::fs::read_to_string(state.join(LOCAL_TOKEN))?.trim().to_string()),
+            local_addr: None,
+            timeout: None,
+        })?)
+    }
+
+    /// Waits until node `i` answers its API.
+    pub async fn wait_api(&self, i: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + NODE_START_TIMEOUT;
+        loop {
+            if let Ok(c) = self.local_client(i) {
+                if c.version().await.is_ok() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{} did not answer its API within {:?} (see {}/{}.log)", self.nodes[i].name, NODE_START_TIMEOUT, self.dir.display(), self.nodes[i].name);
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Starts `n` nodes, creates cluster `name` on the first and joins the others.
+    pub async fn form(bin: &Path, dir: &Path, subnet: u8, n: usize, tuning: RaftTuning) -> anyhow::Result<ProcCluster> {
+        let mut c = ProcCluster::new(bin, dir, subnet, tuning);
+        for _ in 0..n {
+            c.spawn_node()?;
+        }
+        for i in 0..n {
+            c.wait_api(i).await?;
+        }
+        c.create("test").await?;
+        for i in 1..n {
+            c.join(i).await?;
+        }
+        Ok(c)
+    }
+
+    /// `cluster create` on node 0.
+    pub async fn create(&mut self, name: &str) -> anyhow::Result<()> {
+        let r = self.local_client(0)?.cluster_create(name).await?;
+        self.root_token = Some(r.root_token);
+        self.ca_pem = Some(std::fs::read_to_string(self.nodes[0].state_dir().join(brigade_node::state_dir::CA_CERT))?);
+        Ok(())
+    }
+
+    /// Makes a join token on node 0 (or the first running member) and joins node `i`.
+    pub async fn join(&mut self, i: usize) -> anyhow::Result<()> {
+        let token = self.client(0)?.join_token().await?.token;
+        let member = self.nodes[0].config.api_addr().to_string();
+        self.local_client(i)?.cluster_join(&member, &token).await?;
+        Ok(())
+    }
+
+    /// Spawns one more node and joins it.
+    pub async fn add_node(&mut self) -> anyhow::Result<usize> {
+        let i = self.spawn_node()?;
+        self.wait_api(i).await?;
+        self.join(i).await?;
+        Ok(i)
+    }
+
+    /// Waits until every listed node reports itself quorate with the same leader.
+    pub async fn wait_quorate(&self, nodes: &[usize]) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + QUORUM_TIMEOUT;
+        loop {
+            let mut leaders = Vec::new();
+            for &i in nodes {
+                match self.client(i)?.status().await {
+                    Ok(s) if s.quorate => leaders.push(s.cfs.and_then(|c| c.leader)),
+                    _ => break,
+                }
+            }
+            if leaders.len() == nodes.len() && leaders.windows(2).all(|w| w[0] == w[1]) {
+                if let Some(Some(l)) = leaders.first() {
+                    return Ok(*l);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("nodes {nodes:?} did not agree on a quorate leader within {QUORUM_TIMEOUT:?}");
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// The index of the node with this Raft id (ids are assigned in join order).
+    pub fn index_of_id(&self, id: u64) -> usize {
+        (id as usize).saturating_sub(1)
+    }
+}
+
+impl Drop for ProcCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            n.signal(libc::SIGCONT);
+            n.signal(libc::SIGKILL);
+            if let Some(mut c) = n.child.take() {
+                let _ = c.wait();
+            }
+        }
+    }
+}

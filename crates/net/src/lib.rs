@@ -1,0 +1,9 @@
+//! Internal networking: the cluster CA, mutual TLS, TLS serving and source-bound HTTP clients.
+
+pub mod error;
+pub mod http_client;
+pub mod pki;
+pub mod serve;
+pub mod tls;
+
+pub use error::NetError;

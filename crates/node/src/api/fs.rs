@@ -1,0 +1,141 @@
+//! `/fs/...`: the replicated file tree: read, list, write, mkdir, delete, rename, lock, watch.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine as _;
+use futures::StreamExt;
+use serde::Deserialize;
+use tokio_stream::wrappers::BroadcastStream;
+
+use brigade_cfs::{Applied, DirEntryInfo, Op};
+
+use super::{ok, ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::error::NodeError;
+use crate::messages::*;
+use crate::node::{cfs_path, Node};
+
+/// Default lease of a lock taken through the API.
+pub const DEFAULT_LOCK_LEASE_MS: u64 = 120_000;
+
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new()
+        .route("/fs/read", get(read))
+        .route("/fs/list", get(list))
+        .route("/fs/watch", get(watch))
+        .route("/fs/write", post(write))
+        .route("/fs/mkdir", post(mkdir))
+        .route("/fs/delete", post(delete))
+        .route("/fs/rename", post(rename))
+        .route("/fs/lock", post(lock))
+        .route("/fs/unlock", post(unlock))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathQuery {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    consistent: bool,
+}
+
+async fn read(State(node): State<Arc<Node>>, ApiQuery(q): ApiQuery<PathQuery>) -> ApiResult<FsFile> {
+    let cfs = &node.require_cluster()?.cfs;
+    let path = cfs_path(&q.path)?;
+    let file = if q.consistent { cfs.read_consistent(&path).await? } else { cfs.read(&path)? };
+    Ok(ok(FsFile::from(file)))
+}
+
+async fn list(State(node): State<Arc<Node>>, ApiQuery(q): ApiQuery<PathQuery>) -> ApiResult<Vec<DirEntryInfo>> {
+    let cfs = &node.require_cluster()?.cfs;
+    let path = cfs_path(&q.path)?;
+    if q.consistent {
+        cfs.read_consistent(&path).await?;
+    }
+    Ok(ok(cfs.list(&path)?))
+}
+
+async fn propose(node: &Node, op: Op) -> ApiResult<Applied> {
+    Ok(ok(node.require_cluster()?.cfs.propose(op).await?))
+}
+
+async fn write(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<WriteRequest>) -> ApiResult<Applied> {
+    let data = match (req.content, req.data) {
+        (Some(text), None) => text.into_bytes(),
+        (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| NodeError::Invalid(format!("data is not valid base64: {e}")))?,
+        (None, None) => Vec::new(),
+        (Some(_), Some(_)) => return Err(NodeError::Invalid("give either content or data, not both".into()).into()),
+    };
+    let op = Op::Write {
+        path: cfs_path(&req.path)?,
+        data,
+        expect_version: req.expect_version,
+        create_exclusive: req.create_exclusive,
+    };
+    propose(&node, op).await
+}
+
+async fn mkdir(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<MkdirRequest>) -> ApiResult<Applied> {
+    propose(&node, Op::Mkdir { path: cfs_path(&req.path)?, parents: req.parents }).await
+}
+
+async fn delete(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<DeleteRequest>) -> ApiResult<Applied> {
+    let op = Op::Delete {
+        path: cfs_path(&req.path)?,
+        expect_version: req.expect_version,
+        recursive: req.recursive,
+    };
+    propose(&node, op).await
+}
+
+async fn rename(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<RenameRequest>) -> ApiResult<Applied> {
+    propose(&node, Op::Rename { from: cfs_path(&req.from)?, to: cfs_path(&req.to)? }).await
+}
+
+async fn lock(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<LockRequest>) -> ApiResult<Applied> {
+    let op = Op::Lock {
+        path: cfs_path(&req.path)?,
+        owner: req.owner,
+        lease_ms: req.lease_ms.unwrap_or(DEFAULT_LOCK_LEASE_MS),
+        steal_generation: None,
+    };
+    propose(&node, op).await
+}
+
+async fn unlock(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<LockRequest>) -> ApiResult<Applied> {
+    propose(&node, Op::Unlock { path: cfs_path(&req.path)?, owner: req.owner }).await
+}
+
+/// Streams every change at or below `path` as one JSON object per line.
+async fn watch(State(node): State<Arc<Node>>, ApiQuery(q): ApiQuery<PathQuery>) -> Result<Response, ApiError> {
+    let cfs = &node.require_cluster()?.cfs;
+    let prefix = cfs_path(&q.path)?;
+    let stream = BroadcastStream::new(cfs.subscribe()).filter_map(move |item| {
+        let prefix = prefix.clone();
+        async move {
+            let line = match item {
+                Ok(change) => {
+                    let p: Option<brigade_core::CfsPath> = change.path.parse().ok();
+                    if !p.is_some_and(|p| p.starts_with(&prefix)) {
+                        return None;
+                    }
+                    serde_json::to_string(&change).ok()?
+                }
+                Err(lagged) => serde_json::json!({ "lagged": lagged.to_string() }).to_string(),
+            };
+            Some(Ok::<_, Infallible>(format!("{line}\n")))
+        }
+    });
+    // A first line so clients know the watch is established.
+    let hello = futures::stream::once(async { Ok::<_, Infallible>("{\"watching\":true}\n".to_string()) });
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(hello.chain(stream))).into_response())
+}

@@ -1,0 +1,23 @@
+//! `POST /cluster/join/request`: a joining node applies, authenticated by its one-time join token.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::Router;
+
+use super::{ok, ApiJson, ApiResult};
+use crate::error::NodeError;
+use crate::messages::{AdminOp, AdminResult, JoinApplication, JoinGrant};
+use crate::node::Node;
+
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new().route("/cluster/join/request", post(apply))
+}
+
+async fn apply(State(node): State<Arc<Node>>, ApiJson(app): ApiJson<JoinApplication>) -> ApiResult<JoinGrant> {
+    match node.admin(AdminOp::Join(app)).await? {
+        AdminResult::Joined(grant) => Ok(ok(grant)),
+        AdminResult::Removed => Err(NodeError::Internal("unexpected answer to a join".into()).into()),
+    }
+}

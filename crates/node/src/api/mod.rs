@@ -1,0 +1,128 @@
+//! The HTTPS API (`/api2/json/...`): routing, authentication, errors, body parsing.
+
+mod cluster;
+mod fs;
+mod join;
+mod version;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorBody, NodeError};
+use crate::node::Node;
+use crate::token;
+
+/// Every successful answer: `{"data": ...}`, as Proxmox's API.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// A JSON answer wrapped in `data`.
+pub fn ok<T: Serialize>(data: T) -> Json<Data<T>> {
+    Json(Data { data })
+}
+
+/// An API error: a status and an [`ErrorBody`].
+#[derive(Debug)]
+pub struct ApiError(pub NodeError);
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<brigade_cfs::CfsError> for ApiError {
+    fn from(e: brigade_cfs::CfsError) -> Self {
+        ApiError(NodeError::Cfs(e))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(ErrorBody::from(&self.0))).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<Json<Data<T>>, ApiError>;
+
+/// A JSON body whose parse errors become clear 400 answers.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(r) => Err(ApiError(NodeError::Invalid(format!("invalid request body: {}", r.body_text())))),
+        }
+    }
+}
+
+/// Query parameters whose parse errors become clear 400 answers.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    axum::extract::Query<T>: FromRequestParts<S, Rejection = QueryRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(r) => Err(ApiError(NodeError::Invalid(format!("invalid query: {}", r.body_text())))),
+        }
+    }
+}
+
+async fn authenticate(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return ApiError(NodeError::Unauthorized(format!(
+            "missing Authorization header: send 'Authorization: {} user@realm!name=secret'",
+            token::AUTH_SCHEME
+        )))
+        .into_response();
+    };
+    let presented = match value.to_str().map_err(|e| e.to_string()).and_then(|v| token::parse_header(v).map_err(|e| e.to_string())) {
+        Ok(t) => t,
+        Err(e) => return ApiError(NodeError::Unauthorized(format!("malformed Authorization header: {e}"))).into_response(),
+    };
+    if !node.authenticate(&presented) {
+        return ApiError(NodeError::Unauthorized(format!("invalid API token {}", presented.id))).into_response();
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError(NodeError::NotFound("no such API path".into()))
+}
+
+/// The whole API router.
+pub fn router(node: Arc<Node>) -> Router {
+    let authenticated = Router::new()
+        .merge(version::routes())
+        .merge(cluster::routes())
+        .merge(fs::routes())
+        .layer(middleware::from_fn_with_state(node.clone(), authenticate));
+    Router::new()
+        .nest("/api2/json", authenticated.merge(join::routes()))
+        .fallback(not_found)
+        .with_state(node)
+}

@@ -1,0 +1,135 @@
+//! node.toml: the node's name, address, ports, state directory and Raft tuning.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use brigade_core::NodeName;
+
+/// The API port, as Proxmox's.
+pub const DEFAULT_API_PORT: u16 = 8006;
+/// The internal mutual-TLS RPC port.
+pub const DEFAULT_RPC_PORT: u16 = 8007;
+/// Where node state lives by default (one directory per node name).
+pub const DEFAULT_STATE_ROOT: &str = "/var/lib/brigade";
+/// Where `brigade` looks for the local node's configuration.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/brigade/node.toml";
+
+/// The node configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub name: NodeName,
+    /// The node's address on link0; every socket of the node binds to it.
+    pub address: IpAddr,
+    #[serde(default = "default_api_port")]
+    pub api_port: u16,
+    #[serde(default = "default_rpc_port")]
+    pub rpc_port: u16,
+    /// Defaults to /var/lib/brigade/<name>.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub raft: RaftTuning,
+}
+
+/// Optional Raft tuning (milliseconds and entry counts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaftTuning {
+    pub heartbeat_ms: Option<u64>,
+    pub election_min_ms: Option<u64>,
+    pub election_max_ms: Option<u64>,
+    pub lease_ms: Option<u64>,
+    pub snapshot_logs: Option<u64>,
+    pub keep_logs: Option<u64>,
+}
+
+fn default_api_port() -> u16 {
+    DEFAULT_API_PORT
+}
+fn default_rpc_port() -> u16 {
+    DEFAULT_RPC_PORT
+}
+
+/// Why a node configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid node configuration {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl NodeConfig {
+    pub fn new(name: NodeName, address: IpAddr) -> Self {
+        NodeConfig {
+            name,
+            address,
+            api_port: DEFAULT_API_PORT,
+            rpc_port: DEFAULT_RPC_PORT,
+            state_dir: None,
+            raft: RaftTuning::default(),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let cfg: NodeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        if cfg.api_port == cfg.rpc_port {
+            return Err("api_port and rpc_port must differ".into());
+        }
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| Path::new(DEFAULT_STATE_ROOT).join(self.name.as_str()))
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.api_port)
+    }
+
+    pub fn rpc_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.rpc_port)
+    }
+
+    /// The API's base URL.
+    pub fn api_url(&self) -> String {
+        format!("https://{}", self.api_addr())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_defaults_and_errors() {
+        let c = NodeConfig::parse("name = \"n1\"\naddress = \"127.0.1.1\"\n").expect("parses");
+        assert_eq!(c.api_port, 8006);
+        assert_eq!(c.state_dir(), PathBuf::from("/var/lib/brigade/n1"));
+        assert_eq!(NodeConfig::parse(&c.to_toml()).expect("round trip"), c);
+        assert!(NodeConfig::parse("name = \"N1\"\naddress = \"127.0.1.1\"\n").is_err());
+        assert!(NodeConfig::parse("name = \"n1\"\naddress = \"x\"\n").is_err());
+        assert!(NodeConfig::parse("name = \"n1\"\naddress = \"127.0.1.1\"\nbogus = 1\n").is_err());
+        assert!(NodeConfig::parse("name = \"n1\"\naddress = \"127.0.1.1\"\napi_port = 1\nrpc_port = 1\n").is_err());
+    }
+}

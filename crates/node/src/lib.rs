@@ -1,0 +1,17 @@
+//! The brigade node daemon: wires cfs and the network, serves the API, runs cluster lifecycle.
+
+pub mod api;
+pub mod cluster_ops;
+pub mod config;
+pub mod daemon;
+pub mod error;
+pub mod join_token;
+pub mod messages;
+pub mod node;
+pub mod rpc;
+pub mod state_dir;
+pub mod token;
+
+pub use config::NodeConfig;
+pub use error::NodeError;
+pub use node::Node;

@@ -1,0 +1,182 @@
+//! The node: its configuration, identity, and (once in a cluster) its cluster runtime.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use brigade_cfs::{Cfs, CfsOptions, Member, RaftSettings};
+use brigade_core::layout;
+use brigade_core::{CfsPath, FormatError};
+use brigade_net::pki::CertPair;
+use brigade_net::tls::{self, ReloadableCert};
+use brigade_net::{http_client, serve};
+use tokio::net::TcpListener;
+
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::state_dir::{Membership, StateDir, CFS_DIR};
+use crate::token::{self, ApiToken};
+
+/// How often the leader reconciles voters and learners.
+pub const MEMBERSHIP_RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The parts that exist once the node is in a cluster.
+pub struct ClusterRuntime {
+    pub membership: Membership,
+    pub cfs: Arc<Cfs>,
+    pub ca_pem: String,
+    /// mTLS client bound to the node's address.
+    pub rpc_client: reqwest::Client,
+}
+
+/// One brigade node.
+pub struct Node {
+    pub config: NodeConfig,
+    pub state: StateDir,
+    pub(crate) local_token: ApiToken,
+    pub(crate) api_cert: Arc<ReloadableCert>,
+    cluster: OnceLock<Arc<ClusterRuntime>>,
+    /// Serializes create and join.
+    pub(crate) lifecycle: tokio::sync::Mutex<()>,
+}
+
+pub(crate) fn cfs_path(s: &str) -> Result<CfsPath, NodeError> {
+    s.parse().map_err(|e: FormatError| NodeError::Invalid(e.to_string()))
+}
+
+impl Node {
+    /// Loads the node's identity (making first-start material) and, if it is
+    /// already in a cluster, starts the cluster runtime.
+    pub async fn open(config: NodeConfig) -> Result<Arc<Node>, NodeError> {
+        let state = StateDir::open(&config.state_dir()).map_err(NodeError::internal)?;
+        let local_token = state.local_token().map_err(NodeError::internal)?;
+        let name = config.name.to_string();
+        let address = config.address;
+        let api_pair = state
+            .api_cert(|| brigade_net::pki::self_signed(&name, &[address]).map_err(std::io::Error::other))
+            .map_err(NodeError::internal)?;
+        let api_key = tls::certified_key(&api_pair, None).map_err(NodeError::internal)?;
+        let node = Arc::new(Node {
+            config,
+            state,
+            local_token,
+            api_cert: ReloadableCert::new(api_key),
+            cluster: OnceLock::new(),
+            lifecycle: tokio::sync::Mutex::new(()),
+        });
+        if let (Some(membership), Some((pair, ca))) = (
+            node.state.membership().map_err(NodeError::internal)?,
+            node.state.node_tls().map_err(NodeError::internal)?,
+        ) {
+            node.start_cluster(membership, &pair, &ca).await?;
+        }
+        Ok(node)
+    }
+
+    /// The cluster runtime, if the node is in a cluster.
+    pub fn cluster(&self) -> Option<&Arc<ClusterRuntime>> {
+        self.cluster.get()
+    }
+
+    pub fn require_cluster(&self) -> Result<&Arc<ClusterRuntime>, NodeError> {
+        self.cluster.get().ok_or(NodeError::NotInCluster)
+    }
+
+    /// What Raft records for this node.
+    pub fn member(&self) -> Member {
+        Member {
+            name: self.config.name.to_string(),
+            rpc_addr: self.config.rpc_addr().to_string(),
+            api_addr: self.config.api_addr().to_string(),
+        }
+    }
+
+    fn raft_settings(&self) -> RaftSettings {
+        let t = &self.config.raft;
+        let d = RaftSettings::default();
+        RaftSettings {
+            heartbeat_ms: t.heartbeat_ms.unwrap_or(d.heartbeat_ms),
+            election_min_ms: t.election_min_ms.unwrap_or(d.election_min_ms),
+            election_max_ms: t.election_max_ms.unwrap_or(d.election_max_ms),
+            lease_ms: t.lease_ms.unwrap_or(d.lease_ms),
+            snapshot_logs: t.snapshot_logs.unwrap_or(d.snapshot_logs),
+            keep_logs: t.keep_logs.unwrap_or(d.keep_logs),
+        }
+    }
+
+    /// Starts Raft and the mutual-TLS RPC server with the node's cluster identity.
+    pub(crate) async fn start_cluster(
+        self: &Arc<Self>,
+        membership: Membership,
+        pair: &CertPair,
+        ca_pem: &str,
+    ) -> Result<Arc<ClusterRuntime>, NodeError> {
+        let identity = tls::certified_key(pair, Some(ca_pem)).map_err(NodeError::internal)?;
+        let client_tls = tls::client_config(ca_pem, Some(pair)).map_err(NodeError::internal)?;
+        let rpc_client = http_client::build(client_tls, Some(self.config.address), None).map_err(NodeError::internal)?;
+        let listener = TcpListener::bind(self.config.rpc_addr()).await.map_err(|e| {
+            NodeError::Internal(format!("cannot listen on {} for cluster RPC: {e}", self.config.rpc_addr()))
+        })?;
+        let cfs = Cfs::start(CfsOptions {
+            node_id: membership.node_id,
+            data_dir: self.state.path(CFS_DIR),
+            rpc_client: rpc_client.clone(),
+            settings: self.raft_settings(),
+        })
+        .await?;
+        let server_tls = tls::rpc_server_config(ca_pem, identity.clone()).map_err(NodeError::internal)?;
+        let routes = brigade_cfs::rpc::router(cfs.clone()).merge(crate::rpc::router(self.clone()));
+        tokio::spawn(serve::serve_tls(listener, server_tls, routes));
+        self.api_cert.replace(identity);
+        let rt = Arc::new(ClusterRuntime {
+            membership,
+            cfs,
+            ca_pem: ca_pem.to_string(),
+            rpc_client,
+        });
+        if self.cluster.set(rt.clone()).is_err() {
+            return Err(NodeError::Internal("cluster runtime started twice".into()));
+        }
+        self.spawn_membership_reconciler(rt.clone());
+        tracing::info!(cluster = %rt.membership.cluster, node_id = rt.membership.node_id, "cluster services started");
+        Ok(rt)
+    }
+
+    fn spawn_membership_reconciler(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(MEMBERSHIP_RECONCILE_INTERVAL);
+            loop {
+                tick.tick().await;
+                let max_voters = match crate::cluster_ops::read_cluster_conf(&rt.cfs) {
+                    Ok(c) => c.max_voters as usize,
+                    Err(_) => continue,
+                };
+                match rt.cfs.reconcile_voters(max_voters).await {
+                    Ok(Some(voters)) => tracing::info!(?voters, "promoted learners to voters"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("voter reconciliation failed: {e}"),
+                }
+            }
+        });
+    }
+
+    /// Checks an API token: the node-local token, or one in the cluster's priv/token.cfg.
+    pub fn authenticate(&self, presented: &ApiToken) -> bool {
+        if presented.id == self.local_token.id && token::constant_time_eq(&presented.hash(), &self.local_token.hash()) {
+            return true;
+        }
+        let Some(rt) = self.cluster() else {
+            return false;
+        };
+        match cfs_path(layout::TOKENS_CFG).and_then(|p| rt.cfs.read(&p).map_err(NodeError::from)) {
+            Ok(f) => token::tokens_cfg_verify(&String::from_utf8_lossy(&f.data), presented),
+            Err(_) => false,
+        }
+    }
+
+    /// Stops the cluster runtime cleanly.
+    pub async fn shutdown(&self) {
+        if let Some(rt) = self.cluster() {
+            rt.cfs.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The node's own internal RPC routes (leader-only administration), on the mutual-TLS port.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+
+use crate::error::ErrorBody;
+use crate::messages::{AdminOp, AdminResult};
+use crate::node::Node;
+
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new().route("/node/admin", post(admin)).with_state(node)
+}
+
+async fn admin(State(node): State<Arc<Node>>, Json(op): Json<AdminOp>) -> Json<Result<AdminResult, ErrorBody>> {
+    Json(node.admin(op).await.map_err(|e| ErrorBody::from(&e)))
+}
