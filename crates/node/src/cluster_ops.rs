@@ -202,7 +202,18 @@ impl Node {
         self.state.save_membership(&membership).map_err(NodeError::internal)?;
         let rt = self.start_cluster(membership, &cert, &grant.ca_pem).await?;
         let deadline = Instant::now() + JOIN_SETTLE_TIMEOUT;
-        while !(rt.cfs.is_initialized() && rt.cfs.is_quorate()) {
+        // Return once this node votes, or is a learner because max_voters is reached.
+        let settled = |rt: &ClusterRuntime| {
+            if !(rt.cfs.is_initialized() && rt.cfs.is_quorate()) {
+                return false;
+            }
+            let status = rt.cfs.status();
+            let voters = status.members.iter().filter(|m| m.voter).count();
+            let me_voter = status.members.iter().any(|m| m.id == rt.membership.node_id && m.voter);
+            let max_voters = read_cluster_conf(&rt.cfs).map(|c| c.max_voters as usize).unwrap_or(usize::MAX);
+            me_voter || voters >= max_voters
+        };
+        while !settled(&rt) {
             if Instant::now() > deadline {
                 return Err(NodeError::Upstream(
                     "joined, but the cluster has not replicated to this node yet; check 'brigade cluster status'".into(),

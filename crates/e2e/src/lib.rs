@@ -1,0 +1,89 @@
+//! Shared helpers of the cluster end-to-end tests.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use brigade_client::Client;
+use brigade_harness::ProcCluster;
+use brigade_node::config::RaftTuning;
+
+/// The brigade binary built with the workspace (`BRIGADE_BIN` overrides).
+pub fn bin() -> PathBuf {
+    if let Ok(p) = std::env::var("BRIGADE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug/brigade
+    let debug = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = debug.join("brigade");
+    assert!(bin.exists(), "{} missing: build the workspace first (cargo build)", bin.display());
+    bin
+}
+
+/// A fresh directory for one test.
+pub fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("brigade-e2e").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test dir");
+    dir
+}
+
+/// Forms an `n`-node cluster on 127.0.`subnet`.x and waits for quorum.
+pub async fn cluster(name: &str, subnet: u8, n: usize, tuning: RaftTuning) -> ProcCluster {
+    let c = ProcCluster::form(&bin(), &test_dir(name), subnet, n, tuning)
+        .await
+        .unwrap_or_else(|e| panic!("cluster {name} did not form: {e:#}"));
+    let all: Vec<usize> = (0..n).collect();
+    c.wait_quorate(&all).await.expect("quorum");
+    c
+}
+
+/// Every file under `dir` on one node (path -> content), read from its local replica.
+pub async fn dump(client: &Client, dir: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.trim_matches('/').to_string()];
+    while let Some(d) = stack.pop() {
+        for e in client.fs_list(&d).await? {
+            let path = if d.is_empty() { e.name.clone() } else { format!("{d}/{}", e.name) };
+            if e.dir {
+                stack.push(path);
+            } else {
+                let f = client.fs_read(&path, false).await?;
+                out.insert(path, f.content.unwrap_or(f.data));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Writes `path` through `client`, retrying while the cluster elects a leader.
+pub async fn write_retrying(client: &Client, path: &str, content: &str, timeout: Duration) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match client.fs_put(path, content).await {
+            Ok(a) => return Ok(a.version),
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
