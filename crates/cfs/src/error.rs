@@ -14,7 +14,11 @@ pub enum CfsError {
     #[error("{path}: already exists")]
     Exists { path: String },
     #[error("{path}: version conflict: expected {expected}, found {actual}")]
-    VersionMismatch { path: String, expected: u64, actual: u64 },
+    VersionMismatch {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("{path}: is a directory")]
     IsADirectory { path: String },
     #[error("{path}: not a directory")]
@@ -47,12 +51,18 @@ pub enum CfsError {
 
 impl CfsError {
     pub fn storage(e: impl std::fmt::Display) -> Self {
-        CfsError::Storage { message: e.to_string() }
+        CfsError::Storage {
+            message: e.to_string(),
+        }
     }
     pub fn rpc(e: impl std::fmt::Display) -> Self {
-        CfsError::Rpc { message: e.to_string() }
+        CfsError::Rpc {
+            message: e.to_string(),
+        }
     }
     pub fn invalid(e: impl std::fmt::Display) -> Self {
-        CfsError::Invalid { message: e.to_string() }
+        CfsError::Invalid {
+            message: e.to_string(),
+        }
     }
 }

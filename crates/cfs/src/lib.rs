@@ -1,5 +1,8 @@
 //! The replicated configuration file system: a file tree in a Raft state machine.
 
+// openraft's trait signatures fix StorageError and redb fixes redb::Error; both are large by design.
+#![allow(clippy::result_large_err)]
+
 pub mod b64;
 pub mod command;
 pub mod error;

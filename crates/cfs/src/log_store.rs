@@ -38,32 +38,54 @@ impl LogStore {
         Ok(LogStore { db: Arc::new(db) })
     }
 
-    fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
-        let r = self.db.begin_read().map_err(|e| logs_err(ErrorVerb::Read, e))?;
-        let t = r.open_table(META).map_err(|e| logs_err(ErrorVerb::Read, e))?;
+    fn read_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StorageError> {
+        let r = self
+            .db
+            .begin_read()
+            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
+        let t = r
+            .open_table(META)
+            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
         match t.get(key).map_err(|e| logs_err(ErrorVerb::Read, e))? {
-            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(|e| logs_err(ErrorVerb::Read, e)),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| logs_err(ErrorVerb::Read, e)),
             None => Ok(None),
         }
     }
 
     fn write_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError> {
         let bytes = serde_json::to_vec(value).map_err(|e| logs_err(ErrorVerb::Write, e))?;
-        let txn = self.db.begin_write().map_err(|e| logs_err(ErrorVerb::Write, e))?;
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| logs_err(ErrorVerb::Write, e))?;
         {
-            let mut t = txn.open_table(META).map_err(|e| logs_err(ErrorVerb::Write, e))?;
-            t.insert(key, bytes.as_slice()).map_err(|e| logs_err(ErrorVerb::Write, e))?;
+            let mut t = txn
+                .open_table(META)
+                .map_err(|e| logs_err(ErrorVerb::Write, e))?;
+            t.insert(key, bytes.as_slice())
+                .map_err(|e| logs_err(ErrorVerb::Write, e))?;
         }
         txn.commit().map_err(|e| logs_err(ErrorVerb::Write, e))
     }
 
     fn last_entry_id(&self) -> Result<Option<LogId>, StorageError> {
-        let r = self.db.begin_read().map_err(|e| logs_err(ErrorVerb::Read, e))?;
-        let t = r.open_table(LOGS).map_err(|e| logs_err(ErrorVerb::Read, e))?;
+        let r = self
+            .db
+            .begin_read()
+            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
+        let t = r
+            .open_table(LOGS)
+            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
         let last = t.last().map_err(|e| logs_err(ErrorVerb::Read, e))?;
         let id = match last {
             Some((_, v)) => {
-                let entry: Entry = serde_json::from_slice(v.value()).map_err(|e| logs_err(ErrorVerb::Read, e))?;
+                let entry: Entry =
+                    serde_json::from_slice(v.value()).map_err(|e| logs_err(ErrorVerb::Read, e))?;
                 Some(entry.log_id)
             }
             None => None,
@@ -72,10 +94,16 @@ impl LogStore {
     }
 
     fn remove_range(&self, range: impl RangeBounds<u64>) -> Result<(), StorageError> {
-        let txn = self.db.begin_write().map_err(|e| logs_err(ErrorVerb::Delete, e))?;
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| logs_err(ErrorVerb::Delete, e))?;
         {
-            let mut t = txn.open_table(LOGS).map_err(|e| logs_err(ErrorVerb::Delete, e))?;
-            t.retain_in(range, |_, _| false).map_err(|e| logs_err(ErrorVerb::Delete, e))?;
+            let mut t = txn
+                .open_table(LOGS)
+                .map_err(|e| logs_err(ErrorVerb::Delete, e))?;
+            t.retain_in(range, |_, _| false)
+                .map_err(|e| logs_err(ErrorVerb::Delete, e))?;
         }
         txn.commit().map_err(|e| logs_err(ErrorVerb::Delete, e))
     }
@@ -96,10 +124,18 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(x) => Bound::Excluded(*x),
             Bound::Unbounded => Bound::Unbounded,
         };
-        let r = self.db.begin_read().map_err(|e| logs_err(ErrorVerb::Read, e))?;
-        let t = r.open_table(LOGS).map_err(|e| logs_err(ErrorVerb::Read, e))?;
+        let r = self
+            .db
+            .begin_read()
+            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
+        let t = r
+            .open_table(LOGS)
+            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
         let mut out = Vec::new();
-        for item in t.range::<u64>((start, end)).map_err(|e| logs_err(ErrorVerb::Read, e))? {
+        for item in t
+            .range::<u64>((start, end))
+            .map_err(|e| logs_err(ErrorVerb::Read, e))?
+        {
             let (_, v) = item.map_err(|e| logs_err(ErrorVerb::Read, e))?;
             out.push(serde_json::from_slice(v.value()).map_err(|e| logs_err(ErrorVerb::Read, e))?);
         }
@@ -140,7 +176,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.read_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,

@@ -93,9 +93,15 @@ mod tests {
         q.observe(true, Some(0), t0);
         assert!(q.is_quorate(t0 + Duration::from_millis(1999)));
         assert!(!q.is_quorate(t0 + Duration::from_millis(2000)));
-        assert_eq!(q.leader_lease_remaining(t0 + Duration::from_millis(500)), Duration::from_millis(1500));
+        assert_eq!(
+            q.leader_lease_remaining(t0 + Duration::from_millis(500)),
+            Duration::from_millis(1500)
+        );
         q.observe(true, None, t0);
-        assert!(!q.is_quorate(t0), "a leader never acknowledged is not quorate");
+        assert!(
+            !q.is_quorate(t0),
+            "a leader never acknowledged is not quorate"
+        );
     }
 
     #[test]
@@ -107,7 +113,10 @@ mod tests {
         assert!(q.is_quorate(t0 + Duration::from_millis(1499)));
         assert!(!q.is_quorate(t0 + Duration::from_millis(1500)));
         q.on_leader_message(Duration::from_secs(60), t0);
-        assert!(!q.is_quorate(t0 + LEASE), "a relayed lease is capped at our own lease");
+        assert!(
+            !q.is_quorate(t0 + LEASE),
+            "a relayed lease is capped at our own lease"
+        );
         q.on_leader_message(Duration::ZERO, t0);
         assert!(!q.is_quorate(t0), "an unacknowledged leader grants nothing");
     }

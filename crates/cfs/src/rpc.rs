@@ -9,8 +9,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 
 use crate::command::{Applied, Op};
@@ -44,7 +44,8 @@ async fn append(
     let result = cfs.raft().append_entries(req).await;
     if let Ok(resp) = &result {
         if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
-            cfs.quorum().on_leader_message(Duration::from_millis(lease_ms), received);
+            cfs.quorum()
+                .on_leader_message(Duration::from_millis(lease_ms), received);
         }
     }
     Json(result)
@@ -64,7 +65,10 @@ async fn snapshot(
     Json(cfs.raft().install_snapshot(req).await)
 }
 
-async fn propose(State(cfs): State<Arc<Cfs>>, Json(op): Json<Op>) -> Json<Result<Applied, CfsError>> {
+async fn propose(
+    State(cfs): State<Arc<Cfs>>,
+    Json(op): Json<Op>,
+) -> Json<Result<Applied, CfsError>> {
     Json(cfs.propose_as_leader(op).await)
 }
 

@@ -74,7 +74,10 @@ pub struct Cfs {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl Cfs {
@@ -82,7 +85,8 @@ impl Cfs {
     pub async fn start(opts: CfsOptions) -> Result<Arc<Cfs>, CfsError> {
         std::fs::create_dir_all(&opts.data_dir).map_err(CfsError::storage)?;
         let log = LogStore::open(&opts.data_dir.join("log.redb")).map_err(CfsError::storage)?;
-        let sm = StateMachine::open(&opts.data_dir.join("state.redb")).map_err(CfsError::storage)?;
+        let sm =
+            StateMachine::open(&opts.data_dir.join("state.redb")).map_err(CfsError::storage)?;
         let shared = sm.shared();
         let s = &opts.settings;
         let config = Config {
@@ -138,10 +142,20 @@ impl Cfs {
         tokio::spawn(async move {
             loop {
                 match changes.recv().await {
-                    Ok(Change { path, kind: ChangeKind::Locked { .. }, .. }) => {
-                        seen.lock().unwrap_or_else(|p| p.into_inner()).insert(path, Instant::now());
+                    Ok(Change {
+                        path,
+                        kind: ChangeKind::Locked { .. },
+                        ..
+                    }) => {
+                        seen.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(path, Instant::now());
                     }
-                    Ok(Change { path, kind: ChangeKind::Unlocked, .. }) => {
+                    Ok(Change {
+                        path,
+                        kind: ChangeKind::Unlocked,
+                        ..
+                    }) => {
                         seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&path);
                     }
                     Ok(_) => {}
@@ -168,7 +182,11 @@ impl Cfs {
             _ => {}
         }
         let single_voter = m.membership_config.membership().voter_ids().eq([self.id]);
-        let acked = if is_leader && single_voter { Some(0) } else { m.millis_since_quorum_ack };
+        let acked = if is_leader && single_voter {
+            Some(0)
+        } else {
+            m.millis_since_quorum_ack
+        };
         self.quorum.observe(is_leader, acked, Instant::now());
     }
 
@@ -200,11 +218,16 @@ impl Cfs {
     pub async fn bootstrap(&self, me: Member) -> Result<(), CfsError> {
         let mut members = BTreeMap::new();
         members.insert(self.id, me);
-        self.raft.initialize(members).await.map_err(CfsError::invalid)?;
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(CfsError::invalid)?;
         let deadline = Instant::now() + WRITE_TIMEOUT;
         while !self.is_quorate() {
             if Instant::now() > deadline {
-                return Err(CfsError::Timeout { secs: WRITE_TIMEOUT.as_secs() });
+                return Err(CfsError::Timeout {
+                    secs: WRITE_TIMEOUT.as_secs(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -226,7 +249,9 @@ impl Cfs {
                 data: Vec::new(),
             });
         }
-        let e = st.tree.get(path).ok_or_else(|| CfsError::NotFound { path: path.to_string() })?;
+        let e = st.tree.get(path).ok_or_else(|| CfsError::NotFound {
+            path: path.to_string(),
+        })?;
         Ok(FileInfo {
             path: path.to_string(),
             dir: e.dir,
@@ -272,7 +297,9 @@ impl Cfs {
         let wait = applied.wait_for(|m| m.last_applied.is_some_and(|l| l.index >= index));
         tokio::time::timeout(READ_INDEX_TIMEOUT, wait)
             .await
-            .map_err(|_| CfsError::Timeout { secs: READ_INDEX_TIMEOUT.as_secs() })?
+            .map_err(|_| CfsError::Timeout {
+                secs: READ_INDEX_TIMEOUT.as_secs(),
+            })?
             .map_err(CfsError::storage)?;
         self.read(path)
     }
@@ -289,7 +316,9 @@ impl Cfs {
                 let node = f.leader_node.ok_or(CfsError::NoLeader)?;
                 self.forward::<(), u64>(&node, "/cfs/read-index", &()).await
             }
-            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(_))) => Err(CfsError::NotQuorate),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(_))) => {
+                Err(CfsError::NotQuorate)
+            }
             Err(e) => Err(CfsError::rpc(e)),
         }
     }
@@ -327,11 +356,18 @@ impl Cfs {
             return Err(CfsError::NotQuorate);
         }
         let op = self.resolve_lock_expiry(op);
-        let cmd = Command { op, mtime: now_secs() };
+        let cmd = Command {
+            op,
+            mtime: now_secs(),
+        };
         match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
-            Err(_) => Err(CfsError::Timeout { secs: WRITE_TIMEOUT.as_secs() }),
+            Err(_) => Err(CfsError::Timeout {
+                secs: WRITE_TIMEOUT.as_secs(),
+            }),
             Ok(Ok(resp)) => resp.data,
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => Err(CfsError::NoLeader),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                Err(CfsError::NoLeader)
+            }
             Ok(Err(e)) => Err(CfsError::rpc(e)),
         }
     }
@@ -340,7 +376,13 @@ impl Cfs {
     /// this node's monotonic clock (counting from when this node last saw it
     /// renewed, and at least one full lease since it became leader) may be stolen.
     fn resolve_lock_expiry(&self, op: Op) -> Op {
-        let Op::Lock { path, owner, lease_ms, steal_generation: None } = op else {
+        let Op::Lock {
+            path,
+            owner,
+            lease_ms,
+            steal_generation: None,
+        } = op
+        else {
             return op;
         };
         let held = self.shared.read().tree.lock(&path).cloned();
@@ -349,7 +391,8 @@ impl Cfs {
                 return None;
             }
             let lease = Duration::from_millis(h.lease_ms);
-            let since_leader = (*self.leader_since.lock().unwrap_or_else(|p| p.into_inner()))?.elapsed();
+            let since_leader =
+                (*self.leader_since.lock().unwrap_or_else(|p| p.into_inner()))?.elapsed();
             let since_seen = self
                 .lock_seen
                 .lock()
@@ -359,7 +402,12 @@ impl Cfs {
                 .unwrap_or(since_leader);
             (since_leader > lease && since_seen > lease).then_some(h.generation)
         });
-        Op::Lock { path, owner, lease_ms, steal_generation }
+        Op::Lock {
+            path,
+            owner,
+            lease_ms,
+            steal_generation,
+        }
     }
 
     async fn forward<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
@@ -422,7 +470,10 @@ impl Cfs {
 
     /// Promotes caught-up learners while there are fewer voters than `max_voters`.
     /// Returns the new voter set when it changed.
-    pub async fn reconcile_voters(&self, max_voters: usize) -> Result<Option<BTreeSet<NodeId>>, CfsError> {
+    pub async fn reconcile_voters(
+        &self,
+        max_voters: usize,
+    ) -> Result<Option<BTreeSet<NodeId>>, CfsError> {
         let m = self.raft.metrics().borrow().clone();
         if m.current_leader != Some(self.id) || !self.is_quorate() {
             return Ok(None);

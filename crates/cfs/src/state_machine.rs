@@ -13,7 +13,9 @@ use tokio::sync::broadcast;
 
 use crate::command::{Applied, Change, CommandResult};
 use crate::tree::{Entry as TreeEntry, LockState, Tree};
-use crate::types::{storage_err, Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::types::{
+    storage_err, Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
 
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("locks");
@@ -76,19 +78,28 @@ impl StateMachine {
         }
         txn.commit()?;
         let r = db.begin_read()?;
-        let decode = |e: serde_json::Error| redb::Error::Corrupted(format!("state machine record: {e}"));
+        let decode =
+            |e: serde_json::Error| redb::Error::Corrupted(format!("state machine record: {e}"));
         let mut entries = BTreeMap::new();
         for item in r.open_table(FILES)?.iter()? {
             let (k, v) = item?;
-            entries.insert(k.value().to_string(), serde_json::from_slice::<TreeEntry>(v.value()).map_err(decode)?);
+            entries.insert(
+                k.value().to_string(),
+                serde_json::from_slice::<TreeEntry>(v.value()).map_err(decode)?,
+            );
         }
         let mut locks = BTreeMap::new();
         for item in r.open_table(LOCKS)?.iter()? {
             let (k, v) = item?;
-            locks.insert(k.value().to_string(), serde_json::from_slice::<LockState>(v.value()).map_err(decode)?);
+            locks.insert(
+                k.value().to_string(),
+                serde_json::from_slice::<LockState>(v.value()).map_err(decode)?,
+            );
         }
         let meta = r.open_table(META)?;
-        let get = |key: &str| -> Result<Option<Vec<u8>>, redb::Error> { Ok(meta.get(key)?.map(|v| v.value().to_vec())) };
+        let get = |key: &str| -> Result<Option<Vec<u8>>, redb::Error> {
+            Ok(meta.get(key)?.map(|v| v.value().to_vec()))
+        };
         let last_applied = match get(KEY_APPLIED)? {
             Some(b) => serde_json::from_slice(&b).map_err(decode)?,
             None => None,
@@ -291,9 +302,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let mut new_state: SmState = serde_json::from_slice(&data).map_err(|e| snap_err(ErrorVerb::Read, e))?;
+        let mut new_state: SmState =
+            serde_json::from_slice(&data).map_err(|e| snap_err(ErrorVerb::Read, e))?;
         new_state.last_applied = meta.last_log_id;
         new_state.membership = meta.last_membership.clone();
         let new_state = SmState {
@@ -322,11 +338,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             {
                 let mut files = txn.open_table(FILES)?;
                 for (k, v) in new_state.tree.entries() {
-                    files.insert(k.as_str(), serde_json::to_vec(v).map_err(encode)?.as_slice())?;
+                    files.insert(
+                        k.as_str(),
+                        serde_json::to_vec(v).map_err(encode)?.as_slice(),
+                    )?;
                 }
                 let mut locks = txn.open_table(LOCKS)?;
                 for (k, v) in new_state.tree.locks() {
-                    locks.insert(k.as_str(), serde_json::to_vec(v).map_err(encode)?.as_slice())?;
+                    locks.insert(
+                        k.as_str(),
+                        serde_json::to_vec(v).map_err(encode)?.as_slice(),
+                    )?;
                 }
                 let mut m = txn.open_table(META)?;
                 for (k, v) in Self::meta_records(&new_state).map_err(encode)? {
@@ -345,12 +367,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let r = self.db.begin_read().map_err(|e| snap_err(ErrorVerb::Read, e))?;
-        let t = r.open_table(SNAPSHOT).map_err(|e| snap_err(ErrorVerb::Read, e))?;
-        let Some(v) = t.get(KEY_SNAP_DATA).map_err(|e| snap_err(ErrorVerb::Read, e))? else {
+        let r = self
+            .db
+            .begin_read()
+            .map_err(|e| snap_err(ErrorVerb::Read, e))?;
+        let t = r
+            .open_table(SNAPSHOT)
+            .map_err(|e| snap_err(ErrorVerb::Read, e))?;
+        let Some(v) = t
+            .get(KEY_SNAP_DATA)
+            .map_err(|e| snap_err(ErrorVerb::Read, e))?
+        else {
             return Ok(None);
         };
-        let file: SnapshotFile = serde_json::from_slice(v.value()).map_err(|e| snap_err(ErrorVerb::Read, e))?;
+        let file: SnapshotFile =
+            serde_json::from_slice(v.value()).map_err(|e| snap_err(ErrorVerb::Read, e))?;
         Ok(Some(Snapshot {
             meta: file.meta,
             snapshot: Box::new(Cursor::new(file.data)),

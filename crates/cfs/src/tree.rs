@@ -53,7 +53,10 @@ pub struct Tree {
 impl PartialEq for Tree {
     /// Logical equality: the bookkeeping of paths to persist is not part of the state.
     fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries && self.locks == other.locks && self.version == other.version && self.bytes == other.bytes
+        self.entries == other.entries
+            && self.locks == other.locks
+            && self.version == other.version
+            && self.bytes == other.bytes
     }
 }
 
@@ -150,13 +153,21 @@ impl Tx<'_> {
         for a in ancestors.iter().rev() {
             match self.tree.entries.get(a.as_str()) {
                 Some(e) if e.dir => {}
-                Some(_) => return Err(CfsError::NotADirectory { path: a.to_string() }),
+                Some(_) => {
+                    return Err(CfsError::NotADirectory {
+                        path: a.to_string(),
+                    })
+                }
                 None if create => {
                     let e = self.new_entry(true, Vec::new());
                     self.set_entry(a.as_str(), Some(e));
                     self.change(a.as_str(), ChangeKind::Mkdir);
                 }
-                None => return Err(CfsError::NotFound { path: a.to_string() }),
+                None => {
+                    return Err(CfsError::NotFound {
+                        path: a.to_string(),
+                    })
+                }
             }
         }
         Ok(())
@@ -171,7 +182,9 @@ impl Tx<'_> {
                 create_exclusive,
             } => {
                 if path.is_root() {
-                    return Err(CfsError::IsADirectory { path: path.to_string() });
+                    return Err(CfsError::IsADirectory {
+                        path: path.to_string(),
+                    });
                 }
                 if data.len() as u64 > FILE_MAX_BYTES {
                     return Err(CfsError::FileTooLarge {
@@ -181,8 +194,16 @@ impl Tx<'_> {
                     });
                 }
                 let actual = match self.tree.entries.get(path.as_str()) {
-                    Some(e) if e.dir => return Err(CfsError::IsADirectory { path: path.to_string() }),
-                    Some(_) if *create_exclusive => return Err(CfsError::Exists { path: path.to_string() }),
+                    Some(e) if e.dir => {
+                        return Err(CfsError::IsADirectory {
+                            path: path.to_string(),
+                        })
+                    }
+                    Some(_) if *create_exclusive => {
+                        return Err(CfsError::Exists {
+                            path: path.to_string(),
+                        })
+                    }
                     Some(e) => e.version,
                     None => 0,
                 };
@@ -204,9 +225,19 @@ impl Tx<'_> {
             Op::Mkdir { path, parents } => {
                 match self.tree.entries.get(path.as_str()) {
                     Some(e) if e.dir && *parents => return Ok(None),
-                    Some(_) => return Err(CfsError::Exists { path: path.to_string() }),
+                    Some(_) => {
+                        return Err(CfsError::Exists {
+                            path: path.to_string(),
+                        })
+                    }
                     None if path.is_root() => {
-                        return if *parents { Ok(None) } else { Err(CfsError::Exists { path: path.to_string() }) }
+                        return if *parents {
+                            Ok(None)
+                        } else {
+                            Err(CfsError::Exists {
+                                path: path.to_string(),
+                            })
+                        }
                     }
                     None => {}
                 }
@@ -228,7 +259,9 @@ impl Tx<'_> {
                     .tree
                     .entries
                     .get(path.as_str())
-                    .ok_or_else(|| CfsError::NotFound { path: path.to_string() })?;
+                    .ok_or_else(|| CfsError::NotFound {
+                        path: path.to_string(),
+                    })?;
                 if let Some(expected) = expect_version {
                     if *expected != e.version {
                         return Err(CfsError::VersionMismatch {
@@ -239,9 +272,16 @@ impl Tx<'_> {
                     }
                 }
                 let (lo, hi) = subtree_bound(path.as_str());
-                let below: Vec<String> = self.tree.entries.range(lo..hi).map(|(k, _)| k.clone()).collect();
+                let below: Vec<String> = self
+                    .tree
+                    .entries
+                    .range(lo..hi)
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 if !below.is_empty() && !recursive {
-                    return Err(CfsError::NotEmpty { path: path.to_string() });
+                    return Err(CfsError::NotEmpty {
+                        path: path.to_string(),
+                    });
                 }
                 for k in below.iter().rev() {
                     self.set_entry(k, None);
@@ -259,17 +299,25 @@ impl Tx<'_> {
                     .entries
                     .get(from.as_str())
                     .cloned()
-                    .ok_or_else(|| CfsError::NotFound { path: from.to_string() })?;
+                    .ok_or_else(|| CfsError::NotFound {
+                        path: from.to_string(),
+                    })?;
                 if self.tree.entries.contains_key(to.as_str()) {
-                    return Err(CfsError::Exists { path: to.to_string() });
+                    return Err(CfsError::Exists {
+                        path: to.to_string(),
+                    });
                 }
                 if to.starts_with(from) {
                     return Err(CfsError::invalid(format!("cannot move {from} into itself")));
                 }
                 self.ensure_dirs(&to.parent(), true)?;
                 let (lo, hi) = subtree_bound(from.as_str());
-                let below: Vec<(String, Entry)> =
-                    self.tree.entries.range(lo..hi).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let below: Vec<(String, Entry)> = self
+                    .tree
+                    .entries
+                    .range(lo..hi)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 self.set_entry(from.as_str(), None);
                 let top = Entry {
                     version: self.version,
@@ -287,7 +335,12 @@ impl Tx<'_> {
                     self.set_entry(&new_key, Some(e));
                 }
                 self.change(from.as_str(), ChangeKind::RenamedTo { to: to.to_string() });
-                self.change(to.as_str(), ChangeKind::RenamedFrom { from: from.to_string() });
+                self.change(
+                    to.as_str(),
+                    ChangeKind::RenamedFrom {
+                        from: from.to_string(),
+                    },
+                );
                 Ok(None)
             }
             Op::Lock {
@@ -313,12 +366,21 @@ impl Tx<'_> {
                     generation: self.version,
                 };
                 self.set_lock(path.as_str(), Some(l));
-                self.change(path.as_str(), ChangeKind::Locked { owner: owner.clone() });
+                self.change(
+                    path.as_str(),
+                    ChangeKind::Locked {
+                        owner: owner.clone(),
+                    },
+                );
                 Ok(Some(self.version))
             }
             Op::Unlock { path, owner } => {
                 match self.tree.locks.get(path.as_str()) {
-                    None => return Err(CfsError::NotFound { path: path.to_string() }),
+                    None => {
+                        return Err(CfsError::NotFound {
+                            path: path.to_string(),
+                        })
+                    }
                     Some(held) if &held.owner != owner => {
                         return Err(CfsError::NotLockOwner {
                             path: path.to_string(),
@@ -430,8 +492,16 @@ impl Tree {
     pub fn list(&self, dir: &CfsPath) -> Result<Vec<(String, &Entry)>, CfsError> {
         if !dir.is_root() {
             match self.entries.get(dir.as_str()) {
-                None => return Err(CfsError::NotFound { path: dir.to_string() }),
-                Some(e) if !e.dir => return Err(CfsError::NotADirectory { path: dir.to_string() }),
+                None => {
+                    return Err(CfsError::NotFound {
+                        path: dir.to_string(),
+                    })
+                }
+                Some(e) if !e.dir => {
+                    return Err(CfsError::NotADirectory {
+                        path: dir.to_string(),
+                    })
+                }
                 Some(_) => {}
             }
         }
@@ -471,7 +541,11 @@ impl Tree {
     }
 
     /// Rebuilds a tree from stored parts.
-    pub fn from_parts(entries: BTreeMap<String, Entry>, locks: BTreeMap<String, LockState>, version: u64) -> Tree {
+    pub fn from_parts(
+        entries: BTreeMap<String, Entry>,
+        locks: BTreeMap<String, LockState>,
+        version: u64,
+    ) -> Tree {
         let bytes = entries.iter().map(|(k, e)| entry_cost(k, e)).sum();
         Tree {
             entries,

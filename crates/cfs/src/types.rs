@@ -45,6 +45,10 @@ pub type StorageError = openraft::StorageError<NodeId>;
 pub type RaftMetrics = openraft::RaftMetrics<NodeId, Member>;
 
 /// Wraps any error as an openraft storage error.
-pub(crate) fn storage_err(subject: openraft::ErrorSubject<NodeId>, verb: openraft::ErrorVerb, e: impl fmt::Display) -> StorageError {
+pub(crate) fn storage_err(
+    subject: openraft::ErrorSubject<NodeId>,
+    verb: openraft::ErrorVerb,
+    e: impl fmt::Display,
+) -> StorageError {
     openraft::StorageIOError::new(subject, verb, openraft::AnyError::error(e.to_string())).into()
 }

@@ -21,7 +21,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "BRIGADE_NODE")]
     pub node: Option<String>,
     /// API token user@realm!name=secret (default: the local node's stored token).
-    #[arg(long = "api-token", global = true, env = "BRIGADE_TOKEN", hide_env_values = true)]
+    #[arg(
+        long = "api-token",
+        global = true,
+        env = "BRIGADE_TOKEN",
+        hide_env_values = true
+    )]
     pub api_token: Option<String>,
     /// PEM file of the cluster CA to trust (default: the local node's).
     #[arg(long, global = true, env = "BRIGADE_CA")]
@@ -36,7 +41,9 @@ impl GlobalArgs {
     pub fn node_config(&self) -> anyhow::Result<Option<NodeConfig>> {
         match &self.config {
             Some(p) => Ok(Some(NodeConfig::load(p)?)),
-            None if Path::new(DEFAULT_CONFIG_PATH).exists() => Ok(Some(NodeConfig::load(Path::new(DEFAULT_CONFIG_PATH))?)),
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+                Ok(Some(NodeConfig::load(Path::new(DEFAULT_CONFIG_PATH))?))
+            }
             None => Ok(None),
         }
     }
@@ -59,7 +66,9 @@ pub fn normalize_url(node: &str) -> String {
 }
 
 fn read_opt(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Builds the API client for this invocation.

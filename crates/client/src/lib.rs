@@ -22,7 +22,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum ClientError {
     /// The node answered with an error.
     #[error("{message}")]
-    Api { status: u16, kind: String, message: String },
+    Api {
+        status: u16,
+        kind: String,
+        message: String,
+    },
     /// The node could not be reached or the connection broke.
     #[error("cannot reach {url}: {message}")]
     Transport { url: String, message: String },
@@ -74,8 +78,10 @@ pub struct ClientOptions {
 
 impl Client {
     pub fn new(opts: ClientOptions) -> Result<Client, ClientError> {
-        let tls = tls::client_config(&opts.ca_pem, None).map_err(|e| ClientError::Setup(e.to_string()))?;
-        let http = http_client::build(tls, opts.local_addr, None).map_err(|e| ClientError::Setup(e.to_string()))?;
+        let tls = tls::client_config(&opts.ca_pem, None)
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http = http_client::build(tls, opts.local_addr, None)
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(Client {
             base: opts.url.trim_end_matches('/').to_string(),
             http,
@@ -88,9 +94,14 @@ impl Client {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut r = self.http.request(method, format!("{}/api2/json{path}", self.base));
+        let mut r = self
+            .http
+            .request(method, format!("{}/api2/json{path}", self.base));
         if let Some(t) = &self.token {
-            r = r.header(reqwest::header::AUTHORIZATION, format!("{} {t}", brigade_node::token::AUTH_SCHEME));
+            r = r.header(
+                reqwest::header::AUTHORIZATION,
+                format!("{} {t}", brigade_node::token::AUTH_SCHEME),
+            );
         }
         r
     }
@@ -102,7 +113,10 @@ impl Client {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
         let resp = req.send().await.map_err(|e| self.transport(e))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
@@ -128,16 +142,38 @@ impl Client {
             })
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, ClientError> {
-        self.send(self.request(reqwest::Method::GET, path).query(query).timeout(REQUEST_TIMEOUT)).await
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        self.send(
+            self.request(reqwest::Method::GET, path)
+                .query(query)
+                .timeout(REQUEST_TIMEOUT),
+        )
+        .await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
-        self.send(self.request(reqwest::Method::POST, path).json(body).timeout(REQUEST_TIMEOUT)).await
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(
+            self.request(reqwest::Method::POST, path)
+                .json(body)
+                .timeout(REQUEST_TIMEOUT),
+        )
+        .await
     }
 
     /// Sends a raw body (for testing how the node treats malformed input).
-    pub async fn post_raw(&self, path: &str, body: &'static str) -> Result<serde_json::Value, ClientError> {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: &'static str,
+    ) -> Result<serde_json::Value, ClientError> {
         let req = self
             .request(reqwest::Method::POST, path)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -146,7 +182,11 @@ impl Client {
     }
 
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.request(reqwest::Method::DELETE, path).timeout(REQUEST_TIMEOUT)).await
+        self.send(
+            self.request(reqwest::Method::DELETE, path)
+                .timeout(REQUEST_TIMEOUT),
+        )
+        .await
     }
 
     // ---- cluster ----
@@ -156,20 +196,30 @@ impl Client {
     }
 
     pub async fn cluster_create(&self, name: &str) -> Result<CreateResult, ClientError> {
-        self.post("/cluster/create", &CreateRequest { name: name.into() }).await
+        self.post("/cluster/create", &CreateRequest { name: name.into() })
+            .await
     }
 
     pub async fn join_token(&self) -> Result<JoinTokenResult, ClientError> {
-        self.post("/cluster/join-token", &serde_json::json!({})).await
+        self.post("/cluster/join-token", &serde_json::json!({}))
+            .await
     }
 
-    pub async fn cluster_join(&self, address: &str, token: &str) -> Result<JoinResult, ClientError> {
+    pub async fn cluster_join(
+        &self,
+        address: &str,
+        token: &str,
+    ) -> Result<JoinResult, ClientError> {
         let req = JoinRequest {
             address: address.into(),
             token: token.into(),
         };
-        self.send(self.request(reqwest::Method::POST, "/cluster/join").json(&req).timeout(Duration::from_secs(90)))
-            .await
+        self.send(
+            self.request(reqwest::Method::POST, "/cluster/join")
+                .json(&req)
+                .timeout(Duration::from_secs(90)),
+        )
+        .await
     }
 
     pub async fn nodes(&self) -> Result<Vec<NodeRow>, ClientError> {
@@ -188,7 +238,8 @@ impl Client {
 
     pub async fn fs_read(&self, path: &str, consistent: bool) -> Result<FsFile, ClientError> {
         let c = if consistent { "true" } else { "false" };
-        self.get("/fs/read", &[("path", path), ("consistent", c)]).await
+        self.get("/fs/read", &[("path", path), ("consistent", c)])
+            .await
     }
 
     pub async fn fs_list(&self, path: &str) -> Result<Vec<DirEntryInfo>, ClientError> {
@@ -212,7 +263,14 @@ impl Client {
     }
 
     pub async fn fs_mkdir(&self, path: &str, parents: bool) -> Result<Applied, ClientError> {
-        self.post("/fs/mkdir", &MkdirRequest { path: path.into(), parents }).await
+        self.post(
+            "/fs/mkdir",
+            &MkdirRequest {
+                path: path.into(),
+                parents,
+            },
+        )
+        .await
     }
 
     pub async fn fs_delete(&self, path: &str, recursive: bool) -> Result<Applied, ClientError> {
@@ -225,10 +283,22 @@ impl Client {
     }
 
     pub async fn fs_rename(&self, from: &str, to: &str) -> Result<Applied, ClientError> {
-        self.post("/fs/rename", &RenameRequest { from: from.into(), to: to.into() }).await
+        self.post(
+            "/fs/rename",
+            &RenameRequest {
+                from: from.into(),
+                to: to.into(),
+            },
+        )
+        .await
     }
 
-    pub async fn fs_lock(&self, path: &str, owner: &str, lease_ms: Option<u64>) -> Result<Applied, ClientError> {
+    pub async fn fs_lock(
+        &self,
+        path: &str,
+        owner: &str,
+        lease_ms: Option<u64>,
+    ) -> Result<Applied, ClientError> {
         let req = LockRequest {
             path: path.into(),
             owner: owner.into(),

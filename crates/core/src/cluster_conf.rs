@@ -2,14 +2,14 @@
 //!
 //! ```text
 //! cluster: lab1
-//! 	config_version 3
-//! 	max_voters 5
-//! 	node_timeout 10
+//!     config_version 3
+//!     max_voters 5
+//!     node_timeout 10
 //!
 //! node: n1
-//! 	nodeid 1
-//! 	votes 1
-//! 	link0 127.0.1.1
+//!     nodeid 1
+//!     votes 1
+//!     link0 127.0.1.1
 //! ```
 
 use std::net::IpAddr;
@@ -48,13 +48,17 @@ fn field<T: std::str::FromStr>(s: &Section, key: &str) -> Result<Option<T>, Form
     match s.get(key) {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
-            FormatError::Invalid(format!("{}: {}: invalid value {v:?} for {key}", s.kind, s.id))
+            FormatError::Invalid(format!(
+                "{}: {}: invalid value {v:?} for {key}",
+                s.kind, s.id
+            ))
         }),
     }
 }
 
 fn required<T: std::str::FromStr>(s: &Section, key: &str) -> Result<T, FormatError> {
-    field(s, key)?.ok_or_else(|| FormatError::Invalid(format!("{}: {}: missing {key}", s.kind, s.id)))
+    field(s, key)?
+        .ok_or_else(|| FormatError::Invalid(format!("{}: {}: missing {key}", s.kind, s.id)))
 }
 
 impl ClusterConf {
@@ -92,21 +96,31 @@ impl ClusterConf {
                         link1: field(s, "link1")?,
                     };
                     if nodes.iter().any(|n| n.nodeid == entry.nodeid) {
-                        return Err(FormatError::Invalid(format!("nodeid {} used twice", entry.nodeid)));
+                        return Err(FormatError::Invalid(format!(
+                            "nodeid {} used twice",
+                            entry.nodeid
+                        )));
                     }
                     nodes.push(entry);
                 }
-                other => return Err(FormatError::Invalid(format!("unknown section type {other:?}"))),
+                other => {
+                    return Err(FormatError::Invalid(format!(
+                        "unknown section type {other:?}"
+                    )))
+                }
             }
         }
-        let header = header.ok_or_else(|| FormatError::Invalid("missing 'cluster: NAME' section".into()))?;
+        let header =
+            header.ok_or_else(|| FormatError::Invalid("missing 'cluster: NAME' section".into()))?;
         let max_voters = field(header, "max_voters")?.unwrap_or(DEFAULT_MAX_VOTERS);
         if max_voters == 0 {
             return Err(FormatError::Invalid("max_voters must be at least 1".into()));
         }
         let node_timeout_secs = field(header, "node_timeout")?.unwrap_or(DEFAULT_NODE_TIMEOUT_SECS);
         if node_timeout_secs == 0 {
-            return Err(FormatError::Invalid("node_timeout must be at least 1 second".into()));
+            return Err(FormatError::Invalid(
+                "node_timeout must be at least 1 second".into(),
+            ));
         }
         Ok(ClusterConf {
             name: header.id.clone(),

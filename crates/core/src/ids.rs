@@ -32,7 +32,12 @@ impl FromStr for NodeName {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         let starts_with_letter = s.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-        if s.is_empty() || s.len() > NODE_NAME_MAX || !valid_chars || !starts_with_letter || s.ends_with('-') {
+        if s.is_empty()
+            || s.len() > NODE_NAME_MAX
+            || !valid_chars
+            || !starts_with_letter
+            || s.ends_with('-')
+        {
             return Err(FormatError::Invalid(format!(
                 "invalid node name {s:?}: use 1-{NODE_NAME_MAX} lowercase letters, digits and '-', starting with a letter"
             )));

@@ -61,7 +61,10 @@ impl KeyValueConfig {
                     .strip_suffix(']')
                     .ok_or_else(|| FormatError::line(n, "section header must end with ']'"))?;
                 if !is_valid_key(name) {
-                    return Err(FormatError::line(n, format!("invalid section name {name:?}")));
+                    return Err(FormatError::line(
+                        n,
+                        format!("invalid section name {name:?}"),
+                    ));
                 }
                 if cfg.sections.iter().any(|(s, _)| s == name) {
                     return Err(FormatError::line(n, format!("duplicate section [{name}]")));
@@ -69,9 +72,9 @@ impl KeyValueConfig {
                 cfg.sections.push((name.to_string(), Vec::new()));
                 continue;
             }
-            let (key, value) = line
-                .split_once(':')
-                .ok_or_else(|| FormatError::line(n, format!("expected 'key: value', found {line:?}")))?;
+            let (key, value) = line.split_once(':').ok_or_else(|| {
+                FormatError::line(n, format!("expected 'key: value', found {line:?}"))
+            })?;
             let value = value.trim();
             if !is_valid_key(key) {
                 return Err(FormatError::line(n, format!("invalid key {key:?}")));
@@ -111,7 +114,10 @@ impl KeyValueConfig {
 
     /// The value of `key` in the main part.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Sets `key` in the main part, keeping its position when it exists.
@@ -120,7 +126,9 @@ impl KeyValueConfig {
             return Err(FormatError::Invalid(format!("invalid key {key:?}")));
         }
         if !is_valid_value(value) {
-            return Err(FormatError::Invalid(format!("invalid value for {key:?}: {value:?}")));
+            return Err(FormatError::Invalid(format!(
+                "invalid value for {key:?}: {value:?}"
+            )));
         }
         match self.entries.iter_mut().find(|(k, _)| k == key) {
             Some(e) => e.1 = value.to_string(),

@@ -61,7 +61,8 @@ impl CfsPath {
     pub fn starts_with(&self, prefix: &CfsPath) -> bool {
         prefix.is_root()
             || self.0 == prefix.0
-            || (self.0.starts_with(&prefix.0) && self.0.as_bytes().get(prefix.0.len()) == Some(&b'/'))
+            || (self.0.starts_with(&prefix.0)
+                && self.0.as_bytes().get(prefix.0.len()) == Some(&b'/'))
     }
 
     /// Whether this path is in the root-only `priv/` directory.
@@ -75,16 +76,19 @@ impl FromStr for CfsPath {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let trimmed = s.trim_matches('/');
         if trimmed.len() > PATH_MAX {
-            return Err(FormatError::Invalid(format!("path longer than {PATH_MAX} bytes")));
+            return Err(FormatError::Invalid(format!(
+                "path longer than {PATH_MAX} bytes"
+            )));
         }
         if trimmed.is_empty() {
             return Ok(CfsPath::root());
         }
         for part in trimmed.split('/') {
-            let ok_chars = part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '+' | '@' | '~'));
-            if part.is_empty() || part == "." || part == ".." || part.len() > NAME_MAX || !ok_chars {
+            let ok_chars = part.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '+' | '@' | '~')
+            });
+            if part.is_empty() || part == "." || part == ".." || part.len() > NAME_MAX || !ok_chars
+            {
                 return Err(FormatError::Invalid(format!(
                     "invalid path {s:?}: component {part:?} is empty, '.', '..', too long or has characters other than letters, digits and ._-:+@~"
                 )));

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! dir: local
-//! 	path /var/lib/brigade/images
-//! 	content images
+//!     path /var/lib/brigade/images
+//!     content images
 //! ```
 
 use std::fmt::Write as _;
@@ -34,7 +34,10 @@ impl Section {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.props.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.props
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -66,25 +69,43 @@ pub fn parse(text: &str) -> Result<Vec<Section>, FormatError> {
                 None => (body, ""),
             };
             if !is_valid_key(key) {
-                return Err(FormatError::line(n, format!("invalid property name {key:?}")));
+                return Err(FormatError::line(
+                    n,
+                    format!("invalid property name {key:?}"),
+                ));
             }
             if section.props.iter().any(|(k, _)| k == key) {
-                return Err(FormatError::line(n, format!("duplicate property {key:?} in {}: {}", section.kind, section.id)));
+                return Err(FormatError::line(
+                    n,
+                    format!(
+                        "duplicate property {key:?} in {}: {}",
+                        section.kind, section.id
+                    ),
+                ));
             }
             section.props.push((key.to_string(), value.to_string()));
         } else {
-            let (kind, id) = line
-                .split_once(':')
-                .ok_or_else(|| FormatError::line(n, format!("expected a section header 'type: id', found {line:?}")))?;
+            let (kind, id) = line.split_once(':').ok_or_else(|| {
+                FormatError::line(
+                    n,
+                    format!("expected a section header 'type: id', found {line:?}"),
+                )
+            })?;
             let id = id.trim();
             if !is_valid_key(kind) {
-                return Err(FormatError::line(n, format!("invalid section type {kind:?}")));
+                return Err(FormatError::line(
+                    n,
+                    format!("invalid section type {kind:?}"),
+                ));
             }
             if !is_valid_id(id) {
                 return Err(FormatError::line(n, format!("invalid section id {id:?}")));
             }
             if sections.iter().any(|s| s.kind == kind && s.id == id) {
-                return Err(FormatError::line(n, format!("duplicate section {kind}: {id}")));
+                return Err(FormatError::line(
+                    n,
+                    format!("duplicate section {kind}: {id}"),
+                ));
             }
             sections.push(Section::new(kind, id));
         }
@@ -146,9 +167,17 @@ mod tests {
         (
             "[a-z][a-z0-9]{0,6}",
             "[A-Za-z0-9][A-Za-z0-9._-]{0,10}",
-            proptest::collection::btree_map("[a-z][a-z0-9_]{0,8}", "([!-~]([ -~]{0,20}[!-~])?)?", 0..6),
+            proptest::collection::btree_map(
+                "[a-z][a-z0-9_]{0,8}",
+                "([!-~]([ -~]{0,20}[!-~])?)?",
+                0..6,
+            ),
         )
-            .prop_map(|(kind, id, props)| Section { kind, id, props: props.into_iter().collect() })
+            .prop_map(|(kind, id, props)| Section {
+                kind,
+                id,
+                props: props.into_iter().collect(),
+            })
     }
 
     proptest! {

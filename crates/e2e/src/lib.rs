@@ -17,7 +17,11 @@ pub fn bin() -> PathBuf {
     // target/debug/deps/<test> -> target/debug/brigade
     let debug = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = debug.join("brigade");
-    assert!(bin.exists(), "{} missing: build the workspace first (cargo build)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: build the workspace first (cargo build)",
+        bin.display()
+    );
     bin
 }
 
@@ -45,7 +49,11 @@ pub async fn dump(client: &Client, dir: &str) -> anyhow::Result<BTreeMap<String,
     let mut stack = vec![dir.trim_matches('/').to_string()];
     while let Some(d) = stack.pop() {
         for e in client.fs_list(&d).await? {
-            let path = if d.is_empty() { e.name.clone() } else { format!("{d}/{}", e.name) };
+            let path = if d.is_empty() {
+                e.name.clone()
+            } else {
+                format!("{d}/{}", e.name)
+            };
             if e.dir {
                 stack.push(path);
             } else {
@@ -68,13 +76,21 @@ where
         if check().await {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// Writes `path` through `client`, retrying while the cluster elects a leader.
-pub async fn write_retrying(client: &Client, path: &str, content: &str, timeout: Duration) -> anyhow::Result<u64> {
+pub async fn write_retrying(
+    client: &Client,
+    path: &str,
+    content: &str,
+    timeout: Duration,
+) -> anyhow::Result<u64> {
     let deadline = Instant::now() + timeout;
     loop {
         match client.fs_put(path, content).await {

@@ -7,7 +7,12 @@ use brigade_harness::ProcCluster;
 use brigade_node::config::RaftTuning;
 
 fn brigade(cfg: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin()).arg("--config").arg(cfg).args(args).output().expect("run brigade");
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .expect("run brigade");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -32,30 +37,79 @@ async fn cli_forms_a_cluster_and_edits_files() {
     }
     let cfg: Vec<_> = c.nodes.iter().map(|n| n.config_path.clone()).collect();
 
-    let created: serde_json::Value = serde_json::from_str(&ok(&cfg[0], &["cluster", "create", "lab", "-o", "json"])).expect("json");
+    let created: serde_json::Value =
+        serde_json::from_str(&ok(&cfg[0], &["cluster", "create", "lab", "-o", "json"]))
+            .expect("json");
     assert_eq!(created["cluster"], "lab");
     let root_token = created["root_token"].as_str().expect("token");
-    let stored = std::fs::read_to_string(c.nodes[0].state_dir().join("priv/root.token")).expect("stored token");
+    let stored = std::fs::read_to_string(c.nodes[0].state_dir().join("priv/root.token"))
+        .expect("stored token");
     assert_eq!(stored.trim(), root_token);
     let mode = std::fs::metadata(c.nodes[0].state_dir().join("priv/root.token")).expect("meta");
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
 
     for i in 1..3 {
         let token = ok(&cfg[0], &["cluster", "join-token"]);
-        let out = ok(&cfg[i], &["cluster", "join", &c.nodes[0].addr.to_string(), "--token", token.trim()]);
+        let out = ok(
+            &cfg[i],
+            &[
+                "cluster",
+                "join",
+                &c.nodes[0].addr.to_string(),
+                "--token",
+                token.trim(),
+            ],
+        );
         assert!(out.contains("Joined cluster lab"), "{out}");
     }
-    let nodes: serde_json::Value = serde_json::from_str(&ok(&cfg[2], &["cluster", "nodes", "--output", "json"])).expect("json");
+    let nodes: serde_json::Value =
+        serde_json::from_str(&ok(&cfg[2], &["cluster", "nodes", "--output", "json"]))
+            .expect("json");
     assert_eq!(nodes.as_array().map(|a| a.len()), Some(3));
 
-    ok(&cfg[0], &["fs", "write", "nodes/n1/qemu-server/100.conf", "memory: 256\n"]);
-    let cat = ok(&cfg[2], &["fs", "cat", "--consistent", "nodes/n1/qemu-server/100.conf"]);
+    ok(
+        &cfg[0],
+        &[
+            "fs",
+            "write",
+            "nodes/n1/qemu-server/100.conf",
+            "memory: 256\n",
+        ],
+    );
+    let cat = ok(
+        &cfg[2],
+        &["fs", "cat", "--consistent", "nodes/n1/qemu-server/100.conf"],
+    );
     assert_eq!(cat, "memory: 256\n");
-    ok(&cfg[1], &["fs", "mv", "nodes/n1/qemu-server/100.conf", "nodes/n2/qemu-server/100.conf"]);
-    let ls: serde_json::Value = serde_json::from_str(&ok(&cfg[2], &["fs", "ls", "nodes/n2/qemu-server", "-o", "json"])).expect("json");
+    ok(
+        &cfg[1],
+        &[
+            "fs",
+            "mv",
+            "nodes/n1/qemu-server/100.conf",
+            "nodes/n2/qemu-server/100.conf",
+        ],
+    );
+    let ls: serde_json::Value = serde_json::from_str(&ok(
+        &cfg[2],
+        &["fs", "ls", "nodes/n2/qemu-server", "-o", "json"],
+    ))
+    .expect("json");
     assert_eq!(ls[0]["name"], "100.conf");
 
-    let (success, _, stderr) = brigade(&cfg[0], &["fs", "write", "nodes/n2/qemu-server/100.conf", "x", "--create-exclusive"]);
+    let (success, _, stderr) = brigade(
+        &cfg[0],
+        &[
+            "fs",
+            "write",
+            "nodes/n2/qemu-server/100.conf",
+            "x",
+            "--create-exclusive",
+        ],
+    );
     assert!(!success);
     assert!(stderr.contains("already exists"), "{stderr}");
     let (success, _, stderr) = brigade(&cfg[0], &["cluster", "create", "again"]);
@@ -63,7 +117,13 @@ async fn cli_forms_a_cluster_and_edits_files() {
     assert!(stderr.contains("already in cluster"), "{stderr}");
 
     let status = ok(&cfg[1], &["cluster", "status"]);
-    for section in ["Cluster information", "Quorum information", "Votequorum information", "Membership information", "Quorate:          Yes"] {
+    for section in [
+        "Cluster information",
+        "Quorum information",
+        "Votequorum information",
+        "Membership information",
+        "Quorate:          Yes",
+    ] {
         assert!(status.contains(section), "{status}");
     }
 }

@@ -18,7 +18,10 @@ async fn acknowledged_writes_survive_a_leader_kill() {
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
     let mut seq = 0u64;
     let mut write_some = |c: &brigade_harness::ProcCluster, targets: Vec<usize>, n: usize| {
-        let clients: Vec<_> = targets.iter().map(|i| c.client(*i).expect("client")).collect();
+        let clients: Vec<_> = targets
+            .iter()
+            .map(|i| c.client(*i).expect("client"))
+            .collect();
         let start = seq;
         seq += n as u64 * 10;
         async move {
@@ -45,30 +48,41 @@ async fn acknowledged_writes_survive_a_leader_kill() {
     acked.extend(write_some(&c, survivors.clone(), 30).await);
     let new_leader = c.wait_quorate(&survivors).await.expect("new leader");
     assert_ne!(new_leader, leader_id, "a new leader was elected");
-    eprintln!("new leader n{new_leader} writing again {:?} after the kill", t_kill.elapsed());
+    eprintln!(
+        "new leader n{new_leader} writing again {:?} after the kill",
+        t_kill.elapsed()
+    );
 
     for &i in &survivors {
         let client = c.client(i).expect("client");
         let acked = acked.clone();
-        eventually(Duration::from_secs(15), "every acknowledged write is present", || {
-            let (client, acked) = (client.clone(), acked.clone());
-            async move {
-                let tree = dump(&client, "history").await.unwrap_or_default();
-                acked.iter().all(|(p, v)| tree.get(p) == Some(v))
-            }
-        })
+        eventually(
+            Duration::from_secs(15),
+            "every acknowledged write is present",
+            || {
+                let (client, acked) = (client.clone(), acked.clone());
+                async move {
+                    let tree = dump(&client, "history").await.unwrap_or_default();
+                    acked.iter().all(|(p, v)| tree.get(p) == Some(v))
+                }
+            },
+        )
         .await;
     }
 
     // The killed leader comes back and catches up too.
     c.start(leader).expect("restart");
     let client = c.client(leader).expect("client");
-    eventually(Duration::from_secs(30), "restarted old leader has every acknowledged write", || {
-        let (client, acked) = (client.clone(), acked.clone());
-        async move {
-            let tree = dump(&client, "history").await.unwrap_or_default();
-            acked.iter().all(|(p, v)| tree.get(p) == Some(v))
-        }
-    })
+    eventually(
+        Duration::from_secs(30),
+        "restarted old leader has every acknowledged write",
+        || {
+            let (client, acked) = (client.clone(), acked.clone());
+            async move {
+                let tree = dump(&client, "history").await.unwrap_or_default();
+                acked.iter().all(|(p, v)| tree.get(p) == Some(v))
+            }
+        },
+    )
     .await;
 }

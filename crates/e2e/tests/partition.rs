@@ -34,37 +34,72 @@ async fn minority_is_read_only_and_converges_after_heal() {
     let cut_at = Instant::now();
 
     // The isolated node loses quorum and refuses writes at once with the read-only error.
-    eventually(Duration::from_secs(15), "n3 reports itself not quorate", || {
-        let n3 = n3.clone();
-        async move { n3.status().await.is_ok_and(|s| !s.quorate) }
-    })
+    eventually(
+        Duration::from_secs(15),
+        "n3 reports itself not quorate",
+        || {
+            let n3 = n3.clone();
+            async move { n3.status().await.is_ok_and(|s| !s.quorate) }
+        },
+    )
     .await;
     eprintln!("n3 not quorate {:?} after the cut", cut_at.elapsed());
     let t = Instant::now();
-    let err = n3.fs_put("minority/x", "lost").await.expect_err("minority write must fail");
-    assert!(t.elapsed() < Duration::from_secs(2), "the refusal is immediate, took {:?}", t.elapsed());
+    let err = n3
+        .fs_put("minority/x", "lost")
+        .await
+        .expect_err("minority write must fail");
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "the refusal is immediate, took {:?}",
+        t.elapsed()
+    );
     assert_eq!(err.to_string(), NOT_QUORATE_MSG);
     assert_eq!(err.status(), Some(503));
-    assert_eq!(n3.fs_read("before/a", false).await.expect("reads still work").content.as_deref(), Some("1"));
+    assert_eq!(
+        n3.fs_read("before/a", false)
+            .await
+            .expect("reads still work")
+            .content
+            .as_deref(),
+        Some("1")
+    );
 
     // The majority keeps writing.
     let n1c = c.client(0).expect("n1");
     let n2c = c.client(1).expect("n2");
     for k in 0..20 {
         let client = if k % 2 == 0 { &n1c } else { &n2c };
-        write_retrying(client, &format!("majority/k{k}"), &format!("v{k}"), Duration::from_secs(20))
-            .await
-            .expect("majority write");
+        write_retrying(
+            client,
+            &format!("majority/k{k}"),
+            &format!("v{k}"),
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("majority write");
     }
-    assert!(n3.fs_read("majority/k0", false).await.is_err(), "the minority did not see majority writes yet");
+    assert!(
+        n3.fs_read("majority/k0", false).await.is_err(),
+        "the minority did not see majority writes yet"
+    );
 
     firewall::heal(TAG).expect("heal");
-    c.wait_quorate(&[0, 1, 2]).await.expect("all quorate after heal");
+    c.wait_quorate(&[0, 1, 2])
+        .await
+        .expect("all quorate after heal");
     let majority_tree = dump(&n1c, "").await.expect("dump n1");
-    eventually(Duration::from_secs(20), "n3 converges to the majority's tree", || {
-        let (n3, want) = (n3.clone(), majority_tree.clone());
-        async move { dump(&n3, "").await.ok() == Some(want) }
-    })
+    eventually(
+        Duration::from_secs(20),
+        "n3 converges to the majority's tree",
+        || {
+            let (n3, want) = (n3.clone(), majority_tree.clone());
+            async move { dump(&n3, "").await.ok() == Some(want) }
+        },
+    )
     .await;
-    assert!(!majority_tree.contains_key("minority/x"), "the refused write never appeared");
+    assert!(
+        !majority_tree.contains_key("minority/x"),
+        "the refused write never appeared"
+    );
 }

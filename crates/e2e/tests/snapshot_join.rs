@@ -20,20 +20,36 @@ async fn late_joiner_installs_a_snapshot() {
         .for_each_concurrent(16, |k| {
             let client = clients[k % 3].clone();
             async move {
-                client.fs_put(&format!("bulk/d{}/k{k}", k % 10), &format!("value {k}")).await.expect("write");
+                client
+                    .fs_put(&format!("bulk/d{}/k{k}", k % 10), &format!("value {k}"))
+                    .await
+                    .expect("write");
             }
         })
         .await;
 
     let leader_status = c.client(0).expect("n1").status().await.expect("status");
     let purged = leader_status.cfs.as_ref().and_then(|s| s.purged_index);
-    eprintln!("before join: snapshot {:?}, purged {:?}", leader_status.cfs.as_ref().and_then(|s| s.snapshot_index), purged);
-    eventually(Duration::from_secs(20), "the leader compacted its log", || {
-        let n1 = c.client(0).expect("n1");
-        async move {
-            n1.status().await.ok().and_then(|s| s.cfs).and_then(|s| s.purged_index).is_some_and(|p| p > 1000)
-        }
-    })
+    eprintln!(
+        "before join: snapshot {:?}, purged {:?}",
+        leader_status.cfs.as_ref().and_then(|s| s.snapshot_index),
+        purged
+    );
+    eventually(
+        Duration::from_secs(20),
+        "the leader compacted its log",
+        || {
+            let n1 = c.client(0).expect("n1");
+            async move {
+                n1.status()
+                    .await
+                    .ok()
+                    .and_then(|s| s.cfs)
+                    .and_then(|s| s.purged_index)
+                    .is_some_and(|p| p > 1000)
+            }
+        },
+    )
     .await;
 
     let n4 = c.add_node().await.expect("n4 joins");
@@ -46,6 +62,9 @@ async fn late_joiner_installs_a_snapshot() {
     })
     .await;
     let s4 = n4c.status().await.expect("status").cfs.expect("cfs");
-    assert!(s4.snapshot_index.is_some_and(|i| i > 1000), "n4 installed a snapshot: {s4:?}");
+    assert!(
+        s4.snapshot_index.is_some_and(|i| i > 1000),
+        "n4 installed a snapshot: {s4:?}"
+    );
     assert_eq!(n4c.nodes().await.expect("nodes").len(), 4);
 }

@@ -12,7 +12,11 @@ fn iptables(args: &[&str]) -> anyhow::Result<()> {
         .output()
         .context("cannot run iptables (is it installed? run as root)")?;
     if !out.status.success() {
-        bail!("iptables {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "iptables {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -22,7 +26,20 @@ pub fn cut(a: IpAddr, b: IpAddr, tag: &str) -> anyhow::Result<()> {
     let comment = format!("brigade:{tag}");
     for (src, dst) in [(a, b), (b, a)] {
         let (s, d) = (src.to_string(), dst.to_string());
-        iptables(&["-I", "INPUT", "-s", &s, "-d", &d, "-m", "comment", "--comment", &comment, "-j", "DROP"])?;
+        iptables(&[
+            "-I",
+            "INPUT",
+            "-s",
+            &s,
+            "-d",
+            &d,
+            "-m",
+            "comment",
+            "--comment",
+            &comment,
+            "-j",
+            "DROP",
+        ])?;
     }
     Ok(())
 }
@@ -40,11 +57,19 @@ pub fn partition(side_a: &[IpAddr], side_b: &[IpAddr], tag: &str) -> anyhow::Res
 /// Removes every rule tagged `tag`.
 pub fn heal(tag: &str) -> anyhow::Result<()> {
     let comment = format!("brigade:{tag}");
-    let out = Command::new("iptables-save").output().context("cannot run iptables-save")?;
+    let out = Command::new("iptables-save")
+        .output()
+        .context("cannot run iptables-save")?;
     let text = String::from_utf8_lossy(&out.stdout);
     for line in text.lines() {
-        if line.starts_with("-A INPUT") && line.contains(&format!("\"{comment}\"")) || line.starts_with("-A INPUT") && line.contains(&format!("--comment {comment} ")) {
-            let spec: Vec<&str> = line.trim_start_matches("-A INPUT").split_whitespace().map(|s| s.trim_matches('"')).collect();
+        if line.starts_with("-A INPUT") && line.contains(&format!("\"{comment}\""))
+            || line.starts_with("-A INPUT") && line.contains(&format!("--comment {comment} "))
+        {
+            let spec: Vec<&str> = line
+                .trim_start_matches("-A INPUT")
+                .split_whitespace()
+                .map(|s| s.trim_matches('"'))
+                .collect();
             let mut args = vec!["-D", "INPUT"];
             args.extend(spec);
             iptables(&args)?;

@@ -116,7 +116,10 @@ impl ProcCluster {
         let child = Command::new(&self.bin)
             .args(["node", "run", "--config"])
             .arg(&node.config_path)
-            .env("BRIGADE_LOG", std::env::var("BRIGADE_LOG").unwrap_or_else(|_| "info,openraft=warn".into()))
+            .env(
+                "BRIGADE_LOG",
+                std::env::var("BRIGADE_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -173,7 +176,9 @@ impl ProcCluster {
             (Some(ca), Some(t)) => (ca.clone(), t.clone()),
             _ => (
                 std::fs::read_to_string(state.join(API_CERT))?,
-                std::fs::read_to_string(state.join(LOCAL_TOKEN))?.trim().to_string(),
+                std::fs::read_to_string(state.join(LOCAL_TOKEN))?
+                    .trim()
+                    .to_string(),
             ),
         };
         Ok(Client::new(ClientOptions {
@@ -190,11 +195,16 @@ impl ProcCluster {
         let node = &self.nodes[i];
         let state = node.state_dir();
         let ca_path = state.join(brigade_node::state_dir::CA_CERT);
-        let ca_pem = std::fs::read_to_string(&ca_path).or_else(|_| std::fs::read_to_string(state.join(API_CERT)))?;
+        let ca_pem = std::fs::read_to_string(&ca_path)
+            .or_else(|_| std::fs::read_to_string(state.join(API_CERT)))?;
         Ok(Client::new(ClientOptions {
             url: node.config.api_url(),
             ca_pem,
-            token: Some(std::fs::read_to_string(state.join(LOCAL_TOKEN))?.trim().to_string()),
+            token: Some(
+                std::fs::read_to_string(state.join(LOCAL_TOKEN))?
+                    .trim()
+                    .to_string(),
+            ),
             local_addr: None,
             timeout: None,
         })?)
@@ -210,14 +220,26 @@ impl ProcCluster {
                 }
             }
             if Instant::now() > deadline {
-                bail!("{} did not answer its API within {:?} (see {}/{}.log)", self.nodes[i].name, NODE_START_TIMEOUT, self.dir.display(), self.nodes[i].name);
+                bail!(
+                    "{} did not answer its API within {:?} (see {}/{}.log)",
+                    self.nodes[i].name,
+                    NODE_START_TIMEOUT,
+                    self.dir.display(),
+                    self.nodes[i].name
+                );
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
     }
 
     /// Starts `n` nodes, creates cluster `name` on the first and joins the others.
-    pub async fn form(bin: &Path, dir: &Path, subnet: u8, n: usize, tuning: RaftTuning) -> anyhow::Result<ProcCluster> {
+    pub async fn form(
+        bin: &Path,
+        dir: &Path,
+        subnet: u8,
+        n: usize,
+        tuning: RaftTuning,
+    ) -> anyhow::Result<ProcCluster> {
         let mut c = ProcCluster::new(bin, dir, subnet, tuning);
         for _ in 0..n {
             c.spawn_node()?;
@@ -236,7 +258,11 @@ impl ProcCluster {
     pub async fn create(&mut self, name: &str) -> anyhow::Result<()> {
         let r = self.local_client(0)?.cluster_create(name).await?;
         self.root_token = Some(r.root_token);
-        self.ca_pem = Some(std::fs::read_to_string(self.nodes[0].state_dir().join(brigade_node::state_dir::CA_CERT))?);
+        self.ca_pem = Some(std::fs::read_to_string(
+            self.nodes[0]
+                .state_dir()
+                .join(brigade_node::state_dir::CA_CERT),
+        )?);
         Ok(())
     }
 
@@ -273,7 +299,9 @@ impl ProcCluster {
                 }
             }
             if Instant::now() > deadline {
-                bail!("nodes {nodes:?} did not agree on a quorate leader within {QUORUM_TIMEOUT:?}");
+                bail!(
+                    "nodes {nodes:?} did not agree on a quorate leader within {QUORUM_TIMEOUT:?}"
+                );
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }

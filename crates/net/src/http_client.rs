@@ -12,7 +12,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A reqwest client over `tls`, bound to `local` when given (so that
 /// firewall rules between loopback addresses see the node's own source).
-pub fn build(tls: ClientConfig, local: Option<IpAddr>, timeout: Option<Duration>) -> Result<reqwest::Client, NetError> {
+pub fn build(
+    tls: ClientConfig,
+    local: Option<IpAddr>,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Client, NetError> {
     let mut b = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .connect_timeout(CONNECT_TIMEOUT)

@@ -45,7 +45,9 @@ pub fn certified_key(pair: &CertPair, ca_pem: Option<&str>) -> Result<Arc<Certif
     if let Some(ca) = ca_pem {
         chain.extend(certs_from_pem(ca)?);
     }
-    let key = provider().key_provider.load_private_key(key_from_pem(&pair.key_pem)?)?;
+    let key = provider()
+        .key_provider
+        .load_private_key(key_from_pem(&pair.key_pem)?)?;
     Ok(Arc::new(CertifiedKey::new(chain, key)))
 }
 
@@ -92,10 +94,14 @@ pub fn api_server_config(cert: Arc<ReloadableCert>) -> Result<Arc<ServerConfig>,
 }
 
 /// The internal RPC server: mutual TLS, client certificates signed by the cluster CA.
-pub fn rpc_server_config(ca_pem: &str, identity: Arc<CertifiedKey>) -> Result<Arc<ServerConfig>, NetError> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
-        .build()
-        .map_err(|e| NetError::Tls(rustls::Error::General(e.to_string())))?;
+pub fn rpc_server_config(
+    ca_pem: &str,
+    identity: Arc<CertifiedKey>,
+) -> Result<Arc<ServerConfig>, NetError> {
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
+            .build()
+            .map_err(|e| NetError::Tls(rustls::Error::General(e.to_string())))?;
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
@@ -110,7 +116,10 @@ pub fn client_config(ca_pem: &str, identity: Option<&CertPair>) -> Result<Client
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots(ca_pem)?);
     let cfg = match identity {
-        Some(pair) => builder.with_client_auth_cert(certs_from_pem(&pair.cert_pem)?, key_from_pem(&pair.key_pem)?)?,
+        Some(pair) => builder.with_client_auth_cert(
+            certs_from_pem(&pair.cert_pem)?,
+            key_from_pem(&pair.key_pem)?,
+        )?,
         None => builder.with_no_client_auth(),
     };
     Ok(cfg)
@@ -157,9 +166,12 @@ impl ServerCertVerifier for PinnedCaVerifier {
             })?;
         let mut store = RootCertStore::empty();
         store.add(ca.clone().into_owned())?;
-        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(store), self.provider.clone())
-            .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(store),
+            self.provider.clone(),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
         inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
@@ -169,7 +181,12 @@ impl ServerCertVerifier for PinnedCaVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -178,10 +195,17 @@ impl ServerCertVerifier for PinnedCaVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

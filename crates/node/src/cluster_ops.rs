@@ -23,10 +23,17 @@ pub const JOIN_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const JOIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-fn write_op(path: &str, data: impl Into<Vec<u8>>, expect_version: Option<u64>) -> Result<Op, NodeError> {
+fn write_op(
+    path: &str,
+    data: impl Into<Vec<u8>>,
+    expect_version: Option<u64>,
+) -> Result<Op, NodeError> {
     Ok(Op::Write {
         path: cfs_path(path)?,
         data: data.into(),
@@ -37,7 +44,8 @@ fn write_op(path: &str, data: impl Into<Vec<u8>>, expect_version: Option<u64>) -
 
 fn read_text(cfs: &Cfs, path: &str) -> Result<(String, u64), NodeError> {
     let f = cfs.read(&cfs_path(path)?)?;
-    let text = String::from_utf8(f.data).map_err(|_| NodeError::Internal(format!("{path} is not UTF-8")))?;
+    let text = String::from_utf8(f.data)
+        .map_err(|_| NodeError::Internal(format!("{path} is not UTF-8")))?;
     Ok((text, f.version))
 }
 
@@ -49,7 +57,8 @@ pub fn read_cluster_conf(cfs: &Cfs) -> Result<ClusterConf, NodeError> {
 
 fn read_cluster_conf_versioned(cfs: &Cfs) -> Result<(ClusterConf, u64), NodeError> {
     let (text, version) = read_text(cfs, layout::CLUSTER_CONF)?;
-    let conf = ClusterConf::parse(&text).map_err(|e| NodeError::Internal(format!("cluster.conf: {e}")))?;
+    let conf =
+        ClusterConf::parse(&text).map_err(|e| NodeError::Internal(format!("cluster.conf: {e}")))?;
     Ok((conf, version))
 }
 
@@ -65,25 +74,39 @@ impl Node {
     }
 
     /// `cluster create NAME`: makes the CA, the first node's certificate and the initial tree.
-    pub async fn create_cluster(self: &Arc<Self>, req: CreateRequest) -> Result<CreateResult, NodeError> {
+    pub async fn create_cluster(
+        self: &Arc<Self>,
+        req: CreateRequest,
+    ) -> Result<CreateResult, NodeError> {
         let _guard = self.lifecycle.lock().await;
         if let Some(rt) = self.cluster() {
             return Err(NodeError::AlreadyInCluster(rt.membership.cluster.clone()));
         }
-        let name: NodeName = req
-            .name
-            .parse()
-            .map_err(|_| NodeError::Invalid(format!("invalid cluster name {:?}: use lowercase letters, digits and '-'", req.name)))?;
+        let name: NodeName = req.name.parse().map_err(|_| {
+            NodeError::Invalid(format!(
+                "invalid cluster name {:?}: use lowercase letters, digits and '-'",
+                req.name
+            ))
+        })?;
         let ca = pki::generate_ca(name.as_str()).map_err(NodeError::internal)?;
         let ca_fingerprint = pki::fingerprint_pem(&ca.cert_pem).map_err(NodeError::internal)?;
-        let cert = pki::issue_node_cert(name.as_str(), &ca.key_pem, self.config.name.as_str(), &[self.config.address])
-            .map_err(NodeError::internal)?;
+        let cert = pki::issue_node_cert(
+            name.as_str(),
+            &ca.key_pem,
+            self.config.name.as_str(),
+            &[self.config.address],
+        )
+        .map_err(NodeError::internal)?;
         let membership = Membership {
             cluster: name.to_string(),
             node_id: 1,
         };
-        self.state.save_node_tls(&cert, &ca.cert_pem).map_err(NodeError::internal)?;
-        self.state.save_membership(&membership).map_err(NodeError::internal)?;
+        self.state
+            .save_node_tls(&cert, &ca.cert_pem)
+            .map_err(NodeError::internal)?;
+        self.state
+            .save_membership(&membership)
+            .map_err(NodeError::internal)?;
         let rt = self.start_cluster(membership, &cert, &ca.cert_pem).await?;
         rt.cfs.bootstrap(self.member()).await?;
 
@@ -99,15 +122,31 @@ impl Node {
             write_op(layout::STORAGE_CFG, storage, Some(0))?,
             write_op(layout::CA_CERT, ca.cert_pem.clone(), Some(0))?,
             write_op(layout::CA_KEY, ca.key_pem.clone(), Some(0))?,
-            write_op(layout::TOKENS_CFG, token::tokens_cfg_add("", &root, "created by cluster create").map_err(NodeError::internal)?, Some(0))?,
-            Op::Mkdir { path: cfs_path("ha")?, parents: true },
-            Op::Mkdir { path: cfs_path(layout::JOIN_TOKENS_DIR)?, parents: true },
+            write_op(
+                layout::TOKENS_CFG,
+                token::tokens_cfg_add("", &root, "created by cluster create")
+                    .map_err(NodeError::internal)?,
+                Some(0),
+            )?,
+            Op::Mkdir {
+                path: cfs_path("ha")?,
+                parents: true,
+            },
+            Op::Mkdir {
+                path: cfs_path(layout::JOIN_TOKENS_DIR)?,
+                parents: true,
+            },
         ];
         for dir in layout::node_skeleton(&self.config.name) {
-            ops.push(Op::Mkdir { path: dir, parents: true });
+            ops.push(Op::Mkdir {
+                path: dir,
+                parents: true,
+            });
         }
         rt.cfs.propose(Op::Batch { ops }).await?;
-        self.state.save_root_token(&root).map_err(NodeError::internal)?;
+        self.state
+            .save_root_token(&root)
+            .map_err(NodeError::internal)?;
         tracing::info!(cluster = %name, "cluster created");
         Ok(CreateResult {
             cluster: name.to_string(),
@@ -131,13 +170,14 @@ impl Node {
         };
         let path = format!("{}/{}", layout::JOIN_TOKENS_DIR, t.id);
         let body = serde_json::to_vec(&stored).map_err(NodeError::internal)?;
-        rt.cfs.propose(Op::Write {
-            path: cfs_path(&path)?,
-            data: body,
-            expect_version: Some(0),
-            create_exclusive: true,
-        })
-        .await?;
+        rt.cfs
+            .propose(Op::Write {
+                path: cfs_path(&path)?,
+                data: body,
+                expect_version: Some(0),
+                create_exclusive: true,
+            })
+            .await?;
         Ok(JoinTokenResult {
             token: t.encode(),
             expires: stored.expires,
@@ -155,12 +195,22 @@ impl Node {
             Ok(sa) => sa,
             Err(_) => match req.address.parse::<IpAddr>() {
                 Ok(ip) => SocketAddr::new(ip, crate::config::DEFAULT_API_PORT),
-                Err(_) => return Err(NodeError::Invalid(format!("invalid address {:?}: expected IP or IP:PORT", req.address))),
+                Err(_) => {
+                    return Err(NodeError::Invalid(format!(
+                        "invalid address {:?}: expected IP or IP:PORT",
+                        req.address
+                    )))
+                }
             },
         };
-        let client_tls = tls::pinned_ca_client_config(&token.ca_fingerprint).map_err(NodeError::internal)?;
-        let client = http_client::build(client_tls, Some(self.config.address), Some(JOIN_REQUEST_TIMEOUT))
-            .map_err(NodeError::internal)?;
+        let client_tls =
+            tls::pinned_ca_client_config(&token.ca_fingerprint).map_err(NodeError::internal)?;
+        let client = http_client::build(
+            client_tls,
+            Some(self.config.address),
+            Some(JOIN_REQUEST_TIMEOUT),
+        )
+        .map_err(NodeError::internal)?;
         let application = JoinApplication {
             token_id: token.id.clone(),
             secret: token.secret.clone(),
@@ -176,10 +226,16 @@ impl Node {
             .await
             .map_err(|e| NodeError::Upstream(format!("cannot reach {target}: {e}")))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| NodeError::Upstream(e.to_string()))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| NodeError::Upstream(e.to_string()))?;
         if !status.is_success() {
             let body: ErrorBody = serde_json::from_slice(&bytes).map_err(|_| {
-                NodeError::Upstream(format!("{target} refused the join: HTTP {status}: {}", String::from_utf8_lossy(&bytes)))
+                NodeError::Upstream(format!(
+                    "{target} refused the join: HTTP {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                ))
             })?;
             return Err(NodeError::from(body));
         }
@@ -188,7 +244,9 @@ impl Node {
             .data;
         let fp = pki::fingerprint_pem(&grant.ca_pem).map_err(NodeError::internal)?;
         if fp != token.ca_fingerprint {
-            return Err(NodeError::Unauthorized("the cluster's CA does not match the join token".into()));
+            return Err(NodeError::Unauthorized(
+                "the cluster's CA does not match the join token".into(),
+            ));
         }
         let cert = pki::CertPair {
             cert_pem: grant.cert_pem.clone(),
@@ -198,8 +256,12 @@ impl Node {
             cluster: grant.cluster.clone(),
             node_id: grant.node_id,
         };
-        self.state.save_node_tls(&cert, &grant.ca_pem).map_err(NodeError::internal)?;
-        self.state.save_membership(&membership).map_err(NodeError::internal)?;
+        self.state
+            .save_node_tls(&cert, &grant.ca_pem)
+            .map_err(NodeError::internal)?;
+        self.state
+            .save_membership(&membership)
+            .map_err(NodeError::internal)?;
         let rt = self.start_cluster(membership, &cert, &grant.ca_pem).await?;
         let deadline = Instant::now() + JOIN_SETTLE_TIMEOUT;
         // Return once this node votes, or is a learner because max_voters is reached.
@@ -209,8 +271,13 @@ impl Node {
             }
             let status = rt.cfs.status();
             let voters = status.members.iter().filter(|m| m.voter).count();
-            let me_voter = status.members.iter().any(|m| m.id == rt.membership.node_id && m.voter);
-            let max_voters = read_cluster_conf(&rt.cfs).map(|c| c.max_voters as usize).unwrap_or(usize::MAX);
+            let me_voter = status
+                .members
+                .iter()
+                .any(|m| m.id == rt.membership.node_id && m.voter);
+            let max_voters = read_cluster_conf(&rt.cfs)
+                .map(|c| c.max_voters as usize)
+                .unwrap_or(usize::MAX);
             me_voter || voters >= max_voters
         };
         while !settled(&rt) {
@@ -246,31 +313,54 @@ impl Node {
             .json(&op)
             .send()
             .await
-            .map_err(|e| NodeError::Upstream(format!("cannot reach the leader {}: {e}", leader.name)))?;
-        let result: Result<AdminResult, ErrorBody> = resp.json().await.map_err(|e| NodeError::Upstream(e.to_string()))?;
+            .map_err(|e| {
+                NodeError::Upstream(format!("cannot reach the leader {}: {e}", leader.name))
+            })?;
+        let result: Result<AdminResult, ErrorBody> = resp
+            .json()
+            .await
+            .map_err(|e| NodeError::Upstream(e.to_string()))?;
         result.map_err(NodeError::from)
     }
 
-    async fn admin_as_leader(&self, rt: &ClusterRuntime, op: AdminOp) -> Result<AdminResult, NodeError> {
+    async fn admin_as_leader(
+        &self,
+        rt: &ClusterRuntime,
+        op: AdminOp,
+    ) -> Result<AdminResult, NodeError> {
         match op {
             AdminOp::Join(app) => self.grant_join(rt, app).await.map(AdminResult::Joined),
-            AdminOp::DelNode { name } => self.remove_node(rt, &name).await.map(|_| AdminResult::Removed),
+            AdminOp::DelNode { name } => self
+                .remove_node(rt, &name)
+                .await
+                .map(|_| AdminResult::Removed),
         }
     }
 
-    async fn grant_join(&self, rt: &ClusterRuntime, app: JoinApplication) -> Result<JoinGrant, NodeError> {
+    async fn grant_join(
+        &self,
+        rt: &ClusterRuntime,
+        app: JoinApplication,
+    ) -> Result<JoinGrant, NodeError> {
         let cfs = &rt.cfs;
-        let refused = || NodeError::Unauthorized("invalid, expired or already used join token".into());
+        let refused =
+            || NodeError::Unauthorized("invalid, expired or already used join token".into());
         if app.token_id.is_empty() || !app.token_id.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(refused());
         }
         let token_path = format!("{}/{}", layout::JOIN_TOKENS_DIR, app.token_id);
         let stored_file = cfs.read(&cfs_path(&token_path)?).map_err(|_| refused())?;
-        let stored: StoredJoinToken = serde_json::from_slice(&stored_file.data).map_err(|_| refused())?;
-        if !token::constant_time_eq(&stored.hash, &token::hash_secret(&app.secret)) || stored.expires < now_secs() {
+        let stored: StoredJoinToken =
+            serde_json::from_slice(&stored_file.data).map_err(|_| refused())?;
+        if !token::constant_time_eq(&stored.hash, &token::hash_secret(&app.secret))
+            || stored.expires < now_secs()
+        {
             return Err(refused());
         }
-        let name: NodeName = app.name.parse().map_err(|e: brigade_core::FormatError| NodeError::Invalid(e.to_string()))?;
+        let name: NodeName = app
+            .name
+            .parse()
+            .map_err(|e: brigade_core::FormatError| NodeError::Invalid(e.to_string()))?;
         let address: IpAddr = app
             .address
             .parse()
@@ -282,11 +372,15 @@ impl Node {
             )));
         }
         if let Some(other) = conf.nodes.iter().find(|n| n.link0 == address) {
-            return Err(NodeError::Conflict(format!("address {address} is already used by node {}", other.name)));
+            return Err(NodeError::Conflict(format!(
+                "address {address} is already used by node {}",
+                other.name
+            )));
         }
         let nodeid = conf.next_nodeid();
         let (ca_key, _) = read_text(cfs, layout::CA_KEY)?;
-        let cert = pki::issue_node_cert(&conf.name, &ca_key, name.as_str(), &[address]).map_err(NodeError::internal)?;
+        let cert = pki::issue_node_cert(&conf.name, &ca_key, name.as_str(), &[address])
+            .map_err(NodeError::internal)?;
         conf.nodes.push(NodeEntry {
             name: name.clone(),
             nodeid,
@@ -304,14 +398,21 @@ impl Node {
             write_op(layout::CLUSTER_CONF, conf.to_text(), Some(conf_version))?,
         ];
         for dir in layout::node_skeleton(&name) {
-            ops.push(Op::Mkdir { path: dir, parents: true });
+            ops.push(Op::Mkdir {
+                path: dir,
+                parents: true,
+            });
         }
         match cfs.propose(Op::Batch { ops }).await {
-            Err(CfsError::VersionMismatch { path, .. }) | Err(CfsError::NotFound { path }) if path.contains("join-tokens") => {
+            Err(CfsError::VersionMismatch { path, .. }) | Err(CfsError::NotFound { path })
+                if path.contains("join-tokens") =>
+            {
                 return Err(refused())
             }
             Err(CfsError::VersionMismatch { .. }) => {
-                return Err(NodeError::Conflict("cluster.conf changed meanwhile; retry the join".into()))
+                return Err(NodeError::Conflict(
+                    "cluster.conf changed meanwhile; retry the join".into(),
+                ))
             }
             other => other?,
         };
@@ -332,7 +433,9 @@ impl Node {
     }
 
     async fn remove_node(&self, rt: &ClusterRuntime, name: &str) -> Result<(), NodeError> {
-        let name: NodeName = name.parse().map_err(|e: brigade_core::FormatError| NodeError::Invalid(e.to_string()))?;
+        let name: NodeName = name
+            .parse()
+            .map_err(|e: brigade_core::FormatError| NodeError::Invalid(e.to_string()))?;
         let (mut conf, version) = read_cluster_conf_versioned(&rt.cfs)?;
         let entry = conf
             .node(&name)
@@ -349,7 +452,13 @@ impl Node {
         }
         conf.nodes.retain(|n| n.name != name);
         conf.config_version += 1;
-        rt.cfs.propose(write_op(layout::CLUSTER_CONF, conf.to_text(), Some(version))?).await?;
+        rt.cfs
+            .propose(write_op(
+                layout::CLUSTER_CONF,
+                conf.to_text(),
+                Some(version),
+            )?)
+            .await?;
         tracing::info!(node = %name, "node removed from the cluster");
         Ok(())
     }
@@ -361,7 +470,11 @@ impl Node {
                 "cannot remove the local node {name}: run delnode on another member"
             )));
         }
-        self.admin(AdminOp::DelNode { name: name.to_string() }).await.map(|_| ())
+        self.admin(AdminOp::DelNode {
+            name: name.to_string(),
+        })
+        .await
+        .map(|_| ())
     }
 
     /// `cluster nodes`.
@@ -377,7 +490,11 @@ impl Node {
                 NodeRow {
                     name: n.name.to_string(),
                     nodeid: n.nodeid,
-                    votes: if m.is_some_and(|m| m.voter) { n.votes } else { 0 },
+                    votes: if m.is_some_and(|m| m.voter) {
+                        n.votes
+                    } else {
+                        0
+                    },
                     address: n.link0.to_string(),
                     role: match m {
                         Some(m) if m.voter => "voter".into(),

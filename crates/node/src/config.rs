@@ -57,7 +57,10 @@ fn default_rpc_port() -> u16 {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid node configuration {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -130,6 +133,9 @@ mod tests {
         assert!(NodeConfig::parse("name = \"N1\"\naddress = \"127.0.1.1\"\n").is_err());
         assert!(NodeConfig::parse("name = \"n1\"\naddress = \"x\"\n").is_err());
         assert!(NodeConfig::parse("name = \"n1\"\naddress = \"127.0.1.1\"\nbogus = 1\n").is_err());
-        assert!(NodeConfig::parse("name = \"n1\"\naddress = \"127.0.1.1\"\napi_port = 1\nrpc_port = 1\n").is_err());
+        assert!(NodeConfig::parse(
+            "name = \"n1\"\naddress = \"127.0.1.1\"\napi_port = 1\nrpc_port = 1\n"
+        )
+        .is_err());
     }
 }

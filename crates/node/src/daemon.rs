@@ -13,15 +13,18 @@ use crate::node::Node;
 /// Runs the node until a stop signal.
 pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let api_addr = config.api_addr();
-    let listener = TcpListener::bind(api_addr)
-        .await
-        .with_context(|| format!("cannot listen on {api_addr} for the API (is another node running there?)"))?;
+    let listener = TcpListener::bind(api_addr).await.with_context(|| {
+        format!("cannot listen on {api_addr} for the API (is another node running there?)")
+    })?;
     let node: Arc<Node> = Node::open(config).await.context("cannot start the node")?;
     let server_tls = tls::api_server_config(node.api_cert.clone()).context("API TLS setup")?;
     let app = crate::api::router(node.clone());
     tokio::spawn(serve::serve_tls(listener, server_tls, app));
     tracing::info!(node = %node.config.name, api = %api_addr, state = %node.state.path("").display(), "node running");
-    println!("brigade node {} listening on https://{api_addr}", node.config.name);
+    println!(
+        "brigade node {} listening on https://{api_addr}",
+        node.config.name
+    );
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;

@@ -55,8 +55,12 @@ impl NodeError {
                 | CfsError::NotEmpty { .. }
                 | CfsError::Locked { .. }
                 | CfsError::NotLockOwner { .. } => 409,
-                CfsError::FileTooLarge { .. } | CfsError::TreeFull { .. } | CfsError::TooManyEntries { .. } => 413,
-                CfsError::Invalid { .. } | CfsError::IsADirectory { .. } | CfsError::NotADirectory { .. } => 400,
+                CfsError::FileTooLarge { .. }
+                | CfsError::TreeFull { .. }
+                | CfsError::TooManyEntries { .. } => 413,
+                CfsError::Invalid { .. }
+                | CfsError::IsADirectory { .. }
+                | CfsError::NotADirectory { .. } => 400,
                 CfsError::NotQuorate | CfsError::NoLeader => 503,
                 CfsError::Timeout { .. } => 504,
                 CfsError::Rpc { .. } => 502,

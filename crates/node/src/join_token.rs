@@ -53,10 +53,11 @@ impl JoinToken {
     }
 
     pub fn decode(s: &str) -> Result<JoinToken, FormatError> {
-        let body = s
-            .trim()
-            .strip_prefix(JOIN_TOKEN_PREFIX)
-            .ok_or_else(|| FormatError::Invalid(format!("malformed join token: it must start with {JOIN_TOKEN_PREFIX:?}")))?;
+        let body = s.trim().strip_prefix(JOIN_TOKEN_PREFIX).ok_or_else(|| {
+            FormatError::Invalid(format!(
+                "malformed join token: it must start with {JOIN_TOKEN_PREFIX:?}"
+            ))
+        })?;
         let json = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| FormatError::Invalid("malformed join token: not base64".into()))?;
@@ -64,7 +65,9 @@ impl JoinToken {
             .map_err(|e| FormatError::Invalid(format!("malformed join token: {e}")))?;
         let hex_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
         if !hex_ok(&t.id) || !hex_ok(&t.secret) || t.ca_fingerprint.len() != 95 {
-            return Err(FormatError::Invalid("malformed join token: bad id, secret or fingerprint".into()));
+            return Err(FormatError::Invalid(
+                "malformed join token: bad id, secret or fingerprint".into(),
+            ));
         }
         Ok(t)
     }
@@ -79,7 +82,13 @@ mod tests {
         let fp = vec!["AB"; 32].join(":");
         let t = JoinToken::generate("lab", vec!["127.0.1.1:8006".into()], &fp);
         assert_eq!(JoinToken::decode(&t.encode()).expect("decodes"), t);
-        for bad in ["", "brigade-join.", "brigade-join.!!!", "xyz", "brigade-join.e30"] {
+        for bad in [
+            "",
+            "brigade-join.",
+            "brigade-join.!!!",
+            "xyz",
+            "brigade-join.e30",
+        ] {
             assert!(JoinToken::decode(bad).is_err(), "{bad}");
         }
     }

@@ -40,7 +40,8 @@ pub struct Node {
 }
 
 pub(crate) fn cfs_path(s: &str) -> Result<CfsPath, NodeError> {
-    s.parse().map_err(|e: FormatError| NodeError::Invalid(e.to_string()))
+    s.parse()
+        .map_err(|e: FormatError| NodeError::Invalid(e.to_string()))
 }
 
 impl Node {
@@ -52,7 +53,9 @@ impl Node {
         let name = config.name.to_string();
         let address = config.address;
         let api_pair = state
-            .api_cert(|| brigade_net::pki::self_signed(&name, &[address]).map_err(std::io::Error::other))
+            .api_cert(|| {
+                brigade_net::pki::self_signed(&name, &[address]).map_err(std::io::Error::other)
+            })
             .map_err(NodeError::internal)?;
         let api_key = tls::certified_key(&api_pair, None).map_err(NodeError::internal)?;
         let node = Arc::new(Node {
@@ -112,10 +115,16 @@ impl Node {
     ) -> Result<Arc<ClusterRuntime>, NodeError> {
         let identity = tls::certified_key(pair, Some(ca_pem)).map_err(NodeError::internal)?;
         let client_tls = tls::client_config(ca_pem, Some(pair)).map_err(NodeError::internal)?;
-        let rpc_client = http_client::build(client_tls, Some(self.config.address), None).map_err(NodeError::internal)?;
-        let listener = TcpListener::bind(self.config.rpc_addr()).await.map_err(|e| {
-            NodeError::Internal(format!("cannot listen on {} for cluster RPC: {e}", self.config.rpc_addr()))
-        })?;
+        let rpc_client = http_client::build(client_tls, Some(self.config.address), None)
+            .map_err(NodeError::internal)?;
+        let listener = TcpListener::bind(self.config.rpc_addr())
+            .await
+            .map_err(|e| {
+                NodeError::Internal(format!(
+                    "cannot listen on {} for cluster RPC: {e}",
+                    self.config.rpc_addr()
+                ))
+            })?;
         let cfs = Cfs::start(CfsOptions {
             node_id: membership.node_id,
             data_dir: self.state.path(CFS_DIR),
@@ -123,7 +132,8 @@ impl Node {
             settings: self.raft_settings(),
         })
         .await?;
-        let server_tls = tls::rpc_server_config(ca_pem, identity.clone()).map_err(NodeError::internal)?;
+        let server_tls =
+            tls::rpc_server_config(ca_pem, identity.clone()).map_err(NodeError::internal)?;
         let routes = brigade_cfs::rpc::router(cfs.clone()).merge(crate::rpc::router(self.clone()));
         tokio::spawn(serve::serve_tls(listener, server_tls, routes));
         self.api_cert.replace(identity);
@@ -161,7 +171,9 @@ impl Node {
 
     /// Checks an API token: the node-local token, or one in the cluster's priv/token.cfg.
     pub fn authenticate(&self, presented: &ApiToken) -> bool {
-        if presented.id == self.local_token.id && token::constant_time_eq(&presented.hash(), &self.local_token.hash()) {
+        if presented.id == self.local_token.id
+            && token::constant_time_eq(&presented.hash(), &self.local_token.hash())
+        {
             return true;
         }
         let Some(rt) = self.cluster() else {

@@ -11,9 +11,14 @@ use crate::messages::{AdminOp, AdminResult};
 use crate::node::Node;
 
 pub fn router(node: Arc<Node>) -> Router {
-    Router::new().route("/node/admin", post(admin)).with_state(node)
+    Router::new()
+        .route("/node/admin", post(admin))
+        .with_state(node)
 }
 
-async fn admin(State(node): State<Arc<Node>>, Json(op): Json<AdminOp>) -> Json<Result<AdminResult, ErrorBody>> {
+async fn admin(
+    State(node): State<Arc<Node>>,
+    Json(op): Json<AdminOp>,
+) -> Json<Result<AdminResult, ErrorBody>> {
     Json(node.admin(op).await.map_err(|e| ErrorBody::from(&e)))
 }

@@ -63,7 +63,9 @@ impl StateDir {
         fs::create_dir_all(root.join("tls"))?;
         fs::create_dir_all(root.join("priv"))?;
         fs::set_permissions(root.join("priv"), fs::Permissions::from_mode(0o700))?;
-        Ok(StateDir { root: root.to_path_buf() })
+        Ok(StateDir {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -72,18 +74,27 @@ impl StateDir {
 
     pub fn membership(&self) -> std::io::Result<Option<Membership>> {
         match fs::read(self.path(MEMBERSHIP_FILE)) {
-            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(std::io::Error::other),
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(std::io::Error::other),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     pub fn save_membership(&self, m: &Membership) -> std::io::Result<()> {
-        write_atomic(&self.path(MEMBERSHIP_FILE), &serde_json::to_vec_pretty(m)?, 0o644)
+        write_atomic(
+            &self.path(MEMBERSHIP_FILE),
+            &serde_json::to_vec_pretty(m)?,
+            0o644,
+        )
     }
 
     fn read_pair(&self, cert: &str, key: &str) -> std::io::Result<Option<CertPair>> {
-        match (fs::read_to_string(self.path(cert)), fs::read_to_string(self.path(key))) {
+        match (
+            fs::read_to_string(self.path(cert)),
+            fs::read_to_string(self.path(key)),
+        ) {
             (Ok(cert_pem), Ok(key_pem)) => Ok(Some(CertPair { cert_pem, key_pem })),
             (Err(e), _) | (_, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             (Err(e), _) | (_, Err(e)) => Err(e),
@@ -91,7 +102,10 @@ impl StateDir {
     }
 
     /// The self-signed API certificate, made on first use.
-    pub fn api_cert(&self, make: impl FnOnce() -> std::io::Result<CertPair>) -> std::io::Result<CertPair> {
+    pub fn api_cert(
+        &self,
+        make: impl FnOnce() -> std::io::Result<CertPair>,
+    ) -> std::io::Result<CertPair> {
         if let Some(p) = self.read_pair(API_CERT, API_KEY)? {
             return Ok(p);
         }

@@ -31,16 +31,26 @@ impl ApiToken {
     /// Parses `user@realm!name=secret`.
     pub fn parse(s: &str) -> Result<ApiToken, FormatError> {
         let s = s.trim();
-        let (id, secret) = s
-            .split_once('=')
-            .ok_or_else(|| FormatError::Invalid("malformed API token: expected user@realm!name=secret".into()))?;
-        let (user_realm, name) = id
-            .split_once('!')
-            .ok_or_else(|| FormatError::Invalid("malformed API token id: expected user@realm!name".into()))?;
-        let valid = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        let ok = user_realm.split_once('@').is_some_and(|(u, r)| valid(u) && valid(r)) && valid(name) && !secret.is_empty();
+        let (id, secret) = s.split_once('=').ok_or_else(|| {
+            FormatError::Invalid("malformed API token: expected user@realm!name=secret".into())
+        })?;
+        let (user_realm, name) = id.split_once('!').ok_or_else(|| {
+            FormatError::Invalid("malformed API token id: expected user@realm!name".into())
+        })?;
+        let valid = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        let ok = user_realm
+            .split_once('@')
+            .is_some_and(|(u, r)| valid(u) && valid(r))
+            && valid(name)
+            && !secret.is_empty();
         if !ok {
-            return Err(FormatError::Invalid(format!("malformed API token id {id:?}")));
+            return Err(FormatError::Invalid(format!(
+                "malformed API token id {id:?}"
+            )));
         }
         Ok(ApiToken {
             id: id.to_string(),
@@ -71,7 +81,11 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Compares two strings in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Parses the `Authorization` header value.
@@ -79,7 +93,11 @@ pub fn parse_header(value: &str) -> Result<ApiToken, FormatError> {
     let rest = value
         .strip_prefix(AUTH_SCHEME)
         .and_then(|r| r.strip_prefix(' '))
-        .ok_or_else(|| FormatError::Invalid(format!("expected 'Authorization: {AUTH_SCHEME} user@realm!name=secret'")))?;
+        .ok_or_else(|| {
+            FormatError::Invalid(format!(
+                "expected 'Authorization: {AUTH_SCHEME} user@realm!name=secret'"
+            ))
+        })?;
     ApiToken::parse(rest)
 }
 
@@ -87,7 +105,11 @@ pub fn parse_header(value: &str) -> Result<ApiToken, FormatError> {
 pub fn tokens_cfg_add(text: &str, token: &ApiToken, comment: &str) -> Result<String, FormatError> {
     let mut sections = section_config::parse(text)?;
     sections.retain(|s| !(s.kind == "token" && s.id == token.id));
-    sections.push(Section::new("token", &token.id).with("hash", token.hash()).with("comment", comment));
+    sections.push(
+        Section::new("token", &token.id)
+            .with("hash", token.hash())
+            .with("comment", comment),
+    );
     Ok(section_config::write(&sections))
 }
 
@@ -115,14 +137,26 @@ mod tests {
         assert_eq!(back, t);
         let cfg = tokens_cfg_add("", &t, "root").expect("adds");
         assert!(tokens_cfg_verify(&cfg, &t));
-        let wrong = ApiToken { secret: "nope".into(), ..t.clone() };
+        let wrong = ApiToken {
+            secret: "nope".into(),
+            ..t.clone()
+        };
         assert!(!tokens_cfg_verify(&cfg, &wrong));
         assert!(!tokens_cfg_verify("garbage:::", &t));
     }
 
     #[test]
     fn malformed_tokens() {
-        for bad in ["", "root", "root@pam", "root@pam!x", "root@pam!x=", "root!x=s", "@pam!x=s", "root@pam!x y=s"] {
+        for bad in [
+            "",
+            "root",
+            "root@pam",
+            "root@pam!x",
+            "root@pam!x=",
+            "root!x=s",
+            "@pam!x=s",
+            "root@pam!x y=s",
+        ] {
             assert!(ApiToken::parse(bad).is_err(), "{bad}");
         }
         assert!(parse_header("Bearer root@pam!x=s").is_err());

@@ -134,8 +134,14 @@ impl Drop for Etcd {
 }
 
 async fn start_etcd(dir: &std::path::Path) -> anyhow::Result<Etcd> {
-    let ips: Vec<IpAddr> = (1..=3).map(|i| format!("127.0.{ETCD_SUBNET}.{i}").parse()).collect::<Result<_, _>>()?;
-    let initial: Vec<String> = ips.iter().enumerate().map(|(i, ip)| format!("e{}=http://{ip}:2380", i + 1)).collect();
+    let ips: Vec<IpAddr> = (1..=3)
+        .map(|i| format!("127.0.{ETCD_SUBNET}.{i}").parse())
+        .collect::<Result<_, _>>()?;
+    let initial: Vec<String> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| format!("e{}=http://{ip}:2380", i + 1))
+        .collect();
     let mut etcd = Etcd {
         children: Vec::new(),
         endpoints: Vec::new(),
@@ -167,7 +173,9 @@ async fn start_etcd(dir: &std::path::Path) -> anyhow::Result<Etcd> {
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
-            .context("cannot start etcd: install Debian's etcd-server (apt-get install etcd-server)")?;
+            .context(
+                "cannot start etcd: install Debian's etcd-server (apt-get install etcd-server)",
+            )?;
         etcd.children.push(child);
         etcd.endpoints.push(format!("http://{ip}:2379"));
     }
@@ -183,7 +191,10 @@ async fn start_etcd(dir: &std::path::Path) -> anyhow::Result<Etcd> {
                 break;
             }
             if Instant::now() > deadline {
-                bail!("etcd at {ep} did not become healthy (see {})", dir.display());
+                bail!(
+                    "etcd at {ep} did not become healthy (see {})",
+                    dir.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -200,17 +211,25 @@ fn ratio(a: f64, b: f64) -> String {
 }
 
 pub async fn run(args: CfsBenchArgs) -> anyhow::Result<()> {
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("brigade-bench-cfs-{}", std::process::id())));
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("brigade-bench-cfs-{}", std::process::id()))
+    });
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let bin = std::env::current_exe()?;
     eprintln!("starting a 3-node brigade cluster on 127.0.{BRIGADE_SUBNET}.1-3 ...");
-    let cluster = ProcCluster::form(&bin, &dir.join("brigade"), BRIGADE_SUBNET, 3, RaftTuning::default()).await?;
+    let cluster = ProcCluster::form(
+        &bin,
+        &dir.join("brigade"),
+        BRIGADE_SUBNET,
+        3,
+        RaftTuning::default(),
+    )
+    .await?;
     cluster.wait_quorate(&[0, 1, 2]).await?;
-    let clients: Vec<Client> = (0..3).map(|i| cluster.client(i)).collect::<Result<_, _>>()?;
+    let clients: Vec<Client> = (0..3)
+        .map(|i| cluster.client(i))
+        .collect::<Result<_, _>>()?;
     let value = "x".repeat(args.value_size);
 
     let etcd = if args.no_etcd {
@@ -241,7 +260,9 @@ pub async fn run(args: CfsBenchArgs) -> anyhow::Result<()> {
         );
         if let Some(etcd) = &etcd {
             eprintln!("etcd: {n} client(s), {} s ...", args.seconds);
-            let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()?;
             let eps = etcd.endpoints.clone();
             let v64 = STANDARD.encode(&value);
             phases.push(
@@ -274,7 +295,9 @@ pub async fn run(args: CfsBenchArgs) -> anyhow::Result<()> {
         "cfs write benchmark: 3 members each on loopback, {}-byte values, {} s per phase, fsync on, clients spread over all members",
         args.value_size, args.seconds
     );
-    let mut t = table(&["system", "clients", "writes/s", "p50 ms", "p99 ms", "errors"]);
+    let mut t = table(&[
+        "system", "clients", "writes/s", "p50 ms", "p99 ms", "errors",
+    ]);
     for p in &phases {
         t.add_row(vec![
             p.system.clone(),
@@ -287,7 +310,9 @@ pub async fn run(args: CfsBenchArgs) -> anyhow::Result<()> {
     }
     println!("{t}");
     for &n in &args.clients {
-        let b = phases.iter().find(|p| p.system == "brigade" && p.clients == n);
+        let b = phases
+            .iter()
+            .find(|p| p.system == "brigade" && p.clients == n);
         let e = phases.iter().find(|p| p.system == "etcd" && p.clients == n);
         if let (Some(b), Some(e)) = (b, e) {
             println!(

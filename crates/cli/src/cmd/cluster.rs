@@ -35,11 +35,17 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
     let c = client(g)?;
     match cmd {
         ClusterCmd::Create { name } => {
-            let r = c.cluster_create(&name).await.context("cluster create failed")?;
+            let r = c
+                .cluster_create(&name)
+                .await
+                .context("cluster create failed")?;
             if g.json() {
                 return print_json(&r);
             }
-            println!("Cluster {} created; this node has id {}.", r.cluster, r.node_id);
+            println!(
+                "Cluster {} created; this node has id {}.",
+                r.cluster, r.node_id
+            );
             println!("CA fingerprint (SHA-256): {}", r.ca_fingerprint);
             println!("Root API token (shown once; stored for the local CLI, mode 0600):");
             println!("  {}", r.root_token);
@@ -52,10 +58,16 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
                 return print_json(&r);
             }
             println!("{}", r.token);
-            eprintln!("(one-time token, valid until {} UTC)", format_time(r.expires));
+            eprintln!(
+                "(one-time token, valid until {} UTC)",
+                format_time(r.expires)
+            );
         }
         ClusterCmd::Join { address, token } => {
-            let r = c.cluster_join(&address, &token).await.context("join failed")?;
+            let r = c
+                .cluster_join(&address, &token)
+                .await
+                .context("join failed")?;
             if g.json() {
                 return print_json(&r);
             }
@@ -66,23 +78,41 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&rows);
             }
-            let mut t = table(&["Nodeid", "Votes", "Name", "Address", "Role", "Leader", "Matched index"]);
+            let mut t = table(&[
+                "Nodeid",
+                "Votes",
+                "Name",
+                "Address",
+                "Role",
+                "Leader",
+                "Matched index",
+            ]);
             for r in rows {
-                let name = if r.local { format!("{} (local)", r.name) } else { r.name };
+                let name = if r.local {
+                    format!("{} (local)", r.name)
+                } else {
+                    r.name
+                };
                 t.add_row(vec![
                     r.nodeid.to_string(),
                     r.votes.to_string(),
                     name,
                     r.address,
                     r.role,
-                    if r.leader { "yes".into() } else { String::new() },
+                    if r.leader {
+                        "yes".into()
+                    } else {
+                        String::new()
+                    },
                     r.matched_index.map(|i| i.to_string()).unwrap_or_default(),
                 ]);
             }
             println!("{t}");
         }
         ClusterCmd::Delnode { name } => {
-            c.delnode(&name).await.with_context(|| format!("cannot remove {name}"))?;
+            c.delnode(&name)
+                .await
+                .with_context(|| format!("cannot remove {name}"))?;
             if g.json() {
                 return print_json(&serde_json::json!({ "removed": name }));
             }
@@ -116,11 +146,17 @@ fn print_status(s: &brigade_client::ClusterStatus) {
     println!("Nodes:            {}", conf.nodes.len());
     println!("Node ID:          {}", s.node_id.unwrap_or(0));
     println!("Ring ID:          {}.{}", cfs.leader.unwrap_or(0), cfs.term);
-    println!("Quorate:          {}\n", if s.quorate { "Yes" } else { "No" });
+    println!(
+        "Quorate:          {}\n",
+        if s.quorate { "Yes" } else { "No" }
+    );
     println!("Votequorum information\n----------------------");
     println!("Expected votes:   {voters}");
     println!("Quorum:           {quorum}");
-    println!("Flags:            {}\n", if s.quorate { "Quorate" } else { "" });
+    println!(
+        "Flags:            {}\n",
+        if s.quorate { "Quorate" } else { "" }
+    );
     println!("Membership information\n----------------------");
     let mut t = table(&["Nodeid", "Votes", "Name", "Address", "Role"]);
     for n in &conf.nodes {
@@ -131,10 +167,18 @@ fn print_status(s: &brigade_client::ClusterStatus) {
             Some(_) => "learner",
             None => "joining",
         };
-        let local = if Some(n.nodeid) == s.node_id { " (local)" } else { "" };
+        let local = if Some(n.nodeid) == s.node_id {
+            " (local)"
+        } else {
+            ""
+        };
         t.add_row(vec![
             format!("0x{:08x}", n.nodeid),
-            if m.is_some_and(|m| m.voter) { n.votes.to_string() } else { "0".into() },
+            if m.is_some_and(|m| m.voter) {
+                n.votes.to_string()
+            } else {
+                "0".into()
+            },
             format!("{}{local}", n.name),
             n.link0.to_string(),
             role.to_string(),

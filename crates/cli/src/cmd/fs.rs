@@ -72,8 +72,17 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
             }
             let mut t = table(&["Name", "Size", "Version", "Modified"]);
             for e in entries {
-                let name = if e.dir { format!("{}/", e.name) } else { e.name };
-                t.add_row(vec![name, e.size.to_string(), e.version.to_string(), format_time(e.mtime)]);
+                let name = if e.dir {
+                    format!("{}/", e.name)
+                } else {
+                    e.name
+                };
+                t.add_row(vec![
+                    name,
+                    e.size.to_string(),
+                    e.version.to_string(),
+                    format_time(e.mtime),
+                ]);
             }
             println!("{t}");
         }
@@ -101,7 +110,9 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
                 Some(c) => c,
                 None => {
                     let mut s = String::new();
-                    std::io::stdin().read_to_string(&mut s).context("reading standard input")?;
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .context("reading standard input")?;
                     s
                 }
             };
@@ -112,26 +123,38 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
                 expect_version,
                 create_exclusive,
             };
-            let a = c.fs_write(&req).await.with_context(|| format!("cannot write {path}"))?;
+            let a = c
+                .fs_write(&req)
+                .await
+                .with_context(|| format!("cannot write {path}"))?;
             if g.json() {
                 return print_json(&a);
             }
             println!("{path}: version {}", a.version);
         }
         FsCmd::Mkdir { path, parents } => {
-            let a = c.fs_mkdir(&path, parents).await.with_context(|| format!("cannot make {path}"))?;
+            let a = c
+                .fs_mkdir(&path, parents)
+                .await
+                .with_context(|| format!("cannot make {path}"))?;
             if g.json() {
                 return print_json(&a);
             }
         }
         FsCmd::Rm { path, recursive } => {
-            let a = c.fs_delete(&path, recursive).await.with_context(|| format!("cannot remove {path}"))?;
+            let a = c
+                .fs_delete(&path, recursive)
+                .await
+                .with_context(|| format!("cannot remove {path}"))?;
             if g.json() {
                 return print_json(&a);
             }
         }
         FsCmd::Mv { from, to } => {
-            let a = c.fs_rename(&from, &to).await.with_context(|| format!("cannot move {from} to {to}"))?;
+            let a = c
+                .fs_rename(&from, &to)
+                .await
+                .with_context(|| format!("cannot move {from} to {to}"))?;
             if g.json() {
                 return print_json(&a);
             }

@@ -20,7 +20,10 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/cluster/status", get(status))
 }
 
-async fn create(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<CreateRequest>) -> ApiResult<CreateResult> {
+async fn create(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> ApiResult<CreateResult> {
     Ok(ok(node.create_cluster(req).await?))
 }
 
@@ -28,7 +31,10 @@ async fn join_token(State(node): State<Arc<Node>>) -> ApiResult<JoinTokenResult>
     Ok(ok(node.make_join_token().await?))
 }
 
-async fn join(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<JoinRequest>) -> ApiResult<JoinResult> {
+async fn join(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<JoinRequest>,
+) -> ApiResult<JoinResult> {
     Ok(ok(node.join_cluster(req).await?))
 }
 

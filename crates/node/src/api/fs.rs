@@ -46,14 +46,24 @@ struct PathQuery {
     consistent: bool,
 }
 
-async fn read(State(node): State<Arc<Node>>, ApiQuery(q): ApiQuery<PathQuery>) -> ApiResult<FsFile> {
+async fn read(
+    State(node): State<Arc<Node>>,
+    ApiQuery(q): ApiQuery<PathQuery>,
+) -> ApiResult<FsFile> {
     let cfs = &node.require_cluster()?.cfs;
     let path = cfs_path(&q.path)?;
-    let file = if q.consistent { cfs.read_consistent(&path).await? } else { cfs.read(&path)? };
+    let file = if q.consistent {
+        cfs.read_consistent(&path).await?
+    } else {
+        cfs.read(&path)?
+    };
     Ok(ok(FsFile::from(file)))
 }
 
-async fn list(State(node): State<Arc<Node>>, ApiQuery(q): ApiQuery<PathQuery>) -> ApiResult<Vec<DirEntryInfo>> {
+async fn list(
+    State(node): State<Arc<Node>>,
+    ApiQuery(q): ApiQuery<PathQuery>,
+) -> ApiResult<Vec<DirEntryInfo>> {
     let cfs = &node.require_cluster()?.cfs;
     let path = cfs_path(&q.path)?;
     if q.consistent {
@@ -66,14 +76,19 @@ async fn propose(node: &Node, op: Op) -> ApiResult<Applied> {
     Ok(ok(node.require_cluster()?.cfs.propose(op).await?))
 }
 
-async fn write(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<WriteRequest>) -> ApiResult<Applied> {
+async fn write(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<WriteRequest>,
+) -> ApiResult<Applied> {
     let data = match (req.content, req.data) {
         (Some(text), None) => text.into_bytes(),
         (None, Some(b64)) => base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|e| NodeError::Invalid(format!("data is not valid base64: {e}")))?,
         (None, None) => Vec::new(),
-        (Some(_), Some(_)) => return Err(NodeError::Invalid("give either content or data, not both".into()).into()),
+        (Some(_), Some(_)) => {
+            return Err(NodeError::Invalid("give either content or data, not both".into()).into())
+        }
     };
     let op = Op::Write {
         path: cfs_path(&req.path)?,
@@ -84,11 +99,24 @@ async fn write(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<WriteRequest
     propose(&node, op).await
 }
 
-async fn mkdir(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<MkdirRequest>) -> ApiResult<Applied> {
-    propose(&node, Op::Mkdir { path: cfs_path(&req.path)?, parents: req.parents }).await
+async fn mkdir(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<MkdirRequest>,
+) -> ApiResult<Applied> {
+    propose(
+        &node,
+        Op::Mkdir {
+            path: cfs_path(&req.path)?,
+            parents: req.parents,
+        },
+    )
+    .await
 }
 
-async fn delete(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<DeleteRequest>) -> ApiResult<Applied> {
+async fn delete(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<DeleteRequest>,
+) -> ApiResult<Applied> {
     let op = Op::Delete {
         path: cfs_path(&req.path)?,
         expect_version: req.expect_version,
@@ -97,11 +125,24 @@ async fn delete(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<DeleteReque
     propose(&node, op).await
 }
 
-async fn rename(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<RenameRequest>) -> ApiResult<Applied> {
-    propose(&node, Op::Rename { from: cfs_path(&req.from)?, to: cfs_path(&req.to)? }).await
+async fn rename(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<RenameRequest>,
+) -> ApiResult<Applied> {
+    propose(
+        &node,
+        Op::Rename {
+            from: cfs_path(&req.from)?,
+            to: cfs_path(&req.to)?,
+        },
+    )
+    .await
 }
 
-async fn lock(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<LockRequest>) -> ApiResult<Applied> {
+async fn lock(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<LockRequest>,
+) -> ApiResult<Applied> {
     let op = Op::Lock {
         path: cfs_path(&req.path)?,
         owner: req.owner,
@@ -111,12 +152,25 @@ async fn lock(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<LockRequest>)
     propose(&node, op).await
 }
 
-async fn unlock(State(node): State<Arc<Node>>, ApiJson(req): ApiJson<LockRequest>) -> ApiResult<Applied> {
-    propose(&node, Op::Unlock { path: cfs_path(&req.path)?, owner: req.owner }).await
+async fn unlock(
+    State(node): State<Arc<Node>>,
+    ApiJson(req): ApiJson<LockRequest>,
+) -> ApiResult<Applied> {
+    propose(
+        &node,
+        Op::Unlock {
+            path: cfs_path(&req.path)?,
+            owner: req.owner,
+        },
+    )
+    .await
 }
 
 /// Streams every change at or below `path` as one JSON object per line.
-async fn watch(State(node): State<Arc<Node>>, ApiQuery(q): ApiQuery<PathQuery>) -> Result<Response, ApiError> {
+async fn watch(
+    State(node): State<Arc<Node>>,
+    ApiQuery(q): ApiQuery<PathQuery>,
+) -> Result<Response, ApiError> {
     let cfs = &node.require_cluster()?.cfs;
     let prefix = cfs_path(&q.path)?;
     let stream = BroadcastStream::new(cfs.subscribe()).filter_map(move |item| {
@@ -136,6 +190,11 @@ async fn watch(State(node): State<Arc<Node>>, ApiQuery(q): ApiQuery<PathQuery>) 
         }
     });
     // A first line so clients know the watch is established.
-    let hello = futures::stream::once(async { Ok::<_, Infallible>("{\"watching\":true}\n".to_string()) });
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(hello.chain(stream))).into_response())
+    let hello =
+        futures::stream::once(async { Ok::<_, Infallible>("{\"watching\":true}\n".to_string()) });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(hello.chain(stream)),
+    )
+        .into_response())
 }

@@ -15,9 +15,14 @@ pub fn routes() -> Router<Arc<Node>> {
     Router::new().route("/cluster/join/request", post(apply))
 }
 
-async fn apply(State(node): State<Arc<Node>>, ApiJson(app): ApiJson<JoinApplication>) -> ApiResult<JoinGrant> {
+async fn apply(
+    State(node): State<Arc<Node>>,
+    ApiJson(app): ApiJson<JoinApplication>,
+) -> ApiResult<JoinGrant> {
     match node.admin(AdminOp::Join(app)).await? {
         AdminResult::Joined(grant) => Ok(ok(grant)),
-        AdminResult::Removed => Err(NodeError::Internal("unexpected answer to a join".into()).into()),
+        AdminResult::Removed => {
+            Err(NodeError::Internal("unexpected answer to a join".into()).into())
+        }
     }
 }

@@ -49,7 +49,8 @@ impl From<brigade_cfs::CfsError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(ErrorBody::from(&self.0))).into_response()
     }
 }
@@ -69,7 +70,10 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(r) => Err(ApiError(NodeError::Invalid(format!("invalid request body: {}", r.body_text())))),
+            Err(r) => Err(ApiError(NodeError::Invalid(format!(
+                "invalid request body: {}",
+                r.body_text()
+            )))),
         }
     }
 }
@@ -87,7 +91,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(r) => Err(ApiError(NodeError::Invalid(format!("invalid query: {}", r.body_text())))),
+            Err(r) => Err(ApiError(NodeError::Invalid(format!(
+                "invalid query: {}",
+                r.body_text()
+            )))),
         }
     }
 }
@@ -100,12 +107,25 @@ async fn authenticate(State(node): State<Arc<Node>>, req: Request, next: Next) -
         )))
         .into_response();
     };
-    let presented = match value.to_str().map_err(|e| e.to_string()).and_then(|v| token::parse_header(v).map_err(|e| e.to_string())) {
+    let presented = match value
+        .to_str()
+        .map_err(|e| e.to_string())
+        .and_then(|v| token::parse_header(v).map_err(|e| e.to_string()))
+    {
         Ok(t) => t,
-        Err(e) => return ApiError(NodeError::Unauthorized(format!("malformed Authorization header: {e}"))).into_response(),
+        Err(e) => {
+            return ApiError(NodeError::Unauthorized(format!(
+                "malformed Authorization header: {e}"
+            )))
+            .into_response()
+        }
     };
     if !node.authenticate(&presented) {
-        return ApiError(NodeError::Unauthorized(format!("invalid API token {}", presented.id))).into_response();
+        return ApiError(NodeError::Unauthorized(format!(
+            "invalid API token {}",
+            presented.id
+        )))
+        .into_response();
     }
     next.run(req).await
 }
