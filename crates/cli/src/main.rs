@@ -3,6 +3,7 @@
 mod bench;
 mod cmd;
 mod connect;
+mod lab;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,9 @@ enum Command {
     /// Read and write the replicated configuration tree (like /etc/pve).
     #[command(subcommand)]
     Fs(cmd::fs::FsCmd),
+    /// A whole demo cluster on this machine (127.0.1.1..N): up, status, kill, partition, heal, down.
+    #[command(subcommand)]
+    Lab(lab::LabCmd),
     /// Benchmarks that print brigade's figures next to a peer's.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -71,6 +75,7 @@ fn main() {
             }
             Command::Cluster(c) => cmd::cluster::run(&cli.global, c).await,
             Command::Fs(c) => cmd::fs::run(&cli.global, c).await,
+            Command::Lab(c) => lab::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(&cli.global, c).await,
         }
     });

@@ -27,6 +27,8 @@ pub struct NodeProc {
     pub config_path: PathBuf,
     pub config: NodeConfig,
     child: Option<Child>,
+    /// The pid of a node started by an earlier process (lab mode).
+    pub detached_pid: Option<u32>,
 }
 
 impl NodeProc {
@@ -35,20 +37,21 @@ impl NodeProc {
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
+        self.child.as_ref().map(|c| c.id()).or(self.detached_pid)
     }
 
     pub fn is_running(&mut self) -> bool {
-        match &mut self.child {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
+        match (&mut self.child, self.detached_pid) {
+            (Some(c), _) => matches!(c.try_wait(), Ok(None)),
+            (None, Some(pid)) => pid_alive(pid),
+            (None, None) => false,
         }
     }
 
     fn signal(&self, sig: i32) {
         if let Some(pid) = self.pid() {
-            // SAFETY-free: plain kill(2) through libc on a pid we spawned.
             #[allow(unsafe_code)]
+            // SAFETY: kill(2) on a pid this harness started; no memory is involved.
             unsafe {
                 libc::kill(pid as i32, sig);
             }
@@ -68,6 +71,8 @@ pub struct ProcCluster {
     pub ca_pem: Option<String>,
     /// The root API token once created.
     pub root_token: Option<String>,
+    /// Detached processes (own process group) outlive this value (lab mode).
+    pub detached: bool,
 }
 
 impl ProcCluster {
@@ -81,7 +86,30 @@ impl ProcCluster {
             tuning,
             ca_pem: None,
             root_token: None,
+            detached: false,
         }
+    }
+
+    /// Re-attaches to nodes started earlier (lab mode): configs and pids.
+    pub fn attach(
+        bin: &Path,
+        dir: &Path,
+        subnet: u8,
+        nodes: Vec<(NodeConfig, PathBuf, Option<u32>)>,
+    ) -> Self {
+        let mut c = ProcCluster::new(bin, dir, subnet, RaftTuning::default());
+        c.detached = true;
+        for (config, config_path, pid) in nodes {
+            c.nodes.push(NodeProc {
+                name: config.name.to_string(),
+                addr: config.address,
+                config_path,
+                config,
+                child: None,
+                detached_pid: pid,
+            });
+        }
+        c
     }
 
     /// Adds and starts a node process n<i> on 127.0.S.<i>.
@@ -101,6 +129,7 @@ impl ProcCluster {
             config_path,
             config,
             child: None,
+            detached_pid: None,
         });
         self.start(i - 1)?;
         Ok(i - 1)
@@ -113,7 +142,12 @@ impl ProcCluster {
             .create(true)
             .append(true)
             .open(self.dir.join(format!("{}.log", node.name)))?;
-        let child = Command::new(&self.bin)
+        let mut cmd = Command::new(&self.bin);
+        if self.detached {
+            // Its own process group: Ctrl-C or closing the terminal does not reach it.
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
+        let child = cmd
             .args(["node", "run", "--config"])
             .arg(&node.config_path)
             .env(
@@ -125,6 +159,7 @@ impl ProcCluster {
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {}", self.bin.display()))?;
+        node.detached_pid = Some(child.id());
         node.child = Some(child);
         Ok(())
     }
@@ -135,13 +170,27 @@ impl ProcCluster {
         node.signal(libc::SIGKILL);
         if let Some(mut c) = node.child.take() {
             let _ = c.wait();
+        } else if let Some(pid) = node.detached_pid {
+            wait_gone(pid, Duration::from_secs(5));
         }
+        node.detached_pid = None;
     }
 
     /// SIGTERM and wait: a clean stop.
     pub fn stop(&mut self, i: usize) -> anyhow::Result<()> {
         let node = &mut self.nodes[i];
         node.signal(libc::SIGTERM);
+        if node.child.is_none() {
+            if let Some(pid) = node.detached_pid.take() {
+                if !wait_gone(pid, Duration::from_secs(15)) {
+                    node.detached_pid = Some(pid);
+                    node.signal(libc::SIGKILL);
+                    node.detached_pid = None;
+                    bail!("{} did not stop within 15 s of SIGTERM; killed", node.name);
+                }
+            }
+        }
+        node.detached_pid = None;
         if let Some(mut c) = node.child.take() {
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
@@ -240,7 +289,20 @@ impl ProcCluster {
         n: usize,
         tuning: RaftTuning,
     ) -> anyhow::Result<ProcCluster> {
+        Self::form_opts(bin, dir, subnet, n, tuning, false).await
+    }
+
+    /// Like [`ProcCluster::form`]; `detached` nodes outlive the returned value (lab mode).
+    pub async fn form_opts(
+        bin: &Path,
+        dir: &Path,
+        subnet: u8,
+        n: usize,
+        tuning: RaftTuning,
+        detached: bool,
+    ) -> anyhow::Result<ProcCluster> {
         let mut c = ProcCluster::new(bin, dir, subnet, tuning);
+        c.detached = detached;
         for _ in 0..n {
             c.spawn_node()?;
         }
@@ -313,8 +375,41 @@ impl ProcCluster {
     }
 }
 
+/// Whether a process exists (signal 0).
+pub fn pid_alive(pid: u32) -> bool {
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) with signal 0 only checks for existence.
+    let r = unsafe { libc::kill(pid as i32, 0) };
+    r == 0 && !is_zombie(pid)
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Waits until `pid` is gone; false on timeout.
+pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while pid_alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+    true
+}
+
 impl Drop for ProcCluster {
     fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
         for n in &mut self.nodes {
             n.signal(libc::SIGCONT);
             n.signal(libc::SIGKILL);
