@@ -1,13 +1,18 @@
-//! The Raft log in redb: entries, vote, committed id and purge point, fsynced on every append.
+//! The Raft log in redb, written by one ordered writer thread with group
+//! commit: every append queued meanwhile shares one fsync, and openraft is
+//! told through `LogFlushed` once its entries are durable. Recent entries stay
+//! in memory so reads never wait for the disk.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, TableDefinition};
 
 use crate::types::{storage_err, Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -16,96 +21,240 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
 const KEY_PURGED: &str = "purged";
+/// Durable entries kept in memory for fast reads by replication.
+pub const CACHE_KEEP_ENTRIES: u64 = 512;
 
 /// The redb-backed Raft log.
 #[derive(Clone)]
 pub struct LogStore {
+    shared: Arc<Shared>,
+    writer: mpsc::Sender<WriteOp>,
+}
+
+struct Shared {
     db: Arc<Database>,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// Entries not yet durable, plus the most recent durable ones.
+    entries: BTreeMap<u64, Entry>,
+    vote: Option<Vote>,
+    committed: Option<LogId>,
+    purged: Option<LogId>,
+    /// Last entry id in the log (memory view, including not-yet-durable entries).
+    last: Option<LogId>,
+    /// Every index at or below this is durable in redb.
+    durable_upto: u64,
+}
+
+enum WriteOp {
+    Append {
+        entries: Vec<(u64, Vec<u8>)>,
+        last_index: u64,
+        callback: LogFlushed<TypeConfig>,
+    },
+    Truncate {
+        from: u64,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    Purge {
+        upto: u64,
+        record: Vec<u8>,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    Meta {
+        key: &'static str,
+        value: Vec<u8>,
+        durable: bool,
+        done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    },
 }
 
 fn logs_err(verb: ErrorVerb, e: impl std::fmt::Display) -> StorageError {
     storage_err(ErrorSubject::Logs, verb, e)
 }
 
+impl Shared {
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl LogStore {
-    /// Opens (or creates) the log database.
+    /// Opens (or creates) the log database and starts its writer thread.
     pub fn open(path: &Path) -> Result<Self, redb::Error> {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOGS)?;
         txn.open_table(META)?;
         txn.commit()?;
-        Ok(LogStore { db: Arc::new(db) })
-    }
-
-    fn read_meta<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, StorageError> {
-        let r = self
-            .db
-            .begin_read()
-            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
-        let t = r
-            .open_table(META)
-            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
-        match t.get(key).map_err(|e| logs_err(ErrorVerb::Read, e))? {
-            Some(v) => serde_json::from_slice(v.value())
-                .map(Some)
-                .map_err(|e| logs_err(ErrorVerb::Read, e)),
-            None => Ok(None),
-        }
-    }
-
-    fn write_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| logs_err(ErrorVerb::Write, e))?;
-        let txn = self
-            .db
-            .begin_write()
-            .map_err(|e| logs_err(ErrorVerb::Write, e))?;
+        let mut cache = Cache::default();
         {
-            let mut t = txn
-                .open_table(META)
-                .map_err(|e| logs_err(ErrorVerb::Write, e))?;
-            t.insert(key, bytes.as_slice())
-                .map_err(|e| logs_err(ErrorVerb::Write, e))?;
-        }
-        txn.commit().map_err(|e| logs_err(ErrorVerb::Write, e))
-    }
-
-    fn last_entry_id(&self) -> Result<Option<LogId>, StorageError> {
-        let r = self
-            .db
-            .begin_read()
-            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
-        let t = r
-            .open_table(LOGS)
-            .map_err(|e| logs_err(ErrorVerb::Read, e))?;
-        let last = t.last().map_err(|e| logs_err(ErrorVerb::Read, e))?;
-        let id = match last {
-            Some((_, v)) => {
-                let entry: Entry =
-                    serde_json::from_slice(v.value()).map_err(|e| logs_err(ErrorVerb::Read, e))?;
-                Some(entry.log_id)
+            let r = db.begin_read()?;
+            let meta = r.open_table(META)?;
+            let decode =
+                |e: serde_json::Error| redb::Error::Corrupted(format!("raft log record: {e}"));
+            let get = |k: &str| -> Result<Option<Vec<u8>>, redb::Error> {
+                Ok(meta.get(k)?.map(|v| v.value().to_vec()))
+            };
+            if let Some(b) = get(KEY_VOTE)? {
+                cache.vote = serde_json::from_slice(&b).map_err(decode)?;
             }
-            None => None,
-        };
-        Ok(id)
+            if let Some(b) = get(KEY_COMMITTED)? {
+                cache.committed = serde_json::from_slice(&b).map_err(decode)?;
+            }
+            if let Some(b) = get(KEY_PURGED)? {
+                cache.purged = serde_json::from_slice(&b).map_err(decode)?;
+            }
+            let logs = r.open_table(LOGS)?;
+            let last = logs.last()?;
+            cache.last = match last {
+                Some((_, v)) => Some(
+                    serde_json::from_slice::<Entry>(v.value())
+                        .map_err(decode)?
+                        .log_id,
+                ),
+                None => cache.purged,
+            };
+            cache.durable_upto = cache.last.map(|l| l.index).unwrap_or(0);
+        }
+        let shared = Arc::new(Shared {
+            db: Arc::new(db),
+            cache: Mutex::new(cache),
+        });
+        let (tx, rx) = mpsc::channel();
+        let writer_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("raft-log-writer".into())
+            .spawn(move || writer_loop(writer_shared, rx))
+            .map_err(|e| redb::Error::Corrupted(format!("cannot start the log writer: {e}")))?;
+        Ok(LogStore { shared, writer: tx })
     }
 
-    fn remove_range(&self, range: impl RangeBounds<u64>) -> Result<(), StorageError> {
-        let txn = self
-            .db
-            .begin_write()
-            .map_err(|e| logs_err(ErrorVerb::Delete, e))?;
-        {
-            let mut t = txn
-                .open_table(LOGS)
-                .map_err(|e| logs_err(ErrorVerb::Delete, e))?;
-            t.retain_in(range, |_, _| false)
-                .map_err(|e| logs_err(ErrorVerb::Delete, e))?;
+    async fn completed(
+        wait: tokio::sync::oneshot::Receiver<Result<(), String>>,
+    ) -> Result<(), StorageError> {
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(logs_err(ErrorVerb::Write, e)),
+            Err(_) => Err(logs_err(ErrorVerb::Write, "the log writer thread stopped")),
         }
-        txn.commit().map_err(|e| logs_err(ErrorVerb::Delete, e))
+    }
+
+    fn send(&self, op: WriteOp) -> Result<(), StorageError> {
+        self.writer
+            .send(op)
+            .map_err(|_| logs_err(ErrorVerb::Write, "the log writer thread stopped"))
+    }
+
+    async fn write_meta<T: serde::Serialize>(
+        &self,
+        key: &'static str,
+        value: &T,
+        durable: bool,
+        wait: bool,
+    ) -> Result<(), StorageError> {
+        let value = serde_json::to_vec(value).map_err(|e| logs_err(ErrorVerb::Write, e))?;
+        if !wait {
+            return self.send(WriteOp::Meta {
+                key,
+                value,
+                durable,
+                done: None,
+            });
+        }
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        self.send(WriteOp::Meta {
+            key,
+            value,
+            durable,
+            done: Some(done_tx),
+        })?;
+        Self::completed(done_rx).await
+    }
+}
+
+/// Applies queued operations in order, one redb transaction (one fsync) per batch.
+fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let durable = batch.iter().any(|op| match op {
+            WriteOp::Meta { durable, .. } => *durable,
+            _ => true,
+        });
+        let result = (|| -> Result<(), redb::Error> {
+            let mut txn = shared.db.begin_write()?;
+            txn.set_durability(if durable {
+                Durability::Immediate
+            } else {
+                Durability::None
+            });
+            {
+                let mut logs = txn.open_table(LOGS)?;
+                let mut meta = txn.open_table(META)?;
+                for op in &batch {
+                    match op {
+                        WriteOp::Append { entries, .. } => {
+                            for (index, bytes) in entries {
+                                logs.insert(*index, bytes.as_slice())?;
+                            }
+                        }
+                        WriteOp::Truncate { from, .. } => {
+                            logs.retain_in(*from.., |_, _| false)?;
+                        }
+                        WriteOp::Purge { upto, record, .. } => {
+                            meta.insert(KEY_PURGED, record.as_slice())?;
+                            logs.retain_in(..=*upto, |_, _| false)?;
+                        }
+                        WriteOp::Meta { key, value, .. } => {
+                            meta.insert(*key, value.as_slice())?;
+                        }
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        let mut durable_upto = None;
+        for op in batch {
+            match op {
+                WriteOp::Append {
+                    callback,
+                    last_index,
+                    ..
+                } => {
+                    durable_upto = Some(last_index);
+                    callback.log_io_completed(
+                        result
+                            .as_ref()
+                            .map(|_| ())
+                            .map_err(|e| std::io::Error::other(e.to_string())),
+                    );
+                }
+                WriteOp::Meta {
+                    done: Some(done), ..
+                }
+                | WriteOp::Truncate { done, .. }
+                | WriteOp::Purge { done, .. } => {
+                    let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                }
+                _ => {}
+            }
+        }
+        if let (Ok(()), Some(upto)) = (&result, durable_upto) {
+            let mut c = shared.cache();
+            c.durable_upto = c.durable_upto.max(upto);
+            let keep_from = c.durable_upto.saturating_sub(CACHE_KEEP_ENTRIES);
+            c.entries = c.entries.split_off(&keep_from);
+        }
+        if let Err(e) = result {
+            tracing::error!("raft log write failed: {e}");
+        }
     }
 }
 
@@ -115,16 +264,33 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
         let start = match range.start_bound() {
-            Bound::Included(x) => Bound::Included(*x),
-            Bound::Excluded(x) => Bound::Excluded(*x),
-            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(x) => *x,
+            Bound::Excluded(x) => x + 1,
+            Bound::Unbounded => 0,
         };
         let end = match range.end_bound() {
-            Bound::Included(x) => Bound::Included(*x),
-            Bound::Excluded(x) => Bound::Excluded(*x),
-            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(x) => Some(x + 1),
+            Bound::Excluded(x) => Some(*x),
+            Bound::Unbounded => None,
         };
+        let (cached, cache_start) = {
+            let c = self.shared.cache();
+            let cache_start = c.entries.keys().next().copied().unwrap_or(u64::MAX);
+            let from = start.max(cache_start);
+            let cached: Vec<Entry> = match end {
+                Some(e) if e <= from => Vec::new(),
+                Some(e) => c.entries.range(from..e).map(|(_, v)| v.clone()).collect(),
+                None => c.entries.range(from..).map(|(_, v)| v.clone()).collect(),
+            };
+            (cached, cache_start)
+        };
+        if start >= cache_start {
+            return Ok(cached);
+        }
+        // Older entries are durable: read them from redb.
+        let disk_end = end.map(|e| e.min(cache_start)).unwrap_or(cache_start);
         let r = self
+            .shared
             .db
             .begin_read()
             .map_err(|e| logs_err(ErrorVerb::Read, e))?;
@@ -133,12 +299,13 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .map_err(|e| logs_err(ErrorVerb::Read, e))?;
         let mut out = Vec::new();
         for item in t
-            .range::<u64>((start, end))
+            .range(start..disk_end)
             .map_err(|e| logs_err(ErrorVerb::Read, e))?
         {
             let (_, v) = item.map_err(|e| logs_err(ErrorVerb::Read, e))?;
             out.push(serde_json::from_slice(v.value()).map_err(|e| logs_err(ErrorVerb::Read, e))?);
         }
+        out.extend(cached);
         Ok(out)
     }
 }
@@ -147,11 +314,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let last_purged_log_id: Option<LogId> = self.read_meta(KEY_PURGED)?;
-        let last_log_id = self.last_entry_id()?.or(last_purged_log_id);
+        let c = self.shared.cache();
         Ok(LogState {
-            last_purged_log_id,
-            last_log_id,
+            last_purged_log_id: c.purged,
+            last_log_id: c.last.or(c.purged),
         })
     }
 
@@ -160,20 +326,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.write_meta(KEY_VOTE, vote)
+        self.shared.cache().vote = Some(*vote);
+        self.write_meta(KEY_VOTE, vote, true, true)
+            .await
             .map_err(|e| storage_err(ErrorSubject::Vote, ErrorVerb::Write, e))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
-        self.read_meta(KEY_VOTE)
+        Ok(self.shared.cache().vote)
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.write_meta(KEY_COMMITTED, &committed)
+        self.shared.cache().committed = committed;
+        // A hint for faster restarts: losing it is safe (Raft re-learns the
+        // commit index), so it rides along with the next durable write.
+        self.write_meta(KEY_COMMITTED, &committed, false, false)
+            .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.read_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
+        Ok(self.shared.cache().committed)
     }
 
     async fn append<I>(
@@ -186,42 +358,77 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut encoded = Vec::new();
-        for e in entries {
-            let bytes = serde_json::to_vec(&e).map_err(|err| logs_err(ErrorVerb::Write, err))?;
-            encoded.push((e.log_id.index, bytes));
-        }
-        let db = self.db.clone();
-        // The fsync blocks: let tokio move other tasks off this worker meanwhile.
-        let result = tokio::task::block_in_place(move || -> Result<(), redb::Error> {
-            let txn = db.begin_write()?;
-            {
-                let mut t = txn.open_table(LOGS)?;
-                for (index, bytes) in &encoded {
-                    t.insert(*index, bytes.as_slice())?;
-                }
+        let mut last = None;
+        {
+            let mut c = self.shared.cache();
+            for e in entries {
+                let bytes =
+                    serde_json::to_vec(&e).map_err(|err| logs_err(ErrorVerb::Write, err))?;
+                encoded.push((e.log_id.index, bytes));
+                last = Some(e.log_id);
+                c.entries.insert(e.log_id.index, e);
             }
-            txn.commit()?;
-            Ok(())
-        });
-        match result {
-            Ok(()) => {
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                let io = std::io::Error::other(e.to_string());
-                callback.log_io_completed(Err(io));
-                Err(logs_err(ErrorVerb::Write, e))
+            if last.is_some() {
+                c.last = last;
             }
         }
+        let last_index = last.map(|l| l.index).unwrap_or(0);
+        self.send(WriteOp::Append {
+            entries: encoded,
+            last_index,
+            callback,
+        })
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.remove_range(log_id.index..)
+        {
+            let mut c = self.shared.cache();
+            c.entries.split_off(&log_id.index);
+            let prev = log_id.index.checked_sub(1);
+            c.last = match prev {
+                Some(p) => c.entries.get(&p).map(|e| e.log_id).or_else(|| {
+                    if c.purged.is_some_and(|x| x.index == p) {
+                        c.purged
+                    } else {
+                        None
+                    }
+                }),
+                None => None,
+            };
+            c.durable_upto = c.durable_upto.min(log_id.index.saturating_sub(1));
+        }
+        if self.shared.cache().last.is_none() && log_id.index > 0 {
+            // The entry before the cut is older than the cache: read its id from disk.
+            let prev = self
+                .try_get_log_entries(log_id.index - 1..log_id.index)
+                .await?;
+            self.shared.cache().last = prev.last().map(|e| e.log_id).or(self.shared.cache().purged);
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.send(WriteOp::Truncate {
+            from: log_id.index,
+            done,
+        })?;
+        // Wait, so reads of older entries from disk never see truncated ones.
+        Self::completed(wait).await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.write_meta(KEY_PURGED, &log_id)?;
-        self.remove_range(..=log_id.index)
+        {
+            let mut c = self.shared.cache();
+            c.purged = Some(log_id);
+            c.entries = c.entries.split_off(&(log_id.index + 1));
+            if c.last.is_none_or(|l| l.index < log_id.index) {
+                c.last = Some(log_id);
+            }
+        }
+        let record = serde_json::to_vec(&log_id).map_err(|e| logs_err(ErrorVerb::Write, e))?;
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.send(WriteOp::Purge {
+            upto: log_id.index,
+            record,
+            done,
+        })?;
+        Self::completed(wait).await
     }
 }

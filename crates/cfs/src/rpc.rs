@@ -41,7 +41,13 @@ async fn append(
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let received = Instant::now();
+    let n = req.entries.len();
     let result = cfs.raft().append_entries(req).await;
+    tracing::debug!(
+        micros = received.elapsed().as_micros() as u64,
+        entries = n,
+        "append_entries handled"
+    );
     if let Ok(resp) = &result {
         if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
             cfs.quorum()

@@ -71,6 +71,7 @@ pub struct Cfs {
     client: reqwest::Client,
     leader_since: Mutex<Option<Instant>>,
     lock_seen: Arc<Mutex<BTreeMap<String, Instant>>>,
+    sm: StateMachine,
 }
 
 fn now_secs() -> u64 {
@@ -87,7 +88,9 @@ impl Cfs {
         let log = LogStore::open(&opts.data_dir.join("log.redb")).map_err(CfsError::storage)?;
         let sm =
             StateMachine::open(&opts.data_dir.join("state.redb")).map_err(CfsError::storage)?;
+        sm.spawn_flusher();
         let shared = sm.shared();
+        let sm_handle = sm.clone();
         let s = &opts.settings;
         let config = Config {
             cluster_name: "brigade".into(),
@@ -118,6 +121,7 @@ impl Cfs {
             client: opts.rpc_client,
             leader_since: Mutex::new(None),
             lock_seen: Arc::new(Mutex::new(BTreeMap::new())),
+            sm: sm_handle,
         });
         cfs.spawn_watchers();
         Ok(cfs)
@@ -360,7 +364,13 @@ impl Cfs {
             op,
             mtime: now_secs(),
         };
-        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
+        let started = Instant::now();
+        let result = tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await;
+        tracing::debug!(
+            micros = started.elapsed().as_micros() as u64,
+            "client_write"
+        );
+        match result {
             Err(_) => Err(CfsError::Timeout {
                 secs: WRITE_TIMEOUT.as_secs(),
             }),
@@ -563,5 +573,8 @@ impl Cfs {
     /// Stops Raft (the stores stay consistent on disk).
     pub async fn shutdown(&self) {
         let _ = self.raft.shutdown().await;
+        if let Err(e) = self.sm.flush(redb::Durability::Immediate) {
+            tracing::error!("final state flush failed: {e}");
+        }
     }
 }

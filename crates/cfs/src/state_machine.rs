@@ -1,9 +1,10 @@
 //! The Raft state machine: the tree in memory for fast reads, mirrored to redb, with snapshots.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
@@ -28,6 +29,9 @@ const KEY_SNAP_META: &str = "meta";
 const KEY_SNAP_DATA: &str = "data";
 /// How many changes a slow watcher may fall behind before it is told it lagged.
 pub const WATCH_BUFFER: usize = 4096;
+/// How often applied changes are written to redb (not fsynced: the Raft log is
+/// the durable record; a crash re-applies from the last persisted index).
+pub const STATE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Everything the state machine holds, behind one lock so reads are consistent.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -42,6 +46,10 @@ pub struct SmState {
 pub struct Shared {
     state: RwLock<SmState>,
     pub changes: broadcast::Sender<Change>,
+    /// Paths changed in memory since the last flush to redb (files, locks).
+    dirty: Mutex<(BTreeSet<String>, BTreeSet<String>)>,
+    /// Serializes flushes so an older flush never overwrites a newer one.
+    flush_lock: Mutex<()>,
 }
 
 impl Shared {
@@ -58,10 +66,6 @@ impl Shared {
 pub struct StateMachine {
     db: Arc<Database>,
     shared: Arc<Shared>,
-}
-
-fn sm_err(verb: ErrorVerb, e: impl std::fmt::Display) -> StorageError {
-    storage_err(ErrorSubject::StateMachine, verb, e)
 }
 
 fn snap_err(verb: ErrorVerb, e: impl std::fmt::Display) -> StorageError {
@@ -125,8 +129,64 @@ impl StateMachine {
             shared: Arc::new(Shared {
                 state: RwLock::new(state),
                 changes,
+                dirty: Mutex::new((BTreeSet::new(), BTreeSet::new())),
+                flush_lock: Mutex::new(()),
             }),
         })
+    }
+
+    /// Starts the background flusher; it stops when the state machine is dropped.
+    pub fn spawn_flusher(&self) {
+        let weak = Arc::downgrade(&self.shared);
+        let db = Arc::downgrade(&self.db);
+        let spawned = std::thread::Builder::new()
+            .name("cfs-state-flush".into())
+            .spawn(move || loop {
+                std::thread::sleep(STATE_FLUSH_INTERVAL);
+                let (Some(shared), Some(db)) = (weak.upgrade(), db.upgrade()) else {
+                    return;
+                };
+                let sm = StateMachine { db, shared };
+                if let Err(e) = sm.flush(Durability::None) {
+                    tracing::error!("state machine flush failed: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the state flusher: {e}");
+        }
+    }
+
+    /// Writes every path changed since the last flush, with the metadata, in one transaction.
+    pub fn flush(&self, durability: Durability) -> Result<(), redb::Error> {
+        let _serial = self
+            .shared
+            .flush_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let encode = |e: serde_json::Error| redb::Error::Corrupted(e.to_string());
+        let (files, locks, meta) = {
+            let st = self.shared.read();
+            let (touched_files, touched_locks) =
+                std::mem::take(&mut *self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut files = Vec::with_capacity(touched_files.len());
+            for k in touched_files {
+                let v = match k.parse().ok().and_then(|p| st.tree.get(&p)) {
+                    Some(e) => Some(serde_json::to_vec(e).map_err(encode)?),
+                    None => None,
+                };
+                files.push((k, v));
+            }
+            let mut locks = Vec::with_capacity(touched_locks.len());
+            for k in touched_locks {
+                let v = match k.parse().ok().and_then(|p| st.tree.lock(&p)) {
+                    Some(l) => Some(serde_json::to_vec(l).map_err(encode)?),
+                    None => None,
+                };
+                locks.push((k, v));
+            }
+            (files, locks, Self::meta_records(&st).map_err(encode)?)
+        };
+        self.persist(files, locks, meta, durability)
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -206,9 +266,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         })
         .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         let db = self.db.clone();
-        // An immediate commit also makes every earlier lazy state-machine commit durable,
-        // so logs purged after this snapshot are never needed again.
+        // Flush the state durably first: logs purged after this snapshot are never needed again.
         tokio::task::block_in_place(|| -> Result<(), redb::Error> {
+            self.flush(Durability::Immediate)?;
             let mut txn = db.begin_write()?;
             txn.set_durability(Durability::Immediate);
             {
@@ -242,7 +302,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut results = Vec::new();
         let mut changes = Vec::new();
-        let (files, locks, meta) = {
+        {
             let mut st = self.shared.write();
             for entry in entries {
                 st.last_applied = Some(entry.log_id);
@@ -266,28 +326,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             }
             let (touched_files, touched_locks) = st.tree.take_touched();
-            let encode_err = |e: serde_json::Error| sm_err(ErrorVerb::Write, e);
-            let mut files = Vec::with_capacity(touched_files.len());
-            for k in touched_files {
-                let v = match k.parse().ok().and_then(|p| st.tree.get(&p)) {
-                    Some(e) => Some(serde_json::to_vec(e).map_err(encode_err)?),
-                    None => None,
-                };
-                files.push((k, v));
-            }
-            let mut locks = Vec::with_capacity(touched_locks.len());
-            for k in touched_locks {
-                let v = match k.parse().ok().and_then(|p| st.tree.lock(&p)) {
-                    Some(l) => Some(serde_json::to_vec(l).map_err(encode_err)?),
-                    None => None,
-                };
-                locks.push((k, v));
-            }
-            (files, locks, Self::meta_records(&st).map_err(encode_err)?)
-        };
-        // Lazy durability: the log is fsynced; a crash replays from the last durable point.
-        tokio::task::block_in_place(|| self.persist(files, locks, meta, Durability::None))
-            .map_err(|e| sm_err(ErrorVerb::Write, e))?;
+            let mut dirty = self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner());
+            dirty.0.extend(touched_files);
+            dirty.1.extend(touched_locks);
+        }
         for c in changes {
             let _ = self.shared.changes.send(c);
         }
@@ -307,6 +349,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
+        let shared = self.shared.clone();
+        let _serial = shared.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let data = snapshot.into_inner();
         let mut new_state: SmState =
             serde_json::from_slice(&data).map_err(|e| snap_err(ErrorVerb::Read, e))?;
@@ -361,6 +405,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             Ok(())
         })
         .map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        *self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
         *self.shared.write() = new_state;
         tracing::info!(snapshot = %meta.snapshot_id, "installed snapshot");
         Ok(())

@@ -286,7 +286,9 @@ pub async fn run(args: CfsBenchArgs) -> anyhow::Result<()> {
     }
     drop(etcd);
     drop(cluster);
-    let _ = std::fs::remove_dir_all(&dir);
+    if args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     if args.json {
         return print_json(&phases);
