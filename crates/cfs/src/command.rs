@@ -70,8 +70,19 @@ pub struct Applied {
     pub lock_generation: Option<u64>,
 }
 
-/// The state machine's answer to one log entry.
+/// The answer to one operation.
 pub type CommandResult = Result<Applied, CfsError>;
+
+/// One Raft log entry: independent operations proposed concurrently and
+/// batched by the leader; each is applied atomically on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub ops: Vec<Op>,
+    pub mtime: u64,
+}
+
+/// The state machine's answer to one log entry: one result per operation.
+pub type ProposalResult = Vec<CommandResult>;
 
 /// A change to the tree, as seen by watchers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -178,10 +178,35 @@ impl LogStore {
 
 /// Applies queued operations in order, one redb transaction (one fsync) per batch.
 fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
+    // Non-durable metadata (the commit-index hint) waits for the next durable batch.
+    let mut deferred: Vec<WriteOp> = Vec::new();
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
+        let mut batch = std::mem::take(&mut deferred);
+        batch.push(first);
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
+        }
+        let only_hints = batch.iter().all(|op| {
+            matches!(
+                op,
+                WriteOp::Meta {
+                    durable: false,
+                    done: None,
+                    ..
+                }
+            )
+        });
+        if only_hints {
+            // Keep only the newest value per key.
+            let mut seen = std::collections::HashSet::new();
+            batch.reverse();
+            batch.retain(|op| match op {
+                WriteOp::Meta { key, .. } => seen.insert(*key),
+                _ => true,
+            });
+            batch.reverse();
+            deferred = batch;
+            continue;
         }
         let durable = batch.iter().any(|op| match op {
             WriteOp::Meta { durable, .. } => *durable,

@@ -1,83 +1,72 @@
-//! The internal RPC routes of cfs, served on the node's mutual-TLS port.
+//! The internal RPC of cfs on the node's mutual-TLS port: Raft and requests
+//! forwarded to the leader, as framed messages.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
-use openraft::error::{InstallSnapshotError, RaftError};
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
-};
+use bytes::Bytes;
+use openraft::raft::{AppendEntriesResponse, InstallSnapshotRequest, VoteRequest};
 
-use crate::command::{Applied, Op};
-use crate::error::CfsError;
-use crate::network::LEASE_HEADER;
+use brigade_net::frames::Handler;
+
+use crate::command::Op;
+use crate::network::{
+    AppendFrame, KIND_APPEND, KIND_PROPOSE, KIND_READ_INDEX, KIND_SNAPSHOT, KIND_VOTE,
+};
 use crate::service::Cfs;
 use crate::types::{NodeId, TypeConfig};
 
-/// Routes for Raft traffic and forwarded client requests.
-pub fn router(cfs: Arc<Cfs>) -> Router {
-    Router::new()
-        .route("/raft/append", post(append))
-        .route("/raft/vote", post(vote))
-        .route("/raft/snapshot", post(snapshot))
-        .route("/cfs/propose", post(propose))
-        .route("/cfs/read-index", post(read_index))
-        .with_state(cfs)
+/// The handler of Raft's framed messages.
+pub fn frame_handler(cfs: Arc<Cfs>) -> Handler {
+    Arc::new(move |kind, payload| {
+        let cfs = cfs.clone();
+        Box::pin(async move { handle_frame(&cfs, kind, payload).await })
+    })
 }
 
-async fn append(
-    State(cfs): State<Arc<Cfs>>,
-    headers: HeaderMap,
-    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
-) -> Json<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>> {
-    let lease_ms: u64 = headers
-        .get(LEASE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let received = Instant::now();
-    let n = req.entries.len();
-    let result = cfs.raft().append_entries(req).await;
-    tracing::debug!(
-        micros = received.elapsed().as_micros() as u64,
-        entries = n,
-        "append_entries handled"
-    );
-    if let Ok(resp) = &result {
-        if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
-            cfs.quorum()
-                .on_leader_message(Duration::from_millis(lease_ms), received);
+fn encode<T: serde::Serialize>(v: &T) -> Result<Bytes, String> {
+    serde_json::to_vec(v)
+        .map(Bytes::from)
+        .map_err(|e| e.to_string())
+}
+
+async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, String> {
+    match kind {
+        KIND_APPEND => {
+            let frame: AppendFrame =
+                serde_json::from_slice(&payload).map_err(|e| format!("bad append: {e}"))?;
+            let received = Instant::now();
+            let entries = frame.rpc.entries.len();
+            let result = cfs.raft().append_entries(frame.rpc).await;
+            tracing::debug!(
+                micros = received.elapsed().as_micros() as u64,
+                entries,
+                "append_entries handled"
+            );
+            if let Ok(resp) = &result {
+                if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
+                    cfs.quorum()
+                        .on_leader_message(Duration::from_millis(frame.lease_ms), received);
+                }
+            }
+            encode(&result)
         }
+        KIND_VOTE => {
+            let rpc: VoteRequest<NodeId> =
+                serde_json::from_slice(&payload).map_err(|e| format!("bad vote: {e}"))?;
+            encode(&cfs.raft().vote(rpc).await)
+        }
+        KIND_SNAPSHOT => {
+            let rpc: InstallSnapshotRequest<TypeConfig> =
+                serde_json::from_slice(&payload).map_err(|e| format!("bad snapshot: {e}"))?;
+            encode(&cfs.raft().install_snapshot(rpc).await)
+        }
+        KIND_PROPOSE => {
+            let op: Op =
+                serde_json::from_slice(&payload).map_err(|e| format!("bad proposal: {e}"))?;
+            encode(&cfs.propose_as_leader(op).await)
+        }
+        KIND_READ_INDEX => encode(&cfs.read_index().await),
+        other => Err(format!("unknown frame kind {other}")),
     }
-    Json(result)
-}
-
-async fn vote(
-    State(cfs): State<Arc<Cfs>>,
-    Json(req): Json<VoteRequest<NodeId>>,
-) -> Json<Result<VoteResponse<NodeId>, RaftError<NodeId>>> {
-    Json(cfs.raft().vote(req).await)
-}
-
-async fn snapshot(
-    State(cfs): State<Arc<Cfs>>,
-    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
-) -> Json<Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>> {
-    Json(cfs.raft().install_snapshot(req).await)
-}
-
-async fn propose(
-    State(cfs): State<Arc<Cfs>>,
-    Json(op): Json<Op>,
-) -> Json<Result<Applied, CfsError>> {
-    Json(cfs.propose_as_leader(op).await)
-}
-
-async fn read_index(State(cfs): State<Arc<Cfs>>) -> Json<Result<u64, CfsError>> {
-    Json(cfs.read_index().await)
 }

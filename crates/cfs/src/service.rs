@@ -8,14 +8,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 
 use brigade_core::CfsPath;
 
-use crate::command::{Applied, Change, ChangeKind, Command, Op};
+use crate::command::{Applied, Change, ChangeKind, CommandResult, Op, Proposal};
 use crate::error::CfsError;
 use crate::log_store::LogStore;
-use crate::network::RaftTransport;
+use crate::network::{RaftTransport, KIND_PROPOSE, KIND_READ_INDEX};
 use crate::quorum::QuorumTracker;
 use crate::state_machine::{Shared, StateMachine};
 use crate::types::{Member, NodeId, Raft, RaftMetrics};
@@ -23,6 +23,13 @@ use crate::view::{CfsStatus, DirEntryInfo, FileInfo, MemberInfo};
 
 /// How long a write may wait for commit before the client is told the outcome is unknown.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most operations batched into one Raft entry.
+pub const MAX_BATCH_OPS: usize = 512;
+/// Most file bytes batched into one Raft entry.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Batches in flight at once; further proposals wait and form the next batch.
+pub const MAX_INFLIGHT_BATCHES: usize = 2;
+
 /// How long a consistent read waits for the local state machine to catch up.
 pub const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -57,8 +64,10 @@ impl Default for RaftSettings {
 pub struct CfsOptions {
     pub node_id: NodeId,
     pub data_dir: PathBuf,
-    /// mTLS client bound to the node's address, for Raft and forwarding.
-    pub rpc_client: reqwest::Client,
+    /// mTLS client configuration for Raft's framed connections.
+    pub raft_tls: rustls::ClientConfig,
+    /// The node's address: Raft connections leave from it.
+    pub local_addr: std::net::IpAddr,
     pub settings: RaftSettings,
 }
 
@@ -68,10 +77,85 @@ pub struct Cfs {
     raft: Raft,
     shared: Arc<Shared>,
     quorum: Arc<QuorumTracker>,
-    client: reqwest::Client,
     leader_since: Mutex<Option<Instant>>,
     lock_seen: Arc<Mutex<BTreeMap<String, Instant>>>,
     sm: StateMachine,
+    transport: RaftTransport,
+    proposals: mpsc::UnboundedSender<(Op, oneshot::Sender<CommandResult>)>,
+}
+
+fn op_bytes(op: &Op) -> usize {
+    match op {
+        Op::Write { data, .. } => data.len(),
+        Op::Batch { ops } => ops.iter().map(op_bytes).sum(),
+        _ => 0,
+    }
+}
+
+/// Turns concurrent proposals into few Raft entries (each op keeps its own result).
+async fn run_batcher(
+    raft: Raft,
+    mut rx: mpsc::UnboundedReceiver<(Op, oneshot::Sender<CommandResult>)>,
+) {
+    let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT_BATCHES));
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = inflight.clone().acquire_owned().await else {
+            return;
+        };
+        let mut bytes = op_bytes(&first.0);
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_OPS && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(next) => {
+                    bytes += op_bytes(&next.0);
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let (ops, waiters): (Vec<Op>, Vec<_>) = batch.into_iter().unzip();
+            let proposal = Proposal {
+                ops,
+                mtime: now_secs(),
+            };
+            let started = Instant::now();
+            let result = tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(proposal)).await;
+            tracing::debug!(
+                micros = started.elapsed().as_micros() as u64,
+                ops = waiters.len(),
+                "client_write"
+            );
+            let fail = |e: CfsError, waiters: Vec<oneshot::Sender<CommandResult>>| {
+                for w in waiters {
+                    let _ = w.send(Err(e.clone()));
+                }
+            };
+            match result {
+                Ok(Ok(resp)) => {
+                    let mut answers = resp.data.into_iter();
+                    for w in waiters {
+                        let answer = answers
+                            .next()
+                            .unwrap_or_else(|| Err(CfsError::storage("missing answer in batch")));
+                        let _ = w.send(answer);
+                    }
+                }
+                Err(_) => fail(
+                    CfsError::Timeout {
+                        secs: WRITE_TIMEOUT.as_secs(),
+                    },
+                    waiters,
+                ),
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                    fail(CfsError::NoLeader, waiters)
+                }
+                Ok(Err(e)) => fail(CfsError::rpc(e), waiters),
+            }
+            drop(permit);
+        });
+    }
 }
 
 fn now_secs() -> u64 {
@@ -106,22 +190,23 @@ impl Cfs {
         .validate()
         .map_err(CfsError::invalid)?;
         let quorum = Arc::new(QuorumTracker::new(Duration::from_millis(s.lease_ms)));
-        let transport = RaftTransport {
-            client: opts.rpc_client.clone(),
-            quorum: quorum.clone(),
-        };
+        let transport = RaftTransport::new(opts.raft_tls.clone(), opts.local_addr, quorum.clone());
+        let transport_handle = transport.clone();
+        let (proposals, proposal_rx) = mpsc::unbounded_channel();
         let raft = Raft::new(opts.node_id, Arc::new(config), transport, log, sm)
             .await
             .map_err(CfsError::storage)?;
+        tokio::spawn(run_batcher(raft.clone(), proposal_rx));
         let cfs = Arc::new(Cfs {
             id: opts.node_id,
             raft,
             shared,
             quorum,
-            client: opts.rpc_client,
             leader_since: Mutex::new(None),
             lock_seen: Arc::new(Mutex::new(BTreeMap::new())),
             sm: sm_handle,
+            transport: transport_handle,
+            proposals,
         });
         cfs.spawn_watchers();
         Ok(cfs)
@@ -318,7 +403,7 @@ impl Cfs {
             Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
             Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
                 let node = f.leader_node.ok_or(CfsError::NoLeader)?;
-                self.forward::<(), u64>(&node, "/cfs/read-index", &()).await
+                self.forward::<(), u64>(&node, KIND_READ_INDEX, &()).await
             }
             Err(RaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(_))) => {
                 Err(CfsError::NotQuorate)
@@ -351,7 +436,7 @@ impl Cfs {
             .get_node(&leader)
             .cloned()
             .ok_or(CfsError::NoLeader)?;
-        self.forward(&node, "/cfs/propose", &op).await
+        self.forward(&node, KIND_PROPOSE, &op).await
     }
 
     /// Runs a proposal on the leader (also the target of forwarded writes).
@@ -360,25 +445,13 @@ impl Cfs {
             return Err(CfsError::NotQuorate);
         }
         let op = self.resolve_lock_expiry(op);
-        let cmd = Command {
-            op,
-            mtime: now_secs(),
-        };
-        let started = Instant::now();
-        let result = tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await;
-        tracing::debug!(
-            micros = started.elapsed().as_micros() as u64,
-            "client_write"
-        );
-        match result {
-            Err(_) => Err(CfsError::Timeout {
-                secs: WRITE_TIMEOUT.as_secs(),
-            }),
-            Ok(Ok(resp)) => resp.data,
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
-                Err(CfsError::NoLeader)
-            }
-            Ok(Err(e)) => Err(CfsError::rpc(e)),
+        let (tx, rx) = oneshot::channel();
+        self.proposals
+            .send((op, tx))
+            .map_err(|_| CfsError::storage("the proposal batcher stopped"))?;
+        match rx.await {
+            Ok(answer) => answer,
+            Err(_) => Err(CfsError::NoLeader),
         }
     }
 
@@ -423,18 +496,18 @@ impl Cfs {
     async fn forward<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
         &self,
         leader: &Member,
-        path: &str,
+        kind: u16,
         req: &Req,
     ) -> Result<Resp, CfsError> {
-        let resp = self
-            .client
-            .post(format!("https://{}{}", leader.rpc_addr, path))
-            .timeout(WRITE_TIMEOUT)
-            .json(req)
-            .send()
+        let addr: std::net::SocketAddr = leader
+            .rpc_addr
+            .parse()
+            .map_err(|_| CfsError::rpc(format!("bad leader address {:?}", leader.rpc_addr)))?;
+        let result: Result<Resp, CfsError> = self
+            .transport
+            .request(addr, kind, req, WRITE_TIMEOUT)
             .await
             .map_err(|e| CfsError::rpc(format!("forwarding to leader {}: {e}", leader.name)))?;
-        let result: Result<Resp, CfsError> = resp.json().await.map_err(CfsError::rpc)?;
         result
     }
 

@@ -12,7 +12,7 @@ use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::command::{Applied, Change, CommandResult};
+use crate::command::{Change, Command, ProposalResult};
 use crate::tree::{Entry as TreeEntry, LockState, Tree};
 use crate::types::{
     storage_err, Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -295,7 +295,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((st.last_applied, st.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ProposalResult>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -307,21 +307,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             for entry in entries {
                 st.last_applied = Some(entry.log_id);
                 match entry.payload {
-                    EntryPayload::Blank => results.push(Ok(Applied {
-                        version: st.tree.version(),
-                        lock_generation: None,
-                    })),
-                    EntryPayload::Normal(cmd) => {
-                        let (r, ch) = st.tree.apply(&cmd);
-                        results.push(r);
-                        changes.extend(ch);
+                    EntryPayload::Blank => results.push(Vec::new()),
+                    EntryPayload::Normal(proposal) => {
+                        let mut answers = Vec::with_capacity(proposal.ops.len());
+                        for op in proposal.ops {
+                            let (r, ch) = st.tree.apply(&Command {
+                                op,
+                                mtime: proposal.mtime,
+                            });
+                            answers.push(r);
+                            changes.extend(ch);
+                        }
+                        results.push(answers);
                     }
                     EntryPayload::Membership(m) => {
                         st.membership = StoredMembership::new(Some(entry.log_id), m);
-                        results.push(Ok(Applied {
-                            version: st.tree.version(),
-                            lock_generation: None,
-                        }));
+                        results.push(Vec::new());
                     }
                 }
             }

@@ -5,7 +5,7 @@ use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, CommandResult};
+use crate::command::{Proposal, ProposalResult};
 
 /// A Raft node id (cluster.conf's `nodeid`).
 pub type NodeId = u64;
@@ -29,8 +29,8 @@ impl fmt::Display for Member {
 openraft::declare_raft_types!(
     /// brigade's Raft types.
     pub TypeConfig:
-        D = Command,
-        R = CommandResult,
+        D = Proposal,
+        R = ProposalResult,
         NodeId = NodeId,
         Node = Member,
 );

@@ -1,6 +1,7 @@
 //! Internal networking: the cluster CA, mutual TLS, TLS serving and source-bound HTTP clients.
 
 pub mod error;
+pub mod frames;
 pub mod http_client;
 pub mod pki;
 pub mod serve;

@@ -9,11 +9,19 @@ use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::frames::{serve_connection, Handler, ALPN_FRAMES};
+
 /// How long a client may take to finish the TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accepts connections forever, each served on its own task.
-pub async fn serve_tls(listener: TcpListener, tls: Arc<ServerConfig>, app: axum::Router) {
+/// Accepts connections forever, each served on its own task: framed RPC when
+/// the client negotiated it by ALPN and `frames` is given, HTTP/1.1 otherwise.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: axum::Router,
+    frames: Option<Handler>,
+) {
     let acceptor = TlsAcceptor::from(tls);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -27,6 +35,7 @@ pub async fn serve_tls(listener: TcpListener, tls: Arc<ServerConfig>, app: axum:
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let frames = frames.clone();
         tokio::spawn(async move {
             let tls_stream =
                 match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -40,6 +49,12 @@ pub async fn serve_tls(listener: TcpListener, tls: Arc<ServerConfig>, app: axum:
                         return;
                     }
                 };
+            if let Some(handler) = frames {
+                if tls_stream.get_ref().1.alpn_protocol() == Some(ALPN_FRAMES) {
+                    serve_connection(tls_stream, handler).await;
+                    return;
+                }
+            }
             let service = TowerToHyperService::new(app);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls_stream), service)

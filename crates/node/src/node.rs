@@ -115,6 +115,7 @@ impl Node {
     ) -> Result<Arc<ClusterRuntime>, NodeError> {
         let identity = tls::certified_key(pair, Some(ca_pem)).map_err(NodeError::internal)?;
         let client_tls = tls::client_config(ca_pem, Some(pair)).map_err(NodeError::internal)?;
+        let client_tls_raft = client_tls.clone();
         let rpc_client = http_client::build(client_tls, Some(self.config.address), None)
             .map_err(NodeError::internal)?;
         let listener = TcpListener::bind(self.config.rpc_addr())
@@ -128,14 +129,16 @@ impl Node {
         let cfs = Cfs::start(CfsOptions {
             node_id: membership.node_id,
             data_dir: self.state.path(CFS_DIR),
-            rpc_client: rpc_client.clone(),
+            raft_tls: client_tls_raft,
+            local_addr: self.config.address,
             settings: self.raft_settings(),
         })
         .await?;
         let server_tls =
             tls::rpc_server_config(ca_pem, identity.clone()).map_err(NodeError::internal)?;
-        let routes = brigade_cfs::rpc::router(cfs.clone()).merge(crate::rpc::router(self.clone()));
-        tokio::spawn(serve::serve_tls(listener, server_tls, routes));
+        let routes = crate::rpc::router(self.clone());
+        let frames = brigade_cfs::rpc::frame_handler(cfs.clone());
+        tokio::spawn(serve::serve_tls(listener, server_tls, routes, Some(frames)));
         self.api_cert.replace(identity);
         let rt = Arc::new(ClusterRuntime {
             membership,
