@@ -51,6 +51,13 @@ pub enum Op {
     Unlock { path: CfsPath, owner: String },
     /// Several operations applied atomically: all or none.
     Batch { ops: Vec<Op> },
+    /// Appends one line to a file (created if missing), dropping the oldest
+    /// lines so the file stays within `keep_bytes` (the cluster log).
+    AppendLine {
+        path: CfsPath,
+        line: String,
+        keep_bytes: u64,
+    },
 }
 
 /// An operation with the leader's wall-clock time, used only as the mtime shown to users.

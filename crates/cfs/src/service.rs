@@ -551,11 +551,13 @@ impl Cfs {
             .map_err(CfsError::rpc)
     }
 
-    /// Promotes caught-up learners while there are fewer voters than `max_voters`.
-    /// Returns the new voter set when it changed.
+    /// Promotes caught-up learners while there are fewer voters than
+    /// `max_voters`, and replaces voters that are not `alive` with live,
+    /// caught-up learners. Returns the new voter set when it changed.
     pub async fn reconcile_voters(
         &self,
         max_voters: usize,
+        alive: impl Fn(NodeId) -> bool,
     ) -> Result<Option<BTreeSet<NodeId>>, CfsError> {
         let m = self.raft.metrics().borrow().clone();
         if m.current_leader != Some(self.id) || !self.is_quorate() {
@@ -575,14 +577,30 @@ impl Cfs {
                 .is_some_and(|i| i + 100 >= last)
         };
         let mut changed = false;
-        for learner in membership.learner_ids() {
-            if voters.len() >= max_voters {
+        let mut candidates: Vec<NodeId> = membership
+            .learner_ids()
+            .filter(|l| caught_up(l) && alive(*l))
+            .collect();
+        while voters.len() < max_voters {
+            let Some(learner) = candidates.pop() else {
                 break;
-            }
-            if caught_up(&learner) {
-                voters.insert(learner);
-                changed = true;
-            }
+            };
+            voters.insert(learner);
+            changed = true;
+        }
+        // A dead voter gives its vote to a live learner (never shrinking the voter count).
+        let dead: Vec<NodeId> = voters
+            .iter()
+            .copied()
+            .filter(|v| *v != self.id && !alive(*v))
+            .collect();
+        for d in dead {
+            let Some(replacement) = candidates.pop() else {
+                break;
+            };
+            voters.remove(&d);
+            voters.insert(replacement);
+            changed = true;
         }
         if !changed {
             return Ok(None);

@@ -393,6 +393,46 @@ impl Tx<'_> {
                 self.change(path.as_str(), ChangeKind::Unlocked);
                 Ok(None)
             }
+            Op::AppendLine {
+                path,
+                line,
+                keep_bytes,
+            } => {
+                if line.contains('\n') {
+                    return Err(CfsError::invalid("a log line cannot contain a newline"));
+                }
+                if *keep_bytes > FILE_MAX_BYTES || line.len() as u64 + 1 > *keep_bytes {
+                    return Err(CfsError::invalid(format!(
+                        "keep_bytes must be at least the line length and at most {FILE_MAX_BYTES}"
+                    )));
+                }
+                let mut data = match self.tree.entries.get(path.as_str()) {
+                    Some(e) if e.dir => {
+                        return Err(CfsError::IsADirectory {
+                            path: path.to_string(),
+                        })
+                    }
+                    Some(e) => e.data.clone(),
+                    None => Vec::new(),
+                };
+                data.extend_from_slice(line.as_bytes());
+                data.push(b'\n');
+                if data.len() as u64 > *keep_bytes {
+                    let excess = data.len() - *keep_bytes as usize;
+                    // Cut at the first line boundary at or after the excess.
+                    let cut = data[excess..]
+                        .iter()
+                        .position(|b| *b == b'\n')
+                        .map(|p| excess + p + 1)
+                        .unwrap_or(data.len());
+                    data.drain(..cut);
+                }
+                self.ensure_dirs(&path.parent(), true)?;
+                let e = self.new_entry(false, data);
+                self.set_entry(path.as_str(), Some(e));
+                self.change(path.as_str(), ChangeKind::Written);
+                Ok(None)
+            }
             Op::Batch { ops } => {
                 let mut generation = None;
                 for op in ops {

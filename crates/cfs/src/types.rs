@@ -18,6 +18,9 @@ pub struct Member {
     pub rpc_addr: String,
     /// `ip:port` of the HTTPS API.
     pub api_addr: String,
+    /// `ip:port` of the RPC listener on link1, if the node has a second link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_addr1: Option<String>,
 }
 
 impl fmt::Display for Member {

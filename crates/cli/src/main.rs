@@ -33,6 +33,8 @@ enum Command {
     /// Create, join and inspect the cluster (like `pvecm`).
     #[command(subcommand)]
     Cluster(cmd::cluster::ClusterCmd),
+    /// The cluster log: joins, deaths, quorum and leader changes, clock alarms.
+    Log(cmd::log::LogArgs),
     /// Read and write the replicated configuration tree (like /etc/pve).
     #[command(subcommand)]
     Fs(cmd::fs::FsCmd),
@@ -75,6 +77,7 @@ fn main() {
             }
             Command::Cluster(c) => cmd::cluster::run(&cli.global, c).await,
             Command::Fs(c) => cmd::fs::run(&cli.global, c).await,
+            Command::Log(a) => cmd::log::run(&cli.global, a).await,
             Command::Lab(c) => lab::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(&cli.global, c).await,
         }

@@ -20,6 +20,10 @@ pub const CA_CERT: &str = "brigade-root-ca.pem";
 pub const PRIV_DIR: &str = "priv";
 /// The cluster CA private key.
 pub const CA_KEY: &str = "priv/brigade-root-ca.key";
+/// The cluster key authenticating heartbeats (like corosync's authkey).
+pub const AUTHKEY: &str = "priv/authkey";
+/// The cluster log: one JSON event per line, bounded.
+pub const CLUSTER_LOG: &str = "cluster.log";
 /// API token hashes.
 pub const TOKENS_CFG: &str = "priv/token.cfg";
 /// One-time join tokens, one file each (hash only).

@@ -22,6 +22,44 @@ pub const JOIN_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Timeout of the join application sent to a member.
 pub const JOIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Warnings derived from the heartbeat view.
+pub fn warnings(members: &[brigade_membership::PeerStatus]) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in members.iter().filter(|m| !m.local) {
+        if !m.alive {
+            out.push(format!("node {} is dead: no heartbeat on any link", m.name));
+            continue;
+        }
+        for l in m.links.iter().filter(|l| l.address.is_some() && !l.up) {
+            out.push(format!("link{} to {} is down", l.link, m.name));
+        }
+        if let Some(off) = m.clock_offset_ms {
+            match m.clock.as_str() {
+                "alarm" => out.push(format!(
+                    "clock ALARM: {} is off by {:+.1} s (over 10 s)",
+                    m.name,
+                    off / 1000.0
+                )),
+                "warning" => out.push(format!(
+                    "clock warning: {} is off by {:+.1} s (over 1 s)",
+                    m.name,
+                    off / 1000.0
+                )),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A new random cluster key for heartbeat HMACs (hex).
+fn new_authkey() -> Vec<u8> {
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    hex::encode(key).into_bytes()
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -69,7 +107,7 @@ impl Node {
             nodeid,
             votes: 1,
             link0: self.config.address,
-            link1: None,
+            link1: self.config.link1,
         }
     }
 
@@ -90,13 +128,12 @@ impl Node {
         })?;
         let ca = pki::generate_ca(name.as_str()).map_err(NodeError::internal)?;
         let ca_fingerprint = pki::fingerprint_pem(&ca.cert_pem).map_err(NodeError::internal)?;
-        let cert = pki::issue_node_cert(
-            name.as_str(),
-            &ca.key_pem,
-            self.config.name.as_str(),
-            &[self.config.address],
-        )
-        .map_err(NodeError::internal)?;
+        let ips: Vec<IpAddr> = std::iter::once(self.config.address)
+            .chain(self.config.link1)
+            .collect();
+        let cert =
+            pki::issue_node_cert(name.as_str(), &ca.key_pem, self.config.name.as_str(), &ips)
+                .map_err(NodeError::internal)?;
         let membership = Membership {
             cluster: name.to_string(),
             node_id: 1,
@@ -122,6 +159,7 @@ impl Node {
             write_op(layout::STORAGE_CFG, storage, Some(0))?,
             write_op(layout::CA_CERT, ca.cert_pem.clone(), Some(0))?,
             write_op(layout::CA_KEY, ca.key_pem.clone(), Some(0))?,
+            write_op(layout::AUTHKEY, new_authkey(), Some(0))?,
             write_op(
                 layout::TOKENS_CFG,
                 token::tokens_cfg_add("", &root, "created by cluster create")
@@ -218,6 +256,7 @@ impl Node {
             address: self.config.address.to_string(),
             api_port: self.config.api_port,
             rpc_port: self.config.rpc_port,
+            link1: self.config.link1.map(|ip| ip.to_string()),
         };
         let resp = client
             .post(format!("https://{target}/api2/json/cluster/join/request"))
@@ -365,6 +404,13 @@ impl Node {
             .address
             .parse()
             .map_err(|_| NodeError::Invalid(format!("invalid address {:?}", app.address)))?;
+        let link1: Option<IpAddr> = match &app.link1 {
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| NodeError::Invalid(format!("invalid link1 address {s:?}")))?,
+            ),
+            None => None,
+        };
         let (mut conf, conf_version) = read_cluster_conf_versioned(cfs)?;
         if conf.node(&name).is_some() {
             return Err(NodeError::Conflict(format!(
@@ -379,14 +425,15 @@ impl Node {
         }
         let nodeid = conf.next_nodeid();
         let (ca_key, _) = read_text(cfs, layout::CA_KEY)?;
-        let cert = pki::issue_node_cert(&conf.name, &ca_key, name.as_str(), &[address])
+        let ips: Vec<IpAddr> = std::iter::once(address).chain(link1).collect();
+        let cert = pki::issue_node_cert(&conf.name, &ca_key, name.as_str(), &ips)
             .map_err(NodeError::internal)?;
         conf.nodes.push(NodeEntry {
             name: name.clone(),
             nodeid,
             votes: 1,
             link0: address,
-            link1: None,
+            link1,
         });
         conf.config_version += 1;
         let mut ops = vec![
@@ -420,9 +467,14 @@ impl Node {
             name: name.to_string(),
             rpc_addr: SocketAddr::new(address, app.rpc_port).to_string(),
             api_addr: SocketAddr::new(address, app.api_port).to_string(),
+            rpc_addr1: link1.map(|ip| SocketAddr::new(ip, app.rpc_port).to_string()),
         };
         cfs.add_learner(nodeid, member).await?;
-        tracing::info!(node = %name, nodeid, "node joined as learner");
+        self.log_event(
+            "joined",
+            format!("node {name} joined the cluster (nodeid {nodeid})"),
+        )
+        .await;
         Ok(JoinGrant {
             cluster: conf.name,
             node_id: nodeid,
@@ -459,7 +511,11 @@ impl Node {
                 Some(version),
             )?)
             .await?;
-        tracing::info!(node = %name, "node removed from the cluster");
+        self.log_event(
+            "removed",
+            format!("node {name} was removed from the cluster"),
+        )
+        .await;
         Ok(())
     }
 
@@ -519,6 +575,11 @@ impl Node {
             quorate: rt.is_some_and(|r| r.cfs.is_quorate()),
             cfs: rt.map(|r| r.cfs.status()),
             config: rt.and_then(|r| read_cluster_conf(&r.cfs).ok()),
+            members: rt.map(|r| r.members.status()).unwrap_or_default(),
+            heartbeats: rt.map(|r| r.members.counters()).unwrap_or_default(),
+            warnings: rt
+                .map(|r| warnings(&r.members.status()))
+                .unwrap_or_default(),
         }
     }
 }

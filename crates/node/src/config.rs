@@ -27,6 +27,12 @@ pub struct NodeConfig {
     pub api_port: u16,
     #[serde(default = "default_rpc_port")]
     pub rpc_port: u16,
+    /// A second, redundant link (another network); heartbeats and Raft fail over to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link1: Option<IpAddr>,
+    /// UDP port of heartbeats (the same on every node).
+    #[serde(default = "default_heartbeat_port")]
+    pub heartbeat_port: u16,
     /// Defaults to /var/lib/brigade/<name>.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
@@ -52,6 +58,9 @@ fn default_api_port() -> u16 {
 fn default_rpc_port() -> u16 {
     DEFAULT_RPC_PORT
 }
+fn default_heartbeat_port() -> u16 {
+    brigade_membership::service::DEFAULT_HEARTBEAT_PORT
+}
 
 /// Why a node configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +81,8 @@ impl NodeConfig {
             address,
             api_port: DEFAULT_API_PORT,
             rpc_port: DEFAULT_RPC_PORT,
+            link1: None,
+            heartbeat_port: default_heartbeat_port(),
             state_dir: None,
             raft: RaftTuning::default(),
         }
@@ -112,6 +123,11 @@ impl NodeConfig {
 
     pub fn rpc_addr(&self) -> SocketAddr {
         SocketAddr::new(self.address, self.rpc_port)
+    }
+
+    /// The RPC address on link1, if configured.
+    pub fn rpc_addr1(&self) -> Option<SocketAddr> {
+        self.link1.map(|ip| SocketAddr::new(ip, self.rpc_port))
     }
 
     /// The API's base URL.

@@ -1,6 +1,7 @@
 //! The brigade node daemon: wires cfs and the network, serves the API, runs cluster lifecycle.
 
 pub mod api;
+pub mod cluster_log;
 pub mod cluster_ops;
 pub mod config;
 pub mod daemon;

@@ -55,6 +55,8 @@ pub struct JoinApplication {
     pub address: String,
     pub api_port: u16,
     pub rpc_port: u16,
+    #[serde(default)]
+    pub link1: Option<String>,
 }
 
 /// What the cluster grants a joining node.
@@ -90,6 +92,15 @@ pub struct ClusterStatus {
     pub quorate: bool,
     pub cfs: Option<CfsStatus>,
     pub config: Option<ClusterConf>,
+    /// Heartbeat view of every node: alive, links, RTT, clock offset.
+    #[serde(default)]
+    pub members: Vec<brigade_membership::PeerStatus>,
+    /// Heartbeat packets received and dropped (bad key, replays, garbage).
+    #[serde(default)]
+    pub heartbeats: brigade_membership::DropCounters,
+    /// Things an administrator should look at (clock alarms, dead links, ...).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// A file as the API returns it: `content` when the data is UTF-8.

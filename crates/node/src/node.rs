@@ -19,10 +19,15 @@ use crate::token::{self, ApiToken};
 /// How often the leader reconciles voters and learners.
 pub const MEMBERSHIP_RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How often peers, key and timeouts are read from cfs into the membership service.
+pub const MEMBERSHIP_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The parts that exist once the node is in a cluster.
 pub struct ClusterRuntime {
     pub membership: Membership,
     pub cfs: Arc<Cfs>,
+    /// Heartbeats: liveness, links, RTT, clock offsets.
+    pub members: Arc<brigade_membership::Membership>,
     pub ca_pem: String,
     /// mTLS client bound to the node's address.
     pub rpc_client: reqwest::Client,
@@ -37,6 +42,8 @@ pub struct Node {
     cluster: OnceLock<Arc<ClusterRuntime>>,
     /// Serializes create and join.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
+    /// Cluster-log events not yet written (no quorum at the time).
+    pub(crate) pending_events: tokio::sync::Mutex<Vec<crate::cluster_log::LogEvent>>,
 }
 
 pub(crate) fn cfs_path(s: &str) -> Result<CfsPath, NodeError> {
@@ -65,6 +72,7 @@ impl Node {
             api_cert: ReloadableCert::new(api_key),
             cluster: OnceLock::new(),
             lifecycle: tokio::sync::Mutex::new(()),
+            pending_events: tokio::sync::Mutex::new(Vec::new()),
         });
         if let (Some(membership), Some((pair, ca))) = (
             node.state.membership().map_err(NodeError::internal)?,
@@ -90,6 +98,7 @@ impl Node {
             name: self.config.name.to_string(),
             rpc_addr: self.config.rpc_addr().to_string(),
             api_addr: self.config.api_addr().to_string(),
+            rpc_addr1: self.config.rpc_addr1().map(|a| a.to_string()),
         }
     }
 
@@ -134,6 +143,20 @@ impl Node {
             settings: self.raft_settings(),
         })
         .await?;
+        let members = brigade_membership::Membership::start(brigade_membership::MembershipConfig {
+            node_id: membership.node_id,
+            node_name: self.config.name.to_string(),
+            links: std::iter::once(self.config.address)
+                .chain(self.config.link1)
+                .collect(),
+            port: self.config.heartbeat_port,
+            node_timeout: Duration::from_secs(
+                brigade_core::cluster_conf::DEFAULT_NODE_TIMEOUT_SECS as u64,
+            ),
+            interval: brigade_membership::service::HEARTBEAT_INTERVAL,
+        })
+        .await
+        .map_err(|e| NodeError::Internal(e.to_string()))?;
         let server_tls =
             tls::rpc_server_config(ca_pem, identity.clone()).map_err(NodeError::internal)?;
         let routes = crate::rpc::router(self.clone());
@@ -145,25 +168,81 @@ impl Node {
             cfs,
             ca_pem: ca_pem.to_string(),
             rpc_client,
+            members,
         });
         if self.cluster.set(rt.clone()).is_err() {
             return Err(NodeError::Internal("cluster runtime started twice".into()));
         }
         self.spawn_membership_reconciler(rt.clone());
+        self.spawn_membership_sync(rt.clone());
+        self.spawn_event_watcher(rt.clone());
         tracing::info!(cluster = %rt.membership.cluster, node_id = rt.membership.node_id, "cluster services started");
         Ok(rt)
+    }
+
+    /// Feeds the heartbeat service with the peers of cluster.conf and the cluster key.
+    fn spawn_membership_sync(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
+        let port = self.config.heartbeat_port;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(MEMBERSHIP_SYNC_INTERVAL);
+            let mut last_version = 0;
+            loop {
+                tick.tick().await;
+                if let Ok(p) = cfs_path(layout::AUTHKEY) {
+                    if let Ok(f) = rt.cfs.read(&p) {
+                        rt.members.set_key(f.data);
+                    }
+                }
+                let Ok(p) = cfs_path(layout::CLUSTER_CONF) else {
+                    continue;
+                };
+                let Ok(f) = rt.cfs.read(&p) else { continue };
+                if f.version == last_version {
+                    continue;
+                }
+                let Ok(conf) = brigade_core::cluster_conf::ClusterConf::parse(
+                    &String::from_utf8_lossy(&f.data),
+                ) else {
+                    continue;
+                };
+                last_version = f.version;
+                rt.members
+                    .set_node_timeout(Duration::from_secs(conf.node_timeout_secs as u64));
+                rt.members.set_peers(
+                    conf.nodes
+                        .iter()
+                        .map(|n| brigade_membership::Peer {
+                            id: n.nodeid,
+                            name: n.name.to_string(),
+                            links: vec![
+                                Some(std::net::SocketAddr::new(n.link0, port)),
+                                n.link1.map(|ip| std::net::SocketAddr::new(ip, port)),
+                            ],
+                        })
+                        .collect(),
+                );
+            }
+        });
     }
 
     fn spawn_membership_reconciler(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(MEMBERSHIP_RECONCILE_INTERVAL);
+            let started = std::time::Instant::now();
             loop {
                 tick.tick().await;
                 let max_voters = match crate::cluster_ops::read_cluster_conf(&rt.cfs) {
                     Ok(c) => c.max_voters as usize,
                     Err(_) => continue,
                 };
-                match rt.cfs.reconcile_voters(max_voters).await {
+                // Judge liveness only once heartbeats had a full timeout to arrive.
+                let settled = started.elapsed() > rt.members.node_timeout();
+                let members = rt.members.clone();
+                match rt
+                    .cfs
+                    .reconcile_voters(max_voters, |id| !settled || members.is_alive(id))
+                    .await
+                {
                     Ok(Some(voters)) => tracing::info!(?voters, "promoted learners to voters"),
                     Ok(None) => {}
                     Err(e) => tracing::warn!("voter reconciliation failed: {e}"),

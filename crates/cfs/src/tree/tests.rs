@@ -322,6 +322,33 @@ fn locks_and_stealing() {
 }
 
 #[test]
+fn append_line_keeps_the_newest_lines_within_the_bound() {
+    let mut t = Tree::default();
+    let append = |line: &str| Op::AppendLine {
+        path: p("cluster.log"),
+        line: line.into(),
+        keep_bytes: 20,
+    };
+    for i in 0..10 {
+        run(&mut t, append(&format!("event {i}"))).expect("append");
+    }
+    let data =
+        String::from_utf8(t.get(&p("cluster.log")).expect("log").data.clone()).expect("utf8");
+    assert!(data.len() <= 20, "{data:?}");
+    assert_eq!(data, "event 8\nevent 9\n");
+    assert!(run(&mut t, append("two\nlines")).is_err());
+    assert!(run(
+        &mut t,
+        Op::AppendLine {
+            path: p("cluster.log"),
+            line: "x".repeat(30),
+            keep_bytes: 20
+        }
+    )
+    .is_err());
+}
+
+#[test]
 fn batch_is_all_or_nothing() {
     let mut t = Tree::default();
     run(&mut t, write("keep", "1")).expect("ok");

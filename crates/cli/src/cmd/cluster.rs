@@ -134,33 +134,54 @@ fn print_status(s: &brigade_client::ClusterStatus) {
         println!("Node {} is not in a cluster.", s.node);
         return;
     };
-    let voters = cfs.members.iter().filter(|m| m.voter).count();
-    let quorum = voters / 2 + 1;
+    let voters: Vec<&brigade_cfs::MemberInfo> = cfs.members.iter().filter(|m| m.voter).collect();
+    let alive = |id: u64| s.members.iter().any(|m| m.id == id && m.alive);
+    let total_votes = voters.iter().filter(|m| alive(m.id)).count();
+    let quorum = voters.len() / 2 + 1;
     println!("Cluster information\n-------------------");
     println!("Name:             {cluster}");
     println!("Config Version:   {}", conf.config_version);
-    println!("Transport:        raft over mutual TLS");
+    println!("Transport:        raft over mutual TLS, heartbeats over UDP");
     println!("Secure auth:      on\n");
     println!("Quorum information\n------------------");
+    println!(
+        "Date:             {} UTC",
+        crate::output::format_time(now_secs())
+    );
     println!("Quorum provider:  brigade raft lease");
     println!("Nodes:            {}", conf.nodes.len());
-    println!("Node ID:          {}", s.node_id.unwrap_or(0));
+    println!("Node ID:          0x{:08x}", s.node_id.unwrap_or(0));
     println!("Ring ID:          {}.{}", cfs.leader.unwrap_or(0), cfs.term);
     println!(
         "Quorate:          {}\n",
         if s.quorate { "Yes" } else { "No" }
     );
     println!("Votequorum information\n----------------------");
-    println!("Expected votes:   {voters}");
-    println!("Quorum:           {quorum}");
+    println!("Expected votes:   {}", voters.len());
+    println!("Highest expected: {}", voters.len());
+    println!("Total votes:      {total_votes}");
+    println!(
+        "Quorum:           {quorum} {}",
+        if s.quorate { "" } else { " Activity blocked" }
+    );
     println!(
         "Flags:            {}\n",
         if s.quorate { "Quorate" } else { "" }
     );
     println!("Membership information\n----------------------");
-    let mut t = table(&["Nodeid", "Votes", "Name", "Address", "Role"]);
+    let mut t = table(&[
+        "Nodeid",
+        "Votes",
+        "Name",
+        "Role",
+        "State",
+        "link0",
+        "link1",
+        "Clock offset",
+    ]);
     for n in &conf.nodes {
         let m = cfs.members.iter().find(|m| m.id == n.nodeid);
+        let hb = s.members.iter().find(|p| p.id == n.nodeid);
         let role = match m {
             Some(m) if cfs.leader == Some(m.id) => "leader",
             Some(m) if m.voter => "voter",
@@ -172,6 +193,34 @@ fn print_status(s: &brigade_client::ClusterStatus) {
         } else {
             ""
         };
+        let link = |i: usize, addr: Option<std::net::IpAddr>| -> String {
+            let Some(addr) = addr else { return "-".into() };
+            match hb.and_then(|h| h.links.get(i)) {
+                _ if hb.is_some_and(|h| h.local) => format!("{addr} local"),
+                Some(l) if l.up => format!(
+                    "{addr} up {}",
+                    l.rtt_ms.map(|r| format!("{r:.2} ms")).unwrap_or_default()
+                ),
+                Some(_) => format!("{addr} DOWN"),
+                None => format!("{addr} ?"),
+            }
+        };
+        let clock = match hb {
+            Some(h) if h.local => "-".to_string(),
+            Some(h) => match h.clock_offset_ms {
+                Some(o) => format!(
+                    "{:+.3} s{}",
+                    o / 1000.0,
+                    if h.clock == "ok" {
+                        String::new()
+                    } else {
+                        format!(" {}", h.clock.to_uppercase())
+                    }
+                ),
+                None => "?".into(),
+            },
+            None => "?".into(),
+        };
         t.add_row(vec![
             format!("0x{:08x}", n.nodeid),
             if m.is_some_and(|m| m.voter) {
@@ -180,9 +229,34 @@ fn print_status(s: &brigade_client::ClusterStatus) {
                 "0".into()
             },
             format!("{}{local}", n.name),
-            n.link0.to_string(),
             role.to_string(),
+            if hb.is_some_and(|h| h.alive) {
+                "alive".into()
+            } else {
+                "DEAD".into()
+            },
+            link(0, Some(n.link0)),
+            link(1, n.link1),
+            clock,
         ]);
     }
     println!("{t}");
+    let h = &s.heartbeats;
+    println!(
+        "Heartbeats: {} accepted, dropped {} bad key, {} replayed, {} malformed, {} unknown sender",
+        h.received, h.dropped_auth, h.dropped_replay, h.dropped_malformed, h.dropped_unknown
+    );
+    if !s.warnings.is_empty() {
+        println!("\nWarnings\n--------");
+        for w in &s.warnings {
+            println!("- {w}");
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -2,4 +2,5 @@
 
 pub mod cluster;
 pub mod fs;
+pub mod log;
 pub mod node;

@@ -3,6 +3,7 @@
 mod cluster;
 mod fs;
 mod join;
+mod metrics;
 mod version;
 
 use std::sync::Arc;
@@ -141,8 +142,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(cluster::routes())
         .merge(fs::routes())
         .layer(middleware::from_fn_with_state(node.clone(), authenticate));
+    let metrics =
+        metrics::routes().layer(middleware::from_fn_with_state(node.clone(), authenticate));
     Router::new()
         .nest("/api2/json", authenticated.merge(join::routes()))
+        .merge(metrics)
         .fallback(not_found)
         .with_state(node)
 }

@@ -1,0 +1,185 @@
+//! The cluster log: a replicated, bounded list of cluster events (joins,
+//! deaths, quorum and leader changes, clock alarms) in `cluster.log`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use brigade_cfs::{CfsError, Op};
+use brigade_core::layout;
+
+use crate::node::{cfs_path, ClusterRuntime, Node};
+
+/// Bytes of events kept (older ones are dropped).
+pub const CLUSTER_LOG_KEEP_BYTES: u64 = 512 * 1024;
+/// How often each node looks for events to log.
+pub const EVENT_SCAN_INTERVAL: Duration = Duration::from_secs(1);
+/// Events kept locally while the node cannot write (no quorum).
+const PENDING_MAX: usize = 1000;
+
+/// One line of the cluster log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEvent {
+    /// Wall-clock seconds (display only).
+    pub time: u64,
+    /// The node that saw the event.
+    pub node: String,
+    /// joined, removed, dead, alive, quorum-lost, quorum-regained, leader, clock-alarm, clock-ok.
+    pub kind: String,
+    pub msg: String,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Node {
+    /// Records an event now (or, without quorum, as soon as the node has it again).
+    pub async fn log_event(&self, kind: &str, msg: String) {
+        let ev = LogEvent {
+            time: now_secs(),
+            node: self.config.name.to_string(),
+            kind: kind.to_string(),
+            msg,
+        };
+        tracing::info!(kind = %ev.kind, "{}", ev.msg);
+        let mut pending = self.pending_events.lock().await;
+        if pending.len() >= PENDING_MAX {
+            pending.remove(0);
+        }
+        pending.push(ev);
+        if let Some(rt) = self.cluster() {
+            flush(rt, &mut pending).await;
+        }
+    }
+
+    /// Watches this node's view for events worth logging.
+    pub(crate) fn spawn_event_watcher(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EVENT_SCAN_INTERVAL);
+            let started = std::time::Instant::now();
+            let mut was_quorate = false;
+            let mut lost_at: Option<u64> = None;
+            let mut was_leader = false;
+            let mut alive: BTreeMap<u64, bool> = BTreeMap::new();
+            let mut clock: BTreeMap<u64, String> = BTreeMap::new();
+            loop {
+                tick.tick().await;
+                let quorate = rt.cfs.is_quorate();
+                if was_quorate && !quorate {
+                    lost_at = Some(now_secs());
+                    node.log_event(
+                        "quorum-lost",
+                        format!(
+                            "{} lost quorum: configuration is read-only here",
+                            node.config.name
+                        ),
+                    )
+                    .await;
+                } else if !was_quorate && quorate {
+                    if let Some(t) = lost_at.take() {
+                        let secs = now_secs().saturating_sub(t);
+                        node.log_event(
+                            "quorum-regained",
+                            format!("{} is quorate again after {secs} s", node.config.name),
+                        )
+                        .await;
+                    }
+                }
+                was_quorate = quorate;
+                let status = rt.cfs.status();
+                let leader = status.leader == Some(rt.membership.node_id);
+                if leader && !was_leader {
+                    node.log_event(
+                        "leader",
+                        format!("{} is the leader (term {})", node.config.name, status.term),
+                    )
+                    .await;
+                }
+                was_leader = leader;
+                // Liveness and clocks are logged by the leader only (one line per event).
+                if !leader || started.elapsed() < rt.members.node_timeout() {
+                    continue;
+                }
+                for m in rt.members.status().into_iter().filter(|m| !m.local) {
+                    let before = alive.insert(m.id, m.alive);
+                    match (before, m.alive) {
+                        (Some(true), false) | (None, false) => {
+                            let t = rt.members.node_timeout().as_secs();
+                            node.log_event(
+                                "dead",
+                                format!("node {} is dead: no heartbeat for {t} s", m.name),
+                            )
+                            .await;
+                        }
+                        (Some(false), true) => {
+                            node.log_event("alive", format!("node {} is alive again", m.name))
+                                .await
+                        }
+                        _ => {}
+                    }
+                    let before = clock.insert(m.id, m.clock.clone());
+                    if before.as_deref() != Some(m.clock.as_str()) {
+                        let off = m.clock_offset_ms.unwrap_or(0.0) / 1000.0;
+                        match m.clock.as_str() {
+                            "alarm" => {
+                                node.log_event(
+                                    "clock-alarm",
+                                    format!(
+                                        "clock of {} is off by {off:+.1} s (over 10 s)",
+                                        m.name
+                                    ),
+                                )
+                                .await
+                            }
+                            "warning" => {
+                                node.log_event(
+                                    "clock-warning",
+                                    format!("clock of {} is off by {off:+.1} s (over 1 s)", m.name),
+                                )
+                                .await
+                            }
+                            _ if before.is_some() => {
+                                node.log_event(
+                                    "clock-ok",
+                                    format!("clock of {} is back in sync", m.name),
+                                )
+                                .await
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn flush(rt: &ClusterRuntime, pending: &mut Vec<LogEvent>) {
+    if !rt.cfs.is_quorate() || pending.is_empty() {
+        return;
+    }
+    let Ok(path) = cfs_path(layout::CLUSTER_LOG) else {
+        return;
+    };
+    let ops: Vec<Op> = pending
+        .iter()
+        .filter_map(|ev| serde_json::to_string(ev).ok())
+        .map(|line| Op::AppendLine {
+            path: path.clone(),
+            line,
+            keep_bytes: CLUSTER_LOG_KEEP_BYTES,
+        })
+        .collect();
+    match rt.cfs.propose(Op::Batch { ops }).await {
+        Ok(_) => pending.clear(),
+        Err(CfsError::NotQuorate) | Err(CfsError::NoLeader) => {}
+        Err(e) => tracing::warn!("cannot write the cluster log: {e}"),
+    }
+}
