@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use openraft::error::{
@@ -40,48 +41,109 @@ pub struct AppendFrame {
     pub rpc: AppendEntriesRequest<TypeConfig>,
 }
 
-/// Makes (and shares) one framed connection per peer address.
+/// Makes (and shares) framed connections to peers, one per link.
 #[derive(Clone)]
 pub struct RaftTransport {
     tls: rustls::ClientConfig,
     local: IpAddr,
+    local1: Option<IpAddr>,
     quorum: Arc<QuorumTracker>,
-    clients: Arc<Mutex<HashMap<SocketAddr, Arc<FrameClient>>>>,
+    peers: Arc<Mutex<HashMap<String, Arc<PeerClients>>>>,
+}
+
+/// A peer's connections, one per link, and the link that worked last.
+pub struct PeerClients {
+    links: Vec<Arc<FrameClient>>,
+    preferred: AtomicUsize,
+}
+
+impl PeerClients {
+    /// Calls on the preferred link; on failure, once more on the other link
+    /// (each attempt gets its share of the deadline), which then becomes preferred.
+    pub async fn call(&self, kind: u16, body: Bytes, ttl: Duration) -> Result<Bytes, CallError> {
+        let n = self.links.len().max(1);
+        let first = self.preferred.load(Ordering::Relaxed) % n;
+        let share = if n > 1 { ttl / 2 } else { ttl };
+        let mut last_err = CallError::Unreachable("no address".into());
+        for attempt in 0..n {
+            let i = (first + attempt) % n;
+            match self.links[i].call(kind, body.clone(), share).await {
+                Ok(answer) => {
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Ok(answer);
+                }
+                Err(e @ CallError::Remote(_)) => return Err(e),
+                Err(e) => last_err = e,
+            }
+        }
+        Err(last_err)
+    }
 }
 
 impl RaftTransport {
-    pub fn new(tls: rustls::ClientConfig, local: IpAddr, quorum: Arc<QuorumTracker>) -> Self {
+    pub fn new(
+        tls: rustls::ClientConfig,
+        local: IpAddr,
+        local1: Option<IpAddr>,
+        quorum: Arc<QuorumTracker>,
+    ) -> Self {
         RaftTransport {
             tls,
             local,
+            local1,
             quorum,
-            clients: Arc::new(Mutex::new(HashMap::new())),
+            peers: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// Sends one framed request to `addr` and decodes the answer.
-    pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        addr: SocketAddr,
-        kind: u16,
-        req: &Req,
-        timeout: std::time::Duration,
-    ) -> Result<Resp, CallError> {
-        let body = serde_json::to_vec(req).map_err(|e| CallError::Network(e.to_string()))?;
-        let answer = self
-            .client(addr)
-            .call(kind, Bytes::from(body), timeout)
-            .await?;
-        serde_json::from_slice(&answer)
-            .map_err(|e| CallError::Network(format!("bad answer from {addr}: {e}")))
+    /// The connections to a member (link0, then link1 when both sides have one).
+    pub fn peer(&self, member: &Member) -> Option<Arc<PeerClients>> {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = peers.get(&member.rpc_addr) {
+            return Some(p.clone());
+        }
+        let link0: SocketAddr = member.rpc_addr.parse().ok()?;
+        let mut links = vec![Arc::new(FrameClient::new(
+            link0,
+            Some(self.local),
+            self.tls.clone(),
+        ))];
+        if let (Some(addr1), Some(local1)) = (
+            member
+                .rpc_addr1
+                .as_ref()
+                .and_then(|a| a.parse::<SocketAddr>().ok()),
+            self.local1,
+        ) {
+            links.push(Arc::new(FrameClient::new(
+                addr1,
+                Some(local1),
+                self.tls.clone(),
+            )));
+        }
+        let p = Arc::new(PeerClients {
+            links,
+            preferred: AtomicUsize::new(0),
+        });
+        peers.insert(member.rpc_addr.clone(), p.clone());
+        Some(p)
     }
 
-    fn client(&self, addr: SocketAddr) -> Arc<FrameClient> {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        clients
-            .entry(addr)
-            .or_insert_with(|| Arc::new(FrameClient::new(addr, Some(self.local), self.tls.clone())))
-            .clone()
+    /// Sends one framed request to a member and decodes the answer.
+    pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        member: &Member,
+        kind: u16,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, CallError> {
+        let peer = self
+            .peer(member)
+            .ok_or_else(|| CallError::Unreachable(format!("bad address {:?}", member.rpc_addr)))?;
+        let body = serde_json::to_vec(req).map_err(|e| CallError::Network(e.to_string()))?;
+        let answer = peer.call(kind, Bytes::from(body), timeout).await?;
+        serde_json::from_slice(&answer)
+            .map_err(|e| CallError::Network(format!("bad answer from {}: {e}", member.name)))
     }
 }
 
@@ -89,15 +151,10 @@ impl RaftNetworkFactory<TypeConfig> for RaftTransport {
     type Network = PeerLink;
 
     async fn new_client(&mut self, target: NodeId, node: &Member) -> PeerLink {
-        let client = node
-            .rpc_addr
-            .parse::<SocketAddr>()
-            .ok()
-            .map(|a| self.client(a));
         PeerLink {
             target,
             addr: node.rpc_addr.clone(),
-            client,
+            client: self.peer(node),
             quorum: self.quorum.clone(),
         }
     }
@@ -107,7 +164,7 @@ impl RaftNetworkFactory<TypeConfig> for RaftTransport {
 pub struct PeerLink {
     target: NodeId,
     addr: String,
-    client: Option<Arc<FrameClient>>,
+    client: Option<Arc<PeerClients>>,
     quorum: Arc<QuorumTracker>,
 }
 

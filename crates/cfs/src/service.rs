@@ -68,6 +68,8 @@ pub struct CfsOptions {
     pub raft_tls: rustls::ClientConfig,
     /// The node's address: Raft connections leave from it.
     pub local_addr: std::net::IpAddr,
+    /// The node's link1 address, if it has a second link.
+    pub local_addr1: Option<std::net::IpAddr>,
     pub settings: RaftSettings,
 }
 
@@ -190,7 +192,12 @@ impl Cfs {
         .validate()
         .map_err(CfsError::invalid)?;
         let quorum = Arc::new(QuorumTracker::new(Duration::from_millis(s.lease_ms)));
-        let transport = RaftTransport::new(opts.raft_tls.clone(), opts.local_addr, quorum.clone());
+        let transport = RaftTransport::new(
+            opts.raft_tls.clone(),
+            opts.local_addr,
+            opts.local_addr1,
+            quorum.clone(),
+        );
         let transport_handle = transport.clone();
         let (proposals, proposal_rx) = mpsc::unbounded_channel();
         let raft = Raft::new(opts.node_id, Arc::new(config), transport, log, sm)
@@ -499,13 +506,9 @@ impl Cfs {
         kind: u16,
         req: &Req,
     ) -> Result<Resp, CfsError> {
-        let addr: std::net::SocketAddr = leader
-            .rpc_addr
-            .parse()
-            .map_err(|_| CfsError::rpc(format!("bad leader address {:?}", leader.rpc_addr)))?;
         let result: Result<Resp, CfsError> = self
             .transport
-            .request(addr, kind, req, WRITE_TIMEOUT)
+            .request(leader, kind, req, WRITE_TIMEOUT)
             .await
             .map_err(|e| CfsError::rpc(format!("forwarding to leader {}: {e}", leader.name)))?;
         result

@@ -51,9 +51,9 @@ impl NodeProc {
     fn signal(&self, sig: i32) {
         if let Some(pid) = self.pid() {
             #[allow(unsafe_code)]
-            // SAFETY: kill(2) on a pid this harness started; no memory is involved.
+            // SAFETY: kill(2) on the process group this harness started; no memory is involved.
             unsafe {
-                libc::kill(pid as i32, sig);
+                libc::kill(-(pid as i32), sig);
             }
         }
     }
@@ -73,6 +73,10 @@ pub struct ProcCluster {
     pub root_token: Option<String>,
     /// Detached processes (own process group) outlive this value (lab mode).
     pub detached: bool,
+    /// When set, node i also gets link1 address 127.0.<this>.i.
+    pub link1_subnet: Option<u8>,
+    /// A command prefix per node index (e.g. faketime), used by `start`.
+    pub wrappers: std::collections::HashMap<usize, Vec<String>>,
 }
 
 impl ProcCluster {
@@ -87,6 +91,8 @@ impl ProcCluster {
             ca_pem: None,
             root_token: None,
             detached: false,
+            link1_subnet: None,
+            wrappers: std::collections::HashMap::new(),
         }
     }
 
@@ -119,6 +125,9 @@ impl ProcCluster {
         let addr: IpAddr = format!("127.0.{}.{}", self.subnet, i).parse()?;
         let mut config = NodeConfig::new(name.parse()?, addr);
         config.state_dir = Some(self.dir.join(&name));
+        if let Some(s) = self.link1_subnet {
+            config.link1 = Some(format!("127.0.{s}.{i}").parse()?);
+        }
         config.raft = self.tuning.clone();
         let config_path = self.dir.join(format!("{name}.toml"));
         std::fs::create_dir_all(&self.dir)?;
@@ -142,11 +151,17 @@ impl ProcCluster {
             .create(true)
             .append(true)
             .open(self.dir.join(format!("{}.log", node.name)))?;
-        let mut cmd = Command::new(&self.bin);
-        if self.detached {
-            // Its own process group: Ctrl-C or closing the terminal does not reach it.
-            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        }
+        let mut cmd = match self.wrappers.get(&i) {
+            Some(w) if !w.is_empty() => {
+                let mut c = Command::new(&w[0]);
+                c.args(&w[1..]).arg(&self.bin);
+                c
+            }
+            _ => Command::new(&self.bin),
+        };
+        // Its own process group: signals reach wrappers (faketime) and the node
+        // alike, and Ctrl-C or closing the terminal does not reach a lab node.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd
             .args(["node", "run", "--config"])
             .arg(&node.config_path)
@@ -367,6 +382,32 @@ impl ProcCluster {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    /// Edits cluster.conf through the API (compare-and-swap on its version).
+    pub async fn edit_cluster_conf(
+        &self,
+        via: usize,
+        edit: impl Fn(&mut brigade_core::cluster_conf::ClusterConf),
+    ) -> anyhow::Result<()> {
+        let client = self.client(via)?;
+        let f = client
+            .fs_read(brigade_core::layout::CLUSTER_CONF, true)
+            .await?;
+        let mut conf =
+            brigade_core::cluster_conf::ClusterConf::parse(&f.content.unwrap_or_default())?;
+        edit(&mut conf);
+        conf.config_version += 1;
+        client
+            .fs_write(&brigade_client::WriteRequest {
+                path: brigade_core::layout::CLUSTER_CONF.into(),
+                content: Some(conf.to_text()),
+                data: None,
+                expect_version: Some(f.version),
+                create_exclusive: false,
+            })
+            .await?;
+        Ok(())
     }
 
     /// The index of the node with this Raft id (ids are assigned in join order).

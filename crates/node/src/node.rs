@@ -127,19 +127,18 @@ impl Node {
         let client_tls_raft = client_tls.clone();
         let rpc_client = http_client::build(client_tls, Some(self.config.address), None)
             .map_err(NodeError::internal)?;
-        let listener = TcpListener::bind(self.config.rpc_addr())
-            .await
-            .map_err(|e| {
-                NodeError::Internal(format!(
-                    "cannot listen on {} for cluster RPC: {e}",
-                    self.config.rpc_addr()
-                ))
-            })?;
+        let mut listeners = Vec::new();
+        for addr in std::iter::once(self.config.rpc_addr()).chain(self.config.rpc_addr1()) {
+            listeners.push(TcpListener::bind(addr).await.map_err(|e| {
+                NodeError::Internal(format!("cannot listen on {addr} for cluster RPC: {e}"))
+            })?);
+        }
         let cfs = Cfs::start(CfsOptions {
             node_id: membership.node_id,
             data_dir: self.state.path(CFS_DIR),
             raft_tls: client_tls_raft,
             local_addr: self.config.address,
+            local_addr1: self.config.link1,
             settings: self.raft_settings(),
         })
         .await?;
@@ -161,7 +160,14 @@ impl Node {
             tls::rpc_server_config(ca_pem, identity.clone()).map_err(NodeError::internal)?;
         let routes = crate::rpc::router(self.clone());
         let frames = brigade_cfs::rpc::frame_handler(cfs.clone());
-        tokio::spawn(serve::serve_tls(listener, server_tls, routes, Some(frames)));
+        for listener in listeners {
+            tokio::spawn(serve::serve_tls(
+                listener,
+                server_tls.clone(),
+                routes.clone(),
+                Some(frames.clone()),
+            ));
+        }
         self.api_cert.replace(identity);
         let rt = Arc::new(ClusterRuntime {
             membership,
