@@ -71,9 +71,12 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    let deadline = start + timeout;
+    eprintln!("waiting for: {what}");
     loop {
         if check().await {
+            eprintln!("  done after {:?}: {what}", start.elapsed());
             return;
         }
         assert!(

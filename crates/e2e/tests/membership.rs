@@ -52,7 +52,7 @@ async fn killed_node_is_reported_dead_by_both_survivors_and_returns() {
     let killed = Instant::now();
     for (who, client) in [("n1", &n1), ("n2", &n2)] {
         eventually(
-            Duration::from_secs(TEST_NODE_TIMEOUT_SECS as u64 + 10),
+            Duration::from_secs(TEST_NODE_TIMEOUT_SECS as u64 + 20),
             "n3 reported dead",
             || {
                 let client = client.clone();
