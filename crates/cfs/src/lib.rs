@@ -9,6 +9,7 @@ pub mod error;
 pub mod log_store;
 pub mod network;
 pub mod quorum;
+pub mod recover;
 pub mod rpc;
 pub mod service;
 pub mod state_machine;

@@ -193,6 +193,11 @@ impl StateMachine {
         self.shared.clone()
     }
 
+    /// Replaces the recorded membership (emergency recovery only).
+    pub fn force_membership(&self, m: StoredMembership) {
+        self.shared.write().membership = m;
+    }
+
     /// Writes the touched entries and the metadata in one redb transaction.
     fn persist(
         &self,

@@ -131,7 +131,10 @@ async fn five_nodes_split_two_three_only_the_three_side_is_quorate() {
     )
     .await;
     for minority in &clients[..2] {
-        let e = minority.fs_put("split/minority", "x").await.expect_err("minority write refused");
+        let e = minority
+            .fs_put("split/minority", "x")
+            .await
+            .expect_err("minority write refused");
         assert_eq!(e.to_string(), NOT_QUORATE_MSG);
     }
     write_retrying(&clients[3], "split/majority", "ok", Duration::from_secs(20))

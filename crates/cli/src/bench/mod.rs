@@ -1,6 +1,7 @@
 //! `brigade bench ...`: benchmarks printing brigade's figure next to a peer's from the same run.
 
 pub mod cfs;
+pub mod detection;
 
 use clap::Subcommand;
 
@@ -10,10 +11,13 @@ use crate::connect::GlobalArgs;
 pub enum BenchCmd {
     /// cfs write throughput and latency against a 3-member etcd, both on loopback.
     Cfs(cfs::CfsBenchArgs),
+    /// Failure detection and rejoin times (SIGKILL of a node), at several node_timeouts.
+    Detection(detection::DetectionArgs),
 }
 
 pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Cfs(args) => cfs::run(args).await,
+        BenchCmd::Detection(args) => detection::run(args).await,
     }
 }

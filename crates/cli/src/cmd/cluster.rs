@@ -29,11 +29,30 @@ pub enum ClusterCmd {
     Delnode { name: String },
     /// Show the cluster and quorum state (like `pvecm status`).
     Status,
+    /// Emergency: make this node the only voter after the majority is lost for good.
+    ///
+    /// Stop this node's daemon first. The node's own stores are rewritten so
+    /// that it alone forms the quorum; the lost nodes must never come back
+    /// with their old state (re-install and re-join them). Afterwards start
+    /// the daemon and remove the lost nodes with `brigade cluster delnode`.
+    Recover {
+        /// Required: this is not reversible.
+        #[arg(long)]
+        force: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
-    let c = client(g)?;
+    let c = match cmd {
+        // Works on the stopped node's own files, not through the API.
+        ClusterCmd::Recover { force, yes } => return recover(g, force, yes).await,
+        _ => client(g)?,
+    };
     match cmd {
+        ClusterCmd::Recover { .. } => {}
         ClusterCmd::Create { name } => {
             let r = c
                 .cluster_create(&name)
@@ -126,6 +145,70 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
             print_status(&s);
         }
     }
+    Ok(())
+}
+
+async fn recover(g: &GlobalArgs, force: bool, yes: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, Write as _};
+    let Some(cfg) = g.node_config()? else {
+        anyhow::bail!("recover works on the local node: give --config FILE (or install /etc/brigade/node.toml)");
+    };
+    if !force {
+        anyhow::bail!("recover rewrites this node's stores so it alone has quorum; add --force if the other voters are gone for good");
+    }
+    if std::net::TcpStream::connect_timeout(&cfg.api_addr(), std::time::Duration::from_millis(300))
+        .is_ok()
+    {
+        anyhow::bail!(
+            "the node daemon is running on {}: stop it first (recovery rewrites its local stores)",
+            cfg.api_addr()
+        );
+    }
+    let state = brigade_node::state_dir::StateDir::open(&cfg.state_dir())?;
+    let Some(m) = state.membership()? else {
+        anyhow::bail!("{} is not in a cluster", cfg.name);
+    };
+    let data = state.path(brigade_node::state_dir::CFS_DIR);
+    let voters = brigade_cfs::recover::current_voters(&data)?;
+    let lost: Vec<String> = voters
+        .iter()
+        .filter(|v| **v != m.node_id)
+        .map(|v| format!("nodeid {v}"))
+        .collect();
+    println!(
+        "This makes {} (nodeid {}) the only voter of cluster {}.",
+        cfg.name, m.node_id, m.cluster
+    );
+    println!(
+        "Voters losing their vote: {}.",
+        if lost.is_empty() {
+            "none".to_string()
+        } else {
+            lost.join(", ")
+        }
+    );
+    println!("Everything in this node's Raft log is applied, even entries the old majority may not have committed.");
+    println!(
+        "The lost nodes must not come back with their old state: re-install and re-join them."
+    );
+    if !yes {
+        print!("Continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            anyhow::bail!("aborted; nothing changed");
+        }
+    }
+    let report = brigade_cfs::recover::force_single_voter(&data, m.node_id).await?;
+    if g.json() {
+        return print_json(&report);
+    }
+    println!(
+        "Done: {} log entries replayed ({} past the last known commit); restarting from index {}.",
+        report.replayed_entries, report.beyond_known_commit, report.restart_index
+    );
+    println!("Next: start the daemon, then `brigade cluster delnode NAME` for each lost node.");
     Ok(())
 }
 
