@@ -101,9 +101,9 @@ async fn measure(
     for trial in 0..trials {
         let clients: Vec<Client> = (0..3).map(|i| c.client(i)).collect::<Result<_, _>>()?;
         // Everyone sees everyone before each trial.
-        for i in 0..3 {
+        for client in &clients {
             for n in ["n1", "n2", "n3"] {
-                let cl = clients[i].clone();
+                let cl = client.clone();
                 wait_for("all alive", || {
                     let cl = cl.clone();
                     async move { view(&cl, n).await.is_some_and(|(a, q)| a && q) }
