@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
@@ -120,7 +120,7 @@ async fn run_batcher(
             let (ops, waiters): (Vec<Op>, Vec<_>) = batch.into_iter().unzip();
             let proposal = Proposal {
                 ops,
-                mtime: now_secs(),
+                mtime: brigade_core::unix_now_secs(),
             };
             let started = Instant::now();
             let result = tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(proposal)).await;
@@ -158,13 +158,6 @@ async fn run_batcher(
             drop(permit);
         });
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Cfs {

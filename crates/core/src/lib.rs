@@ -11,3 +11,11 @@ pub mod section_config;
 pub use error::FormatError;
 pub use ids::{NodeName, VmId};
 pub use path::CfsPath;
+
+/// Wall-clock seconds since the epoch, for display (mtimes, log lines) only.
+pub fn unix_now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

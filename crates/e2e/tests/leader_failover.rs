@@ -54,35 +54,36 @@ async fn acknowledged_writes_survive_a_leader_kill() {
     );
 
     for &i in &survivors {
-        let client = c.client(i).expect("client");
-        let acked = acked.clone();
-        eventually(
+        has_every_write(
+            &c.client(i).expect("client"),
+            &acked,
             Duration::from_secs(15),
-            "every acknowledged write is present",
-            || {
-                let (client, acked) = (client.clone(), acked.clone());
-                async move {
-                    let tree = dump(&client, "history").await.unwrap_or_default();
-                    acked.iter().all(|(p, v)| tree.get(p) == Some(v))
-                }
-            },
         )
         .await;
     }
 
     // The killed leader comes back and catches up too.
     c.start(leader).expect("restart");
-    let client = c.client(leader).expect("client");
-    eventually(
+    has_every_write(
+        &c.client(leader).expect("client"),
+        &acked,
         Duration::from_secs(30),
-        "restarted old leader has every acknowledged write",
-        || {
-            let (client, acked) = (client.clone(), acked.clone());
-            async move {
-                let tree = dump(&client, "history").await.unwrap_or_default();
-                acked.iter().all(|(p, v)| tree.get(p) == Some(v))
-            }
-        },
     )
+    .await;
+}
+
+/// Waits until `client`'s replica holds every acknowledged write.
+async fn has_every_write(
+    client: &brigade_client::Client,
+    acked: &BTreeMap<String, String>,
+    timeout: Duration,
+) {
+    eventually(timeout, "every acknowledged write is present", || {
+        let (client, acked) = (client.clone(), acked.clone());
+        async move {
+            let tree = dump(&client, "history").await.unwrap_or_default();
+            acked.iter().all(|(p, v)| tree.get(p) == Some(v))
+        }
+    })
     .await;
 }

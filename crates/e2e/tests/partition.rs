@@ -46,10 +46,14 @@ async fn minority_is_read_only_and_converges_after_heal() {
     eprintln!("n3 not quorate {:?} after the cut", cut_at.elapsed());
     for (i, name) in [(0usize, "n1"), (1, "n2")] {
         let client = c.client(i).expect("client");
-        eventually(Duration::from_secs(15), "the majority side stays quorate", || {
-            let client = client.clone();
-            async move { client.status().await.is_ok_and(|s| s.quorate) }
-        })
+        eventually(
+            Duration::from_secs(15),
+            "the majority side stays quorate",
+            || {
+                let client = client.clone();
+                async move { client.status().await.is_ok_and(|s| s.quorate) }
+            },
+        )
         .await;
         eprintln!("{name} quorate during the partition");
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,18 +31,11 @@ pub struct LogEvent {
     pub msg: String,
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 impl Node {
     /// Records an event now (or, without quorum, as soon as the node has it again).
     pub async fn log_event(&self, kind: &str, msg: String) {
         let ev = LogEvent {
-            time: now_secs(),
+            time: brigade_core::unix_now_secs(),
             node: self.config.name.to_string(),
             kind: kind.to_string(),
             msg,
@@ -73,7 +66,7 @@ impl Node {
                 tick.tick().await;
                 let quorate = rt.cfs.is_quorate();
                 if was_quorate && !quorate {
-                    lost_at = Some(now_secs());
+                    lost_at = Some(brigade_core::unix_now_secs());
                     node.log_event(
                         "quorum-lost",
                         format!(
@@ -84,7 +77,7 @@ impl Node {
                     .await;
                 } else if !was_quorate && quorate {
                     if let Some(t) = lost_at.take() {
-                        let secs = now_secs().saturating_sub(t);
+                        let secs = brigade_core::unix_now_secs().saturating_sub(t);
                         node.log_event(
                             "quorum-regained",
                             format!("{} is quorate again after {secs} s", node.config.name),

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use brigade_cfs::{Cfs, CfsError, Member, Op};
 use brigade_core::cluster_conf::{ClusterConf, NodeEntry};
@@ -58,13 +58,6 @@ fn new_authkey() -> Vec<u8> {
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
     hex::encode(key).into_bytes()
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn write_op(
@@ -204,7 +197,7 @@ impl Node {
         let t = JoinToken::generate(&conf.name, addrs, &fp);
         let stored = StoredJoinToken {
             hash: token::hash_secret(&t.secret),
-            expires: now_secs() + JOIN_TOKEN_TTL_SECS,
+            expires: brigade_core::unix_now_secs() + JOIN_TOKEN_TTL_SECS,
         };
         let path = format!("{}/{}", layout::JOIN_TOKENS_DIR, t.id);
         let body = serde_json::to_vec(&stored).map_err(NodeError::internal)?;
@@ -392,7 +385,7 @@ impl Node {
         let stored: StoredJoinToken =
             serde_json::from_slice(&stored_file.data).map_err(|_| refused())?;
         if !token::constant_time_eq(&stored.hash, &token::hash_secret(&app.secret))
-            || stored.expires < now_secs()
+            || stored.expires < brigade_core::unix_now_secs()
         {
             return Err(refused());
         }

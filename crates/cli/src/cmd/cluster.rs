@@ -229,7 +229,7 @@ fn print_status(s: &brigade_client::ClusterStatus) {
     println!("Quorum information\n------------------");
     println!(
         "Date:             {} UTC",
-        crate::output::format_time(now_secs())
+        crate::output::format_time(brigade_core::unix_now_secs())
     );
     println!("Quorum provider:  brigade raft lease");
     println!("Nodes:            {}", conf.nodes.len());
@@ -335,11 +335,4 @@ fn print_status(s: &brigade_client::ClusterStatus) {
             println!("- {w}");
         }
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
