@@ -45,6 +45,8 @@ pub struct RaftSettings {
     pub snapshot_logs: u64,
     /// Log entries kept after a snapshot (older ones are purged).
     pub keep_logs: u64,
+    /// Whether this node may stand for leader (a qdevice may not).
+    pub can_lead: bool,
 }
 
 impl Default for RaftSettings {
@@ -56,6 +58,7 @@ impl Default for RaftSettings {
             lease_ms: 2000,
             snapshot_logs: 10_000,
             keep_logs: 1000,
+            can_lead: true,
         }
     }
 }
@@ -180,6 +183,7 @@ impl Cfs {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_logs),
             max_in_snapshot_log_to_keep: s.keep_logs,
             snapshot_max_chunk_size: 1024 * 1024,
+            enable_elect: s.can_lead,
             ..Default::default()
         }
         .validate()

@@ -35,6 +35,9 @@ enum Command {
     Cluster(cmd::cluster::ClusterCmd),
     /// The cluster log: joins, deaths, quorum and leader changes, clock alarms.
     Log(cmd::log::LogArgs),
+    /// Run a quorum device (tie-breaker vote) on a third machine.
+    #[command(subcommand)]
+    Qdevice(cmd::qdevice::QdeviceDaemonCmd),
     /// Read and write the replicated configuration tree (like /etc/pve).
     #[command(subcommand)]
     Fs(cmd::fs::FsCmd),
@@ -74,6 +77,10 @@ fn main() {
             Command::Node(c) => {
                 init_logging();
                 cmd::node::run(&cli.global, c).await
+            }
+            Command::Qdevice(c) => {
+                init_logging();
+                cmd::qdevice::run_daemon(c).await
             }
             Command::Cluster(c) => cmd::cluster::run(&cli.global, c).await,
             Command::Fs(c) => cmd::fs::run(&cli.global, c).await,

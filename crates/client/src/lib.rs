@@ -230,6 +230,39 @@ impl Client {
         self.delete(&format!("/cluster/nodes/{name}")).await
     }
 
+    pub async fn qdevice_remove(&self) -> Result<(), ClientError> {
+        self.delete("/cluster/qdevice").await
+    }
+
+    /// Asks the qdevice at `qdevice_url` to join the cluster of `member` with `token`
+    /// (`fingerprint` pins its certificate; without it, any certificate is accepted).
+    pub async fn qdevice_adopt(
+        qdevice_url: &str,
+        fingerprint: Option<String>,
+        member: &str,
+        token: &str,
+    ) -> Result<JoinResult, ClientError> {
+        let tls = tls::leaf_pinned_client_config(fingerprint)
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http =
+            http_client::build(tls, None, None).map_err(|e| ClientError::Setup(e.to_string()))?;
+        let c = Client {
+            base: qdevice_url.trim_end_matches('/').to_string(),
+            http,
+            token: None,
+        };
+        let req = JoinRequest {
+            address: member.into(),
+            token: token.into(),
+        };
+        c.send(
+            c.request(reqwest::Method::POST, "/qdevice/adopt")
+                .json(&req)
+                .timeout(Duration::from_secs(90)),
+        )
+        .await
+    }
+
     pub async fn status(&self) -> Result<ClusterStatus, ClientError> {
         self.get("/cluster/status", &[]).await
     }

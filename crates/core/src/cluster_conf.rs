@@ -32,6 +32,17 @@ pub struct ClusterConf {
     pub max_voters: u32,
     pub node_timeout_secs: u32,
     pub nodes: Vec<NodeEntry>,
+    /// The quorum device, if one is set up (a voter that never leads).
+    #[serde(default)]
+    pub qdevice: Option<QdeviceEntry>,
+}
+
+/// The quorum device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QdeviceEntry {
+    pub name: NodeName,
+    pub nodeid: u64,
+    pub address: IpAddr,
 }
 
 /// One node of the cluster.
@@ -70,6 +81,7 @@ impl ClusterConf {
             max_voters: DEFAULT_MAX_VOTERS,
             node_timeout_secs: DEFAULT_NODE_TIMEOUT_SECS,
             nodes: vec![first],
+            qdevice: None,
         }
     }
 
@@ -78,8 +90,19 @@ impl ClusterConf {
         let sections = section_config::parse(text)?;
         let mut header = None;
         let mut nodes: Vec<NodeEntry> = Vec::new();
+        let mut qdevice: Option<QdeviceEntry> = None;
         for s in &sections {
             match s.kind.as_str() {
+                "qdevice" => {
+                    if qdevice.is_some() {
+                        return Err(FormatError::Invalid("more than one qdevice section".into()));
+                    }
+                    qdevice = Some(QdeviceEntry {
+                        name: s.id.parse()?,
+                        nodeid: required(s, "nodeid")?,
+                        address: required(s, "address")?,
+                    });
+                }
                 "cluster" => {
                     if header.is_some() {
                         return Err(FormatError::Invalid("more than one cluster section".into()));
@@ -128,6 +151,16 @@ impl ClusterConf {
             max_voters,
             node_timeout_secs,
             nodes,
+            qdevice,
+        })
+        .and_then(|c: ClusterConf| {
+            let qid = c.qdevice.as_ref().map(|q| q.nodeid);
+            if qid.is_some_and(|q| c.nodes.iter().any(|n| n.nodeid == q)) {
+                return Err(FormatError::Invalid(
+                    "the qdevice's nodeid is also a node's".into(),
+                ));
+            }
+            Ok(c)
         })
     }
 
@@ -147,6 +180,13 @@ impl ClusterConf {
             }
             sections.push(s);
         }
+        if let Some(q) = &self.qdevice {
+            sections.push(
+                Section::new("qdevice", q.name.as_str())
+                    .with("nodeid", q.nodeid)
+                    .with("address", q.address),
+            );
+        }
         section_config::write(&sections)
     }
 
@@ -158,9 +198,15 @@ impl ClusterConf {
         self.nodes.iter().find(|n| n.nodeid == id)
     }
 
-    /// The next free node id.
+    /// The next free node id (the qdevice's included).
     pub fn next_nodeid(&self) -> u64 {
-        self.nodes.iter().map(|n| n.nodeid).max().unwrap_or(0) + 1
+        self.nodes
+            .iter()
+            .map(|n| n.nodeid)
+            .chain(self.qdevice.as_ref().map(|q| q.nodeid))
+            .max()
+            .unwrap_or(0)
+            + 1
     }
 }
 
@@ -220,7 +266,8 @@ mod tests {
                 link1: with_link1.then(|| format!("10.0.0.{}", id % 250).parse().expect("ip")),
                 ..entry(&format!("n{id}"), id)
             }).collect();
-            let c = ClusterConf { name, config_version: version, max_voters, node_timeout_secs: timeout, nodes };
+            let qdevice = with_link1.then(|| QdeviceEntry { name: "qd".parse().expect("name"), nodeid: 500, address: "127.0.0.9".parse().expect("ip") });
+            let c = ClusterConf { name, config_version: version, max_voters, node_timeout_secs: timeout, nodes, qdevice };
             prop_assert_eq!(ClusterConf::parse(&c.to_text()).expect("parses"), c);
         }
     }

@@ -144,6 +144,68 @@ impl ProcCluster {
         Ok(i - 1)
     }
 
+    /// Adds and starts a qdevice process ("qdevice" on the next address); returns its index.
+    pub fn spawn_qdevice(&mut self) -> anyhow::Result<usize> {
+        let i = self.nodes.len() + 1;
+        let addr: IpAddr = format!("127.0.{}.{}", self.subnet, i).parse()?;
+        let mut config = NodeConfig::new("qdevice".parse()?, addr);
+        config.qdevice = true;
+        config.state_dir = Some(self.dir.join("qdevice"));
+        config.raft = self.tuning.clone();
+        let config_path = self.dir.join("qdevice.toml");
+        std::fs::create_dir_all(&self.dir)?;
+        std::fs::write(&config_path, config.to_toml())?;
+        self.nodes.push(NodeProc {
+            name: "qdevice".into(),
+            addr,
+            config_path,
+            config,
+            child: None,
+            detached_pid: None,
+        });
+        self.start(i - 1)?;
+        Ok(i - 1)
+    }
+
+    /// `cluster qdevice setup` through node 0: the qdevice at index `q` joins as a voter.
+    pub async fn setup_qdevice(&mut self, q: usize) -> anyhow::Result<()> {
+        self.wait_api(q).await?;
+        let token = self.client(0)?.join_token().await?.token;
+        let member = self.nodes[0].config.api_addr().to_string();
+        Client::qdevice_adopt(&self.nodes[q].config.api_url(), None, &member, &token).await?;
+        Ok(())
+    }
+
+    /// Resident memory of node `i`'s daemon in KiB (from /proc), if running.
+    pub fn rss_kib(&self, i: usize) -> Option<u64> {
+        let pid = self.nodes[i].pid()?;
+        // The daemon may run under a wrapper: take the largest RSS in its process group.
+        let mut best = None;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r.split_whitespace().collect())
+                .unwrap_or_default();
+            if fields.get(2).and_then(|g| g.parse::<u32>().ok()) != Some(pid) {
+                continue;
+            }
+            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            let rss = status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok());
+            best = best.max(rss);
+        }
+        best
+    }
+
     /// Starts (or restarts) node `i`'s process; its log goes to DIR/nI.log.
     pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
         let node = &mut self.nodes[i];

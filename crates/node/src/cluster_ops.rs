@@ -22,6 +22,46 @@ pub const JOIN_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Timeout of the join application sent to a member.
 pub const JOIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Why the node is not quorate, and what an even number of voters risks.
+pub fn quorum_warnings(
+    cfs: &brigade_cfs::CfsStatus,
+    conf: Option<&ClusterConf>,
+    members: &[brigade_membership::PeerStatus],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let voters: Vec<u64> = cfs
+        .members
+        .iter()
+        .filter(|m| m.voter)
+        .map(|m| m.id)
+        .collect();
+    let has_qdevice = conf.is_some_and(|c| c.qdevice.is_some());
+    let present = voters
+        .iter()
+        .filter(|v| members.iter().any(|m| m.id == **v && m.alive))
+        .count();
+    let needed = voters.len() / 2 + 1;
+    if !cfs.quorate && !voters.is_empty() {
+        let mut line = format!(
+            "not quorate: {present} of {} votes present, {needed} needed; the configuration is read-only and nothing is started or recovered",
+            voters.len()
+        );
+        if voters.len() == 2 && !has_qdevice {
+            line.push_str(
+                "; a two-node cluster cannot lose either node without a tie-breaker: add one with 'brigade cluster qdevice setup ADDR'",
+            );
+        }
+        out.push(line);
+    }
+    if voters.len() % 2 == 0 && !voters.is_empty() && !has_qdevice {
+        out.push(format!(
+            "even number of voters ({}) and no qdevice: losing half of them stops the whole cluster; add one with 'brigade cluster qdevice setup ADDR'",
+            voters.len()
+        ));
+    }
+    out
+}
+
 /// Warnings derived from the heartbeat view.
 pub fn warnings(members: &[brigade_membership::PeerStatus]) -> Vec<String> {
     let mut out = Vec::new();
@@ -250,6 +290,7 @@ impl Node {
             api_port: self.config.api_port,
             rpc_port: self.config.rpc_port,
             link1: self.config.link1.map(|ip| ip.to_string()),
+            qdevice: self.config.qdevice,
         };
         let resp = client
             .post(format!("https://{target}/api2/json/cluster/join/request"))
@@ -366,6 +407,7 @@ impl Node {
                 .remove_node(rt, &name)
                 .await
                 .map(|_| AdminResult::Removed),
+            AdminOp::RemoveQdevice => self.remove_qdevice(rt).await.map(|_| AdminResult::Removed),
         }
     }
 
@@ -405,10 +447,18 @@ impl Node {
             None => None,
         };
         let (mut conf, conf_version) = read_cluster_conf_versioned(cfs)?;
-        if conf.node(&name).is_some() {
+        if conf.node(&name).is_some() || conf.qdevice.as_ref().is_some_and(|q| q.name == name) {
             return Err(NodeError::Conflict(format!(
                 "a node named {name} is already in the cluster; remove it with 'brigade cluster delnode {name}' first"
             )));
+        }
+        if app.qdevice {
+            if let Some(q) = &conf.qdevice {
+                return Err(NodeError::Conflict(format!(
+                    "cluster {} already has a qdevice ({} at {}); remove it first with 'brigade cluster qdevice remove'",
+                    conf.name, q.name, q.address
+                )));
+            }
         }
         if let Some(other) = conf.nodes.iter().find(|n| n.link0 == address) {
             return Err(NodeError::Conflict(format!(
@@ -421,13 +471,21 @@ impl Node {
         let ips: Vec<IpAddr> = std::iter::once(address).chain(link1).collect();
         let cert = pki::issue_node_cert(&conf.name, &ca_key, name.as_str(), &ips)
             .map_err(NodeError::internal)?;
-        conf.nodes.push(NodeEntry {
-            name: name.clone(),
-            nodeid,
-            votes: 1,
-            link0: address,
-            link1,
-        });
+        if app.qdevice {
+            conf.qdevice = Some(brigade_core::cluster_conf::QdeviceEntry {
+                name: name.clone(),
+                nodeid,
+                address,
+            });
+        } else {
+            conf.nodes.push(NodeEntry {
+                name: name.clone(),
+                nodeid,
+                votes: 1,
+                link0: address,
+                link1,
+            });
+        }
         conf.config_version += 1;
         let mut ops = vec![
             Op::Delete {
@@ -437,11 +495,13 @@ impl Node {
             },
             write_op(layout::CLUSTER_CONF, conf.to_text(), Some(conf_version))?,
         ];
-        for dir in layout::node_skeleton(&name) {
-            ops.push(Op::Mkdir {
-                path: dir,
-                parents: true,
-            });
+        if !app.qdevice {
+            for dir in layout::node_skeleton(&name) {
+                ops.push(Op::Mkdir {
+                    path: dir,
+                    parents: true,
+                });
+            }
         }
         match cfs.propose(Op::Batch { ops }).await {
             Err(CfsError::VersionMismatch { path, .. }) | Err(CfsError::NotFound { path })
@@ -512,6 +572,36 @@ impl Node {
         Ok(())
     }
 
+    async fn remove_qdevice(&self, rt: &ClusterRuntime) -> Result<(), NodeError> {
+        let (mut conf, version) = read_cluster_conf_versioned(&rt.cfs)?;
+        let q = conf
+            .qdevice
+            .take()
+            .ok_or_else(|| NodeError::NotFound("this cluster has no qdevice".into()))?;
+        if rt.cfs.status().members.iter().any(|m| m.id == q.nodeid) {
+            rt.cfs.remove_member(q.nodeid).await?;
+        }
+        conf.config_version += 1;
+        rt.cfs
+            .propose(write_op(
+                layout::CLUSTER_CONF,
+                conf.to_text(),
+                Some(version),
+            )?)
+            .await?;
+        self.log_event(
+            "qdevice",
+            format!("qdevice {} at {} removed", q.name, q.address),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// `cluster qdevice remove`.
+    pub async fn qdevice_remove(self: &Arc<Self>) -> Result<(), NodeError> {
+        self.admin(AdminOp::RemoveQdevice).await.map(|_| ())
+    }
+
     /// `cluster delnode NODE` (refused for the node answering, like pvecm).
     pub async fn delnode(self: &Arc<Self>, name: &str) -> Result<(), NodeError> {
         if name == self.config.name.as_str() {
@@ -571,7 +661,13 @@ impl Node {
             members: rt.map(|r| r.members.status()).unwrap_or_default(),
             heartbeats: rt.map(|r| r.members.counters()).unwrap_or_default(),
             warnings: rt
-                .map(|r| warnings(&r.members.status()))
+                .map(|r| {
+                    let members = r.members.status();
+                    let conf = read_cluster_conf(&r.cfs).ok();
+                    let mut w = quorum_warnings(&r.cfs.status(), conf.as_ref(), &members);
+                    w.extend(warnings(&members));
+                    w
+                })
                 .unwrap_or_default(),
         }
     }

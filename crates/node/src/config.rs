@@ -33,6 +33,9 @@ pub struct NodeConfig {
     /// UDP port of heartbeats (the same on every node).
     #[serde(default = "default_heartbeat_port")]
     pub heartbeat_port: u16,
+    /// Run as a quorum device: a Raft voter that never stands for leader and runs no guests.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub qdevice: bool,
     /// Defaults to /var/lib/brigade/<name>.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
@@ -83,6 +86,7 @@ impl NodeConfig {
             rpc_port: DEFAULT_RPC_PORT,
             link1: None,
             heartbeat_port: default_heartbeat_port(),
+            qdevice: false,
             state_dir: None,
             raft: RaftTuning::default(),
         }

@@ -25,6 +25,13 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         "brigade node {} listening on https://{api_addr}",
         node.config.name
     );
+    if node.config.qdevice {
+        let pem = std::fs::read_to_string(node.state.path(crate::state_dir::API_CERT))
+            .unwrap_or_default();
+        if let Ok(fp) = brigade_net::pki::fingerprint_pem(&pem) {
+            println!("qdevice certificate fingerprint: {fp}");
+        }
+    }
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;

@@ -57,6 +57,9 @@ pub struct JoinApplication {
     pub rpc_port: u16,
     #[serde(default)]
     pub link1: Option<String>,
+    /// The applicant is a quorum device.
+    #[serde(default)]
+    pub qdevice: bool,
 }
 
 /// What the cluster grants a joining node.
@@ -191,6 +194,7 @@ pub struct LockRequest {
 pub enum AdminOp {
     Join(JoinApplication),
     DelNode { name: String },
+    RemoveQdevice,
 }
 
 /// Answers to [`AdminOp`].

@@ -112,6 +112,7 @@ impl Node {
             lease_ms: t.lease_ms.unwrap_or(d.lease_ms),
             snapshot_logs: t.snapshot_logs.unwrap_or(d.snapshot_logs),
             keep_logs: t.keep_logs.unwrap_or(d.keep_logs),
+            can_lead: !self.config.qdevice,
         }
     }
 
@@ -214,6 +215,11 @@ impl Node {
                 last_version = f.version;
                 rt.members
                     .set_node_timeout(Duration::from_secs(conf.node_timeout_secs as u64));
+                let qdevice = conf.qdevice.iter().map(|q| brigade_membership::Peer {
+                    id: q.nodeid,
+                    name: q.name.to_string(),
+                    links: vec![Some(std::net::SocketAddr::new(q.address, port))],
+                });
                 rt.members.set_peers(
                     conf.nodes
                         .iter()
@@ -225,6 +231,7 @@ impl Node {
                                 n.link1.map(|ip| std::net::SocketAddr::new(ip, port)),
                             ],
                         })
+                        .chain(qdevice)
                         .collect(),
                 );
             }

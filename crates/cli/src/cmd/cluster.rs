@@ -29,6 +29,9 @@ pub enum ClusterCmd {
     Delnode { name: String },
     /// Show the cluster and quorum state (like `pvecm status`).
     Status,
+    /// Add or remove the quorum device (tie-breaker for 2 or 4 nodes).
+    #[command(subcommand)]
+    Qdevice(crate::cmd::qdevice::QdeviceCmd),
     /// Emergency: make this node the only voter after the majority is lost for good.
     ///
     /// Stop this node's daemon first. The node's own stores are rewritten so
@@ -53,6 +56,7 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
     };
     match cmd {
         ClusterCmd::Recover { .. } => {}
+        ClusterCmd::Qdevice(q) => return crate::cmd::qdevice::run(g, q).await,
         ClusterCmd::Create { name } => {
             let r = c
                 .cluster_create(&name)
@@ -247,10 +251,22 @@ fn print_status(s: &brigade_client::ClusterStatus) {
         "Quorum:           {quorum} {}",
         if s.quorate { "" } else { " Activity blocked" }
     );
-    println!(
-        "Flags:            {}\n",
-        if s.quorate { "Quorate" } else { "" }
-    );
+    let qdevice_alive = conf
+        .qdevice
+        .as_ref()
+        .is_some_and(|q| s.members.iter().any(|m| m.id == q.nodeid && m.alive));
+    let mut flags = Vec::new();
+    if s.quorate {
+        flags.push("Quorate");
+    }
+    if conf.qdevice.is_some() {
+        flags.push(if qdevice_alive {
+            "Qdevice"
+        } else {
+            "Qdevice(dead)"
+        });
+    }
+    println!("Flags:            {}\n", flags.join(" "));
     println!("Membership information\n----------------------");
     let mut t = table(&[
         "Nodeid",
@@ -321,6 +337,27 @@ fn print_status(s: &brigade_client::ClusterStatus) {
             link(0, Some(n.link0)),
             link(1, n.link1),
             clock,
+        ]);
+    }
+    if let Some(q) = &conf.qdevice {
+        let voter = cfs.members.iter().any(|m| m.id == q.nodeid && m.voter);
+        t.add_row(vec![
+            format!("0x{:08x}", q.nodeid),
+            if voter { "1".into() } else { "0".into() },
+            format!("{} (qdevice)", q.name),
+            if voter {
+                "voter, never leads".into()
+            } else {
+                "joining".into()
+            },
+            if qdevice_alive {
+                "alive".into()
+            } else {
+                "DEAD".into()
+            },
+            q.address.to_string(),
+            "-".into(),
+            "-".into(),
         ]);
     }
     println!("{t}");

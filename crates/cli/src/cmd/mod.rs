@@ -4,3 +4,4 @@ pub mod cluster;
 pub mod fs;
 pub mod log;
 pub mod node;
+pub mod qdevice;

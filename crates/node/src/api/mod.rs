@@ -4,6 +4,7 @@ mod cluster;
 mod fs;
 mod join;
 mod metrics;
+mod qdevice;
 mod version;
 
 use std::sync::Arc;
@@ -141,11 +142,17 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(version::routes())
         .merge(cluster::routes())
         .merge(fs::routes())
+        .merge(qdevice::routes())
         .layer(middleware::from_fn_with_state(node.clone(), authenticate));
     let metrics =
         metrics::routes().layer(middleware::from_fn_with_state(node.clone(), authenticate));
     Router::new()
-        .nest("/api2/json", authenticated.merge(join::routes()))
+        .nest(
+            "/api2/json",
+            authenticated
+                .merge(join::routes())
+                .merge(qdevice::adopt_routes()),
+        )
         .merge(metrics)
         .fallback(not_found)
         .with_state(node)

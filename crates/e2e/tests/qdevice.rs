@@ -1,0 +1,206 @@
+//! The two-node problem and its tie-breaker: a qdevice votes but never leads.
+
+use std::time::Duration;
+
+use brigade_cfs::NOT_QUORATE_MSG;
+use brigade_client::Client;
+use brigade_e2e::{cluster, eventually, write_retrying};
+use brigade_harness::{firewall, ProcCluster};
+use brigade_node::config::RaftTuning;
+
+struct Heal(&'static str);
+impl Drop for Heal {
+    fn drop(&mut self) {
+        let _ = firewall::heal(self.0);
+    }
+}
+
+async fn quorate(c: &Client) -> bool {
+    c.status().await.is_ok_and(|s| s.quorate)
+}
+
+/// Forms `n` nodes plus a qdevice and returns the qdevice's index.
+async fn with_qdevice(name: &str, subnet: u8, n: usize) -> (ProcCluster, usize) {
+    let mut c = cluster(name, subnet, n, RaftTuning::default()).await;
+    let q = c.spawn_qdevice().expect("spawn qdevice");
+    c.setup_qdevice(q).await.expect("qdevice setup");
+    let n1 = c.client(0).expect("n1");
+    let qid = q as u64 + 1;
+    eventually(Duration::from_secs(30), "the qdevice votes", || {
+        let n1 = n1.clone();
+        async move {
+            n1.status().await.is_ok_and(|s| {
+                s.config
+                    .as_ref()
+                    .and_then(|c| c.qdevice.as_ref())
+                    .is_some_and(|qd| qd.nodeid == qid)
+                    && s.cfs
+                        .as_ref()
+                        .is_some_and(|cfs| cfs.members.iter().any(|m| m.id == qid && m.voter))
+            })
+        }
+    })
+    .await;
+    (c, q)
+}
+
+/// Asserts the qdevice is not the leader in anybody's view.
+async fn qdevice_never_leads(c: &ProcCluster, q: usize) {
+    for i in 0..c.nodes.len() {
+        if let Ok(s) = c.client(i).expect("client").status().await {
+            let leader = s.cfs.and_then(|x| x.leader);
+            assert_ne!(
+                leader,
+                Some(q as u64 + 1),
+                "the qdevice led in {}'s view",
+                c.nodes[i].name
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_and_a_qdevice_survive_either_node_dying() {
+    let (mut c, q) = with_qdevice("qdevice-kill", 30, 2).await;
+    let leader = c.wait_quorate(&[0, 1]).await.expect("leader");
+    qdevice_never_leads(&c, q).await;
+    // Kill the leader: the other node must take over with the qdevice's vote.
+    let dead = c.index_of_id(leader);
+    let survivor = 1 - dead;
+    c.kill(dead);
+    let s = c.client(survivor).expect("survivor");
+    write_retrying(&s, "qdevice/after-kill", "ok", Duration::from_secs(30))
+        .await
+        .expect("the survivor writes");
+    assert!(quorate(&s).await);
+    qdevice_never_leads(&c, q).await;
+    let status = s.status().await.expect("status");
+    assert_eq!(status.cfs.and_then(|x| x.leader), Some(survivor as u64 + 1));
+    let rss = c.rss_kib(q).expect("qdevice rss");
+    eprintln!("qdevice RSS: {rss} KiB ({:.1} MiB)", rss as f64 / 1024.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cutting_the_two_nodes_apart_leaves_exactly_one_quorate() {
+    let (c, q) = with_qdevice("qdevice-cut", 31, 2).await;
+    let _heal = Heal("e2e-qdevice-cut");
+    firewall::cut(c.nodes[0].addr, c.nodes[1].addr, "e2e-qdevice-cut").expect("cut");
+    let (n1, n2) = (c.client(0).expect("n1"), c.client(1).expect("n2"));
+    // Give the loser time to lose its lease, then check it stays lost.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for _ in 0..10 {
+        let (a, b) = (quorate(&n1).await, quorate(&n2).await);
+        assert!(a ^ b, "exactly one side is quorate (n1 {a}, n2 {b})");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let loser = if quorate(&n1).await { &n2 } else { &n1 };
+    assert_eq!(
+        loser
+            .fs_put("qdevice/x", "x")
+            .await
+            .expect_err("refused")
+            .to_string(),
+        NOT_QUORATE_MSG
+    );
+    qdevice_never_leads(&c, q).await;
+    firewall::heal("e2e-qdevice-cut").expect("heal");
+    c.wait_quorate(&[0, 1]).await.expect("both quorate again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn losing_the_qdevice_keeps_both_nodes_quorate_and_it_counts_again_when_back() {
+    let (mut c, q) = with_qdevice("qdevice-lost", 32, 2).await;
+    c.kill(q);
+    let (n1, n2) = (c.client(0).expect("n1"), c.client(1).expect("n2"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(quorate(&n1).await && quorate(&n2).await, "2 of 3 votes");
+    write_retrying(&n2, "qdevice/without", "ok", Duration::from_secs(20))
+        .await
+        .expect("writes");
+    c.start(q).expect("qdevice back");
+    let qname = c.nodes[q].name.clone();
+    eventually(
+        Duration::from_secs(30),
+        "the qdevice is alive and counted again",
+        || {
+            let (n1, qname) = (n1.clone(), qname.clone());
+            async move {
+                n1.status().await.is_ok_and(|s| {
+                    s.quorate && s.members.iter().any(|m| m.name == qname && m.alive)
+                })
+            }
+        },
+    )
+    .await;
+    // With the qdevice back, the cluster again survives a node's death.
+    c.kill(1);
+    write_retrying(&n1, "qdevice/after", "ok", Duration::from_secs(30))
+        .await
+        .expect("n1 alone + qdevice writes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_without_a_qdevice_stop_when_one_dies_and_say_why() {
+    let mut c = cluster("qdevice-none", 33, 2, RaftTuning::default()).await;
+    let n1 = c.client(0).expect("n1");
+    let s = n1.status().await.expect("status");
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("even number of voters (2) and no qdevice")),
+        "{:?}",
+        s.warnings
+    );
+    c.kill(1);
+    eventually(
+        Duration::from_secs(20),
+        "n1 alone is not quorate and says why",
+        || {
+            let n1 = n1.clone();
+            async move {
+                n1.status().await.is_ok_and(|s| {
+                    !s.quorate
+                        && s.warnings.iter().any(|w| {
+                            w.contains("not quorate: 1 of 2 votes present, 2 needed")
+                                && w.contains("brigade cluster qdevice setup")
+                        })
+                })
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        n1.fs_put("x", "x")
+            .await
+            .expect_err("read-only")
+            .to_string(),
+        NOT_QUORATE_MSG
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_nodes_and_a_qdevice_split_two_two_exactly_one_half_quorate() {
+    let (c, q) = with_qdevice("qdevice-four", 34, 4).await;
+    let _heal = Heal("e2e-qdevice-four");
+    let a: Vec<_> = c.nodes[..2].iter().map(|n| n.addr).collect();
+    let b: Vec<_> = c.nodes[2..4].iter().map(|n| n.addr).collect();
+    firewall::partition(&a, &b, "e2e-qdevice-four").expect("partition");
+    let clients: Vec<Client> = (0..4).map(|i| c.client(i).expect("client")).collect();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    eventually(Duration::from_secs(20), "exactly one half quorate", || {
+        let clients = clients.clone();
+        async move {
+            let mut q = Vec::new();
+            for cl in &clients {
+                q.push(quorate(cl).await);
+            }
+            q == vec![true, true, false, false] || q == vec![false, false, true, true]
+        }
+    })
+    .await;
+    qdevice_never_leads(&c, q).await;
+    firewall::heal("e2e-qdevice-four").expect("heal");
+    c.wait_quorate(&[0, 1, 2, 3])
+        .await
+        .expect("all quorate again");
+}
