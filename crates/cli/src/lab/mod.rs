@@ -29,6 +29,9 @@ pub enum LabCmd {
     Up {
         #[arg(long, default_value_t = 3)]
         nodes: usize,
+        /// Add a qdevice (default: on for an even number of nodes).
+        #[arg(long)]
+        qdevice: Option<bool>,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
@@ -148,7 +151,11 @@ fn require_root(what: &str) -> anyhow::Result<()> {
 
 pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
     match cmd {
-        LabCmd::Up { nodes, dir } => up(g, nodes, &dir).await,
+        LabCmd::Up {
+            nodes,
+            qdevice,
+            dir,
+        } => up(g, nodes, qdevice.unwrap_or(nodes % 2 == 0), &dir).await,
         LabCmd::Status { dir } => status(g, &dir).await,
         LabCmd::Kill { node, dir } => {
             let mut state = load(&dir)?;
@@ -220,7 +227,7 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
     }
 }
 
-async fn up(g: &GlobalArgs, nodes: usize, dir: &Path) -> anyhow::Result<()> {
+async fn up(g: &GlobalArgs, nodes: usize, with_qdevice: bool, dir: &Path) -> anyhow::Result<()> {
     if nodes == 0 || nodes > MAX_LAB_NODES {
         bail!("--nodes must be between 1 and {MAX_LAB_NODES}");
     }
@@ -254,7 +261,7 @@ async fn up(g: &GlobalArgs, nodes: usize, dir: &Path) -> anyhow::Result<()> {
         "starting {nodes} node(s) on 127.0.{LAB_SUBNET}.1-{nodes} in {} ...",
         dir.display()
     );
-    let c = ProcCluster::form_opts(
+    let mut c = ProcCluster::form_opts(
         &std::env::current_exe()?,
         dir,
         LAB_SUBNET,
@@ -263,6 +270,11 @@ async fn up(g: &GlobalArgs, nodes: usize, dir: &Path) -> anyhow::Result<()> {
         true,
     )
     .await?;
+    if with_qdevice {
+        eprintln!("adding a qdevice on 127.0.{LAB_SUBNET}.{} ...", nodes + 1);
+        let q = c.spawn_qdevice()?;
+        c.setup_qdevice(q).await?;
+    }
     let all: Vec<usize> = (0..nodes).collect();
     c.wait_quorate(&all).await?;
     let ca_path = dir.join("brigade-root-ca.pem");
