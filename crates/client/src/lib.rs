@@ -230,6 +230,31 @@ impl Client {
         self.delete(&format!("/cluster/nodes/{name}")).await
     }
 
+    /// `GET /metrics` (Prometheus text).
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let mut r = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .timeout(REQUEST_TIMEOUT);
+        if let Some(t) = &self.token {
+            r = r.header(
+                reqwest::header::AUTHORIZATION,
+                format!("{} {t}", brigade_node::token::AUTH_SCHEME),
+            );
+        }
+        let resp = r.send().await.map_err(|e| self.transport(e))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| self.transport(e))?;
+        if !status.is_success() {
+            return Err(ClientError::Api {
+                status: status.as_u16(),
+                kind: "http".into(),
+                message: text,
+            });
+        }
+        Ok(text)
+    }
+
     pub async fn qdevice_remove(&self) -> Result<(), ClientError> {
         self.delete("/cluster/qdevice").await
     }

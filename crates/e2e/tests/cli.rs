@@ -45,6 +45,9 @@ async fn cli_forms_a_cluster_and_edits_files() {
     let stored = std::fs::read_to_string(c.nodes[0].state_dir().join("priv/root.token"))
         .expect("stored token");
     assert_eq!(stored.trim(), root_token);
+    c.root_token = Some(root_token.to_string());
+    c.ca_pem =
+        Some(std::fs::read_to_string(c.nodes[0].state_dir().join("tls/ca.pem")).expect("ca"));
     let mode = std::fs::metadata(c.nodes[0].state_dir().join("priv/root.token")).expect("meta");
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
@@ -115,6 +118,37 @@ async fn cli_forms_a_cluster_and_edits_files() {
     let (success, _, stderr) = brigade(&cfg[0], &["cluster", "create", "again"]);
     assert!(!success);
     assert!(stderr.contains("already in cluster"), "{stderr}");
+
+    // The cluster log through the CLI: both joins are there.
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(&cfg[2], &["log", "-o", "json"])).expect("json");
+    let joined = log
+        .as_array()
+        .map(|a| a.iter().filter(|e| e["kind"] == "joined").count());
+    assert_eq!(joined, Some(2), "{log}");
+
+    // Prometheus metrics need the token like every call.
+    let metrics = c.client(0).expect("n1").metrics().await.expect("metrics");
+    for line in [
+        "brigade_quorate 1",
+        "brigade_in_cluster 1",
+        "brigade_members 3",
+        "brigade_heartbeats_total{outcome=\"bad_auth\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} missing in:\n{metrics}");
+    }
+    let anonymous = brigade_client::Client::new(brigade_client::ClientOptions {
+        url: c.nodes[0].config.api_url(),
+        ca_pem: c.ca_pem.clone().unwrap_or_default(),
+        token: None,
+        local_addr: None,
+        timeout: None,
+    })
+    .expect("client");
+    assert_eq!(
+        anonymous.metrics().await.expect_err("no token").status(),
+        Some(401)
+    );
 
     let status = ok(&cfg[1], &["cluster", "status"]);
     for section in [
