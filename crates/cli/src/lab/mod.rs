@@ -52,9 +52,22 @@ pub enum LabCmd {
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
-    /// Cut a node off from all others (iptables rules on its loopback address).
+    /// Cut a node off from all others, or split groups apart: `lab partition n1,n2 n3,n4`
+    /// (iptables rules on the loopback addresses).
     Partition {
+        /// A node, or a comma-separated group.
         node: String,
+        /// Further groups; every group is cut from every other.
+        more: Vec<String>,
+        #[arg(long, default_value = DEFAULT_LAB_DIR)]
+        dir: PathBuf,
+    },
+    /// Restart a node with its wall clock shifted by SECONDS (libfaketime; monotonic time untouched).
+    Skew {
+        node: String,
+        /// Seconds to shift (negative: behind); 0 restarts it with the real clock.
+        #[arg(allow_hyphen_values = true)]
+        seconds: i64,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
@@ -139,6 +152,14 @@ fn node_index(state: &LabState, name: &str) -> anyhow::Result<usize> {
         })
 }
 
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_string_lossy()
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.exists())
+}
+
 fn require_root(what: &str) -> anyhow::Result<()> {
     #[allow(unsafe_code)]
     // SAFETY: geteuid has no preconditions.
@@ -181,23 +202,76 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             println!("{node} started.");
             Ok(())
         }
-        LabCmd::Partition { node, dir } => {
+        LabCmd::Partition { node, more, dir } => {
             require_root("lab partition")?;
             let state = load(&dir)?;
-            let i = node_index(&state, &node)?;
             let c = attach(&dir, &state)?;
-            let others: Vec<_> = c
-                .nodes
+            let mut groups: Vec<Vec<usize>> = Vec::new();
+            for g in std::iter::once(&node).chain(&more) {
+                groups.push(
+                    g.split(',')
+                        .map(|n| node_index(&state, n.trim()))
+                        .collect::<Result<_, _>>()?,
+                );
+            }
+            if groups.len() == 1 {
+                // One group: cut it from everybody else.
+                let rest: Vec<usize> = (0..c.nodes.len())
+                    .filter(|i| !groups[0].contains(i))
+                    .collect();
+                groups.push(rest);
+            }
+            let addrs = |g: &Vec<usize>| g.iter().map(|i| c.nodes[*i].addr).collect::<Vec<_>>();
+            for a in 0..groups.len() {
+                for b in a + 1..groups.len() {
+                    firewall::partition(&addrs(&groups[a]), &addrs(&groups[b]), LAB_FIREWALL_TAG)?;
+                }
+            }
+            let names: Vec<String> = groups
                 .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, n)| n.addr)
+                .map(|g| {
+                    g.iter()
+                        .map(|i| c.nodes[*i].name.clone())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .collect();
-            firewall::partition(&[c.nodes[i].addr], &others, LAB_FIREWALL_TAG)?;
             println!(
-                "{node} ({}) cut off from the other nodes. Undo with `brigade lab heal`.",
-                c.nodes[i].addr
+                "Partitioned: {}. Undo with `brigade lab heal`.",
+                names.join(" | ")
             );
+            Ok(())
+        }
+        LabCmd::Skew { node, seconds, dir } => {
+            let mut state = load(&dir)?;
+            let i = node_index(&state, &node)?;
+            let mut c = attach(&dir, &state)?;
+            if seconds != 0 && which("faketime").is_none() {
+                bail!("lab skew needs libfaketime: apt-get install faketime");
+            }
+            if c.nodes[i].is_running() {
+                c.stop(i)?;
+            }
+            if seconds != 0 {
+                c.wrappers.insert(
+                    i,
+                    [
+                        "env",
+                        "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                        "faketime",
+                        "-f",
+                        &format!("{seconds:+}s"),
+                    ]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                );
+            }
+            c.start(i)?;
+            c.wait_api(i).await?;
+            record_pids(&mut state, &c);
+            save(&dir, &state)?;
+            println!("{node} restarted with its clock {seconds:+} s off. `brigade cluster status` shows the offset; over 10 s is an alarm.");
             Ok(())
         }
         LabCmd::Heal { dir: _ } => {
