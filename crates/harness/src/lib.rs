@@ -122,49 +122,46 @@ impl ProcCluster {
     pub fn spawn_node(&mut self) -> anyhow::Result<usize> {
         let i = self.nodes.len() + 1;
         let name = format!("n{i}");
-        let addr: IpAddr = format!("127.0.{}.{}", self.subnet, i).parse()?;
-        let mut config = NodeConfig::new(name.parse()?, addr);
-        config.state_dir = Some(self.dir.join(&name));
+        let mut config = NodeConfig::new(
+            name.parse()?,
+            format!("127.0.{}.{}", self.subnet, i).parse()?,
+        );
         if let Some(s) = self.link1_subnet {
             config.link1 = Some(format!("127.0.{s}.{i}").parse()?);
         }
+        self.add_process(config)
+    }
+
+    /// Adds and starts a qdevice process ("qdevice" on the next address); returns its index.
+    pub fn spawn_qdevice(&mut self) -> anyhow::Result<usize> {
+        let i = self.nodes.len() + 1;
+        let mut config = NodeConfig::new(
+            "qdevice".parse()?,
+            format!("127.0.{}.{}", self.subnet, i).parse()?,
+        );
+        config.qdevice = true;
+        self.add_process(config)
+    }
+
+    /// Writes DIR/NAME.toml (state in DIR/NAME) and starts the process.
+    fn add_process(&mut self, mut config: NodeConfig) -> anyhow::Result<usize> {
+        let name = config.name.to_string();
+        config.state_dir = Some(self.dir.join(&name));
         config.raft = self.tuning.clone();
         let config_path = self.dir.join(format!("{name}.toml"));
         std::fs::create_dir_all(&self.dir)?;
         std::fs::write(&config_path, config.to_toml())?;
         self.nodes.push(NodeProc {
             name,
-            addr,
+            addr: config.address,
             config_path,
             config,
             child: None,
             detached_pid: None,
         });
-        self.start(i - 1)?;
-        Ok(i - 1)
-    }
-
-    /// Adds and starts a qdevice process ("qdevice" on the next address); returns its index.
-    pub fn spawn_qdevice(&mut self) -> anyhow::Result<usize> {
-        let i = self.nodes.len() + 1;
-        let addr: IpAddr = format!("127.0.{}.{}", self.subnet, i).parse()?;
-        let mut config = NodeConfig::new("qdevice".parse()?, addr);
-        config.qdevice = true;
-        config.state_dir = Some(self.dir.join("qdevice"));
-        config.raft = self.tuning.clone();
-        let config_path = self.dir.join("qdevice.toml");
-        std::fs::create_dir_all(&self.dir)?;
-        std::fs::write(&config_path, config.to_toml())?;
-        self.nodes.push(NodeProc {
-            name: "qdevice".into(),
-            addr,
-            config_path,
-            config,
-            child: None,
-            detached_pid: None,
-        });
-        self.start(i - 1)?;
-        Ok(i - 1)
+        let i = self.nodes.len() - 1;
+        self.start(i)?;
+        Ok(i)
     }
 
     /// `cluster qdevice setup` through node 0: the qdevice at index `q` joins as a voter.

@@ -551,11 +551,26 @@ impl Node {
                 "{name} is the current leader; run delnode on another node after it steps down"
             )));
         }
-        let in_raft = rt.cfs.status().members.iter().any(|m| m.id == entry.nodeid);
-        if in_raft {
-            rt.cfs.remove_member(entry.nodeid).await?;
-        }
         conf.nodes.retain(|n| n.name != name);
+        let msg = format!("node {name} was removed from the cluster");
+        self.retire(rt, entry.nodeid, conf, version, "removed", msg)
+            .await
+    }
+
+    /// Takes a member out of Raft (if it is there) and writes the cluster.conf
+    /// that no longer lists it, then logs the event.
+    async fn retire(
+        &self,
+        rt: &ClusterRuntime,
+        nodeid: u64,
+        mut conf: ClusterConf,
+        version: u64,
+        kind: &str,
+        msg: String,
+    ) -> Result<(), NodeError> {
+        if rt.cfs.status().members.iter().any(|m| m.id == nodeid) {
+            rt.cfs.remove_member(nodeid).await?;
+        }
         conf.config_version += 1;
         rt.cfs
             .propose(write_op(
@@ -564,11 +579,7 @@ impl Node {
                 Some(version),
             )?)
             .await?;
-        self.log_event(
-            "removed",
-            format!("node {name} was removed from the cluster"),
-        )
-        .await;
+        self.log_event(kind, msg).await;
         Ok(())
     }
 
@@ -578,23 +589,9 @@ impl Node {
             .qdevice
             .take()
             .ok_or_else(|| NodeError::NotFound("this cluster has no qdevice".into()))?;
-        if rt.cfs.status().members.iter().any(|m| m.id == q.nodeid) {
-            rt.cfs.remove_member(q.nodeid).await?;
-        }
-        conf.config_version += 1;
-        rt.cfs
-            .propose(write_op(
-                layout::CLUSTER_CONF,
-                conf.to_text(),
-                Some(version),
-            )?)
-            .await?;
-        self.log_event(
-            "qdevice",
-            format!("qdevice {} at {} removed", q.name, q.address),
-        )
-        .await;
-        Ok(())
+        let msg = format!("qdevice {} at {} removed", q.name, q.address);
+        self.retire(rt, q.nodeid, conf, version, "qdevice", msg)
+            .await
     }
 
     /// `cluster qdevice remove`.
