@@ -46,6 +46,9 @@ pub struct CfsBenchArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also measure reads (local replica) through the API, to show the HTTPS round trip alone.
+    #[arg(long)]
+    pub with_reads: bool,
 }
 
 /// One measured phase.
@@ -283,6 +286,22 @@ pub async fn run(args: CfsBenchArgs) -> anyhow::Result<()> {
                 .await,
             );
         }
+    }
+    if args.with_reads {
+        let cs = clients.clone();
+        eprintln!("brigade reads: 1 client, {} s ...", args.seconds);
+        phases.push(
+            load("brigade-read", 1, args.seconds, move |c, seq| {
+                let client = cs[c % cs.len()].clone();
+                async move {
+                    client
+                        .fs_read(&format!("bench/c0/k{}", seq % 1000), false)
+                        .await
+                        .is_ok()
+                }
+            })
+            .await,
+        );
     }
     drop(etcd);
     drop(cluster);
