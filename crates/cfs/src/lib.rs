@@ -6,6 +6,7 @@
 pub mod b64;
 pub mod command;
 pub mod error;
+pub mod latency;
 pub mod log_store;
 pub mod network;
 pub mod quorum;

@@ -87,6 +87,7 @@ pub struct Cfs {
     sm: StateMachine,
     transport: RaftTransport,
     proposals: mpsc::UnboundedSender<(Op, oneshot::Sender<CommandResult>)>,
+    write_latency: crate::latency::Histogram,
 }
 
 fn op_bytes(op: &Op) -> usize {
@@ -211,6 +212,7 @@ impl Cfs {
             sm: sm_handle,
             transport: transport_handle,
             proposals,
+            write_latency: Default::default(),
         });
         cfs.spawn_watchers();
         Ok(cfs)
@@ -426,6 +428,20 @@ impl Cfs {
     /// Proposes an operation: fails at once without quorum, forwards to the
     /// leader when this node is not it, waits for commit and apply.
     pub async fn propose(&self, op: Op) -> Result<Applied, CfsError> {
+        let started = Instant::now();
+        let result = self.propose_inner(op).await;
+        if result.is_ok() {
+            self.write_latency.observe(started.elapsed());
+        }
+        result
+    }
+
+    /// Latency of successful writes proposed through this node.
+    pub fn write_latency(&self) -> crate::latency::HistogramSnapshot {
+        self.write_latency.snapshot()
+    }
+
+    async fn propose_inner(&self, op: Op) -> Result<Applied, CfsError> {
         if !self.is_quorate() {
             return Err(CfsError::NotQuorate);
         }

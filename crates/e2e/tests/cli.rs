@@ -134,9 +134,16 @@ async fn cli_forms_a_cluster_and_edits_files() {
         "brigade_in_cluster 1",
         "brigade_members 3",
         "brigade_heartbeats_total{outcome=\"bad_auth\"}",
+        "brigade_cfs_write_seconds_bucket{le=\"+Inf\"}",
     ] {
         assert!(metrics.contains(line), "{line} missing in:\n{metrics}");
     }
+    let writes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("brigade_cfs_write_seconds_count "))
+        .and_then(|v| v.parse().ok())
+        .expect("write count");
+    assert!(writes >= 1, "the fs write through n1 was counted");
     let anonymous = brigade_client::Client::new(brigade_client::ClientOptions {
         url: c.nodes[0].config.api_url(),
         ca_pem: c.ca_pem.clone().unwrap_or_default(),

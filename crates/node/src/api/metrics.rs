@@ -159,6 +159,24 @@ pub fn render(node: &Node) -> String {
         "smoothed round-trip time",
         &rtts,
     );
+    let h = rt.cfs.write_latency();
+    let _ = writeln!(
+        out,
+        "# HELP brigade_cfs_write_seconds latency of configuration writes proposed through this node\n# TYPE brigade_cfs_write_seconds histogram"
+    );
+    for (bound, count) in &h.cumulative {
+        let _ = writeln!(
+            out,
+            "brigade_cfs_write_seconds_bucket{{le=\"{bound}\"}} {count}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "brigade_cfs_write_seconds_bucket{{le=\"+Inf\"}} {}",
+        h.count
+    );
+    let _ = writeln!(out, "brigade_cfs_write_seconds_sum {}", h.sum_seconds);
+    let _ = writeln!(out, "brigade_cfs_write_seconds_count {}", h.count);
     let c = rt.members.counters();
     let _ = writeln!(out, "# HELP brigade_heartbeats_total heartbeat packets by outcome\n# TYPE brigade_heartbeats_total counter");
     for (outcome, v) in [
