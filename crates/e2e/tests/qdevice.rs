@@ -64,6 +64,23 @@ async fn two_nodes_and_a_qdevice_survive_either_node_dying() {
     let (mut c, q) = with_qdevice("qdevice-kill", 30, 2).await;
     let leader = c.wait_quorate(&[0, 1]).await.expect("leader");
     qdevice_never_leads(&c, q).await;
+    // Clear refusals: a qdevice already in use, and one that is not there.
+    let token = c
+        .client(0)
+        .expect("n1")
+        .join_token()
+        .await
+        .expect("token")
+        .token;
+    let member = c.nodes[0].config.api_addr().to_string();
+    let e = Client::qdevice_adopt(&c.nodes[q].config.api_url(), None, &member, &token)
+        .await
+        .expect_err("already adopted");
+    assert!(e.to_string().contains("already used by cluster"), "{e}");
+    let e = Client::qdevice_adopt("https://127.0.30.200:8006", None, &member, &token)
+        .await
+        .expect_err("nobody there");
+    assert!(e.to_string().contains("cannot reach"), "{e}");
     // Kill the leader: the other node must take over with the qdevice's vote.
     let dead = c.index_of_id(leader);
     let survivor = 1 - dead;
