@@ -29,8 +29,8 @@ pub enum LabCmd {
     Up {
         #[arg(long, default_value_t = 3)]
         nodes: usize,
-        /// Add a qdevice (default: on for an even number of nodes).
-        #[arg(long)]
+        /// Add a qdevice: `--qdevice`, `--qdevice false` (default: on for an even number of nodes).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
         qdevice: Option<bool>,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
