@@ -8,6 +8,15 @@ use brigade_client::Client;
 use brigade_harness::ProcCluster;
 use brigade_node::config::RaftTuning;
 
+/// Removes the firewall rules tagged `.0` when dropped, so a failing test leaves no partition behind.
+pub struct HealOnDrop(pub &'static str);
+
+impl Drop for HealOnDrop {
+    fn drop(&mut self) {
+        let _ = brigade_harness::firewall::heal(self.0);
+    }
+}
+
 /// The brigade binary built with the workspace (`BRIGADE_BIN` overrides).
 pub fn bin() -> PathBuf {
     if let Ok(p) = std::env::var("BRIGADE_BIN") {

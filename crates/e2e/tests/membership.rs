@@ -12,13 +12,6 @@ use brigade_node::config::RaftTuning;
 /// A short node_timeout keeps these tests fast; detection itself is benchmarked at the default.
 const TEST_NODE_TIMEOUT_SECS: u32 = 3;
 
-struct Heal(&'static str);
-impl Drop for Heal {
-    fn drop(&mut self) {
-        let _ = firewall::heal(self.0);
-    }
-}
-
 async fn alive_in_view(c: &Client, name: &str) -> Option<bool> {
     let s = c.status().await.ok()?;
     s.members.iter().find(|m| m.name == name).map(|m| m.alive)
@@ -109,7 +102,7 @@ async fn killed_node_is_reported_dead_by_both_survivors_and_returns() {
 #[tokio::test(flavor = "multi_thread")]
 async fn five_nodes_split_two_three_only_the_three_side_is_quorate() {
     let c = cluster("member-split", 21, 5, RaftTuning::default()).await;
-    let _heal = Heal("e2e-split");
+    let _heal = brigade_e2e::HealOnDrop("e2e-split");
     let small: Vec<_> = c.nodes[..2].iter().map(|n| n.addr).collect();
     let big: Vec<_> = c.nodes[2..].iter().map(|n| n.addr).collect();
     firewall::partition(&small, &big, "e2e-split").expect("partition");
@@ -177,7 +170,7 @@ async fn cutting_link0_keeps_every_node_alive_and_quorate_over_link1() {
     })
     .await;
 
-    let _heal = Heal("e2e-links");
+    let _heal = brigade_e2e::HealOnDrop("e2e-links");
     let link0: Vec<_> = c.nodes.iter().map(|n| n.addr).collect();
     for a in 0..3 {
         for b in a + 1..3 {

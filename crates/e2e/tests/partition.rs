@@ -10,13 +10,6 @@ use brigade_node::config::RaftTuning;
 
 const TAG: &str = "e2e-partition";
 
-struct Heal;
-impl Drop for Heal {
-    fn drop(&mut self) {
-        let _ = firewall::heal(TAG);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn minority_is_read_only_and_converges_after_heal() {
     let c = cluster("partition", 13, 3, RaftTuning::default()).await;
@@ -28,7 +21,7 @@ async fn minority_is_read_only_and_converges_after_heal() {
     })
     .await;
 
-    let _heal = Heal;
+    let _heal = brigade_e2e::HealOnDrop(TAG);
     let n3_addr = c.nodes[2].addr;
     firewall::partition(&[n3_addr], &[c.nodes[0].addr, c.nodes[1].addr], TAG).expect("partition");
     let cut_at = Instant::now();

@@ -8,13 +8,6 @@ use brigade_e2e::{cluster, eventually, write_retrying};
 use brigade_harness::{firewall, ProcCluster};
 use brigade_node::config::RaftTuning;
 
-struct Heal(&'static str);
-impl Drop for Heal {
-    fn drop(&mut self) {
-        let _ = firewall::heal(self.0);
-    }
-}
-
 async fn quorate(c: &Client) -> bool {
     c.status().await.is_ok_and(|s| s.quorate)
 }
@@ -100,7 +93,7 @@ async fn two_nodes_and_a_qdevice_survive_either_node_dying() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cutting_the_two_nodes_apart_leaves_exactly_one_quorate() {
     let (c, q) = with_qdevice("qdevice-cut", 31, 2).await;
-    let _heal = Heal("e2e-qdevice-cut");
+    let _heal = brigade_e2e::HealOnDrop("e2e-qdevice-cut");
     firewall::cut(c.nodes[0].addr, c.nodes[1].addr, "e2e-qdevice-cut").expect("cut");
     let (n1, n2) = (c.client(0).expect("n1"), c.client(1).expect("n2"));
     // Give the loser time to lose its lease, then check it stays lost.
@@ -198,7 +191,7 @@ async fn two_nodes_without_a_qdevice_stop_when_one_dies_and_say_why() {
 #[tokio::test(flavor = "multi_thread")]
 async fn four_nodes_and_a_qdevice_split_two_two_exactly_one_half_quorate() {
     let (c, q) = with_qdevice("qdevice-four", 34, 4).await;
-    let _heal = Heal("e2e-qdevice-four");
+    let _heal = brigade_e2e::HealOnDrop("e2e-qdevice-four");
     let a: Vec<_> = c.nodes[..2].iter().map(|n| n.addr).collect();
     let b: Vec<_> = c.nodes[2..4].iter().map(|n| n.addr).collect();
     firewall::partition(&a, &b, "e2e-qdevice-four").expect("partition");
