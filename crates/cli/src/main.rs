@@ -13,7 +13,7 @@ use crate::connect::GlobalArgs;
 /// brigade: a cluster manager for virtual machines (like Proxmox VE's cluster stack).
 ///
 /// A few Linux machines become one cluster with a replicated configuration
-/// (cfs), quorum, and HA. Run `brigade node run` on each machine, then
+/// (cfs), membership and quorum (guests and HA are being built). Run `brigade node run` on each machine, then
 /// `brigade cluster create NAME` on the first and `brigade cluster join` on
 /// the others. Every command talks to a node's HTTPS API (port 8006).
 #[derive(Parser, Debug)]
