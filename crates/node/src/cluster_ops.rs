@@ -647,25 +647,35 @@ impl Node {
 
     /// `cluster status`.
     pub fn status(&self) -> ClusterStatus {
-        let rt = self.cluster();
+        let node = self.config.name.to_string();
+        let Some(rt) = self.cluster() else {
+            return ClusterStatus {
+                node,
+                cluster: None,
+                node_id: None,
+                quorate: false,
+                cfs: None,
+                config: None,
+                members: Vec::new(),
+                heartbeats: Default::default(),
+                warnings: Vec::new(),
+            };
+        };
+        let cfs = rt.cfs.status();
+        let config = read_cluster_conf(&rt.cfs).ok();
+        let members = rt.members.status();
+        let mut all_warnings = quorum_warnings(&cfs, config.as_ref(), &members);
+        all_warnings.extend(warnings(&members));
         ClusterStatus {
-            node: self.config.name.to_string(),
-            cluster: rt.map(|r| r.membership.cluster.clone()),
-            node_id: rt.map(|r| r.membership.node_id),
-            quorate: rt.is_some_and(|r| r.cfs.is_quorate()),
-            cfs: rt.map(|r| r.cfs.status()),
-            config: rt.and_then(|r| read_cluster_conf(&r.cfs).ok()),
-            members: rt.map(|r| r.members.status()).unwrap_or_default(),
-            heartbeats: rt.map(|r| r.members.counters()).unwrap_or_default(),
-            warnings: rt
-                .map(|r| {
-                    let members = r.members.status();
-                    let conf = read_cluster_conf(&r.cfs).ok();
-                    let mut w = quorum_warnings(&r.cfs.status(), conf.as_ref(), &members);
-                    w.extend(warnings(&members));
-                    w
-                })
-                .unwrap_or_default(),
+            node,
+            cluster: Some(rt.membership.cluster.clone()),
+            node_id: Some(rt.membership.node_id),
+            quorate: cfs.quorate,
+            cfs: Some(cfs),
+            config,
+            members,
+            heartbeats: rt.members.counters(),
+            warnings: all_warnings,
         }
     }
 }
