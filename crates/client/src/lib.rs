@@ -16,6 +16,8 @@ pub use brigade_node::messages::*;
 
 /// Default timeout of one API request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Timeout of a join (it waits until the node votes).
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Why an API call failed.
 #[derive(Debug, thiserror::Error)]
@@ -94,16 +96,21 @@ impl Client {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut r = self
-            .http
-            .request(method, format!("{}/api2/json{path}", self.base));
-        if let Some(t) = &self.token {
-            r = r.header(
+        self.authorized(
+            self.http
+                .request(method, format!("{}/api2/json{path}", self.base)),
+        )
+    }
+
+    /// Adds the API token, if any.
+    fn authorized(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => r.header(
                 reqwest::header::AUTHORIZATION,
                 format!("{} {t}", brigade_node::token::AUTH_SCHEME),
-            );
+            ),
+            None => r,
         }
-        r
     }
 
     fn transport(&self, e: reqwest::Error) -> ClientError {
@@ -217,7 +224,7 @@ impl Client {
         self.send(
             self.request(reqwest::Method::POST, "/cluster/join")
                 .json(&req)
-                .timeout(Duration::from_secs(90)),
+                .timeout(JOIN_TIMEOUT),
         )
         .await
     }
@@ -232,16 +239,11 @@ impl Client {
 
     /// `GET /metrics` (Prometheus text).
     pub async fn metrics(&self) -> Result<String, ClientError> {
-        let mut r = self
-            .http
-            .get(format!("{}/metrics", self.base))
-            .timeout(REQUEST_TIMEOUT);
-        if let Some(t) = &self.token {
-            r = r.header(
-                reqwest::header::AUTHORIZATION,
-                format!("{} {t}", brigade_node::token::AUTH_SCHEME),
-            );
-        }
+        let r = self.authorized(
+            self.http
+                .get(format!("{}/metrics", self.base))
+                .timeout(REQUEST_TIMEOUT),
+        );
         let resp = r.send().await.map_err(|e| self.transport(e))?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| self.transport(e))?;
@@ -283,7 +285,7 @@ impl Client {
         c.send(
             c.request(reqwest::Method::POST, "/qdevice/adopt")
                 .json(&req)
-                .timeout(Duration::from_secs(90)),
+                .timeout(JOIN_TIMEOUT),
         )
         .await
     }
