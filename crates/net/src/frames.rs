@@ -57,6 +57,25 @@ fn header(len: usize, id: u64, kind: u16, flags: u16) -> [u8; HEADER] {
     h
 }
 
+/// A frame to write: id, kind, flags, payload.
+type OutFrame = (u64, u16, u16, Bytes);
+
+/// Writes `first` and everything already queued behind it, then flushes once.
+async fn write_batch<W: AsyncWriteExt + Unpin>(
+    wr: &mut W,
+    first: OutFrame,
+    rx: &mut mpsc::Receiver<OutFrame>,
+) -> std::io::Result<()> {
+    let mut next = Some(first);
+    while let Some((id, kind, flags, payload)) = next {
+        wr.write_all(&header(payload.len(), id, kind, flags))
+            .await?;
+        wr.write_all(&payload).await?;
+        next = rx.try_recv().ok();
+    }
+    wr.flush().await
+}
+
 async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<(u64, u16, u16, Bytes)> {
     let mut h = [0u8; HEADER];
     r.read_exact(&mut h).await?;
@@ -80,21 +99,10 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<(u64, u16, u16, Bytes)>(WRITE_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<OutFrame>(WRITE_QUEUE);
     let writer = tokio::spawn(async move {
-        while let Some((id, kind, flags, payload)) = rx.recv().await {
-            let h = header(payload.len(), id, kind, flags);
-            if wr.write_all(&h).await.is_err() || wr.write_all(&payload).await.is_err() {
-                return;
-            }
-            // Write everything already queued before flushing once.
-            while let Ok((id, kind, flags, payload)) = rx.try_recv() {
-                let h = header(payload.len(), id, kind, flags);
-                if wr.write_all(&h).await.is_err() || wr.write_all(&payload).await.is_err() {
-                    return;
-                }
-            }
-            if wr.flush().await.is_err() {
+        while let Some(first) = rx.recv().await {
+            if write_batch(&mut wr, first, &mut rx).await.is_err() {
                 return;
             }
         }
@@ -120,7 +128,7 @@ where
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Bytes, CallError>>>>>;
 
 struct Connection {
-    tx: mpsc::Sender<(u64, u16, Bytes)>,
+    tx: mpsc::Sender<OutFrame>,
     pending: Pending,
 }
 
@@ -189,7 +197,7 @@ impl FrameClient {
             )));
         }
         let (mut rd, mut wr) = tokio::io::split(tls);
-        let (tx, mut rx) = mpsc::channel::<(u64, u16, Bytes)>(WRITE_QUEUE);
+        let (tx, mut rx) = mpsc::channel::<OutFrame>(WRITE_QUEUE);
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let fail_all = |pending: &Pending, why: &str| {
             let drained: Vec<_> = pending
@@ -230,18 +238,8 @@ impl FrameClient {
         });
         let writer_pending = pending.clone();
         tokio::spawn(async move {
-            'outer: while let Some((id, kind, payload)) = rx.recv().await {
-                let mut batch = vec![(id, kind, payload)];
-                while let Ok(more) = rx.try_recv() {
-                    batch.push(more);
-                }
-                for (id, kind, payload) in batch {
-                    let h = header(payload.len(), id, kind, 0);
-                    if wr.write_all(&h).await.is_err() || wr.write_all(&payload).await.is_err() {
-                        break 'outer;
-                    }
-                }
-                if wr.flush().await.is_err() {
+            while let Some(first) = rx.recv().await {
+                if write_batch(&mut wr, first, &mut rx).await.is_err() {
                     break;
                 }
             }
@@ -267,7 +265,7 @@ impl FrameClient {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, tx);
-        if conn.tx.send((id, kind, payload)).await.is_err() {
+        if conn.tx.send((id, kind, 0, payload)).await.is_err() {
             conn.pending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
