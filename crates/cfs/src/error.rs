@@ -31,6 +31,8 @@ pub enum CfsError {
     TreeFull { size: u64, limit: u64 },
     #[error("tree full: more than {limit} files and directories")]
     TooManyEntries { limit: u64 },
+    #[error("guest {vmid} already exists ({path})")]
+    GuestIdTaken { vmid: u32, path: String },
     #[error("{path}: locked by {owner}")]
     Locked { path: String, owner: String },
     #[error("{path}: not locked by {owner}")]

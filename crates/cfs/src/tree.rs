@@ -173,6 +173,40 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Like pmxcfs: a guest id is unique across the cluster. Creating
+    /// `path`, if it is a guest config, fails when another node or kind holds
+    /// that id (`moving_from` is the config being renamed, which may).
+    fn check_guest_id_free(&self, path: &str, moving_from: Option<&str>) -> Result<(), CfsError> {
+        use brigade_core::layout::{parse_guest_config_path, GuestKind, NODES_DIR};
+        let Some(new) = parse_guest_config_path(path) else {
+            return Ok(());
+        };
+        let prefix = format!("{NODES_DIR}/");
+        let mut cursor = prefix.clone();
+        // Visit each node directory once, skipping its subtree.
+        while let Some((key, _)) = self.tree.entries.range(cursor.clone()..).next() {
+            let Some(rest) = key.strip_prefix(&prefix) else {
+                break;
+            };
+            let node = rest.split('/').next().unwrap_or(rest);
+            for kind in [GuestKind::Qemu, GuestKind::Lxc] {
+                let holder = format!("{prefix}{node}/{}/{}.conf", kind.dir(), new.vmid);
+                if holder != path
+                    && Some(holder.as_str()) != moving_from
+                    && self.tree.entries.contains_key(&holder)
+                {
+                    return Err(CfsError::GuestIdTaken {
+                        vmid: new.vmid,
+                        path: holder,
+                    });
+                }
+            }
+            // '0' sorts right after '/': the next node directory.
+            cursor = format!("{prefix}{node}0");
+        }
+        Ok(())
+    }
+
     fn apply(&mut self, op: &Op) -> Result<Option<u64>, CfsError> {
         match op {
             Op::Write {
@@ -205,7 +239,10 @@ impl Tx<'_> {
                         })
                     }
                     Some(e) => e.version,
-                    None => 0,
+                    None => {
+                        self.check_guest_id_free(path.as_str(), None)?;
+                        0
+                    }
                 };
                 if let Some(expected) = expect_version {
                     if *expected != actual {
@@ -310,6 +347,7 @@ impl Tx<'_> {
                 if to.starts_with(from) {
                     return Err(CfsError::invalid(format!("cannot move {from} into itself")));
                 }
+                self.check_guest_id_free(to.as_str(), Some(from.as_str()))?;
                 self.ensure_dirs(&to.parent(), true)?;
                 let (lo, hi) = subtree_bound(from.as_str());
                 let below: Vec<(String, Entry)> = self

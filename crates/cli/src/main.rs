@@ -13,7 +13,8 @@ use crate::connect::GlobalArgs;
 /// brigade: a cluster manager for virtual machines (like Proxmox VE's cluster stack).
 ///
 /// A few Linux machines become one cluster with a replicated configuration
-/// (cfs), membership and quorum (guests and HA are being built). Run `brigade node run` on each machine, then
+/// (cfs), membership and quorum, QEMU guests and containers that migrate between
+/// nodes (HA is being built). Run `brigade node run` on each machine, then
 /// `brigade cluster create NAME` on the first and `brigade cluster join` on
 /// the others. Every command talks to a node's HTTPS API (port 8006).
 #[derive(Parser, Debug)]
@@ -38,6 +39,15 @@ enum Command {
     /// Run a quorum device (tie-breaker vote) on a third machine.
     #[command(subcommand)]
     Qdevice(cmd::qdevice::QdeviceDaemonCmd),
+    /// Virtual machines (like `qm`): create, start, stop, list, migrate --online, console.
+    #[command(subcommand)]
+    Vm(cmd::guest::GuestCmd),
+    /// Containers (like `pct`): namespaces + chroot, migrated offline.
+    #[command(subcommand)]
+    Ct(cmd::guest::GuestCmd),
+    /// Storages (like `pvesm`): list, add, remove, status with free space.
+    #[command(subcommand)]
+    Storage(cmd::storage::StorageCmd),
     /// Read and write the replicated configuration tree (like /etc/pve).
     #[command(subcommand)]
     Fs(cmd::fs::FsCmd),
@@ -84,6 +94,13 @@ fn main() {
             }
             Command::Cluster(c) => cmd::cluster::run(&cli.global, c).await,
             Command::Fs(c) => cmd::fs::run(&cli.global, c).await,
+            Command::Vm(c) => {
+                cmd::guest::run(&cli.global, brigade_core::layout::GuestKind::Qemu, c).await
+            }
+            Command::Ct(c) => {
+                cmd::guest::run(&cli.global, brigade_core::layout::GuestKind::Lxc, c).await
+            }
+            Command::Storage(c) => cmd::storage::run(&cli.global, c).await,
             Command::Log(a) => cmd::log::run(&cli.global, a).await,
             Command::Lab(c) => lab::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(&cli.global, c).await,

@@ -1,5 +1,9 @@
 //! Typed HTTP client of brigade's API.
 
+mod guests;
+
+pub use guests::{GuestLocation, GUEST_TIMEOUT};
+
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::Duration;

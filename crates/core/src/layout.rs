@@ -56,6 +56,76 @@ pub fn lrm_status(node: &NodeName) -> CfsPath {
     path(&format!("{NODES_DIR}/{node}/lrm_status"))
 }
 
+/// The kind of guest a config file describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestKind {
+    /// A QEMU virtual machine (`qemu-server/`).
+    Qemu,
+    /// A container (`lxc/`).
+    Lxc,
+}
+
+impl GuestKind {
+    /// The directory of this kind under a node directory.
+    pub fn dir(self) -> &'static str {
+        match self {
+            GuestKind::Qemu => "qemu-server",
+            GuestKind::Lxc => "lxc",
+        }
+    }
+
+    /// The config path of a guest of this kind on `node`.
+    pub fn config_path(self, node: &NodeName, vmid: VmId) -> CfsPath {
+        match self {
+            GuestKind::Qemu => qemu_config(node, vmid),
+            GuestKind::Lxc => lxc_config(node, vmid),
+        }
+    }
+}
+
+impl std::fmt::Display for GuestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GuestKind::Qemu => "qemu",
+            GuestKind::Lxc => "lxc",
+        })
+    }
+}
+
+/// A guest config path, split: `nodes/<node>/{qemu-server,lxc}/<vmid>.conf`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestConfigPath {
+    pub node: String,
+    pub kind: GuestKind,
+    pub vmid: u32,
+}
+
+/// Recognizes a guest config path (and nothing else).
+pub fn parse_guest_config_path(path: &str) -> Option<GuestConfigPath> {
+    let rest = path.strip_prefix(NODES_DIR)?.strip_prefix('/')?;
+    let mut parts = rest.split('/');
+    let (node, dir, file) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || node.is_empty() {
+        return None;
+    }
+    let kind = match dir {
+        "qemu-server" => GuestKind::Qemu,
+        "lxc" => GuestKind::Lxc,
+        _ => return None,
+    };
+    let digits = file.strip_suffix(".conf")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+        return None;
+    }
+    let vmid: u32 = digits.parse().ok()?;
+    Some(GuestConfigPath {
+        node: node.to_string(),
+        kind,
+        vmid,
+    })
+}
+
 /// The directories every node gets when it joins.
 pub fn node_skeleton(node: &NodeName) -> Vec<CfsPath> {
     ["", "/qemu-server", "/lxc"]
@@ -76,5 +146,23 @@ mod tests {
         assert_eq!(lxc_config(&n, v).as_str(), "nodes/n1/lxc/100.conf");
         assert_eq!(node_skeleton(&n).len(), 3);
         assert!(path(TOKENS_CFG).is_private());
+        assert_eq!(
+            parse_guest_config_path("nodes/n1/lxc/101.conf"),
+            Some(GuestConfigPath {
+                node: "n1".into(),
+                kind: GuestKind::Lxc,
+                vmid: 101
+            })
+        );
+        for bad in [
+            "nodes/n1/qemu-server/100.conf.tmp",
+            "nodes/n1/qemu-server/0100.conf",
+            "nodes/n1/qemu-server/x.conf",
+            "nodes/n1/other/100.conf",
+            "nodes/n1/qemu-server/sub/100.conf",
+            "cluster.conf",
+        ] {
+            assert_eq!(parse_guest_config_path(bad), None, "{bad}");
+        }
     }
 }

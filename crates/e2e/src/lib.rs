@@ -1,5 +1,7 @@
 //! Shared helpers of the cluster end-to-end tests.
 
+pub mod guests;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -17,6 +17,9 @@ use brigade_node::state_dir::{API_CERT, LOCAL_TOKEN};
 pub const NODE_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a cluster may take to elect a leader and be quorate.
 pub const QUORUM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Run directories of test nodes (`/run/bt/<address>`).
+pub const TEST_RUN_ROOT: &str = "/run/bt";
+
 /// Poll interval while waiting.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -148,6 +151,11 @@ impl ProcCluster {
         let name = config.name.to_string();
         config.state_dir = Some(self.dir.join(&name));
         config.raft = self.tuning.clone();
+        // Short and unique per address: Unix socket paths are limited.
+        config.run_dir = Some(PathBuf::from(format!("{TEST_RUN_ROOT}/{}", config.address)));
+        if let Ok(dir) = std::env::var("BRIGADE_APPLIANCE") {
+            config.appliance_dir = Some(PathBuf::from(dir));
+        }
         let config_path = self.dir.join(format!("{name}.toml"));
         std::fs::create_dir_all(&self.dir)?;
         std::fs::write(&config_path, config.to_toml())?;
@@ -235,6 +243,13 @@ impl ProcCluster {
             .with_context(|| format!("cannot start {}", self.bin.display()))?;
         node.detached_pid = Some(child.id());
         node.child = Some(child);
+        Ok(())
+    }
+
+    /// Rewrites node `i`'s node.toml from `nodes[i].config` (takes effect on restart).
+    pub fn save_config(&self, i: usize) -> anyhow::Result<()> {
+        let n = &self.nodes[i];
+        std::fs::write(&n.config_path, n.config.to_toml())?;
         Ok(())
     }
 
@@ -516,6 +531,41 @@ impl Drop for ProcCluster {
             if let Some(mut c) = n.child.take() {
                 let _ = c.wait();
             }
+        }
+        for i in 0..self.nodes.len() {
+            self.kill_guests(i);
+        }
+    }
+}
+
+impl ProcCluster {
+    /// The run directory of node `i` (its guests' pidfiles and sockets).
+    pub fn run_dir(&self, i: usize) -> PathBuf {
+        self.nodes[i].config.run_dir()
+    }
+
+    /// The pids of the guests (QEMU and containers) node `i` runs.
+    pub fn guest_pids(&self, i: usize) -> Vec<(u32, i32)> {
+        let Ok(run) = brigade_guest::RunDir::open(&self.run_dir(i)) else {
+            return Vec::new();
+        };
+        let vms = run
+            .qemu_vmids()
+            .into_iter()
+            .filter_map(|v| brigade_guest::qemu::running_pid(&run, v).map(|p| (v, p)));
+        let cts = run
+            .ct_vmids()
+            .into_iter()
+            .filter_map(|v| brigade_guest::container::running_pid(&run, v).map(|p| (v, p)));
+        vms.chain(cts).collect()
+    }
+
+    /// SIGKILLs node `i`'s guests (a power cut takes them with the daemon).
+    pub fn kill_guests(&self, i: usize) {
+        for (_, pid) in self.guest_pids(i) {
+            let _ =
+                brigade_guest::process::send_group(pid, brigade_guest::process::Signal::SIGKILL);
+            let _ = brigade_guest::process::send(pid, brigade_guest::process::Signal::SIGKILL);
         }
     }
 }

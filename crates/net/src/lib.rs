@@ -6,5 +6,6 @@ pub mod http_client;
 pub mod pki;
 pub mod serve;
 pub mod tls;
+pub mod tunnel;
 
 pub use error::NetError;

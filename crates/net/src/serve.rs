@@ -10,17 +10,28 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::frames::{serve_connection, Handler, ALPN_FRAMES};
+use crate::tunnel::{TunnelHandler, ALPN_TUNNEL};
+
+/// The non-HTTP protocols a TLS listener serves, chosen by ALPN.
+#[derive(Clone, Default)]
+pub struct Protocols {
+    /// Framed RPC (Raft, forwarded writes).
+    pub frames: Option<Handler>,
+    /// Raw tunnels (migration streams, disk copies, consoles).
+    pub tunnel: Option<TunnelHandler>,
+}
 
 /// How long a client may take to finish the TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts connections forever, each served on its own task: framed RPC when
-/// the client negotiated it by ALPN and `frames` is given, HTTP/1.1 otherwise.
+/// the client negotiated it by ALPN and `frames` is given, a tunnel likewise,
+/// HTTP/1.1 otherwise.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     app: axum::Router,
-    frames: Option<Handler>,
+    protocols: Protocols,
 ) {
     let acceptor = TlsAcceptor::from(tls);
     loop {
@@ -35,7 +46,7 @@ pub async fn serve_tls(
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
-        let frames = frames.clone();
+        let protocols = protocols.clone();
         tokio::spawn(async move {
             let tls_stream =
                 match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -49,15 +60,22 @@ pub async fn serve_tls(
                         return;
                     }
                 };
-            if let Some(handler) = frames {
-                if tls_stream.get_ref().1.alpn_protocol() == Some(ALPN_FRAMES) {
+            let alpn = tls_stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+            match (alpn.as_deref(), protocols.frames, protocols.tunnel) {
+                (Some(ALPN_FRAMES), Some(handler), _) => {
                     serve_connection(tls_stream, handler).await;
                     return;
                 }
+                (Some(ALPN_TUNNEL), _, Some(handler)) => {
+                    crate::tunnel::serve(Box::new(tls_stream), handler).await;
+                    return;
+                }
+                _ => {}
             }
             let service = TowerToHyperService::new(app);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls_stream), service)
+                .with_upgrades()
                 .await
             {
                 tracing::debug!(%peer, "connection ended: {e}");

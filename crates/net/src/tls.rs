@@ -106,7 +106,11 @@ pub fn rpc_server_config(
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(ReloadableCert::new(identity));
-    cfg.alpn_protocols = vec![crate::frames::ALPN_FRAMES.to_vec(), b"http/1.1".to_vec()];
+    cfg.alpn_protocols = vec![
+        crate::frames::ALPN_FRAMES.to_vec(),
+        crate::tunnel::ALPN_TUNNEL.to_vec(),
+        b"http/1.1".to_vec(),
+    ];
     Ok(Arc::new(cfg))
 }
 

@@ -41,7 +41,25 @@ pub struct NodeConfig {
     pub state_dir: Option<PathBuf>,
     #[serde(default)]
     pub raft: RaftTuning,
+    /// Guests' pidfiles and sockets; defaults to /run/brigade/<name>. Keep it
+    /// short: Unix socket paths are limited to 108 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_dir: Option<PathBuf>,
+    /// Memory this node gives guests, MiB (default: whatever is available).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_memory_mib: Option<u64>,
+    /// auto (probe KVM with a real boot, else TCG), kvm or tcg.
+    #[serde(default)]
+    pub accel: brigade_guest::AccelSetting,
+    /// The test appliance (vmlinuz, initramfs.img, rootfs/); also the KVM probe's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appliance_dir: Option<PathBuf>,
 }
+
+/// Where the test appliance is looked for by default.
+pub const DEFAULT_APPLIANCE_DIR: &str = "/var/cache/brigade/appliance";
+/// Root of run directories by default.
+pub const DEFAULT_RUN_ROOT: &str = "/run/brigade";
 
 /// Optional Raft tuning (milliseconds and entry counts).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +107,10 @@ impl NodeConfig {
             qdevice: false,
             state_dir: None,
             raft: RaftTuning::default(),
+            run_dir: None,
+            guest_memory_mib: None,
+            accel: brigade_guest::AccelSetting::Auto,
+            appliance_dir: None,
         }
     }
 
@@ -119,6 +141,18 @@ impl NodeConfig {
         self.state_dir
             .clone()
             .unwrap_or_else(|| Path::new(DEFAULT_STATE_ROOT).join(self.name.as_str()))
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.run_dir
+            .clone()
+            .unwrap_or_else(|| Path::new(DEFAULT_RUN_ROOT).join(self.name.as_str()))
+    }
+
+    pub fn appliance_dir(&self) -> PathBuf {
+        self.appliance_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_APPLIANCE_DIR))
     }
 
     pub fn api_addr(&self) -> SocketAddr {

@@ -19,7 +19,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let node: Arc<Node> = Node::open(config).await.context("cannot start the node")?;
     let server_tls = tls::api_server_config(node.api_cert.clone()).context("API TLS setup")?;
     let app = crate::api::router(node.clone());
-    tokio::spawn(serve::serve_tls(listener, server_tls, app, None));
+    tokio::spawn(serve::serve_tls(
+        listener,
+        server_tls,
+        app,
+        serve::Protocols::default(),
+    ));
     tracing::info!(node = %node.config.name, api = %api_addr, state = %node.state.path("").display(), "node running");
     println!(
         "brigade node {} listening on https://{api_addr}",

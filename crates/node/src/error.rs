@@ -19,6 +19,9 @@ pub enum NodeError {
     NotInCluster,
     #[error("this node is already in cluster {0:?}")]
     AlreadyInCluster(String),
+    /// The node cannot do it now (memory, a dead target, a missing binary).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Upstream(String),
     #[error("{0}")]
@@ -40,6 +43,7 @@ impl NodeError {
             NodeError::Unauthorized(_) => "unauthorized",
             NodeError::NotFound(_) => "not_found",
             NodeError::NotInCluster => "not_in_cluster",
+            NodeError::Unavailable(_) => "unavailable",
             NodeError::Upstream(_) => "upstream",
             NodeError::Internal(_) => "internal",
         }
@@ -53,6 +57,7 @@ impl NodeError {
                 CfsError::Exists { .. }
                 | CfsError::VersionMismatch { .. }
                 | CfsError::NotEmpty { .. }
+                | CfsError::GuestIdTaken { .. }
                 | CfsError::Locked { .. }
                 | CfsError::NotLockOwner { .. } => 409,
                 CfsError::FileTooLarge { .. }
@@ -71,6 +76,7 @@ impl NodeError {
             NodeError::Unauthorized(_) => 401,
             NodeError::NotFound(_) => 404,
             NodeError::NotInCluster => 409,
+            NodeError::Unavailable(_) => 409,
             NodeError::Upstream(_) => 502,
             NodeError::Internal(_) => 500,
         }
@@ -84,6 +90,19 @@ pub struct ErrorBody {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfs: Option<CfsError>,
+}
+
+impl From<brigade_guest::GuestError> for NodeError {
+    fn from(e: brigade_guest::GuestError) -> Self {
+        use brigade_guest::GuestError as G;
+        match e {
+            G::Invalid(m) => NodeError::Invalid(m),
+            G::NotFound(m) => NodeError::NotFound(m),
+            G::Conflict(m) => NodeError::Conflict(m),
+            G::Unavailable(m) => NodeError::Unavailable(m),
+            other => NodeError::Internal(other.to_string()),
+        }
+    }
 }
 
 impl From<&NodeError> for ErrorBody {
@@ -107,6 +126,7 @@ impl From<ErrorBody> for NodeError {
             (None, "conflict") => NodeError::Conflict(b.error),
             (None, "unauthorized") => NodeError::Unauthorized(b.error),
             (None, "not_found") => NodeError::NotFound(b.error),
+            (None, "unavailable") => NodeError::Unavailable(b.error),
             (None, _) => NodeError::Upstream(b.error),
         }
     }

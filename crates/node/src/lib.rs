@@ -6,6 +6,8 @@ pub mod cluster_ops;
 pub mod config;
 pub mod daemon;
 pub mod error;
+pub mod guest_messages;
+pub mod guests;
 pub mod join_token;
 pub mod messages;
 pub mod node;

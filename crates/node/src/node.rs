@@ -31,6 +31,8 @@ pub struct ClusterRuntime {
     pub ca_pem: String,
     /// mTLS client bound to the node's address.
     pub rpc_client: reqwest::Client,
+    /// The same identity for raw tunnels (migration, volume copies, consoles).
+    pub client_tls: rustls::ClientConfig,
 }
 
 /// One brigade node.
@@ -40,6 +42,8 @@ pub struct Node {
     pub(crate) local_token: ApiToken,
     pub(crate) api_cert: Arc<ReloadableCert>,
     cluster: OnceLock<Arc<ClusterRuntime>>,
+    /// Guests running on this node.
+    pub guests: crate::guests::Guests,
     /// Serializes create and join.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Cluster-log events not yet written (no quorum at the time).
@@ -65,12 +69,14 @@ impl Node {
             })
             .map_err(NodeError::internal)?;
         let api_key = tls::certified_key(&api_pair, None).map_err(NodeError::internal)?;
+        let run = brigade_guest::RunDir::open(&config.run_dir())?;
         let node = Arc::new(Node {
             config,
             state,
             local_token,
             api_cert: ReloadableCert::new(api_key),
             cluster: OnceLock::new(),
+            guests: crate::guests::Guests::open(run),
             lifecycle: tokio::sync::Mutex::new(()),
             pending_events: tokio::sync::Mutex::new(Vec::new()),
         });
@@ -126,6 +132,7 @@ impl Node {
         let identity = tls::certified_key(pair, Some(ca_pem)).map_err(NodeError::internal)?;
         let client_tls = tls::client_config(ca_pem, Some(pair)).map_err(NodeError::internal)?;
         let client_tls_raft = client_tls.clone();
+        let client_tls_tunnel = client_tls.clone();
         let rpc_client = http_client::build(client_tls, Some(self.config.address), None)
             .map_err(NodeError::internal)?;
         let mut listeners = Vec::new();
@@ -166,7 +173,10 @@ impl Node {
                 listener,
                 server_tls.clone(),
                 routes.clone(),
-                Some(frames.clone()),
+                serve::Protocols {
+                    frames: Some(frames.clone()),
+                    tunnel: Some(crate::guests::tunnel_handler(self.clone())),
+                },
             ));
         }
         self.api_cert.replace(identity);
@@ -175,6 +185,7 @@ impl Node {
             cfs,
             ca_pem: ca_pem.to_string(),
             rpc_client,
+            client_tls: client_tls_tunnel,
             members,
         });
         if self.cluster.set(rt.clone()).is_err() {

@@ -13,7 +13,19 @@ use crate::node::Node;
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/node/admin", post(admin))
+        .route("/node/guest", post(guest))
         .with_state(node)
+}
+
+async fn guest(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<crate::guest_messages::GuestRequest>,
+) -> Json<Result<serde_json::Value, ErrorBody>> {
+    Json(
+        node.handle_guest(req)
+            .await
+            .map_err(|e| ErrorBody::from(&e)),
+    )
 }
 
 async fn admin(

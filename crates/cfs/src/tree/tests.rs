@@ -141,6 +141,57 @@ fn rename_moves_a_guest_config_between_node_dirs() {
 }
 
 #[test]
+fn a_guest_id_is_unique_across_nodes_and_kinds() {
+    let mut t = Tree::default();
+    run(
+        &mut t,
+        write("nodes/n1/qemu-server/100.conf", "memory: 256\n"),
+    )
+    .expect("ok");
+    run(&mut t, write("nodes/n3/lxc/101.conf", "memory: 64\n")).expect("ok");
+    let before = t.clone();
+    for taken in [
+        "nodes/n2/qemu-server/100.conf",
+        "nodes/n1/lxc/100.conf",
+        "nodes/n0/qemu-server/101.conf",
+    ] {
+        assert!(
+            matches!(
+                run(&mut t, write(taken, "memory: 1\n")),
+                Err(CfsError::GuestIdTaken { .. })
+            ),
+            "{taken}"
+        );
+    }
+    run(&mut t, write("nodes/n2/other.conf", "x")).expect("ok");
+    assert!(matches!(
+        run(
+            &mut t,
+            Op::Rename {
+                from: p("nodes/n2/other.conf"),
+                to: p("nodes/n2/qemu-server/101.conf"),
+            }
+        ),
+        Err(CfsError::GuestIdTaken { vmid: 101, .. })
+    ));
+    // Overwriting its own config and moving it to another node are fine.
+    run(
+        &mut t,
+        write("nodes/n1/qemu-server/100.conf", "memory: 512\n"),
+    )
+    .expect("ok");
+    run(
+        &mut t,
+        Op::Rename {
+            from: p("nodes/n1/qemu-server/100.conf"),
+            to: p("nodes/n2/qemu-server/100.conf"),
+        },
+    )
+    .expect("ok");
+    assert!(before.get(&p("nodes/n2/other.conf")).is_none());
+}
+
+#[test]
 fn rename_of_a_directory_moves_its_subtree() {
     let mut t = Tree::default();
     run(&mut t, write("a/b/c", "1")).expect("ok");

@@ -1,7 +1,11 @@
 //! The CLI's command groups.
 
 pub mod cluster;
+pub mod console;
 pub mod fs;
+pub mod guest;
 pub mod log;
+pub mod migrate;
 pub mod node;
 pub mod qdevice;
+pub mod storage;

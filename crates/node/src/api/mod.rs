@@ -1,10 +1,13 @@
 //! The HTTPS API (`/api2/json/...`): routing, authentication, errors, body parsing.
 
 mod cluster;
+mod console;
 mod fs;
+mod guests;
 mod join;
 mod metrics;
 mod qdevice;
+mod storage;
 mod version;
 
 use std::sync::Arc;
@@ -143,6 +146,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(cluster::routes())
         .merge(fs::routes())
         .merge(qdevice::routes())
+        .merge(guests::routes())
+        .merge(console::routes())
+        .merge(storage::routes())
         .layer(middleware::from_fn_with_state(node.clone(), authenticate));
     let metrics =
         metrics::routes().layer(middleware::from_fn_with_state(node.clone(), authenticate));

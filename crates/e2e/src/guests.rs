@@ -1,0 +1,109 @@
+//! Helpers of the guest tests: the appliance, a shared storage, serial ticks, QEMU processes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use brigade_client::Client;
+use brigade_harness::ProcCluster;
+use brigade_node::guest_messages::StorageAddRequest;
+
+/// The test appliance (built by scripts/build-appliance, which scripts/test runs).
+pub fn appliance() -> PathBuf {
+    let dir = PathBuf::from(
+        std::env::var("BRIGADE_APPLIANCE")
+            .unwrap_or_else(|_| "/var/cache/brigade/appliance".into()),
+    );
+    assert!(
+        dir.join("vmlinuz").exists()
+            && dir.join("initramfs.img").exists()
+            && dir.join("rootfs/sbin/init").exists(),
+        "the test appliance is missing in {}: run scripts/build-appliance",
+        dir.display()
+    );
+    dir
+}
+
+/// Adds storage `shared` (shared 1) in the test's directory.
+pub async fn add_shared_storage(c: &ProcCluster, client: &Client) -> PathBuf {
+    let path = c.dir.join("shared");
+    std::fs::create_dir_all(&path).expect("shared dir");
+    client
+        .storage_add(&StorageAddRequest {
+            storage: "shared".into(),
+            kind: "dir".into(),
+            path: path.display().to_string(),
+            content: Some("images,rootdir".into()),
+            shared: true,
+            nodes: None,
+        })
+        .await
+        .expect("add shared storage");
+    path
+}
+
+/// The `tick N` numbers in a serial or console log, in order.
+pub fn ticks(log: &str) -> Vec<u64> {
+    log.lines()
+        .filter_map(|l| l.trim().strip_prefix("tick ")?.trim().parse().ok())
+        .collect()
+}
+
+/// The ticks a VM printed on node `i` (its serial log there).
+pub fn vm_ticks(c: &ProcCluster, i: usize, vmid: u32) -> Vec<u64> {
+    let log = std::fs::read(c.run_dir(i).join(format!("{vmid}.serial.log"))).unwrap_or_default();
+    ticks(&String::from_utf8_lossy(&log))
+}
+
+/// The ticks a container printed on node `i`.
+pub fn ct_ticks(c: &ProcCluster, i: usize, vmid: u32) -> Vec<u64> {
+    let log = std::fs::read(c.run_dir(i).join(format!("ct-{vmid}.log"))).unwrap_or_default();
+    ticks(&String::from_utf8_lossy(&log))
+}
+
+/// The pid of node `i`'s guest `vmid`, if running there.
+pub fn guest_pid(c: &ProcCluster, i: usize, vmid: u32) -> Option<i32> {
+    c.guest_pids(i)
+        .into_iter()
+        .find(|(v, _)| *v == vmid)
+        .map(|(_, p)| p)
+}
+
+/// Every live QEMU process on this machine for `vmid` whose run dir is one of the cluster's.
+pub fn qemu_processes(c: &ProcCluster, vmid: u32) -> Vec<i32> {
+    let dirs: Vec<String> = (0..c.nodes.len())
+        .map(|i| c.run_dir(i).display().to_string())
+        .collect();
+    let name = format!("brigade-{vmid},");
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+                .filter(|pid| brigade_guest::process::is_alive(*pid))
+                .filter(|pid| {
+                    let args = brigade_guest::process::cmdline(*pid);
+                    args.iter().any(|a| a.starts_with(&name))
+                        && args
+                            .iter()
+                            .any(|a| dirs.iter().any(|d| a.contains(d.as_str())))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until the VM's ticks on node `i` reach `at_least`.
+pub async fn wait_tick(
+    c: &ProcCluster,
+    i: usize,
+    vmid: u32,
+    at_least: u64,
+    timeout: Duration,
+) -> Vec<u64> {
+    crate::eventually(
+        timeout,
+        &format!("VM {vmid} on node {i} prints tick {at_least}"),
+        || async { vm_ticks(c, i, vmid).last().is_some_and(|t| *t >= at_least) },
+    )
+    .await;
+    vm_ticks(c, i, vmid)
+}

@@ -1,0 +1,349 @@
+//! The QEMU driver: the command line, a detached start, reattachment, stop and shutdown.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::json;
+
+use crate::accel::Accel;
+use crate::error::{GuestError, Result};
+use crate::process;
+use crate::qmp::Qmp;
+use crate::rundir::RunDir;
+use crate::vm_config::{Disk, DiskBus, VmConfig};
+
+/// The QEMU binary.
+pub const QEMU_BIN: &str = "qemu-system-x86_64";
+/// How long QEMU may take to set up and daemonize.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `quit` may take before QEMU is killed.
+pub const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a guest gets to power off after an ACPI request.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the incoming migration stream arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A Unix socket (fed by the mTLS tunnel).
+    Unix(PathBuf),
+    /// Plain TCP (`migration: insecure`).
+    Tcp(std::net::SocketAddr),
+}
+
+/// Everything needed to start one VM.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    pub vmid: u32,
+    pub config: VmConfig,
+    /// Each disk with its resolved image path.
+    pub disks: Vec<(Disk, PathBuf)>,
+    pub accel: Accel,
+    pub incoming: Option<Incoming>,
+}
+
+/// The marker that ties a QEMU process to its run directory (guards pid reuse).
+fn marker(run: &RunDir, vmid: u32) -> String {
+    run.qemu_pid(vmid).to_string_lossy().into_owned()
+}
+
+/// The full QEMU command line (without the binary).
+pub fn command_line(run: &RunDir, spec: &LaunchSpec) -> Vec<String> {
+    let v = spec.vmid;
+    let c = &spec.config;
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+    push(&["-name", &format!("brigade-{v},debug-threads=on")]);
+    push(&[
+        "-no-user-config",
+        "-nodefaults",
+        "-daemonize",
+        "-display",
+        "none",
+    ]);
+    push(&["-pidfile", &marker(run, v)]);
+    push(&[
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", run.qmp(v).display()),
+    ]);
+    push(&[
+        "-chardev",
+        &format!(
+            "socket,id=serial0,path={},server=on,wait=off,logfile={}",
+            run.serial(v).display(),
+            run.serial_log(v).display()
+        ),
+    ]);
+    push(&["-serial", "chardev:serial0"]);
+    push(&["-machine", &format!("pc,accel={}", spec.accel.as_str())]);
+    let cpu = c.cpu.clone().unwrap_or_else(|| match spec.accel {
+        Accel::Kvm => "host".into(),
+        Accel::Tcg => "qemu64".into(),
+    });
+    push(&["-cpu", &cpu]);
+    push(&["-m", &c.memory_mib.to_string()]);
+    push(&[
+        "-smp",
+        &format!("{},sockets={},cores={}", c.vcpus(), c.sockets, c.cores),
+    ]);
+    if let Some(k) = &c.kernel {
+        push(&["-kernel", k]);
+    }
+    if let Some(i) = &c.initrd {
+        push(&["-initrd", i]);
+    }
+    if let Some(ap) = &c.append {
+        push(&["-append", ap]);
+    }
+    if spec.disks.iter().any(|(d, _)| d.bus == DiskBus::Scsi) {
+        push(&["-device", "virtio-scsi-pci,id=scsihw0"]);
+    }
+    if spec.disks.iter().any(|(d, _)| d.bus == DiskBus::Sata) {
+        push(&["-device", "ahci,id=ahci0"]);
+    }
+    for (d, path) in &spec.disks {
+        let id = format!("drive-{}", d.slot);
+        let cache = d.cache.as_deref().unwrap_or("none");
+        let media = if d.cdrom { ",media=cdrom" } else { "" };
+        push(&[
+            "-drive",
+            &format!(
+                "file={},if=none,id={id},format={},cache={cache}{media}",
+                path.display(),
+                d.volume.format()
+            ),
+        ]);
+        let device = match (d.bus, d.cdrom) {
+            (DiskBus::Scsi, false) => {
+                format!("scsi-hd,bus=scsihw0.0,scsi-id={},drive={id}", d.index)
+            }
+            (DiskBus::Scsi, true) => {
+                format!("scsi-cd,bus=scsihw0.0,scsi-id={},drive={id}", d.index)
+            }
+            (DiskBus::Virtio, _) => format!("virtio-blk-pci,drive={id},id={}", d.slot),
+            (DiskBus::Ide, false) => format!(
+                "ide-hd,bus=ide.{},unit={},drive={id}",
+                d.index / 2,
+                d.index % 2
+            ),
+            (DiskBus::Ide, true) => format!(
+                "ide-cd,bus=ide.{},unit={},drive={id}",
+                d.index / 2,
+                d.index % 2
+            ),
+            (DiskBus::Sata, _) => format!("ide-hd,bus=ahci0.{},drive={id}", d.index),
+        };
+        push(&["-device", &device]);
+    }
+    for n in &c.nets {
+        let model = match n.model.as_str() {
+            "virtio" => "virtio-net-pci",
+            other => other,
+        };
+        let mac = n.mac.clone().unwrap_or_else(|| default_mac(v, n.index));
+        push(&["-netdev", &format!("user,id={}", n.slot)]);
+        push(&["-device", &format!("{model},netdev={},mac={mac}", n.slot)]);
+    }
+    match &spec.incoming {
+        Some(Incoming::Unix(p)) => push(&["-incoming", &format!("unix:{}", p.display())]),
+        Some(Incoming::Tcp(addr)) => push(&["-incoming", &format!("tcp:{addr}")]),
+        None => {}
+    }
+    a
+}
+
+/// A stable locally administered MAC for a NIC without one.
+pub fn default_mac(vmid: u32, index: u32) -> String {
+    let b = vmid.to_be_bytes();
+    format!(
+        "BC:24:{:02X}:{:02X}:{:02X}:{:02X}",
+        b[1], b[2], b[3], index as u8
+    )
+}
+
+/// The pid of the guest's QEMU if it runs (reattaching after a daemon restart).
+pub fn running_pid(run: &RunDir, vmid: u32) -> Option<i32> {
+    process::live_pid(&run.qemu_pid(vmid), &marker(run, vmid))
+}
+
+/// Starts QEMU detached (it daemonizes itself), so the daemon can stop and come back.
+pub async fn launch(run: &RunDir, spec: &LaunchSpec) -> Result<i32> {
+    let v = spec.vmid;
+    if let Some(pid) = running_pid(run, v) {
+        return Err(GuestError::Conflict(format!(
+            "VM {v} is already running (pid {pid})"
+        )));
+    }
+    for (d, path) in &spec.disks {
+        if !path.exists() {
+            return Err(GuestError::NotFound(format!(
+                "{}: volume {} not found at {}",
+                d.slot,
+                d.volume,
+                path.display()
+            )));
+        }
+    }
+    for (what, p) in [
+        ("kernel", &spec.config.kernel),
+        ("initrd", &spec.config.initrd),
+    ] {
+        if let Some(p) = p {
+            if !std::path::Path::new(p).exists() {
+                return Err(GuestError::NotFound(format!(
+                    "{what} {p} does not exist on this node"
+                )));
+            }
+        }
+    }
+    run.clean_qemu(v);
+    let args = command_line(run, spec);
+    tracing::debug!(vmid = v, ?args, "starting QEMU");
+    let child = tokio::process::Command::new(QEMU_BIN)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(GuestError::io(format!(
+            "cannot run {QEMU_BIN} (apt-get install qemu-system-x86)"
+        )))?;
+    let out = tokio::time::timeout(START_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            GuestError::Failed(format!(
+                "QEMU did not start within {} s",
+                START_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(GuestError::io("waiting for QEMU"))?;
+    if !out.status.success() {
+        return Err(GuestError::Failed(format!(
+            "QEMU failed to start VM {v}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    running_pid(run, v)
+        .ok_or_else(|| GuestError::Failed(format!("QEMU for VM {v} exited right after starting")))
+}
+
+/// Connects to a running guest's monitor.
+pub async fn monitor(run: &RunDir, vmid: u32) -> Result<Qmp> {
+    Qmp::connect(&run.qmp(vmid)).await
+}
+
+/// Stops the guest at once (QMP `quit`, then SIGKILL), like `qm stop`.
+pub async fn stop(run: &RunDir, vmid: u32) -> Result<()> {
+    let Some(pid) = running_pid(run, vmid) else {
+        run.clean_qemu(vmid);
+        return Ok(());
+    };
+    if let Ok(mut q) = monitor(run, vmid).await {
+        let _ = q.execute("quit", None).await;
+    }
+    if !process::wait_gone(pid, QUIT_TIMEOUT).await {
+        process::send(pid, Signal::SIGKILL)?;
+        process::wait_gone(pid, QUIT_TIMEOUT).await;
+    }
+    run.clean_qemu(vmid);
+    Ok(())
+}
+
+/// Asks the guest to power off (ACPI) and waits; on timeout stops it if `force`.
+pub async fn shutdown(run: &RunDir, vmid: u32, timeout: Duration, force: bool) -> Result<()> {
+    let Some(pid) = running_pid(run, vmid) else {
+        return Err(GuestError::Conflict(format!("VM {vmid} is not running")));
+    };
+    monitor(run, vmid)
+        .await?
+        .execute("system_powerdown", None)
+        .await?;
+    if process::wait_gone(pid, timeout).await {
+        run.clean_qemu(vmid);
+        return Ok(());
+    }
+    if force {
+        return stop(run, vmid).await;
+    }
+    Err(GuestError::Failed(format!(
+        "VM {vmid} did not shut down within {} s (the guest may ignore ACPI; use --force-stop or stop)",
+        timeout.as_secs()
+    )))
+}
+
+/// Resets the guest (QMP `system_reset`), keeping its process.
+pub async fn reset(run: &RunDir, vmid: u32) -> Result<()> {
+    if running_pid(run, vmid).is_none() {
+        return Err(GuestError::Conflict(format!("VM {vmid} is not running")));
+    }
+    monitor(run, vmid)
+        .await?
+        .execute("system_reset", None)
+        .await?;
+    Ok(())
+}
+
+/// Live migration tuning sent before `migrate`.
+pub async fn prepare_migration(q: &mut Qmp, downtime_limit_ms: Option<u64>) -> Result<()> {
+    q.execute(
+        "migrate-set-capabilities",
+        Some(json!({"capabilities": [{"capability": "events", "state": true}]})),
+    )
+    .await?;
+    if let Some(ms) = downtime_limit_ms {
+        q.execute(
+            "migrate-set-parameters",
+            Some(json!({"downtime-limit": ms})),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_has_the_detach_monitor_serial_and_disks() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let run = RunDir::open(d.path()).expect("run");
+        let config = VmConfig::parse(
+            "memory: 128\ncores: 2\nkernel: /k\ninitrd: /i\nappend: console=ttyS0\n\
+             scsi0: shared:100/vm-100-disk-0.qcow2\nvirtio1: local:100/vm-100-disk-1.raw\nnet0: virtio\n",
+        )
+        .expect("config");
+        let disks = config
+            .disks
+            .iter()
+            .map(|d| (d.clone(), PathBuf::from(format!("/img/{}", d.volume.name))))
+            .collect();
+        let spec = LaunchSpec {
+            vmid: 100,
+            config,
+            disks,
+            accel: Accel::Tcg,
+            incoming: Some(Incoming::Unix(run.migrate_in(100))),
+        };
+        let line = command_line(&run, &spec).join(" ");
+        for needle in [
+            "-daemonize",
+            "accel=tcg",
+            "-cpu qemu64",
+            "-m 128",
+            "-smp 2,sockets=1,cores=2",
+            "-kernel /k",
+            "virtio-scsi-pci",
+            "format=qcow2",
+            "scsi-hd,bus=scsihw0.0,scsi-id=0,drive=drive-scsi0",
+            "virtio-blk-pci,drive=drive-virtio1",
+            "format=raw",
+            "mac=BC:24:00:00:64:00",
+            "-incoming unix:",
+            "logfile=",
+        ] {
+            assert!(line.contains(needle), "missing {needle:?} in {line}");
+        }
+    }
+}

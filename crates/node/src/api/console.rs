@@ -1,0 +1,82 @@
+//! `GET /nodes/{node}/qemu/{vmid}/console`: the VM's serial port over an HTTP upgrade,
+//! piped to its serial socket here, or through the mTLS tunnel to the node that runs it.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use brigade_core::layout::GuestKind;
+use hyper_util::rt::TokioIo;
+
+use super::ApiError;
+use crate::error::NodeError;
+use crate::guest_messages::GuestRequest;
+use crate::node::Node;
+
+/// The protocol name clients ask for in `Upgrade:`.
+pub const CONSOLE_UPGRADE: &str = "brigade-console";
+
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new().route("/nodes/{node}/qemu/{vmid}/console", get(console))
+}
+
+async fn console(
+    State(node): State<Arc<Node>>,
+    Path((name, id)): Path<(String, String)>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let vmid: brigade_core::VmId = id
+        .parse()
+        .map_err(|e: brigade_core::FormatError| ApiError(NodeError::Invalid(e.to_string())))?;
+    let name = if name == "localhost" {
+        node.config.name.to_string()
+    } else {
+        name
+    };
+    let status = node
+        .guest_on(
+            &name,
+            GuestRequest::Status {
+                kind: GuestKind::Qemu,
+                vmid,
+            },
+        )
+        .await?;
+    if status.get("status").and_then(|s| s.as_str()) != Some("running") {
+        return Err(ApiError(NodeError::Conflict(format!(
+            "VM {vmid} is not running: no console to attach to"
+        ))));
+    }
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+        .ok_or_else(|| {
+            ApiError(NodeError::Invalid(format!(
+                "the console needs an HTTP upgrade: send 'Connection: Upgrade' and 'Upgrade: {CONSOLE_UPGRADE}'"
+            )))
+        })?;
+    let me = node.clone();
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("console upgrade failed: {e}");
+                return;
+            }
+        };
+        if let Err(e) = me.pipe_console(&name, vmid, TokioIo::new(upgraded)).await {
+            tracing::debug!(vmid = vmid.get(), "console ended: {e}");
+        }
+    });
+    Ok((
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, "upgrade"),
+            (header::UPGRADE, CONSOLE_UPGRADE),
+        ],
+    )
+        .into_response())
+}

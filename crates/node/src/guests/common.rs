@@ -1,0 +1,211 @@
+//! Helpers every guest operation shares: the local guest, locks, config writes,
+//! storages, memory, peers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use brigade_cfs::Op;
+use brigade_core::key_value::KeyValueConfig;
+use brigade_core::layout::{self, GuestKind};
+use brigade_core::{CfsPath, VmId};
+use brigade_guest::{GuestLock, Storage, StorageConfig, VolumeId};
+
+use super::locate::{self, noun, Located};
+use crate::error::NodeError;
+use crate::node::{cfs_path, ClusterRuntime, Node};
+
+/// How long a peer not (yet) heard is given before it is called offline.
+pub const LIVENESS_GRACE: std::time::Duration =
+    brigade_membership::service::HEARTBEAT_INTERVAL.saturating_mul(2);
+
+impl Node {
+    /// The guest, which must live on this node.
+    pub(crate) fn local_guest(&self, kind: GuestKind, vmid: VmId) -> Result<Located, NodeError> {
+        let rt = self.require_cluster()?;
+        let l = locate::require(&rt.cfs, kind, vmid)?;
+        if l.node != self.config.name.as_str() {
+            return Err(NodeError::Conflict(format!(
+                "{} {vmid} is on node {}, not {}",
+                noun(kind),
+                l.node,
+                self.config.name
+            )));
+        }
+        Ok(l)
+    }
+
+    /// Writes a guest config if it still has version `expect`.
+    pub(crate) async fn write_guest_config(
+        &self,
+        path: &CfsPath,
+        text: String,
+        expect: Option<u64>,
+    ) -> Result<u64, NodeError> {
+        let rt = self.require_cluster()?;
+        let applied = rt
+            .cfs
+            .propose(Op::Write {
+                path: path.clone(),
+                data: text.into_bytes(),
+                expect_version: expect,
+                create_exclusive: false,
+            })
+            .await?;
+        Ok(applied.version)
+    }
+
+    /// storage.cfg, parsed.
+    pub(crate) fn storage_cfg(&self) -> Result<(StorageConfig, u64), NodeError> {
+        let rt = self.require_cluster()?;
+        match rt.cfs.read(&cfs_path(layout::STORAGE_CFG)?) {
+            Ok(f) => Ok((
+                StorageConfig::parse(&String::from_utf8_lossy(&f.data))?,
+                f.version,
+            )),
+            Err(brigade_cfs::CfsError::NotFound { .. }) => Ok((StorageConfig::default(), 0)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A storage's directory on this node.
+    pub(crate) fn storage_root(&self, s: &Storage) -> PathBuf {
+        s.root(self.config.name.as_str(), &self.config.state_dir())
+    }
+
+    /// A volume's storage and path on this node.
+    pub(crate) fn resolve_volume(
+        &self,
+        cfg: &StorageConfig,
+        vol: &VolumeId,
+    ) -> Result<(Storage, PathBuf), NodeError> {
+        let s = cfg.get(&vol.storage)?;
+        if !s.available_on(self.config.name.as_str()) {
+            return Err(NodeError::Unavailable(format!(
+                "storage {:?} is not available on node {}",
+                s.id, self.config.name
+            )));
+        }
+        let path = Storage::volume_path(&self.storage_root(s), vol);
+        Ok((s.clone(), path))
+    }
+
+    /// Memory (MiB) this node can still give a guest.
+    pub(crate) fn free_guest_memory_mib(&self) -> Result<u64, NodeError> {
+        let available = brigade_guest::memory::available_mib()?;
+        Ok(match self.config.guest_memory_mib {
+            Some(limit) => available.min(limit.saturating_sub(self.running_guest_memory_mib())),
+            None => available,
+        })
+    }
+
+    /// Refuses a guest that needs more memory than this node has left.
+    pub(crate) fn check_memory(&self, what: &str, need_mib: u64) -> Result<(), NodeError> {
+        let free = self.free_guest_memory_mib()?;
+        if need_mib > free {
+            return Err(NodeError::Unavailable(format!(
+                "not enough memory on node {} for {what}: it needs {need_mib} MiB, {free} MiB are available",
+                self.config.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// The memory of the guests running here.
+    fn running_guest_memory_mib(&self) -> u64 {
+        let Some(rt) = self.cluster() else { return 0 };
+        let me = self.config.name.clone();
+        let run = &self.guests.run;
+        let vms = run
+            .qemu_vmids()
+            .into_iter()
+            .filter(|v| brigade_guest::qemu::running_pid(run, *v).is_some())
+            .map(|v| (GuestKind::Qemu, v));
+        let cts = run
+            .ct_vmids()
+            .into_iter()
+            .filter(|v| brigade_guest::container::running_pid(run, *v).is_some())
+            .map(|v| (GuestKind::Lxc, v));
+        vms.chain(cts)
+            .filter_map(|(kind, v)| {
+                let vmid = VmId::try_from(v).ok()?;
+                let f = rt.cfs.read(&kind.config_path(&me, vmid)).ok()?;
+                let kv = KeyValueConfig::parse(&String::from_utf8_lossy(&f.data)).ok()?;
+                kv.get("memory")?.parse::<u64>().ok()
+            })
+            .sum()
+    }
+
+    /// A cluster node's RPC address, if it is a member and alive.
+    pub(crate) async fn peer_rpc(
+        &self,
+        rt: &ClusterRuntime,
+        name: &str,
+    ) -> Result<SocketAddr, NodeError> {
+        let status = rt.cfs.status();
+        let member = status
+            .members
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| {
+                NodeError::NotFound(format!("node {name:?} is not a member of this cluster"))
+            })?;
+        let conf = crate::cluster_ops::read_cluster_conf(&rt.cfs)?;
+        if !conf.nodes.iter().any(|n| n.name.as_str() == name) {
+            return Err(NodeError::Invalid(format!(
+                "{name} is a quorum device; it runs no guests"
+            )));
+        }
+        let is_alive = || {
+            name == self.config.name.as_str()
+                || rt
+                    .members
+                    .status()
+                    .iter()
+                    .any(|p| p.name == name && p.alive)
+        };
+        // A node that just started has not heard everyone yet: give heartbeats a moment.
+        let waited = std::time::Instant::now();
+        while !is_alive() && waited.elapsed() < LIVENESS_GRACE {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if !is_alive() {
+            return Err(NodeError::Unavailable(format!(
+                "node {name} is offline (no heartbeats within node_timeout)"
+            )));
+        }
+        member
+            .rpc_addr
+            .parse()
+            .map_err(|e| NodeError::Internal(format!("bad RPC address of {name}: {e}")))
+    }
+}
+
+/// Refuses an operation on a locked guest, naming the lock.
+pub(crate) fn check_unlocked(
+    kind: GuestKind,
+    vmid: VmId,
+    lock: Option<GuestLock>,
+) -> Result<(), NodeError> {
+    match lock {
+        Some(l) => Err(NodeError::Conflict(format!(
+            "{} {vmid} is locked ({l}); wait for that operation or clear it with 'brigade {} unlock {vmid}'",
+            noun(kind),
+            match kind {
+                GuestKind::Qemu => "vm",
+                GuestKind::Lxc => "ct",
+            }
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `text` with `lock` set (Some) or removed (None).
+pub(crate) fn with_lock(text: &str, lock: Option<GuestLock>) -> Result<String, NodeError> {
+    let mut kv = KeyValueConfig::parse(text).map_err(|e| NodeError::Invalid(e.to_string()))?;
+    kv.entries.retain(|(k, _)| k != "lock");
+    if let Some(l) = lock {
+        kv.set("lock", l.as_str())
+            .map_err(|e| NodeError::Invalid(e.to_string()))?;
+    }
+    Ok(kv.to_text())
+}

@@ -1,0 +1,206 @@
+//! Routing guest requests: run here, or forward over mTLS to the node that holds the guest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::locate;
+use crate::error::{ErrorBody, NodeError};
+use crate::guest_messages::GuestRequest;
+use crate::node::Node;
+
+/// How long a forwarded guest request may take (a start waits for QEMU).
+pub const GUEST_FORWARD_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn to_value<T: serde::Serialize>(v: T) -> Result<Value, NodeError> {
+    serde_json::to_value(v).map_err(NodeError::internal)
+}
+
+impl Node {
+    /// Runs `req` on `node`: here, or forwarded to it.
+    pub async fn guest_on(
+        self: &Arc<Self>,
+        node: &str,
+        req: GuestRequest,
+    ) -> Result<Value, NodeError> {
+        if node == self.config.name.as_str() {
+            return self.handle_guest(req).await;
+        }
+        let rt = self.require_cluster()?.clone();
+        let addr = self.peer_rpc(&rt, node).await?;
+        let resp = rt
+            .rpc_client
+            .post(format!("https://{addr}/node/guest"))
+            .timeout(GUEST_FORWARD_TIMEOUT)
+            .json(&req)
+            .send()
+            .await
+            .map_err(|e| NodeError::Upstream(format!("cannot reach node {node}: {e}")))?;
+        let answer: Result<Value, ErrorBody> = resp
+            .json()
+            .await
+            .map_err(|e| NodeError::Upstream(format!("bad answer from node {node}: {e}")))?;
+        answer.map_err(NodeError::from)
+    }
+
+    /// Runs `req` where it belongs: where the guest lives, where the task runs, or here.
+    pub async fn guest_request(self: &Arc<Self>, req: GuestRequest) -> Result<Value, NodeError> {
+        use GuestRequest as R;
+        let target = match &req {
+            R::Start { kind, vmid }
+            | R::Stop { kind, vmid }
+            | R::Shutdown { kind, vmid, .. }
+            | R::Reboot { kind, vmid }
+            | R::Destroy { kind, vmid }
+            | R::Status { kind, vmid }
+            | R::Config { kind, vmid }
+            | R::SetConfig { kind, vmid, .. }
+            | R::Migrate { kind, vmid, .. }
+            | R::ConsoleLog { kind, vmid, .. } => {
+                let rt = self.require_cluster()?;
+                locate::require(&rt.cfs, *kind, *vmid)?.node
+            }
+            R::Task { upid } => upid
+                .split(':')
+                .nth(1)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| NodeError::Invalid(format!("malformed task id {upid:?}")))?
+                .to_string(),
+            _ => self.config.name.to_string(),
+        };
+        self.guest_on(&target, req).await
+    }
+
+    /// Runs `req` on this node. Boxed: migration calls back into it for the target.
+    pub fn handle_guest(
+        self: &Arc<Self>,
+        req: GuestRequest,
+    ) -> futures::future::BoxFuture<'static, Result<Value, NodeError>> {
+        let me = self.clone();
+        Box::pin(async move { me.run_guest_request(req).await })
+    }
+
+    async fn run_guest_request(self: &Arc<Self>, req: GuestRequest) -> Result<Value, NodeError> {
+        use GuestRequest as R;
+        match req {
+            R::Create {
+                kind,
+                vmid,
+                params,
+                ostemplate,
+                start,
+            } => {
+                let lock = self.guests.op_lock(vmid.get());
+                let _g = lock.lock().await;
+                let out = self.create_guest(kind, vmid, params, ostemplate).await?;
+                if start {
+                    let l = self.local_guest(kind, vmid)?;
+                    self.start_guest(&l).await?;
+                }
+                Ok(out)
+            }
+            R::Start { kind, vmid } => {
+                let lock = self.guests.op_lock(vmid.get());
+                let _g = lock.lock().await;
+                let l = self.local_guest(kind, vmid)?;
+                self.start_guest(&l).await?;
+                to_value(self.guest_status(&l).await?)
+            }
+            R::Stop { kind, vmid } => {
+                let lock = self.guests.op_lock(vmid.get());
+                let _g = lock.lock().await;
+                let l = self.local_guest(kind, vmid)?;
+                self.stop_guest(&l).await?;
+                to_value(self.guest_status(&l).await?)
+            }
+            R::Shutdown {
+                kind,
+                vmid,
+                timeout_secs,
+                force_stop,
+            } => {
+                let lock = self.guests.op_lock(vmid.get());
+                let _g = lock.lock().await;
+                let l = self.local_guest(kind, vmid)?;
+                self.shutdown_guest(&l, timeout_secs, force_stop).await?;
+                to_value(self.guest_status(&l).await?)
+            }
+            R::Reboot { kind, vmid } => {
+                let lock = self.guests.op_lock(vmid.get());
+                let _g = lock.lock().await;
+                let l = self.local_guest(kind, vmid)?;
+                self.reboot_guest(&l).await?;
+                to_value(self.guest_status(&l).await?)
+            }
+            R::Destroy { kind, vmid } => {
+                let lock = self.guests.op_lock(vmid.get());
+                let _g = lock.lock().await;
+                let l = self.local_guest(kind, vmid)?;
+                self.destroy_guest(&l).await?;
+                Ok(json!({ "vmid": vmid.get(), "destroyed": true }))
+            }
+            R::Status { kind, vmid } => {
+                let l = self.local_guest(kind, vmid)?;
+                to_value(self.guest_status(&l).await?)
+            }
+            R::Config { kind, vmid } => {
+                let l = self.local_guest(kind, vmid)?;
+                to_value(self.guest_config(&l)?)
+            }
+            R::SetConfig {
+                kind,
+                vmid,
+                set,
+                delete,
+                digest,
+            } => {
+                let lock = self.guests.op_lock(vmid.get());
+                let _g = lock.lock().await;
+                let l = self.local_guest(kind, vmid)?;
+                to_value(self.set_guest_config(&l, set, delete, digest).await?)
+            }
+            R::Migrate {
+                kind,
+                vmid,
+                target,
+                online,
+            } => to_value(self.start_migration(kind, vmid, &target, online).await?),
+            R::Task { upid } => to_value(
+                self.guests
+                    .tasks
+                    .get(&upid)
+                    .ok_or_else(|| NodeError::NotFound(format!("no task {upid} on this node")))?,
+            ),
+            R::ConsoleLog {
+                kind,
+                vmid,
+                tail_bytes,
+            } => {
+                let l = self.local_guest(kind, vmid)?;
+                Ok(
+                    json!({ "vmid": vmid.get(), "node": l.node, "output": self.console_log(&l, tail_bytes)? }),
+                )
+            }
+            R::LocalStates => to_value(self.local_states()),
+            R::Precheck {
+                memory_mib,
+                storages,
+            } => {
+                self.precheck_incoming(memory_mib, &storages)?;
+                Ok(json!({ "ok": true }))
+            }
+            R::PrepareIncoming {
+                vmid,
+                config,
+                insecure,
+            } => self.prepare_incoming(vmid, &config, insecure).await,
+            R::IncomingStatus { vmid } => Ok(json!({ "status": self.incoming_status(vmid).await })),
+            R::AbortIncoming { vmid } => {
+                self.abort_incoming(vmid).await?;
+                Ok(json!({ "aborted": true }))
+            }
+            R::StorageStatus => to_value(self.local_storage_status()?),
+        }
+    }
+}

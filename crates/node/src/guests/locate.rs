@@ -1,0 +1,85 @@
+//! Finding a guest's config in cfs: which node holds it, its text and version.
+
+use brigade_cfs::Cfs;
+use brigade_core::layout::{self, GuestKind};
+use brigade_core::{CfsPath, NodeName, VmId};
+
+use crate::error::NodeError;
+use crate::node::cfs_path;
+
+/// A guest config as found in cfs.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub node: String,
+    pub kind: GuestKind,
+    pub vmid: VmId,
+    pub path: CfsPath,
+    pub version: u64,
+    pub text: String,
+}
+
+/// Names of the node directories in cfs.
+pub fn node_dirs(cfs: &Cfs) -> Vec<String> {
+    cfs_path(layout::NODES_DIR)
+        .ok()
+        .and_then(|p| cfs.list(&p).ok())
+        .map(|entries| {
+            entries
+                .into_iter()
+                .filter(|e| e.dir)
+                .map(|e| e.name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Where `vmid` lives, of any kind, if anywhere.
+pub fn find(cfs: &Cfs, vmid: VmId) -> Option<Located> {
+    for node in node_dirs(cfs) {
+        let Ok(name) = node.parse::<NodeName>() else {
+            continue;
+        };
+        for kind in [GuestKind::Qemu, GuestKind::Lxc] {
+            let path = kind.config_path(&name, vmid);
+            if let Ok(f) = cfs.read(&path) {
+                return Some(Located {
+                    node: node.clone(),
+                    kind,
+                    vmid,
+                    path,
+                    version: f.version,
+                    text: String::from_utf8_lossy(&f.data).into_owned(),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// What a guest of `kind` is called in messages.
+pub fn noun(kind: GuestKind) -> &'static str {
+    match kind {
+        GuestKind::Qemu => "VM",
+        GuestKind::Lxc => "container",
+    }
+}
+
+/// Where `vmid` of `kind` lives; a clear error if nowhere or of another kind.
+pub fn require(cfs: &Cfs, kind: GuestKind, vmid: VmId) -> Result<Located, NodeError> {
+    match find(cfs, vmid) {
+        Some(l) if l.kind == kind => Ok(l),
+        Some(l) => Err(NodeError::Invalid(format!(
+            "{vmid} is a {}, not a {} (use 'brigade {}')",
+            noun(l.kind),
+            noun(kind),
+            match l.kind {
+                GuestKind::Qemu => "vm",
+                GuestKind::Lxc => "ct",
+            }
+        ))),
+        None => Err(NodeError::NotFound(format!(
+            "{} {vmid} does not exist",
+            noun(kind)
+        ))),
+    }
+}
