@@ -183,7 +183,7 @@ impl Node {
         let root = ApiToken::generate("root@pam!root");
         let conf = ClusterConf::new(name.as_str(), self.node_entry(1));
         // `{state_dir}` expands per node: each node's local storage is its own.
-        let storage = "dir: local\n\tpath {state_dir}/images\n\tcontent images,rootdir\n";
+        let storage = "dir: local\n\tpath {state_dir}/storage\n\tcontent images,rootdir\n";
         let mut ops = vec![
             write_op(layout::CLUSTER_CONF, conf.to_text(), Some(0))?,
             write_op(layout::DATACENTER_CFG, "migration: secure\n", Some(0))?,
