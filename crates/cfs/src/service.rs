@@ -23,6 +23,10 @@ use crate::view::{CfsStatus, DirEntryInfo, FileInfo, MemberInfo};
 
 /// How long a write may wait for commit before the client is told the outcome is unknown.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a forwarded write waits for this replica to apply it (read your writes).
+pub const LOCAL_APPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often that wait re-checks without a change event.
+const LOCAL_APPLY_POLL: Duration = Duration::from_millis(5);
 /// Most operations batched into one Raft entry.
 pub const MAX_BATCH_OPS: usize = 512;
 /// Most file bytes batched into one Raft entry.
@@ -456,7 +460,22 @@ impl Cfs {
             .get_node(&leader)
             .cloned()
             .ok_or(CfsError::NoLeader)?;
-        self.forward(&node, KIND_PROPOSE, &op).await
+        let mut changes = self.subscribe();
+        let applied: Applied = self.forward(&node, KIND_PROPOSE, &op).await?;
+        // Read your writes: a forwarded write returns once this replica applied it too.
+        let deadline = tokio::time::Instant::now() + LOCAL_APPLY_TIMEOUT;
+        while self.shared.read().tree.version() < applied.version {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::debug!(
+                    version = applied.version,
+                    "write committed but not yet applied here"
+                );
+                break;
+            }
+            // Woken by the apply's change, or re-checked shortly (an apply may change nothing).
+            let _ = tokio::time::timeout(LOCAL_APPLY_POLL, changes.recv()).await;
+        }
+        Ok(applied)
     }
 
     /// Runs a proposal on the leader (also the target of forwarded writes).

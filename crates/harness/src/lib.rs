@@ -17,8 +17,8 @@ use brigade_node::state_dir::{API_CERT, LOCAL_TOKEN};
 pub const NODE_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a cluster may take to elect a leader and be quorate.
 pub const QUORUM_TIMEOUT: Duration = Duration::from_secs(30);
-/// Run directories of test nodes (`/run/bt/<address>`).
-pub const TEST_RUN_ROOT: &str = "/run/bt";
+/// Run directories of harness nodes (`/run/brigade/<address>`, unique per address).
+pub const TEST_RUN_ROOT: &str = "/run/brigade";
 
 /// Poll interval while waiting.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);

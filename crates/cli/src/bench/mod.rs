@@ -2,6 +2,7 @@
 
 pub mod cfs;
 pub mod detection;
+pub mod migrate;
 
 use clap::Subcommand;
 
@@ -13,11 +14,14 @@ pub enum BenchCmd {
     Cfs(cfs::CfsBenchArgs),
     /// Failure detection and rejoin times (SIGKILL of a node), at several node_timeouts.
     Detection(detection::DetectionArgs),
+    /// Live migration of the appliance VM through brigade next to raw QEMU, same run.
+    Migrate(migrate::MigrateBenchArgs),
 }
 
 pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Cfs(args) => cfs::run(args).await,
         BenchCmd::Detection(args) => detection::run(args).await,
+        BenchCmd::Migrate(args) => migrate::run(args).await,
     }
 }

@@ -22,6 +22,14 @@ pub const DEFAULT_LAB_DIR: &str = "/var/lib/brigade-lab";
 const LAB_FIREWALL_TAG: &str = "lab";
 /// Most nodes a lab may have (addresses 127.0.1.1..254).
 const MAX_LAB_NODES: usize = 64;
+/// Most demo guests.
+const MAX_LAB_GUESTS: usize = 32;
+/// What one node daemon needs, roughly, MiB.
+const NODE_MEMORY_MIB: u64 = 64;
+/// Memory of each demo guest, MiB.
+const DEMO_GUEST_MEMORY_MIB: u64 = 128;
+/// The first demo VMID.
+const FIRST_DEMO_VMID: u32 = 100;
 
 #[derive(Subcommand, Debug)]
 pub enum LabCmd {
@@ -32,6 +40,9 @@ pub enum LabCmd {
         /// Add a qdevice: `--qdevice`, `--qdevice false` (default: on for an even number of nodes).
         #[arg(long, num_args = 0..=1, default_missing_value = "true")]
         qdevice: Option<bool>,
+        /// Demo VMs to create and start (the test appliance, on shared storage), plus one container.
+        #[arg(long, default_value_t = 2)]
+        guests: usize,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
@@ -40,7 +51,7 @@ pub enum LabCmd {
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
-    /// Power-cut a node: SIGKILL its daemon.
+    /// Power-cut a node: SIGKILL its daemon and its guests.
     Kill {
         node: String,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
@@ -152,6 +163,27 @@ fn node_index(state: &LabState, name: &str) -> anyhow::Result<usize> {
         })
 }
 
+/// SIGKILLs node daemons started from this lab directory that lab.json does not know.
+fn kill_strays(dir: &Path) {
+    let prefix = dir.display().to_string();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for pid in rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+    {
+        let args = brigade_guest::process::cmdline(pid);
+        let ours = args.iter().any(|a| a == "run")
+            && args
+                .iter()
+                .any(|a| a.starts_with(&prefix) && a.ends_with(".toml"));
+        if ours && pid as u32 != std::process::id() {
+            let _ = brigade_guest::process::send(pid, brigade_guest::process::Signal::SIGKILL);
+        }
+    }
+}
+
 fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_string_lossy()
@@ -161,11 +193,8 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 fn require_root(what: &str) -> anyhow::Result<()> {
-    #[allow(unsafe_code)]
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        bail!("{what} needs root (iptables rules on loopback addresses): run it with sudo");
+    if !nix::unistd::geteuid().is_root() {
+        bail!("{what} needs root (guests' namespaces, /run/brigade, iptables rules on loopback addresses): run it with sudo");
     }
     Ok(())
 }
@@ -175,17 +204,23 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
         LabCmd::Up {
             nodes,
             qdevice,
+            guests,
             dir,
-        } => up(g, nodes, qdevice.unwrap_or(nodes % 2 == 0), &dir).await,
+        } => {
+            require_root("lab up")?;
+            up(g, nodes, qdevice.unwrap_or(nodes % 2 == 0), guests, &dir).await
+        }
         LabCmd::Status { dir } => status(g, &dir).await,
         LabCmd::Kill { node, dir } => {
             let mut state = load(&dir)?;
             let i = node_index(&state, &node)?;
             let mut c = attach(&dir, &state)?;
             c.kill(i);
+            let guests = c.guest_pids(i).len();
+            c.kill_guests(i);
             record_pids(&mut state, &c);
             save(&dir, &state)?;
-            println!("{node} power-cut (SIGKILL). Watch with `brigade lab status`.");
+            println!("{node} power-cut: daemon and {guests} guest(s) SIGKILLed. Watch with `brigade lab status`.");
             Ok(())
         }
         LabCmd::Start { node, dir } => {
@@ -287,6 +322,7 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
                 if let Err(e) = c.stop(i) {
                     eprintln!("warning: {e}");
                 }
+                c.kill_guests(i);
             }
             let _ = firewall::heal(LAB_FIREWALL_TAG);
             record_pids(&mut state, &c);
@@ -301,9 +337,27 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
     }
 }
 
-async fn up(g: &GlobalArgs, nodes: usize, with_qdevice: bool, dir: &Path) -> anyhow::Result<()> {
+async fn up(
+    g: &GlobalArgs,
+    nodes: usize,
+    with_qdevice: bool,
+    guests: usize,
+    dir: &Path,
+) -> anyhow::Result<()> {
     if nodes == 0 || nodes > MAX_LAB_NODES {
         bail!("--nodes must be between 1 and {MAX_LAB_NODES}");
+    }
+    if guests > MAX_LAB_GUESTS {
+        bail!("--guests must be at most {MAX_LAB_GUESTS}");
+    }
+    let appliance = crate::cmd::guest::appliance_dir();
+    if guests > 0 && !Path::new(&appliance).join("vmlinuz").exists() {
+        bail!("the test appliance is missing in {appliance}: run scripts/build-appliance (scripts/lab-up does), or use --guests 0");
+    }
+    let need = nodes as u64 * NODE_MEMORY_MIB + (guests as u64 + 1) * DEMO_GUEST_MEMORY_MIB;
+    let available = brigade_guest::memory::available_mib()?;
+    if need > available {
+        bail!("not enough memory for this lab: {nodes} node(s) and {guests} guest(s) need about {need} MiB, {available} MiB are available; try fewer --nodes or --guests");
     }
     if let Ok(state) = load(dir) {
         let running: Vec<&str> = state
@@ -315,7 +369,13 @@ async fn up(g: &GlobalArgs, nodes: usize, with_qdevice: bool, dir: &Path) -> any
         if !running.is_empty() {
             bail!("the lab in {} is already up ({} running); `brigade lab status` shows it, `brigade lab down` stops it", dir.display(), running.join(", "));
         }
+        kill_strays(dir);
         // A stopped or crashed lab: start afresh, removing only what the lab made.
+        if let Ok(old) = attach(dir, &state) {
+            for i in 0..old.nodes.len() {
+                old.kill_guests(i);
+            }
+        }
         for n in &state.nodes {
             if let Ok(cfg) = NodeConfig::load(&n.config_path) {
                 let _ = std::fs::remove_dir_all(cfg.state_dir());
@@ -335,7 +395,7 @@ async fn up(g: &GlobalArgs, nodes: usize, with_qdevice: bool, dir: &Path) -> any
         "starting {nodes} node(s) on 127.0.{LAB_SUBNET}.1-{nodes} in {} ...",
         dir.display()
     );
-    let mut c = ProcCluster::form_opts(
+    let formed = ProcCluster::form_opts(
         &std::env::current_exe()?,
         dir,
         LAB_SUBNET,
@@ -343,7 +403,15 @@ async fn up(g: &GlobalArgs, nodes: usize, with_qdevice: bool, dir: &Path) -> any
         RaftTuning::default(),
         true,
     )
-    .await?;
+    .await;
+    let mut c = match formed {
+        Ok(c) => c,
+        Err(e) => {
+            // Leave nothing running behind a failed start.
+            kill_strays(dir);
+            return Err(e.context("the lab did not start (its processes were stopped)"));
+        }
+    };
     if with_qdevice {
         eprintln!("adding a qdevice on 127.0.{LAB_SUBNET}.{} ...", nodes + 1);
         let q = c.spawn_qdevice()?;
@@ -367,6 +435,12 @@ async fn up(g: &GlobalArgs, nodes: usize, with_qdevice: bool, dir: &Path) -> any
         ca_path: ca_path.clone(),
     };
     save(dir, &state)?;
+    // The nodes are recorded: whatever happens next, `lab down` stops them.
+    if guests > 0 {
+        if let Err(e) = demo_guests(&c, dir, guests, &appliance).await {
+            eprintln!("warning: the lab is up, but its demo guests failed: {e:#}");
+        }
+    }
     if g.json() {
         return print_json(&state);
     }
@@ -382,7 +456,11 @@ async fn up(g: &GlobalArgs, nodes: usize, with_qdevice: bool, dir: &Path) -> any
         c.nodes[0].config_path.display()
     );
     println!("  brigade cluster status");
-    println!("  brigade fs write nodes/n1/qemu-server/100.conf 'memory: 256'");
+    if guests > 0 {
+        println!("  brigade vm list                            # where each guest runs");
+        println!("  brigade vm console 100 --follow            # its serial ticks");
+        println!("  brigade vm migrate 100 n2 --online         # live: the ticks keep counting");
+    }
     println!(
         "  brigade lab kill n1; brigade lab status     # a power cut: a new leader takes over"
     );
@@ -394,6 +472,80 @@ async fn up(g: &GlobalArgs, nodes: usize, with_qdevice: bool, dir: &Path) -> any
             .unwrap_or_default()
     );
     println!("  brigade lab heal; brigade lab down");
+    Ok(())
+}
+
+/// A shared storage in the lab directory, `guests` appliance VMs spread over the nodes,
+/// and one container.
+async fn demo_guests(
+    c: &ProcCluster,
+    dir: &Path,
+    guests: usize,
+    appliance: &str,
+) -> anyhow::Result<()> {
+    use brigade_core::layout::GuestKind;
+    let client = c.client(0)?;
+    let shared = dir.join("shared");
+    std::fs::create_dir_all(&shared)?;
+    client
+        .storage_add(&brigade_node::guest_messages::StorageAddRequest {
+            storage: "shared".into(),
+            kind: "dir".into(),
+            path: shared.display().to_string(),
+            content: None,
+            shared: true,
+            nodes: None,
+        })
+        .await
+        .context("adding the shared storage")?;
+    let node_names: Vec<String> = c
+        .nodes
+        .iter()
+        .filter(|n| !n.config.qdevice)
+        .map(|n| n.name.clone())
+        .collect();
+    for k in 0..guests {
+        let vmid = FIRST_DEMO_VMID + k as u32;
+        let node = &node_names[k % node_names.len()];
+        let config: std::collections::BTreeMap<String, String> = [
+            ("name", format!("demo{}", k + 1)),
+            ("memory", DEMO_GUEST_MEMORY_MIB.to_string()),
+            ("scsi0", "shared:1".into()),
+            ("kernel", format!("{appliance}/vmlinuz")),
+            ("initrd", format!("{appliance}/initramfs.img")),
+            ("append", "console=ttyS0 quiet panic=-1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        eprintln!("creating VM {vmid} on {node} ...");
+        client
+            .guest_create(node, GuestKind::Qemu, vmid, &config, None, true)
+            .await
+            .with_context(|| format!("creating demo VM {vmid}"))?;
+    }
+    let ctid = FIRST_DEMO_VMID + guests as u32;
+    let node = &node_names[guests % node_names.len()];
+    let config: std::collections::BTreeMap<String, String> = [
+        ("hostname", "democt".to_string()),
+        ("memory", "64".to_string()),
+        ("rootfs", "local:1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    eprintln!("creating container {ctid} on {node} ...");
+    client
+        .guest_create(
+            node,
+            GuestKind::Lxc,
+            ctid,
+            &config,
+            Some(&format!("{appliance}/rootfs")),
+            true,
+        )
+        .await
+        .with_context(|| format!("creating demo container {ctid}"))?;
     Ok(())
 }
 
@@ -458,5 +610,23 @@ async fn status(g: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
         ]);
     }
     println!("{t}");
+    // The guests, as any live node sees them.
+    let live = (0..c.nodes.len()).find(|i| c.nodes[*i].is_running() && !c.nodes[*i].config.qdevice);
+    if let Some(i) = live {
+        if let Ok(rows) = c.client(i)?.resources().await {
+            let mut t = table(&["VMID", "Type", "Name", "Node", "Status", "Lock"]);
+            for r in rows {
+                t.add_row(vec![
+                    r.vmid.to_string(),
+                    r.kind.to_string(),
+                    r.name.unwrap_or_default(),
+                    r.node,
+                    r.status,
+                    r.lock.unwrap_or_default(),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
     Ok(())
 }
