@@ -57,7 +57,9 @@ pub fn lrm_status(node: &NodeName) -> CfsPath {
 }
 
 /// The kind of guest a config file describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
     /// A QEMU virtual machine (`qemu-server/`).

@@ -1,0 +1,136 @@
+//! What the CRM publishes (`ha/manager_status`) and each LRM reports (`nodes/<n>/lrm_status`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ServiceId;
+
+/// ha-manager's node states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    Online,
+    Maintenance,
+    Unknown,
+    Fence,
+    Gone,
+}
+
+/// ha-manager's service states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Started,
+    Stopped,
+    RequestStop,
+    Disabled,
+    Ignored,
+    Migrate,
+    Relocate,
+    Freeze,
+    Fence,
+    Recovery,
+    Error,
+}
+
+impl ServiceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Started => "started",
+            ServiceState::Stopped => "stopped",
+            ServiceState::RequestStop => "request_stop",
+            ServiceState::Disabled => "disabled",
+            ServiceState::Ignored => "ignored",
+            ServiceState::Migrate => "migrate",
+            ServiceState::Relocate => "relocate",
+            ServiceState::Freeze => "freeze",
+            ServiceState::Fence => "fence",
+            ServiceState::Recovery => "recovery",
+            ServiceState::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for NodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NodeState::Online => "online",
+            NodeState::Maintenance => "maintenance",
+            NodeState::Unknown => "unknown",
+            NodeState::Fence => "fence",
+            NodeState::Gone => "gone",
+        })
+    }
+}
+
+/// One service as the CRM tracks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub state: ServiceState,
+    /// The node that owns it (holds its config).
+    pub node: String,
+    /// Where a migrate or relocate goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Changes with every command the CRM gives an LRM; results name it.
+    pub uid: u64,
+    #[serde(default)]
+    pub restarts: u32,
+    #[serde(default)]
+    pub relocates: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_nodes: Vec<String>,
+    /// The node it left for maintenance (it returns there when that ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_node: Option<String>,
+}
+
+/// `ha/manager_status`: the CRM's whole state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerStatus {
+    /// The node whose CRM wrote this (the Raft leader).
+    pub master_node: Option<String>,
+    pub node_status: BTreeMap<String, NodeState>,
+    pub service_status: BTreeMap<ServiceId, ServiceStatus>,
+    /// The next command uid.
+    pub next_uid: u64,
+}
+
+/// What an LRM is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrmMode {
+    #[default]
+    Active,
+    /// The node asked to be drained (`node maintenance enable`).
+    Maintenance,
+    /// The daemon stopped cleanly and left its HA guests running, frozen.
+    Freeze,
+    /// The daemon stopped cleanly after stopping its HA guests: recover them at once.
+    Released,
+}
+
+/// The outcome of one CRM command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LrmResult {
+    pub uid: u64,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// `nodes/<n>/lrm_status`: written on every lease renewal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LrmStatus {
+    pub mode: LrmMode,
+    /// Renewal counter: every renewal is a new write.
+    pub seq: u64,
+    pub results: BTreeMap<ServiceId, LrmResult>,
+}
