@@ -385,12 +385,10 @@ fn service_step(s: &mut Step, sid: ServiceId) {
                 ));
             }
         }
-        ServiceState::Freeze => {
-            if cond.fresh && cond.mode == LrmMode::Active {
-                ss.state = ServiceState::Started;
-                ss.uid = s.uid();
-                s.log(format!("{sid}: unfreeze on {}", ss.node));
-            }
+        ServiceState::Freeze if cond.fresh && cond.mode == LrmMode::Active => {
+            ss.state = ServiceState::Started;
+            ss.uid = s.uid();
+            s.log(format!("{sid}: unfreeze on {}", ss.node));
         }
         _ => {}
     }
