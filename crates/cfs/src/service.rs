@@ -460,22 +460,37 @@ impl Cfs {
             .get_node(&leader)
             .cloned()
             .ok_or(CfsError::NoLeader)?;
-        let mut changes = self.subscribe();
         let applied: Applied = self.forward(&node, KIND_PROPOSE, &op).await?;
         // Read your writes: a forwarded write returns once this replica applied it too.
-        let deadline = tokio::time::Instant::now() + LOCAL_APPLY_TIMEOUT;
-        while self.shared.read().tree.version() < applied.version {
+        if !self
+            .wait_applied(applied.version, LOCAL_APPLY_TIMEOUT)
+            .await
+        {
+            tracing::debug!(
+                version = applied.version,
+                "write committed but not yet applied here"
+            );
+        }
+        Ok(applied)
+    }
+
+    /// The cluster version this replica has applied.
+    pub fn version(&self) -> u64 {
+        self.shared.read().tree.version()
+    }
+
+    /// Waits until this replica has applied cluster version `version`; false on timeout.
+    pub async fn wait_applied(&self, version: u64, timeout: Duration) -> bool {
+        let mut changes = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.version() < version {
             if tokio::time::Instant::now() >= deadline {
-                tracing::debug!(
-                    version = applied.version,
-                    "write committed but not yet applied here"
-                );
-                break;
+                return false;
             }
             // Woken by the apply's change, or re-checked shortly (an apply may change nothing).
             let _ = tokio::time::timeout(LOCAL_APPLY_POLL, changes.recv()).await;
         }
-        Ok(applied)
+        true
     }
 
     /// Runs a proposal on the leader (also the target of forwarded writes).

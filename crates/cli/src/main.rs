@@ -14,7 +14,8 @@ use crate::connect::GlobalArgs;
 ///
 /// A few Linux machines become one cluster with a replicated configuration
 /// (cfs), membership and quorum, QEMU guests and containers that migrate between
-/// nodes (HA is being built). Run `brigade node run` on each machine, then
+/// nodes, and HA guests restarted on a survivor when their node dies (never twice).
+/// Run `brigade node run` on each machine, then
 /// `brigade cluster create NAME` on the first and `brigade cluster join` on
 /// the others. Every command talks to a node's HTTPS API (port 8006).
 #[derive(Parser, Debug)]
@@ -45,6 +46,9 @@ enum Command {
     /// Containers (like `pct`): namespaces + chroot, migrated offline.
     #[command(subcommand)]
     Ct(cmd::guest::GuestCmd),
+    /// High availability (like `ha-manager`): add, set, status, migrate, groups, simulate.
+    #[command(subcommand)]
+    Ha(cmd::ha::HaCmd),
     /// Storages (like `pvesm`): list, add, remove, status with free space.
     #[command(subcommand)]
     Storage(cmd::storage::StorageCmd),
@@ -101,6 +105,7 @@ fn main() {
                 cmd::guest::run(&cli.global, brigade_core::layout::GuestKind::Lxc, c).await
             }
             Command::Storage(c) => cmd::storage::run(&cli.global, c).await,
+            Command::Ha(c) => cmd::ha::run(&cli.global, c).await,
             Command::Log(a) => cmd::log::run(&cli.global, a).await,
             Command::Lab(c) => lab::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(&cli.global, c).await,

@@ -1,6 +1,7 @@
 //! Typed HTTP client of brigade's API.
 
 mod guests;
+mod ha;
 
 pub use guests::{GuestLocation, GUEST_TIMEOUT};
 

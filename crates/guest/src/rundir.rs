@@ -72,6 +72,28 @@ impl RunDir {
         self.file(format!("ct-{vmid}.log"))
     }
 
+    /// The watchdog helper's pidfile.
+    pub fn watchdog_pid(&self) -> PathBuf {
+        self.file("watchdog.pid".into())
+    }
+    /// What the daemon feeds the watchdog: `SEQ REMAINING_MS` or `SEQ disarmed`.
+    pub fn watchdog_feed(&self) -> PathBuf {
+        self.file("watchdog.feed".into())
+    }
+    /// The HA-managed VMIDs the watchdog kills when it fires.
+    pub fn ha_vmids(&self) -> PathBuf {
+        self.file("ha-vmids".into())
+    }
+
+    /// Writes `data` to `path` atomically (a rename), so readers see old or new.
+    pub fn write_atomic(path: &Path, data: &str) -> Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, data)
+            .map_err(GuestError::io(format!("cannot write {}", tmp.display())))?;
+        std::fs::rename(&tmp, path)
+            .map_err(GuestError::io(format!("cannot rename {}", tmp.display())))
+    }
+
     /// VMIDs with a QEMU pidfile here.
     pub fn qemu_vmids(&self) -> Vec<u32> {
         self.list(|name| name.strip_suffix(".pid").filter(|s| !s.starts_with("ct-")))

@@ -68,6 +68,8 @@ pub struct CrmOutput {
 
 #[derive(Debug, Clone, Copy)]
 struct NodeCond {
+    /// A renewal of it was seen by this leader.
+    seen: bool,
     fresh: bool,
     expired: bool,
     mode: LrmMode,
@@ -115,6 +117,7 @@ impl Step<'_, '_> {
 
     fn cond(&self, node: &str) -> NodeCond {
         self.conds.get(node).copied().unwrap_or(NodeCond {
+            seen: false,
             fresh: false,
             expired: true,
             mode: LrmMode::Active,
@@ -159,6 +162,7 @@ pub fn step(input: &CrmInput, previous: &ManagerStatus) -> CrmOutput {
         conds.insert(
             n.name.clone(),
             NodeCond {
+                seen: n.last_renewal_ms.is_some(),
                 fresh: silent_ms < t.fresh_ms,
                 expired: input.now_ms.saturating_sub(since) >= t.lease_ms,
                 mode: n.lrm.mode,
@@ -334,7 +338,10 @@ fn service_step(s: &mut Step, sid: ServiceId) {
 
     // Losing the node comes first; a clean stop says at once what it did.
     let clean_stop = matches!(cond.mode, LrmMode::Freeze | LrmMode::Released);
-    if (!cond.fresh || clean_stop) && (may_run(ss.state) || ss.state == ServiceState::Fence) {
+    // Lost: it renewed before and stopped, or nothing was heard for a whole lease
+    // (a node never heard yet, e.g. as HA starts, is given that long).
+    let lost = !cond.fresh && (cond.seen || cond.expired);
+    if (lost || clean_stop) && (may_run(ss.state) || ss.state == ServiceState::Fence) {
         match cond.mode {
             LrmMode::Freeze if ss.state != ServiceState::Freeze => {
                 ss.state = ServiceState::Freeze;

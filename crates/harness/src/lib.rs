@@ -17,6 +17,32 @@ use brigade_node::state_dir::{API_CERT, LOCAL_TOKEN};
 pub const NODE_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a cluster may take to elect a leader and be quorate.
 pub const QUORUM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Kills what an earlier run left in `dir` (guests, watchdog) and empties it.
+fn clear_run_dir(dir: &Path) {
+    if let Ok(run) = brigade_guest::RunDir::open(dir) {
+        let pids = run
+            .qemu_vmids()
+            .into_iter()
+            .filter_map(|v| brigade_guest::qemu::running_pid(&run, v))
+            .chain(
+                run.ct_vmids()
+                    .into_iter()
+                    .filter_map(|v| brigade_guest::container::running_pid(&run, v)),
+            )
+            .chain(
+                brigade_guest::process::read_pidfile(&run.watchdog_pid()).filter(|p| {
+                    brigade_guest::process::cmdline(*p)
+                        .iter()
+                        .any(|a| a == "watchdog")
+                }),
+            );
+        for pid in pids {
+            let _ = brigade_guest::process::send(pid, brigade_guest::process::Signal::SIGKILL);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Run directories of harness nodes (`/run/brigade/<address>`, unique per address).
 pub const TEST_RUN_ROOT: &str = "/run/brigade";
 
@@ -151,8 +177,11 @@ impl ProcCluster {
         let name = config.name.to_string();
         config.state_dir = Some(self.dir.join(&name));
         config.raft = self.tuning.clone();
-        // Short and unique per address: Unix socket paths are limited.
-        config.run_dir = Some(PathBuf::from(format!("{TEST_RUN_ROOT}/{}", config.address)));
+        // Short and unique per address: Unix socket paths are limited. A new node
+        // starts with an empty one: no guest or serial log of an earlier run.
+        let run_dir = PathBuf::from(format!("{TEST_RUN_ROOT}/{}", config.address));
+        clear_run_dir(&run_dir);
+        config.run_dir = Some(run_dir);
         if let Ok(dir) = std::env::var("BRIGADE_APPLIANCE") {
             config.appliance_dir = Some(PathBuf::from(dir));
         }
@@ -560,8 +589,25 @@ impl ProcCluster {
         vms.chain(cts).collect()
     }
 
-    /// SIGKILLs node `i`'s guests (a power cut takes them with the daemon).
+    /// A power cut: SIGKILL of node `i`'s daemon, watchdog helper and guests.
+    pub fn power_cut(&mut self, i: usize) {
+        self.kill(i);
+        self.kill_guests(i);
+    }
+
+    /// SIGKILLs node `i`'s guests and its watchdog helper.
     pub fn kill_guests(&self, i: usize) {
+        if let Ok(run) = brigade_guest::RunDir::open(&self.run_dir(i)) {
+            if let Some(pid) = brigade_guest::process::read_pidfile(&run.watchdog_pid()) {
+                if brigade_guest::process::cmdline(pid)
+                    .iter()
+                    .any(|a| a == "watchdog")
+                {
+                    let _ =
+                        brigade_guest::process::send(pid, brigade_guest::process::Signal::SIGKILL);
+                }
+            }
+        }
         for (_, pid) in self.guest_pids(i) {
             let _ =
                 brigade_guest::process::send_group(pid, brigade_guest::process::Signal::SIGKILL);

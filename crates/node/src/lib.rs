@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod error;
 pub mod guest_messages;
 pub mod guests;
+pub mod ha;
 pub mod join_token;
 pub mod messages;
 pub mod node;

@@ -44,6 +44,8 @@ pub struct Node {
     cluster: OnceLock<Arc<ClusterRuntime>>,
     /// Guests running on this node.
     pub guests: crate::guests::Guests,
+    /// HA: lease, LRM and CRM state.
+    pub(crate) ha: crate::ha::HaRuntime,
     /// Serializes create and join.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Cluster-log events not yet written (no quorum at the time).
@@ -77,6 +79,7 @@ impl Node {
             api_cert: ReloadableCert::new(api_key),
             cluster: OnceLock::new(),
             guests: crate::guests::Guests::open(run),
+            ha: crate::ha::HaRuntime::default(),
             lifecycle: tokio::sync::Mutex::new(()),
             pending_events: tokio::sync::Mutex::new(Vec::new()),
         });
@@ -194,6 +197,7 @@ impl Node {
         self.spawn_membership_reconciler(rt.clone());
         self.spawn_membership_sync(rt.clone());
         self.spawn_event_watcher(rt.clone());
+        self.spawn_ha(rt.clone());
         tracing::info!(cluster = %rt.membership.cluster, node_id = rt.membership.node_id, "cluster services started");
         Ok(rt)
     }
@@ -293,6 +297,7 @@ impl Node {
 
     /// Stops the cluster runtime cleanly.
     pub async fn shutdown(&self) {
+        self.ha_shutdown().await;
         if let Some(rt) = self.cluster() {
             rt.cfs.shutdown().await;
         }

@@ -19,8 +19,18 @@ pub fn router(node: Arc<Node>) -> Router {
 
 async fn guest(
     State(node): State<Arc<Node>>,
+    headers: axum::http::HeaderMap,
     Json(req): Json<crate::guest_messages::GuestRequest>,
 ) -> Json<Result<serde_json::Value, ErrorBody>> {
+    let min = headers
+        .get(crate::guests::MIN_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let (Some(v), Some(rt)) = (min, node.cluster()) {
+        rt.cfs
+            .wait_applied(v, crate::guests::CATCH_UP_TIMEOUT)
+            .await;
+    }
     Json(
         node.handle_guest(req)
             .await

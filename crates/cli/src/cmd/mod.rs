@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod console;
 pub mod fs;
 pub mod guest;
+pub mod ha;
 pub mod log;
 pub mod migrate;
 pub mod node;

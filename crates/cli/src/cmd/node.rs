@@ -32,6 +32,19 @@ pub enum NodeCmd {
         #[arg(long)]
         rpc_port: Option<u16>,
     },
+    /// Drain a node for maintenance: its HA guests migrate live to others; `disable` brings them back.
+    Maintenance {
+        #[arg(value_parser = ["enable", "disable"])]
+        action: String,
+        node: String,
+    },
+    /// The watchdog helper (started by the daemon): kills the node's HA guests when
+    /// the daemon stops feeding it before the lease deadline.
+    #[command(hide = true)]
+    Watchdog {
+        #[arg(long)]
+        run_dir: PathBuf,
+    },
 }
 
 pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
@@ -64,6 +77,27 @@ pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
                 cfg.rpc_port = p;
             }
             brigade_node::daemon::run(cfg).await
+        }
+        NodeCmd::Maintenance { action, node } => {
+            let c = crate::connect::client(g)?;
+            let enable = action == "enable";
+            let out = c.ha_maintenance(&node, enable).await?;
+            if g.json() {
+                return crate::output::print_json(&out);
+            }
+            println!(
+                "node {node}: maintenance {} ({})",
+                if enable { "enabled" } else { "disabled" },
+                if enable {
+                    "its HA guests migrate to other nodes; `brigade ha status` shows them"
+                } else {
+                    "its HA guests come back"
+                }
+            );
+            Ok(())
+        }
+        NodeCmd::Watchdog { run_dir } => {
+            tokio::task::spawn_blocking(move || brigade_node::ha::watchdog::run(&run_dir)).await?
         }
     }
 }

@@ -4,6 +4,7 @@ mod cluster;
 mod console;
 mod fs;
 mod guests;
+mod ha;
 mod join;
 mod metrics;
 mod qdevice;
@@ -147,6 +148,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(fs::routes())
         .merge(qdevice::routes())
         .merge(guests::routes())
+        .merge(ha::routes())
         .merge(console::routes())
         .merge(storage::routes())
         .layer(middleware::from_fn_with_state(node.clone(), authenticate));

@@ -12,6 +12,10 @@ use crate::node::Node;
 
 /// How long a forwarded guest request may take (a start waits for QEMU).
 pub const GUEST_FORWARD_TIMEOUT: Duration = Duration::from_secs(120);
+/// The cluster version the sender had applied; the receiver catches up first.
+pub const MIN_VERSION_HEADER: &str = "x-brigade-min-version";
+/// How long a receiver waits to catch up with the sender.
+pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn to_value<T: serde::Serialize>(v: T) -> Result<Value, NodeError> {
     serde_json::to_value(v).map_err(NodeError::internal)
@@ -33,6 +37,8 @@ impl Node {
             .rpc_client
             .post(format!("https://{addr}/node/guest"))
             .timeout(GUEST_FORWARD_TIMEOUT)
+            // What this node has seen, the target sees too before acting.
+            .header(MIN_VERSION_HEADER, rt.cfs.version().to_string())
             .json(&req)
             .send()
             .await
@@ -83,6 +89,23 @@ impl Node {
 
     async fn run_guest_request(self: &Arc<Self>, req: GuestRequest) -> Result<Value, NodeError> {
         use GuestRequest as R;
+        // HA-managed guests are started, stopped and moved by HA.
+        if let R::Start { kind, vmid }
+        | R::Stop { kind, vmid }
+        | R::Shutdown { kind, vmid, .. }
+        | R::Destroy { kind, vmid }
+        | R::Migrate { kind, vmid, .. } = &req
+        {
+            let sid = brigade_ha::ServiceId {
+                kind: *kind,
+                vmid: *vmid,
+            };
+            if self.ha_managed(sid) {
+                return Err(NodeError::Conflict(format!(
+                    "{sid} is HA-managed: use 'brigade ha set {sid} --state started|stopped', 'brigade ha migrate {sid} NODE' or 'brigade ha remove {sid}'"
+                )));
+            }
+        }
         match req {
             R::Create {
                 kind,

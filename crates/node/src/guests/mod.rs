@@ -19,7 +19,9 @@ use std::time::Instant;
 
 use brigade_guest::{AccelChoice, RunDir};
 
-pub use locate::{find as find_guest, Located};
+pub(crate) use config_ops::volumes as guest_volumes;
+pub use dispatch::{CATCH_UP_TIMEOUT, MIN_VERSION_HEADER};
+pub use locate::{find as find_guest, require as locate_require, Located};
 pub use resources::LocalState;
 pub use tasks::Tasks;
 pub use tunnel::tunnel_handler;

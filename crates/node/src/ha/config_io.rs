@@ -1,0 +1,151 @@
+//! Reading and writing HA state in cfs: resources, groups, manager status, lrm status,
+//! maintenance requests, administrator commands, and the timing in datacenter.cfg.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use brigade_cfs::Cfs;
+use brigade_core::key_value::KeyValueConfig;
+use brigade_core::layout;
+use brigade_ha::sim::ShutdownPolicy;
+use brigade_ha::{GroupsConfig, LrmStatus, ManagerStatus, ResourcesConfig, ServiceId, Timing};
+
+use crate::error::NodeError;
+use crate::node::cfs_path;
+
+/// Nodes in maintenance, one per line: `NODE` (by an administrator) or
+/// `NODE shutdown` (the migrate shutdown policy; lifted when the daemon returns).
+pub const HA_MAINTENANCE: &str = "ha/maintenance";
+/// Administrator commands for the CRM (`migrate vm:100 n2`), one per line.
+pub const HA_CRM_COMMANDS: &str = "ha/crm_commands";
+
+/// A file's text and version (0 when missing).
+pub fn read(cfs: &Cfs, path: &str) -> Result<(String, u64), NodeError> {
+    match cfs.read(&cfs_path(path)?) {
+        Ok(f) => Ok((String::from_utf8_lossy(&f.data).into_owned(), f.version)),
+        Err(brigade_cfs::CfsError::NotFound { .. }) => Ok((String::new(), 0)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn resources(cfs: &Cfs) -> Result<(ResourcesConfig, u64), NodeError> {
+    let (text, v) = read(cfs, layout::HA_RESOURCES_CFG)?;
+    Ok((
+        ResourcesConfig::parse(&text).map_err(|e| NodeError::Invalid(e.to_string()))?,
+        v,
+    ))
+}
+
+pub fn groups(cfs: &Cfs) -> Result<(GroupsConfig, u64), NodeError> {
+    let (text, v) = read(cfs, layout::HA_GROUPS_CFG)?;
+    Ok((
+        GroupsConfig::parse(&text).map_err(|e| NodeError::Invalid(e.to_string()))?,
+        v,
+    ))
+}
+
+pub fn manager_status(cfs: &Cfs) -> (ManagerStatus, u64) {
+    match read(cfs, layout::HA_MANAGER_STATUS) {
+        Ok((text, v)) if !text.is_empty() => (serde_json::from_str(&text).unwrap_or_default(), v),
+        Ok((_, v)) => (ManagerStatus::default(), v),
+        Err(_) => (ManagerStatus::default(), 0),
+    }
+}
+
+pub fn lrm_status(cfs: &Cfs, node: &str) -> LrmStatus {
+    let path = format!("{}/{node}/lrm_status", layout::NODES_DIR);
+    read(cfs, &path)
+        .ok()
+        .and_then(|(t, _)| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+pub fn maintenance(cfs: &Cfs) -> (BTreeSet<String>, u64) {
+    let (text, v) = read(cfs, HA_MAINTENANCE).unwrap_or_default();
+    (
+        text.lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect(),
+        v,
+    )
+}
+
+/// Pending `migrate SID NODE` commands.
+pub fn migrations(cfs: &Cfs) -> (BTreeMap<ServiceId, String>, u64) {
+    let (text, v) = read(cfs, HA_CRM_COMMANDS).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if let ["migrate", sid, node] = w.as_slice() {
+            if let Ok(sid) = sid.parse() {
+                out.insert(sid, node.to_string());
+            }
+        }
+    }
+    (out, v)
+}
+
+/// HA settings of datacenter.cfg: `ha: fence_timeout=S,shutdown_policy=P`.
+#[derive(Debug, Clone, Copy)]
+pub struct HaSettings {
+    pub timing: Timing,
+    pub shutdown_policy: ShutdownPolicy,
+}
+
+pub fn settings(cfs: &Cfs) -> HaSettings {
+    let node_timeout_ms = crate::cluster_ops::read_cluster_conf(cfs)
+        .map(|c| c.node_timeout_secs as u64 * 1000)
+        .unwrap_or(10_000);
+    let mut fence_ms = node_timeout_ms;
+    let mut policy = ShutdownPolicy::Freeze;
+    if let Ok((text, _)) = read(cfs, layout::DATACENTER_CFG) {
+        if let Some(ha) = KeyValueConfig::parse(&text)
+            .ok()
+            .and_then(|kv| kv.get("ha").map(str::to_string))
+        {
+            for item in ha.split(',') {
+                match item.split_once('=') {
+                    Some(("fence_timeout", v)) => {
+                        if let Ok(s) = v.parse::<f64>() {
+                            fence_ms = (s * 1000.0) as u64;
+                        }
+                    }
+                    Some(("shutdown_policy", v)) => {
+                        if let Ok(p) = ShutdownPolicy::parse(v) {
+                            policy = p;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    HaSettings {
+        timing: Timing::from_fence_timeout(fence_ms),
+        shutdown_policy: policy,
+    }
+}
+
+/// Where each guest's config lives and its memory.
+pub fn guest_locations(cfs: &Cfs) -> (BTreeMap<ServiceId, String>, BTreeMap<ServiceId, u64>) {
+    let mut loc = BTreeMap::new();
+    let mut mem = BTreeMap::new();
+    let prefix: brigade_core::CfsPath =
+        cfs_path(layout::NODES_DIR).unwrap_or_else(|_| brigade_core::CfsPath::root());
+    for (path, (_, data)) in cfs.dump(&prefix) {
+        let Some(g) = layout::parse_guest_config_path(&path) else {
+            continue;
+        };
+        let Ok(vmid) = brigade_core::VmId::try_from(g.vmid) else {
+            continue;
+        };
+        let sid = ServiceId { kind: g.kind, vmid };
+        let memory = KeyValueConfig::parse(&String::from_utf8_lossy(&data))
+            .ok()
+            .and_then(|kv| kv.get("memory").and_then(|m| m.parse().ok()))
+            .unwrap_or(brigade_guest::vm_config::DEFAULT_MEMORY_MIB);
+        loc.insert(sid, g.node);
+        mem.insert(sid, memory);
+    }
+    (loc, mem)
+}

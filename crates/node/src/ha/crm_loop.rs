@@ -1,0 +1,127 @@
+//! The CRM in the daemon: on the Raft leader, every renewal interval, one step of the
+//! pure CRM; config moves and the new manager status are written in one cfs batch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brigade_cfs::Op;
+use brigade_core::layout;
+use brigade_ha::crm::{self, CrmAction, CrmInput, NodeInput};
+
+use super::config_io;
+use crate::node::{cfs_path, ClusterRuntime, Node};
+
+impl Node {
+    pub(super) fn spawn_crm(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            let mut leader_since: Option<Instant> = None;
+            loop {
+                let timing = config_io::settings(&rt.cfs).timing;
+                let leads =
+                    rt.cfs.status().leader == Some(rt.membership.node_id) && rt.cfs.is_quorate();
+                if !leads {
+                    leader_since = None;
+                } else {
+                    // First seen leading: a full lease passes before anyone is expired.
+                    let since = *leader_since.get_or_insert_with(Instant::now);
+                    if let Err(e) = node.crm_tick(&rt, timing, since).await {
+                        tracing::debug!("CRM step not written: {e}");
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(timing.renew_ms)).await;
+            }
+        });
+    }
+
+    async fn crm_tick(
+        &self,
+        rt: &ClusterRuntime,
+        timing: brigade_ha::Timing,
+        leader_since: Instant,
+    ) -> Result<(), crate::error::NodeError> {
+        let conf = crate::cluster_ops::read_cluster_conf(&rt.cfs)?;
+        let seen = self
+            .ha
+            .renewals_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let nodes: Vec<NodeInput> = conf
+            .nodes
+            .iter()
+            .map(|n| NodeInput {
+                name: n.name.to_string(),
+                last_renewal_ms: seen.get(n.name.as_str()).map(|t| self.ha.ms(*t)),
+                lrm: config_io::lrm_status(&rt.cfs, n.name.as_str()),
+            })
+            .collect();
+        let (resources, _) = config_io::resources(&rt.cfs)?;
+        let (groups, _) = config_io::groups(&rt.cfs)?;
+        let (locations, memory) = config_io::guest_locations(&rt.cfs);
+        let (maintenance, _) = config_io::maintenance(&rt.cfs);
+        let (migrations, commands_version) = config_io::migrations(&rt.cfs);
+        let (previous, status_version) = config_io::manager_status(&rt.cfs);
+        if resources.resources.is_empty() && previous.service_status.is_empty() {
+            return Ok(());
+        }
+        let me = self.config.name.to_string();
+        let input = CrmInput {
+            now_ms: self.ha.ms(Instant::now()),
+            leader_since_ms: self.ha.ms(leader_since),
+            me: &me,
+            timing,
+            nodes: &nodes,
+            resources: &resources,
+            groups: &groups,
+            locations: &locations,
+            memory_mib: &memory,
+            maintenance: &maintenance,
+            migrations: &migrations,
+        };
+        let out = crm::step(&input, &previous);
+        if out.status == previous && out.actions.is_empty() && out.consumed_migrations.is_empty() {
+            return Ok(());
+        }
+        let mut ops = Vec::new();
+        for a in &out.actions {
+            let CrmAction::MoveConfig { sid, from, to } = a;
+            let from: brigade_core::NodeName =
+                from.parse().map_err(|e: brigade_core::FormatError| {
+                    crate::error::NodeError::Invalid(e.to_string())
+                })?;
+            let to: brigade_core::NodeName =
+                to.parse().map_err(|e: brigade_core::FormatError| {
+                    crate::error::NodeError::Invalid(e.to_string())
+                })?;
+            ops.push(Op::Rename {
+                from: sid.kind.config_path(&from, sid.vmid),
+                to: sid.kind.config_path(&to, sid.vmid),
+            });
+        }
+        ops.push(Op::Write {
+            path: cfs_path(layout::HA_MANAGER_STATUS)?,
+            data: serde_json::to_vec_pretty(&out.status).unwrap_or_default(),
+            expect_version: Some(status_version),
+            create_exclusive: false,
+        });
+        if !out.consumed_migrations.is_empty() {
+            let rest: String = migrations
+                .iter()
+                .filter(|(sid, _)| !out.consumed_migrations.contains(sid))
+                .map(|(sid, n)| format!("migrate {sid} {n}\n"))
+                .collect();
+            ops.push(Op::Write {
+                path: cfs_path(config_io::HA_CRM_COMMANDS)?,
+                data: rest.into_bytes(),
+                expect_version: Some(commands_version),
+                create_exclusive: false,
+            });
+        }
+        rt.cfs.propose(Op::Batch { ops }).await?;
+        for line in out.log {
+            self.log_event("ha", format!("crm {me}: {line}")).await;
+        }
+        Ok(())
+    }
+}
