@@ -272,6 +272,11 @@ impl Cfs {
         });
     }
 
+    /// When this node became Raft leader (on its monotonic clock), if it leads.
+    pub fn leader_since(&self) -> Option<Instant> {
+        *self.leader_since.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn observe_metrics(&self, m: &RaftMetrics) {
         let is_leader = m.state == ServerState::Leader;
         let mut since = self.leader_since.lock().unwrap_or_else(|p| p.into_inner());

@@ -2,6 +2,7 @@
 
 pub mod cfs;
 pub mod detection;
+pub mod failover;
 pub mod migrate;
 
 use clap::Subcommand;
@@ -16,6 +17,8 @@ pub enum BenchCmd {
     Detection(detection::DetectionArgs),
     /// Live migration of the appliance VM through brigade next to raw QEMU, same run.
     Migrate(migrate::MigrateBenchArgs),
+    /// HA failover after a power cut: detection and kill -> VM running elsewhere.
+    Failover(failover::FailoverBenchArgs),
 }
 
 pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
@@ -23,5 +26,6 @@ pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Cfs(args) => cfs::run(args).await,
         BenchCmd::Detection(args) => detection::run(args).await,
         BenchCmd::Migrate(args) => migrate::run(args).await,
+        BenchCmd::Failover(args) => failover::run(args).await,
     }
 }

@@ -40,7 +40,8 @@ pub enum LabCmd {
         /// Add a qdevice: `--qdevice`, `--qdevice false` (default: on for an even number of nodes).
         #[arg(long, num_args = 0..=1, default_missing_value = "true")]
         qdevice: Option<bool>,
-        /// Demo VMs to create and start (the test appliance, on shared storage), plus one container.
+        /// Demo VMs to create and start (the test appliance, on shared storage; the first
+        /// one HA-managed), plus one container.
         #[arg(long, default_value_t = 2)]
         guests: usize,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
@@ -457,13 +458,12 @@ async fn up(
     );
     println!("  brigade cluster status");
     if guests > 0 {
-        println!("  brigade vm list                            # where each guest runs");
-        println!("  brigade vm console 100 --follow            # its serial ticks");
-        println!("  brigade vm migrate 100 n2 --online         # live: the ticks keep counting");
+        println!("  brigade vm list; brigade ha status          # where each guest runs; VM 100 is HA-managed");
+        println!("  brigade lab kill n1                        # VM 100 restarts on a survivor (tick 1 again) in ~13 s");
+        println!("  brigade vm console 101 --follow            # its serial ticks");
+        println!("  brigade vm migrate 101 n3 --online         # live: the ticks keep counting");
     }
-    println!(
-        "  brigade lab kill n1; brigade lab status     # a power cut: a new leader takes over"
-    );
+    println!("  brigade lab status                         # nodes, quorum, leader, guests");
     println!(
         "  brigade lab partition n2; brigade --config {} cluster status",
         c.nodes
@@ -520,9 +520,19 @@ async fn demo_guests(
         .collect();
         eprintln!("creating VM {vmid} on {node} ...");
         client
-            .guest_create(node, GuestKind::Qemu, vmid, &config, None, true)
+            .guest_create(node, GuestKind::Qemu, vmid, &config, None, k != 0)
             .await
             .with_context(|| format!("creating demo VM {vmid}"))?;
+        if k == 0 {
+            // The first one is HA-managed: HA starts it, and restarts it elsewhere if its node dies.
+            client
+                .ha_add(&brigade_node::ha::ops::ResourceRequest {
+                    sid: Some(format!("vm:{vmid}")),
+                    ..Default::default()
+                })
+                .await
+                .with_context(|| format!("making VM {vmid} HA-managed"))?;
+        }
     }
     let ctid = FIRST_DEMO_VMID + guests as u32;
     let node = &node_names[guests % node_names.len()];

@@ -23,8 +23,10 @@ impl Node {
                 if !leads {
                     leader_since = None;
                 } else {
-                    // First seen leading: a full lease passes before anyone is expired.
-                    let since = *leader_since.get_or_insert_with(Instant::now);
+                    // Since Raft made this node leader (or, later, since first seen leading):
+                    // a full lease passes before anyone is expired.
+                    let since = *leader_since
+                        .get_or_insert_with(|| rt.cfs.leader_since().unwrap_or_else(Instant::now));
                     if let Err(e) = node.crm_tick(&rt, timing, since).await {
                         tracing::debug!("CRM step not written: {e}");
                     }

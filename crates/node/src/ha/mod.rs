@@ -93,7 +93,19 @@ impl Node {
                                 .insert(name.to_string(), Instant::now());
                         }
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Renewals may have been missed: count every node as renewed now
+                        // (later expiry: the safe direction).
+                        let now = Instant::now();
+                        let mut seen = node
+                            .ha
+                            .renewals_seen
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
+                        for t in seen.values_mut() {
+                            *t = now;
+                        }
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }
             }

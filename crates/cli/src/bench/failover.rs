@@ -1,0 +1,288 @@
+//! `brigade bench failover`: power cuts (daemon, watchdog and guests SIGKILLed) of the
+//! node running an HA VM on a 3-node cluster; time until the survivors report the node
+//! lost (detection) and until the VM runs on another node (failover), at default and at
+//! aggressive timing.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use brigade_client::Client;
+use brigade_core::layout::GuestKind;
+use brigade_harness::ProcCluster;
+use brigade_node::config::RaftTuning;
+use brigade_node::guest_messages::StorageAddRequest;
+use brigade_node::ha::ops::ResourceRequest;
+use clap::Args;
+use serde::Serialize;
+
+use crate::output::{print_json, table};
+
+/// Loopback subnet (127.0.S.x) of the benchmark cluster.
+const SUBNET: u8 = 205;
+const VMID: u32 = 100;
+const POLL: Duration = Duration::from_millis(50);
+/// Generous bound for one observation.
+const OBSERVE_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Args, Debug)]
+pub struct FailoverBenchArgs {
+    /// Power cuts per profile.
+    #[arg(long, default_value_t = 5)]
+    pub trials: usize,
+    /// The test appliance (scripts/build-appliance).
+    #[arg(long, default_value_t = crate::cmd::guest::appliance_dir())]
+    pub appliance: String,
+    /// Only the default profile (node_timeout 10 s, fence_timeout 10 s).
+    #[arg(long)]
+    pub default_only: bool,
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One timing profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub node_timeout_secs: u32,
+    pub fence_timeout_secs: f64,
+    #[serde(skip)]
+    pub raft: RaftTuning,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    pub profile: Profile,
+    pub detection_s: Vec<f64>,
+    pub failover_s: Vec<f64>,
+}
+
+fn profiles(default_only: bool) -> Vec<Profile> {
+    let mut v = vec![Profile {
+        name: "default".into(),
+        node_timeout_secs: 10,
+        fence_timeout_secs: 10.0,
+        raft: RaftTuning::default(),
+    }];
+    if !default_only {
+        v.push(Profile {
+            name: "aggressive".into(),
+            node_timeout_secs: 2,
+            fence_timeout_secs: 3.0,
+            raft: RaftTuning {
+                heartbeat_ms: Some(100),
+                election_min_ms: Some(400),
+                election_max_ms: Some(800),
+                lease_ms: Some(800),
+                ..RaftTuning::default()
+            },
+        });
+    }
+    v
+}
+
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s[((s.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F) -> anyhow::Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        if start.elapsed() > OBSERVE_TIMEOUT {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(start.elapsed())
+}
+
+fn running_on(c: &ProcCluster) -> Option<usize> {
+    (0..c.nodes.len()).find(|i| c.guest_pids(*i).iter().any(|(v, _)| *v == VMID))
+}
+
+async fn measure(
+    dir: &Path,
+    p: &Profile,
+    trials: usize,
+    appliance: &str,
+) -> anyhow::Result<Figures> {
+    let bin = std::env::current_exe()?;
+    let _ = std::fs::remove_dir_all(dir);
+    let mut c = ProcCluster::form(&bin, dir, SUBNET, 3, p.raft.clone()).await?;
+    c.wait_quorate(&[0, 1, 2]).await?;
+    c.edit_cluster_conf(0, |conf| conf.node_timeout_secs = p.node_timeout_secs)
+        .await?;
+    let n1 = c.client(0)?;
+    n1.fs_put(
+        "datacenter.cfg",
+        &format!(
+            "migration: secure\nha: fence_timeout={}\n",
+            p.fence_timeout_secs
+        ),
+    )
+    .await?;
+    let shared = dir.join("shared");
+    std::fs::create_dir_all(&shared)?;
+    n1.storage_add(&StorageAddRequest {
+        storage: "shared".into(),
+        kind: "dir".into(),
+        path: shared.display().to_string(),
+        content: None,
+        shared: true,
+        nodes: None,
+    })
+    .await?;
+    let config = [
+        ("memory", "128".to_string()),
+        ("scsi0", "shared:1".to_string()),
+        ("kernel", format!("{appliance}/vmlinuz")),
+        ("initrd", format!("{appliance}/initramfs.img")),
+        ("append", "console=ttyS0 quiet panic=-1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    n1.guest_create("n2", GuestKind::Qemu, VMID, &config, None, false)
+        .await
+        .context("creating the benchmark VM")?;
+    n1.ha_add(&ResourceRequest {
+        sid: Some("vm:100".into()),
+        ..ResourceRequest::default()
+    })
+    .await?;
+    let mut f = Figures {
+        profile: p.clone(),
+        detection_s: Vec::new(),
+        failover_s: Vec::new(),
+    };
+    for trial in 0..trials {
+        // Settled: the VM runs, every node online in HA's view.
+        let clients: Vec<Client> = (0..3).map(|i| c.client(i)).collect::<Result<_, _>>()?;
+        wait_for("the VM running and all nodes online", || {
+            let cl = clients.clone();
+            let running = running_on(&c).is_some();
+            async move {
+                if !running {
+                    return false;
+                }
+                for x in &cl {
+                    match x.ha_status().await {
+                        Ok(s)
+                            if s.nodes.iter().all(|(_, st, _)| st == "online")
+                                && s.services.iter().all(|sv| sv.state == "started") => {}
+                        _ => return false,
+                    }
+                }
+                true
+            }
+        })
+        .await?;
+        let victim = running_on(&c).context("the VM runs nowhere")?;
+        let name = c.nodes[victim].name.clone();
+        let survivors: Vec<Client> = (0..3)
+            .filter(|i| *i != victim)
+            .map(|i| clients[i].clone())
+            .collect();
+        c.power_cut(victim);
+        let cut = Instant::now();
+        let mut detection = None;
+        let failover = loop {
+            if detection.is_none() {
+                for s in &survivors {
+                    if let Ok(st) = s.ha_status().await {
+                        if st
+                            .nodes
+                            .iter()
+                            .any(|(n, state, _)| *n == name && state != "online")
+                        {
+                            detection = Some(cut.elapsed().as_secs_f64());
+                            break;
+                        }
+                    }
+                }
+            }
+            if running_on(&c).is_some_and(|i| i != victim) {
+                break cut.elapsed().as_secs_f64();
+            }
+            if cut.elapsed() > OBSERVE_TIMEOUT {
+                bail!(
+                    "{}: VM 100 did not run elsewhere within {OBSERVE_TIMEOUT:?}",
+                    p.name
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        f.detection_s.push(detection.unwrap_or(failover));
+        f.failover_s.push(failover);
+        eprintln!(
+            "{} trial {}: {name} power-cut: detected {:.2} s, VM running elsewhere {:.2} s",
+            p.name,
+            trial + 1,
+            f.detection_s[trial],
+            f.failover_s[trial]
+        );
+        c.start(victim)?;
+        c.wait_api(victim).await?;
+    }
+    Ok(f)
+}
+
+pub async fn run(args: FailoverBenchArgs) -> anyhow::Result<()> {
+    let root = args.dir.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "/tmp/brigade-bench-failover-{}",
+            std::process::id()
+        ))
+    });
+    let mut all = Vec::new();
+    for p in profiles(args.default_only) {
+        all.push(measure(&root.join(&p.name), &p, args.trials, &args.appliance).await?);
+    }
+    if args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    if args.json {
+        return print_json(&all);
+    }
+    println!(
+        "HA failover, 3 nodes on loopback, power cut (daemon, watchdog, guests SIGKILLed), appliance VM under TCG, {} trials each",
+        args.trials
+    );
+    let mut t = table(&[
+        "profile",
+        "detection p50",
+        "detection p99",
+        "kill -> running elsewhere p50",
+        "p99",
+        "max",
+    ]);
+    for f in &all {
+        t.add_row(vec![
+            format!(
+                "{} (node_timeout {} s, fence_timeout {} s)",
+                f.profile.name, f.profile.node_timeout_secs, f.profile.fence_timeout_secs
+            ),
+            format!("{:.2} s", percentile(&f.detection_s, 0.5)),
+            format!("{:.2} s", percentile(&f.detection_s, 0.99)),
+            format!("{:.2} s", percentile(&f.failover_s, 0.5)),
+            format!("{:.2} s", percentile(&f.failover_s, 0.99)),
+            format!("{:.2} s", percentile(&f.failover_s, 1.0)),
+        ]);
+    }
+    println!("{t}");
+    println!(
+        "goal (ANCHORS): 15 s p99 at defaults, 5 s aggressive; Proxmox ha-manager about 120 s"
+    );
+    Ok(())
+}
