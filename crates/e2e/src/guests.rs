@@ -73,18 +73,27 @@ pub fn qemu_processes(c: &ProcCluster, vmid: u32) -> Vec<i32> {
     let dirs: Vec<String> = (0..c.nodes.len())
         .map(|i| c.run_dir(i).display().to_string())
         .collect();
+    qemu_processes_in(&dirs, vmid)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Live QEMU processes for `vmid` under any of `dirs`, with their command lines.
+pub fn qemu_processes_in(dirs: &[String], vmid: u32) -> Vec<(i32, String)> {
     let name = format!("brigade-{vmid},");
     std::fs::read_dir("/proc")
         .map(|rd| {
             rd.flatten()
                 .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
                 .filter(|pid| brigade_guest::process::is_alive(*pid))
-                .filter(|pid| {
-                    let args = brigade_guest::process::cmdline(*pid);
-                    args.iter().any(|a| a.starts_with(&name))
+                .filter_map(|pid| {
+                    let args = brigade_guest::process::cmdline(pid);
+                    let ours = args.iter().any(|a| a.starts_with(&name))
                         && args
                             .iter()
-                            .any(|a| dirs.iter().any(|d| a.contains(d.as_str())))
+                            .any(|a| dirs.iter().any(|d| a.contains(d.as_str())));
+                    ours.then(|| (pid, args.join(" ")))
                 })
                 .collect()
         })

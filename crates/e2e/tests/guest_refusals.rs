@@ -22,15 +22,9 @@ fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn appliance_params(memory: &str, disk: &str) -> BTreeMap<String, String> {
+fn appliance_params(memory: u64, disk: &str) -> BTreeMap<String, String> {
     let dir = appliance();
-    params(&[
-        ("memory", memory),
-        ("scsi0", disk),
-        ("kernel", &format!("{}/vmlinuz", dir.display())),
-        ("initrd", &format!("{}/initramfs.img", dir.display())),
-        ("append", "console=ttyS0 quiet panic=-1"),
-    ])
+    brigade_guest::vm_config::appliance_params(dir.to_str().expect("utf-8"), memory, Some(disk))
 }
 
 /// Asserts the error's HTTP status and that its message contains `needle`.
@@ -273,7 +267,7 @@ async fn guest_refusals_change_nothing() {
         "n1",
         GuestKind::Qemu,
         302,
-        &appliance_params("128", "shared:1"),
+        &appliance_params(128, "shared:1"),
         None,
         true,
     )

@@ -9,7 +9,8 @@ use std::time::Duration;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{
-    add_shared_storage, appliance, guest_pid, qemu_processes, vm_ticks, wait_tick,
+    add_shared_storage, appliance, guest_pid, qemu_processes, qemu_processes_in, vm_ticks,
+    wait_tick,
 };
 use brigade_e2e::{cluster, eventually, HealOnDrop};
 use brigade_harness::ProcCluster;
@@ -37,16 +38,11 @@ async fn setup(name: &str, subnet: u8) -> (ProcCluster, Client) {
         .await
         .expect("datacenter.cfg");
     add_shared_storage(&c, &n1).await;
-    let config = [
-        ("memory", "128".to_string()),
-        ("scsi0", "shared:1".to_string()),
-        ("kernel", format!("{}/vmlinuz", appliance.display())),
-        ("initrd", format!("{}/initramfs.img", appliance.display())),
-        ("append", "console=ttyS0 quiet panic=-1".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let config = brigade_guest::vm_config::appliance_params(
+        appliance.to_str().expect("utf-8"),
+        128,
+        Some("shared:1"),
+    );
     n1.guest_create("n2", GuestKind::Qemu, VMID, &config, None, false)
         .await
         .expect("create");
@@ -111,23 +107,7 @@ fn count_qemu(dirs: &[String]) -> usize {
 }
 
 fn qemu_pids(dirs: &[String]) -> Vec<(i32, String)> {
-    let name = format!("brigade-{VMID},");
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
-                .filter(|pid| brigade_guest::process::is_alive(*pid))
-                .filter(|pid| {
-                    let args = brigade_guest::process::cmdline(*pid);
-                    args.iter().any(|a| a.starts_with(&name))
-                        && args
-                            .iter()
-                            .any(|a| dirs.iter().any(|d| a.contains(d.as_str())))
-                })
-                .map(|pid| (pid, brigade_guest::process::cmdline(pid).join(" ")))
-                .collect()
-        })
-        .unwrap_or_default()
+    qemu_processes_in(dirs, VMID)
 }
 
 /// Waits until VM 100 runs on a node other than `not` with its config there; returns that node.

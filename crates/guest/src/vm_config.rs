@@ -326,6 +326,26 @@ impl VmConfig {
     }
 }
 
+/// The kernel command line of the test appliance (serial console, quiet).
+pub const APPLIANCE_APPEND: &str = "console=ttyS0 quiet panic=-1";
+
+/// Config keys of a VM booting the test appliance in `dir` with `memory_mib` and a disk.
+pub fn appliance_params(
+    dir: &str,
+    memory_mib: u64,
+    disk: Option<&str>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("memory".to_string(), memory_mib.to_string());
+    if let Some(d) = disk {
+        m.insert("scsi0".to_string(), d.to_string());
+    }
+    m.insert("kernel".to_string(), format!("{dir}/vmlinuz"));
+    m.insert("initrd".to_string(), format!("{dir}/initramfs.img"));
+    m.insert("append".to_string(), APPLIANCE_APPEND.to_string());
+    m
+}
+
 fn unknown_key(key: &str) -> GuestError {
     GuestError::Invalid(format!("unknown config key {key:?}"))
 }

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
 use clap::Args;
 use serde::Serialize;
 
@@ -47,19 +46,12 @@ pub struct Figures {
     pub leader_failover_s: Vec<f64>,
 }
 
-async fn wait_for<F, Fut>(what: &str, mut check: F) -> anyhow::Result<Duration>
+async fn wait_for<F, Fut>(what: &str, check: F) -> anyhow::Result<Duration>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
-    while !check().await {
-        if start.elapsed() > OBSERVE_TIMEOUT {
-            bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    Ok(start.elapsed())
+    super::wait_for(what, POLL, OBSERVE_TIMEOUT, check).await
 }
 
 async fn view(c: &Client, name: &str) -> Option<(bool, bool)> {

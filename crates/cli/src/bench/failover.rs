@@ -92,19 +92,12 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     s[((s.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn wait_for<F, Fut>(what: &str, mut check: F) -> anyhow::Result<Duration>
+async fn wait_for<F, Fut>(what: &str, check: F) -> anyhow::Result<Duration>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
-    while !check().await {
-        if start.elapsed() > OBSERVE_TIMEOUT {
-            bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    Ok(start.elapsed())
+    super::wait_for(what, POLL, OBSERVE_TIMEOUT, check).await
 }
 
 fn running_on(c: &ProcCluster) -> Option<usize> {
@@ -143,16 +136,7 @@ async fn measure(
         nodes: None,
     })
     .await?;
-    let config = [
-        ("memory", "128".to_string()),
-        ("scsi0", "shared:1".to_string()),
-        ("kernel", format!("{appliance}/vmlinuz")),
-        ("initrd", format!("{appliance}/initramfs.img")),
-        ("append", "console=ttyS0 quiet panic=-1".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let config = brigade_guest::vm_config::appliance_params(appliance, 128, Some("shared:1"));
     n1.guest_create("n2", GuestKind::Qemu, VMID, &config, None, false)
         .await
         .context("creating the benchmark VM")?;

@@ -81,16 +81,7 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 fn appliance_config(dir: &str, memory: u64, disk: &str) -> BTreeMap<String, String> {
-    [
-        ("memory", memory.to_string()),
-        ("scsi0", disk.to_string()),
-        ("kernel", format!("{dir}/vmlinuz")),
-        ("initrd", format!("{dir}/initramfs.img")),
-        ("append", "console=ttyS0 quiet panic=-1".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    brigade_guest::vm_config::appliance_params(dir, memory, Some(disk))
 }
 
 fn last_tick(log: &Path) -> Option<u64> {

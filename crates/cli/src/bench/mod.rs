@@ -5,6 +5,8 @@ pub mod detection;
 pub mod failover;
 pub mod migrate;
 
+use std::time::{Duration, Instant};
+
 use clap::Subcommand;
 
 use crate::connect::GlobalArgs;
@@ -28,4 +30,25 @@ pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Migrate(args) => migrate::run(args).await,
         BenchCmd::Failover(args) => failover::run(args).await,
     }
+}
+
+/// Polls `check` every `poll` until it holds; its time, or an error after `timeout`.
+pub async fn wait_for<F, Fut>(
+    what: &str,
+    poll: Duration,
+    timeout: Duration,
+    mut check: F,
+) -> anyhow::Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        if start.elapsed() > timeout {
+            anyhow::bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(poll).await;
+    }
+    Ok(start.elapsed())
 }

@@ -155,6 +155,14 @@ pub enum GuestCmd {
     },
 }
 
+/// The config key of a guest's name: `name` for VMs, `hostname` for containers.
+fn name_key(kind: GuestKind) -> &'static str {
+    match kind {
+        GuestKind::Qemu => "name",
+        GuestKind::Lxc => "hostname",
+    }
+}
+
 fn noun(kind: GuestKind) -> &'static str {
     match kind {
         GuestKind::Qemu => "VM",
@@ -197,12 +205,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
         } => {
             let mut map = BTreeMap::new();
             if let Some(n) = name {
-                let key = if kind == GuestKind::Qemu {
-                    "name"
-                } else {
-                    "hostname"
-                };
-                map.insert(key.to_string(), n);
+                map.insert(name_key(kind).to_string(), n);
             }
             if let Some(s) = sockets {
                 map.insert("sockets".into(), s.to_string());
@@ -212,9 +215,11 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             }
             if let Some(dir) = appliance {
                 let dir = if dir.is_empty() { appliance_dir() } else { dir };
-                map.insert("kernel".into(), format!("{dir}/vmlinuz"));
-                map.insert("initrd".into(), format!("{dir}/initramfs.img"));
-                map.insert("append".into(), "console=ttyS0 quiet panic=-1".into());
+                for (k, v) in brigade_guest::vm_config::appliance_params(&dir, 0, None) {
+                    if k != "memory" {
+                        map.insert(k, v);
+                    }
+                }
             }
             if let Some(r) = rootfs {
                 map.insert("rootfs".into(), r);
@@ -339,12 +344,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
         } => {
             let mut map = BTreeMap::new();
             if let Some(n) = name {
-                let key = if kind == GuestKind::Qemu {
-                    "name"
-                } else {
-                    "hostname"
-                };
-                map.insert(key.to_string(), n);
+                map.insert(name_key(kind).to_string(), n);
             }
             if let Some(l) = lock {
                 map.insert("lock".into(), l);

@@ -507,17 +507,12 @@ async fn demo_guests(
     for k in 0..guests {
         let vmid = FIRST_DEMO_VMID + k as u32;
         let node = &node_names[k % node_names.len()];
-        let config: std::collections::BTreeMap<String, String> = [
-            ("name", format!("demo{}", k + 1)),
-            ("memory", DEMO_GUEST_MEMORY_MIB.to_string()),
-            ("scsi0", "shared:1".into()),
-            ("kernel", format!("{appliance}/vmlinuz")),
-            ("initrd", format!("{appliance}/initramfs.img")),
-            ("append", "console=ttyS0 quiet panic=-1".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let mut config = brigade_guest::vm_config::appliance_params(
+            appliance,
+            DEMO_GUEST_MEMORY_MIB,
+            Some("shared:1"),
+        );
+        config.insert("name".into(), format!("demo{}", k + 1));
         eprintln!("creating VM {vmid} on {node} ...");
         client
             .guest_create(node, GuestKind::Qemu, vmid, &config, None, k != 0)
