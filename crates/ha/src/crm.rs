@@ -2,10 +2,13 @@
 //! manager status, the config moves to make, and the decisions to log.
 //!
 //! Safety: a service on a node that stopped renewing its lease is recovered only
-//! after the lease expired on the leader's monotonic clock (`Timing::lease_ms`
-//! after the last renewal it saw, and never sooner than a full lease after it
-//! became leader). The node kills its HA guests `fence_timeout` after its last
-//! successful renewal, which is earlier by at least the margin.
+//! after the lease expired on the leader's monotonic clock: `Timing::lease_ms`
+//! after the last renewal the leader applied (which the node sent earlier), or,
+//! for a node whose renewals it never saw, a full lease after it became leader.
+//! The driver must run a step only on a view that has applied every committed
+//! entry (a read-index), so no committed renewal is missed. The node kills its HA
+//! guests `fence_timeout` after sending its last committed renewal, which is
+//! earlier by at least the margin.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +21,7 @@ use crate::{GroupsConfig, ResourcesConfig, ServiceId, Timing};
 #[derive(Debug, Clone, Default)]
 pub struct NodeInput {
     pub name: String,
-    /// Leader-monotonic time (ms) its last lease renewal was applied, if seen since leading.
+    /// Leader-monotonic time (ms) its last lease renewal was applied on the leader's replica.
     pub last_renewal_ms: Option<u64>,
     pub lrm: LrmStatus,
 }
@@ -158,7 +161,9 @@ pub fn step(input: &CrmInput, previous: &ManagerStatus) -> CrmOutput {
             .last_renewal_ms
             .map(|r| input.now_ms.saturating_sub(r))
             .unwrap_or(u64::MAX);
-        let since = n.last_renewal_ms.unwrap_or(0).max(input.leader_since_ms);
+        // A renewal this leader applied was sent no later than it was applied here; a
+        // node never seen is given a full lease from when this node became leader.
+        let since = n.last_renewal_ms.unwrap_or(input.leader_since_ms);
         conds.insert(
             n.name.clone(),
             NodeCond {

@@ -511,9 +511,10 @@ impl Sim {
             None
         };
         if leader != self.leader {
+            // `seen` holds commit times, which every replica applies: the new leader
+            // keeps them (a real one applies later, which only delays expiry).
             self.leader = leader.clone();
             self.leader_since = now;
-            self.seen.clear();
             if let Some(l) = &leader {
                 self.say("raft", &format!("{l} is leader"));
             } else {

@@ -22,6 +22,8 @@ pub const DEFAULT_LAB_DIR: &str = "/var/lib/brigade-lab";
 const LAB_FIREWALL_TAG: &str = "lab";
 /// Most nodes a lab may have (addresses 127.0.1.1..254).
 const MAX_LAB_NODES: usize = 64;
+/// How often `lab status --watch` redraws.
+const LAB_WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// Most demo guests.
 const MAX_LAB_GUESTS: usize = 32;
 /// What one node daemon needs, roughly, MiB.
@@ -49,6 +51,9 @@ pub enum LabCmd {
     },
     /// Show the lab's nodes, their processes and the cluster's view.
     Status {
+        /// Refresh every second until interrupted (a live view while you pull plugs).
+        #[arg(short, long)]
+        watch: bool,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
@@ -211,7 +216,19 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             require_root("lab up")?;
             up(g, nodes, qdevice.unwrap_or(nodes % 2 == 0), guests, &dir).await
         }
-        LabCmd::Status { dir } => status(g, &dir).await,
+        LabCmd::Status { watch: false, dir } => status(g, &dir).await,
+        LabCmd::Status { watch: true, dir } => loop {
+            // Clear the screen, then draw the view again.
+            print!("\x1b[2J\x1b[H");
+            println!(
+                "brigade lab status (every {} s; Ctrl-C to stop)",
+                LAB_WATCH_INTERVAL.as_secs()
+            );
+            if let Err(e) = status(g, &dir).await {
+                println!("{e:#}");
+            }
+            tokio::time::sleep(LAB_WATCH_INTERVAL).await;
+        },
         LabCmd::Kill { node, dir } => {
             let mut state = load(&dir)?;
             let i = node_index(&state, &node)?;
@@ -618,15 +635,32 @@ async fn status(g: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
     // The guests, as any live node sees them.
     let live = (0..c.nodes.len()).find(|i| c.nodes[*i].is_running() && !c.nodes[*i].config.qdevice);
     if let Some(i) = live {
-        if let Ok(rows) = c.client(i)?.resources().await {
-            let mut t = table(&["VMID", "Type", "Name", "Node", "Status", "Lock"]);
+        let client = c.client(i)?;
+        let ha = client.ha_status().await.ok();
+        if let Ok(rows) = client.resources().await {
+            let mut t = table(&["VMID", "Type", "Name", "Node", "Status", "HA", "Lock"]);
             for r in rows {
+                let sid = format!(
+                    "{}:{}",
+                    if r.kind == brigade_core::layout::GuestKind::Qemu {
+                        "vm"
+                    } else {
+                        "ct"
+                    },
+                    r.vmid
+                );
+                let ha_state = ha
+                    .as_ref()
+                    .and_then(|h| h.services.iter().find(|s| s.sid == sid))
+                    .map(|s| s.state.clone())
+                    .unwrap_or_else(|| "-".into());
                 t.add_row(vec![
                     r.vmid.to_string(),
                     r.kind.to_string(),
                     r.name.unwrap_or_default(),
                     r.node,
                     r.status,
+                    ha_state,
                     r.lock.unwrap_or_default(),
                 ]);
             }

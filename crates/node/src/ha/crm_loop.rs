@@ -42,6 +42,8 @@ impl Node {
         timing: brigade_ha::Timing,
         leader_since: Instant,
     ) -> Result<(), crate::error::NodeError> {
+        // Every committed entry applied here first: no committed renewal is missed.
+        rt.cfs.read_index().await?;
         let conf = crate::cluster_ops::read_cluster_conf(&rt.cfs)?;
         let seen = self
             .ha
