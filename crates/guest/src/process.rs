@@ -105,7 +105,12 @@ mod tests {
             .expect("spawn sleep");
         let pid = child.id() as i32;
         assert!(is_alive(pid));
-        assert!(cmdline(pid).iter().any(|a| a == "30"));
+        // The exec may still be under way when spawn returns: give it a moment.
+        let started = Instant::now();
+        while !cmdline(pid).iter().any(|a| a == "30") {
+            assert!(started.elapsed() < Duration::from_secs(5), "cmdline of {pid}: {:?}", cmdline(pid));
+            tokio::time::sleep(EXIT_POLL_INTERVAL).await;
+        }
         send(pid, Signal::SIGKILL).expect("kill");
         // Not reaped yet: a zombie, which counts as dead.
         assert!(wait_gone(pid, Duration::from_secs(5)).await);
