@@ -108,7 +108,11 @@ mod tests {
         // The exec may still be under way when spawn returns: give it a moment.
         let started = Instant::now();
         while !cmdline(pid).iter().any(|a| a == "30") {
-            assert!(started.elapsed() < Duration::from_secs(5), "cmdline of {pid}: {:?}", cmdline(pid));
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "cmdline of {pid}: {:?}",
+                cmdline(pid)
+            );
             tokio::time::sleep(EXIT_POLL_INTERVAL).await;
         }
         send(pid, Signal::SIGKILL).expect("kill");

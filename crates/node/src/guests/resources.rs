@@ -108,7 +108,19 @@ impl Node {
                 }
             }
         }
-        let nodes: BTreeSet<String> = rows.iter().map(|r| r.node.clone()).collect();
+        // Nodes known dead are not asked (their guests show as unknown at once).
+        let alive: BTreeSet<String> = rt
+            .members
+            .status()
+            .into_iter()
+            .filter(|p| p.alive)
+            .map(|p| p.name)
+            .collect();
+        let nodes: BTreeSet<String> = rows
+            .iter()
+            .map(|r| r.node.clone())
+            .filter(|n| n == self.config.name.as_str() || alive.contains(n))
+            .collect();
         let queries = nodes.into_iter().map(|n| {
             let me = self.clone();
             async move {
