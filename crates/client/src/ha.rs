@@ -62,3 +62,15 @@ impl Client {
         .await
     }
 }
+
+impl Client {
+    /// Asks the node (which must run on this machine) to mount or unmount the tree at `path`.
+    pub async fn local_mount(
+        &self,
+        path: &std::path::Path,
+        unmount: bool,
+    ) -> Result<Value, ClientError> {
+        self.post("/local/mount", &json!({ "path": path, "unmount": unmount }))
+            .await
+    }
+}

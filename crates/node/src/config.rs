@@ -54,6 +54,9 @@ pub struct NodeConfig {
     /// The test appliance (vmlinuz, initramfs.img, rootfs/); also the KVM probe's image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appliance_dir: Option<PathBuf>,
+    /// Mount the configuration tree here at start (like /etc/pve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<PathBuf>,
 }
 
 /// Where the test appliance is looked for by default.
@@ -111,6 +114,7 @@ impl NodeConfig {
             guest_memory_mib: None,
             accel: brigade_guest::AccelSetting::Auto,
             appliance_dir: None,
+            mount: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod guests;
 pub mod ha;
 pub mod join_token;
 pub mod messages;
+pub mod mount;
 pub mod node;
 pub mod rpc;
 pub mod state_dir;

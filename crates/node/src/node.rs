@@ -46,6 +46,8 @@ pub struct Node {
     pub guests: crate::guests::Guests,
     /// HA: lease, LRM and CRM state.
     pub(crate) ha: crate::ha::HaRuntime,
+    /// FUSE mounts of the cfs tree served by this daemon.
+    pub(crate) mounts: crate::mount::Mounts,
     /// Serializes create and join.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Cluster-log events not yet written (no quorum at the time).
@@ -80,6 +82,7 @@ impl Node {
             cluster: OnceLock::new(),
             guests: crate::guests::Guests::open(run),
             ha: crate::ha::HaRuntime::default(),
+            mounts: crate::mount::Mounts::default(),
             lifecycle: tokio::sync::Mutex::new(()),
             pending_events: tokio::sync::Mutex::new(Vec::new()),
         });
@@ -198,6 +201,14 @@ impl Node {
         self.spawn_membership_sync(rt.clone());
         self.spawn_event_watcher(rt.clone());
         self.spawn_ha(rt.clone());
+        if let Some(mp) = self.config.mount.clone() {
+            if let Err(e) = self.mount_cfs(&mp) {
+                tracing::warn!(
+                    "cannot mount the configuration tree at {}: {e}",
+                    mp.display()
+                );
+            }
+        }
         tracing::info!(cluster = %rt.membership.cluster, node_id = rt.membership.node_id, "cluster services started");
         Ok(rt)
     }
@@ -297,6 +308,7 @@ impl Node {
 
     /// Stops the cluster runtime cleanly.
     pub async fn shutdown(&self) {
+        let _ = self.unmount_cfs(None);
         self.ha_shutdown().await;
         if let Some(rt) = self.cluster() {
             rt.cfs.shutdown().await;

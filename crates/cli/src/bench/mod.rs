@@ -4,6 +4,7 @@ pub mod cfs;
 pub mod detection;
 pub mod failover;
 pub mod migrate;
+pub mod mount;
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ pub enum BenchCmd {
     Migrate(migrate::MigrateBenchArgs),
     /// HA failover after a power cut: detection and kill -> VM running elsewhere.
     Failover(failover::FailoverBenchArgs),
+    /// Small-file write latency through the FUSE mount next to the API.
+    Mount(mount::MountBenchArgs),
 }
 
 pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
@@ -29,6 +32,7 @@ pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Detection(args) => detection::run(args).await,
         BenchCmd::Migrate(args) => migrate::run(args).await,
         BenchCmd::Failover(args) => failover::run(args).await,
+        BenchCmd::Mount(args) => mount::run(args).await,
     }
 }
 

@@ -52,6 +52,12 @@ pub enum FsCmd {
     },
     /// Move a file or directory atomically (the target must not exist).
     Mv { from: String, to: String },
+    /// Mount the tree at MOUNTPOINT on this machine, like /etc/pve: read-write through
+    /// Raft, read-only without quorum, `.members`, `.vmlist`, `.version`, `.clusterlog`.
+    /// Served by the local daemon until `fs umount` or the daemon stops.
+    Mount { mountpoint: std::path::PathBuf },
+    /// Unmount a tree mounted with `fs mount`.
+    Umount { mountpoint: std::path::PathBuf },
     /// Print every change at or below PATH as it happens, one JSON object per line.
     Watch {
         #[arg(default_value = "/")]
@@ -157,6 +163,22 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot move {from} to {to}"))?;
             if g.json() {
                 return print_json(&a);
+            }
+        }
+        FsCmd::Mount { mountpoint } => {
+            let abs = std::fs::canonicalize(&mountpoint)
+                .with_context(|| format!("no directory {}", mountpoint.display()))?;
+            let out = c.local_mount(&abs, false).await?;
+            if g.json() {
+                return print_json(&out);
+            }
+            println!("cluster configuration mounted at {}", abs.display());
+        }
+        FsCmd::Umount { mountpoint } => {
+            let abs = std::fs::canonicalize(&mountpoint).unwrap_or(mountpoint);
+            let out = c.local_mount(&abs, true).await?;
+            if g.json() {
+                return print_json(&out);
             }
         }
         FsCmd::Watch { path, count } => {

@@ -7,6 +7,7 @@ mod guests;
 mod ha;
 mod join;
 mod metrics;
+mod mount;
 mod qdevice;
 mod storage;
 mod version;
@@ -149,6 +150,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(qdevice::routes())
         .merge(guests::routes())
         .merge(ha::routes())
+        .merge(mount::routes())
         .merge(console::routes())
         .merge(storage::routes())
         .layer(middleware::from_fn_with_state(node.clone(), authenticate));
