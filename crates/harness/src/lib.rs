@@ -564,6 +564,18 @@ impl Drop for ProcCluster {
         for i in 0..self.nodes.len() {
             self.kill_guests(i);
         }
+        detach_mounts_under(&self.dir);
+    }
+}
+
+/// Lazily unmounts every mount below `dir` (FUSE mounts of killed daemons).
+pub fn detach_mounts_under(dir: &Path) {
+    let prefix = dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    for mp in mounts.lines().filter_map(|l| l.split_whitespace().nth(1)) {
+        if mp.starts_with(&prefix) {
+            let _ = Command::new("umount").arg("-l").arg(mp).status();
+        }
     }
 }
 
