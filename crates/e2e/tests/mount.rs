@@ -125,6 +125,23 @@ async fn the_tree_mounted_on_every_node() {
         "a failed write changed the file"
     );
     assert!(!m1.join("x").exists());
+    // mkdir, rmdir of a non-empty directory, unlink of a directory, then clean up.
+    let d = m1.join("scratch");
+    std::fs::create_dir(&d).expect("mkdir");
+    std::fs::write(d.join("f"), "x").expect("write");
+    assert_eq!(errno(std::fs::remove_dir(&d)), Some(libc::ENOTEMPTY));
+    assert_eq!(errno(std::fs::remove_file(&d)), Some(libc::EISDIR));
+    std::fs::remove_file(d.join("f")).expect("unlink");
+    std::fs::remove_dir(&d).expect("rmdir");
+    // O_EXCL on an existing file.
+    let excl = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&dc);
+    assert_eq!(
+        excl.err().and_then(|e| e.raw_os_error()),
+        Some(libc::EEXIST)
+    );
     // priv/ is root's only; the rest is readable by anyone (allow_other).
     let nobody = |cmd: &str| {
         sh(&format!(

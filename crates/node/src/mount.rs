@@ -309,6 +309,28 @@ impl CfsFs {
         })
     }
 
+    /// unlink (a file) or rmdir (an empty directory).
+    fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> Result<(), Errno> {
+        let Entry::Tree(p) = self.child(parent, name)? else {
+            return Err(if dir { Errno::ENOTDIR } else { Errno::EACCES });
+        };
+        let f = self
+            .rt
+            .cfs
+            .read(&CfsFs::cfs_path(&p)?)
+            .map_err(|e| errno(&e))?;
+        match (dir, f.dir) {
+            (false, true) => return Err(Errno::EISDIR),
+            (true, false) => return Err(Errno::ENOTDIR),
+            _ => {}
+        }
+        self.propose(Op::Delete {
+            path: CfsFs::cfs_path(&p)?,
+            expect_version: None,
+            recursive: false,
+        })
+    }
+
     fn new_fh(&self, path: String, data: Vec<u8>, dirty: bool) -> u64 {
         let fh = self
             .next_fh
@@ -467,50 +489,14 @@ impl Filesystem for CfsFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let result = self.child(parent, name).and_then(|e| match e {
-            Entry::Tree(p) => {
-                let f = self
-                    .rt
-                    .cfs
-                    .read(&CfsFs::cfs_path(&p)?)
-                    .map_err(|e| errno(&e))?;
-                if f.dir {
-                    return Err(Errno::EISDIR);
-                }
-                self.propose(Op::Delete {
-                    path: CfsFs::cfs_path(&p)?,
-                    expect_version: None,
-                    recursive: false,
-                })
-            }
-            _ => Err(Errno::EACCES),
-        });
-        match result {
+        match self.remove(parent, name, false) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let result = self.child(parent, name).and_then(|e| match e {
-            Entry::Tree(p) => {
-                let f = self
-                    .rt
-                    .cfs
-                    .read(&CfsFs::cfs_path(&p)?)
-                    .map_err(|e| errno(&e))?;
-                if !f.dir {
-                    return Err(Errno::ENOTDIR);
-                }
-                self.propose(Op::Delete {
-                    path: CfsFs::cfs_path(&p)?,
-                    expect_version: None,
-                    recursive: false,
-                })
-            }
-            _ => Err(Errno::ENOTDIR),
-        });
-        match result {
+        match self.remove(parent, name, true) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
