@@ -70,6 +70,22 @@ async fn killed_node_is_reported_dead_by_both_survivors_and_returns() {
         s.warnings
     );
 
+    // The leader logs the death (it scans its view a few times a second).
+    eventually(
+        Duration::from_secs(10),
+        "the cluster log has the death",
+        || {
+            let n1 = n1.clone();
+            async move {
+                n1.fs_read("cluster.log", false)
+                    .await
+                    .ok()
+                    .and_then(|f| f.content)
+                    .is_some_and(|log| log.contains("node n3 is dead"))
+            }
+        },
+    )
+    .await;
     c.start(2).expect("restart n3");
     let n3 = c.client(2).expect("n3");
     eventually(Duration::from_secs(30), "n3 is a member again", || {
