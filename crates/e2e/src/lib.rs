@@ -36,6 +36,21 @@ pub fn bin() -> PathBuf {
     bin
 }
 
+/// Runs `brigade --config CFG ARGS...`: success, stdout, stderr.
+pub fn brigade(cfg: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(bin())
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .expect("run brigade");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A fresh directory for one test.
 pub fn test_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("brigade-e2e").join(name);

@@ -1,24 +1,8 @@
 //! The `brigade` binary end to end: node run, cluster create/join-token/join/nodes, fs write/cat/ls/mv, JSON output.
 
-use std::process::Command;
-
-use brigade_e2e::{bin, test_dir};
+use brigade_e2e::{bin, brigade, test_dir};
 use brigade_harness::ProcCluster;
 use brigade_node::config::RaftTuning;
-
-fn brigade(cfg: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .output()
-        .expect("run brigade");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn ok(cfg: &std::path::Path, args: &[&str]) -> String {
     let (success, stdout, stderr) = brigade(cfg, args);

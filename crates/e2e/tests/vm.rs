@@ -8,26 +8,12 @@ use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{
     add_shared_storage, appliance, guest_pid, qemu_processes, vm_ticks, wait_tick,
 };
-use brigade_e2e::{bin, cluster, eventually};
+use brigade_e2e::{bin, brigade, cluster, eventually};
 use brigade_node::config::RaftTuning;
 
 const VMID: u32 = 100;
 /// Boot to the first tick is about 2.2 s under TCG; allow for a loaded CI machine.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(40);
-
-fn brigade(cfg: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .output()
-        .expect("run brigade");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Attaches `brigade vm console 100` and returns the first tick line it prints.
 async fn console_line(cfg: &std::path::Path) -> String {
