@@ -20,15 +20,9 @@ pub const QUORUM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kills what an earlier run left in `dir` (guests, watchdog) and empties it.
 fn clear_run_dir(dir: &Path) {
     if let Ok(run) = brigade_guest::RunDir::open(dir) {
-        let pids = run
-            .qemu_vmids()
+        let pids = brigade_guest::running_guests(&run)
             .into_iter()
-            .filter_map(|v| brigade_guest::qemu::running_pid(&run, v))
-            .chain(
-                run.ct_vmids()
-                    .into_iter()
-                    .filter_map(|v| brigade_guest::container::running_pid(&run, v)),
-            )
+            .map(|g| g.pid)
             .chain(
                 brigade_guest::process::read_pidfile(&run.watchdog_pid()).filter(|p| {
                     brigade_guest::process::cmdline(*p)
@@ -590,15 +584,10 @@ impl ProcCluster {
         let Ok(run) = brigade_guest::RunDir::open(&self.run_dir(i)) else {
             return Vec::new();
         };
-        let vms = run
-            .qemu_vmids()
+        brigade_guest::running_guests(&run)
             .into_iter()
-            .filter_map(|v| brigade_guest::qemu::running_pid(&run, v).map(|p| (v, p)));
-        let cts = run
-            .ct_vmids()
-            .into_iter()
-            .filter_map(|v| brigade_guest::container::running_pid(&run, v).map(|p| (v, p)));
-        vms.chain(cts).collect()
+            .map(|g| (g.vmid, g.pid))
+            .collect()
     }
 
     /// A power cut: SIGKILL of node `i`'s daemon, watchdog helper and guests.

@@ -114,21 +114,11 @@ impl Node {
     fn running_guest_memory_mib(&self) -> u64 {
         let Some(rt) = self.cluster() else { return 0 };
         let me = self.config.name.clone();
-        let run = &self.guests.run;
-        let vms = run
-            .qemu_vmids()
+        brigade_guest::running_guests(&self.guests.run)
             .into_iter()
-            .filter(|v| brigade_guest::qemu::running_pid(run, *v).is_some())
-            .map(|v| (GuestKind::Qemu, v));
-        let cts = run
-            .ct_vmids()
-            .into_iter()
-            .filter(|v| brigade_guest::container::running_pid(run, *v).is_some())
-            .map(|v| (GuestKind::Lxc, v));
-        vms.chain(cts)
-            .filter_map(|(kind, v)| {
-                let vmid = VmId::try_from(v).ok()?;
-                let f = rt.cfs.read(&kind.config_path(&me, vmid)).ok()?;
+            .filter_map(|g| {
+                let vmid = VmId::try_from(g.vmid).ok()?;
+                let f = rt.cfs.read(&g.kind.config_path(&me, vmid)).ok()?;
                 let kv = KeyValueConfig::parse(&String::from_utf8_lossy(&f.data)).ok()?;
                 kv.get("memory")?.parse::<u64>().ok()
             })

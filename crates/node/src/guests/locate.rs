@@ -33,6 +33,24 @@ pub fn node_dirs(cfs: &Cfs) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The guests whose configs are in `node`'s directory, VMs first, each by VMID.
+pub fn guests_on(cfs: &Cfs, node: &NodeName) -> Vec<(GuestKind, VmId)> {
+    let mut out = Vec::new();
+    for kind in [GuestKind::Qemu, GuestKind::Lxc] {
+        let dir = format!("{}/{}", layout::node_dir(node).as_str(), kind.dir());
+        let Some(entries) = dir.parse::<CfsPath>().ok().and_then(|d| cfs.list(&d).ok()) else {
+            continue;
+        };
+        for e in entries {
+            let parsed = layout::parse_guest_config_path(&format!("{dir}/{}", e.name));
+            if let Some(vmid) = parsed.and_then(|g| VmId::try_from(g.vmid).ok()) {
+                out.push((kind, vmid));
+            }
+        }
+    }
+    out
+}
+
 /// Where `vmid` lives, of any kind, if anywhere.
 pub fn find(cfs: &Cfs, vmid: VmId) -> Option<Located> {
     for node in node_dirs(cfs) {

@@ -7,9 +7,8 @@ use std::time::Duration;
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout::GuestKind;
 use brigade_core::NodeName;
-use serde::{Deserialize, Serialize};
 
-use super::locate::node_dirs;
+use super::locate::{guests_on, node_dirs};
 use crate::error::NodeError;
 use crate::guest_messages::{GuestRequest, GuestRow};
 use crate::node::Node;
@@ -18,38 +17,12 @@ use crate::node::Node;
 pub const STATE_QUERY_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A guest process running on a node.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LocalState {
-    pub vmid: u32,
-    #[serde(rename = "type")]
-    pub kind: GuestKind,
-    pub pid: i32,
-}
+pub type LocalState = brigade_guest::RunningGuest;
 
 impl Node {
     /// The guests whose processes run on this node.
     pub fn local_states(&self) -> Vec<LocalState> {
-        let run = &self.guests.run;
-        let mut out = Vec::new();
-        for v in run.qemu_vmids() {
-            if let Some(pid) = brigade_guest::qemu::running_pid(run, v) {
-                out.push(LocalState {
-                    vmid: v,
-                    kind: GuestKind::Qemu,
-                    pid,
-                });
-            }
-        }
-        for v in run.ct_vmids() {
-            if let Some(pid) = brigade_guest::container::running_pid(run, v) {
-                out.push(LocalState {
-                    vmid: v,
-                    kind: GuestKind::Lxc,
-                    pid,
-                });
-            }
-        }
-        out
+        brigade_guest::running_guests(&self.guests.run)
     }
 
     /// Every guest of the cluster, with the state its node reports.
@@ -60,52 +33,30 @@ impl Node {
             let Ok(name) = node.parse::<NodeName>() else {
                 continue;
             };
-            for kind in [GuestKind::Qemu, GuestKind::Lxc] {
-                let dir = format!(
-                    "{}/{}",
-                    brigade_core::layout::node_dir(&name).as_str(),
-                    kind.dir()
-                );
-                let Ok(dir) = dir.parse::<brigade_core::CfsPath>() else {
+            for (kind, vmid) in guests_on(&rt.cfs, &name) {
+                let v = vmid.get();
+                let Ok(f) = rt.cfs.read(&kind.config_path(&name, vmid)) else {
                     continue;
                 };
-                let Ok(entries) = rt.cfs.list(&dir) else {
-                    continue;
+                let kv =
+                    KeyValueConfig::parse(&String::from_utf8_lossy(&f.data)).unwrap_or_default();
+                let name_key = if kind == GuestKind::Qemu {
+                    "name"
+                } else {
+                    "hostname"
                 };
-                for e in entries {
-                    let Some(v) = e
-                        .name
-                        .strip_suffix(".conf")
-                        .and_then(|s| s.parse::<u32>().ok())
-                    else {
-                        continue;
-                    };
-                    let Ok(vmid) = brigade_core::VmId::try_from(v) else {
-                        continue;
-                    };
-                    let Ok(f) = rt.cfs.read(&kind.config_path(&name, vmid)) else {
-                        continue;
-                    };
-                    let kv = KeyValueConfig::parse(&String::from_utf8_lossy(&f.data))
-                        .unwrap_or_default();
-                    let name_key = if kind == GuestKind::Qemu {
-                        "name"
-                    } else {
-                        "hostname"
-                    };
-                    rows.push(GuestRow {
-                        vmid: v,
-                        kind,
-                        node: node.clone(),
-                        name: kv.get(name_key).map(str::to_string),
-                        status: "unknown".into(),
-                        memory_mib: kv
-                            .get("memory")
-                            .and_then(|m| m.parse().ok())
-                            .unwrap_or(brigade_guest::vm_config::DEFAULT_MEMORY_MIB),
-                        lock: kv.get("lock").map(str::to_string),
-                    });
-                }
+                rows.push(GuestRow {
+                    vmid: v,
+                    kind,
+                    node: node.clone(),
+                    name: kv.get(name_key).map(str::to_string),
+                    status: "unknown".into(),
+                    memory_mib: kv
+                        .get("memory")
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or(brigade_guest::vm_config::DEFAULT_MEMORY_MIB),
+                    lock: kv.get("lock").map(str::to_string),
+                });
             }
         }
         // Nodes known dead are not asked (their guests show as unknown at once).

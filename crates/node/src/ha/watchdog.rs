@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use brigade_core::layout::GuestKind;
 use brigade_guest::process::{self, Signal};
-use brigade_guest::{container, qemu, RunDir};
+use brigade_guest::{running_guests, RunDir};
 
 /// How often the helper checks its feed.
 pub const WATCHDOG_POLL: Duration = Duration::from_millis(50);
@@ -59,16 +60,16 @@ pub fn kill_ha_guests(run: &RunDir) -> Vec<u32> {
         .filter_map(|v| v.parse().ok())
         .collect();
     let mut killed = Vec::new();
-    for v in ha {
-        if let Some(pid) = qemu::running_pid(run, v) {
-            let _ = process::send(pid, Signal::SIGKILL);
-            killed.push(v);
+    for g in running_guests(run)
+        .into_iter()
+        .filter(|g| ha.contains(&g.vmid))
+    {
+        if g.kind == GuestKind::Lxc {
+            // The container's whole pid namespace, not just its supervisor.
+            let _ = process::send_group(g.pid, Signal::SIGKILL);
         }
-        if let Some(pid) = container::running_pid(run, v) {
-            let _ = process::send_group(pid, Signal::SIGKILL);
-            let _ = process::send(pid, Signal::SIGKILL);
-            killed.push(v);
-        }
+        let _ = process::send(g.pid, Signal::SIGKILL);
+        killed.push(g.vmid);
     }
     killed
 }
