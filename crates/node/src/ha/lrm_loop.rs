@@ -25,25 +25,13 @@ impl Node {
         // The fence guard: the moment the lease lapses, HA guests die, however long a
         // renewal or a command takes.
         let guard = self.clone();
-        let guard_rt = rt.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(FENCE_GUARD_INTERVAL).await;
-                let t = config_io::settings(&guard_rt.cfs).timing;
-                let had_lease = guard.ha.lrm(|l| l.last_renew_sent.is_some());
+                // The timing the LRM last read (no config parsing ten times a second).
+                let (had_lease, t) = guard.ha.lrm(|l| (l.last_renew_sent.is_some(), l.timing));
                 if had_lease && !guard.lease_valid(t) {
-                    let killed = kill_ha_guests(&guard.guests.run);
-                    if !killed.is_empty() {
-                        guard
-                            .log_event(
-                                "ha-fence",
-                                format!(
-                                    "{}: no lease renewal committed for {} ms: self-fenced, killed HA guests {killed:?}",
-                                    guard.config.name, t.fence_timeout_ms
-                                ),
-                            )
-                            .await;
-                    }
+                    guard.self_fence(t).await;
                 }
             }
         });
@@ -51,10 +39,26 @@ impl Node {
         tokio::spawn(async move {
             loop {
                 let timing = config_io::settings(&rt.cfs).timing;
+                node.ha.lrm(|l| l.timing = timing);
                 node.lrm_tick(&rt, timing).await;
                 tokio::time::sleep(Duration::from_millis(timing.renew_ms)).await;
             }
         });
+    }
+
+    /// The lease lapsed: kill this node's HA guests at once, and say so.
+    async fn self_fence(&self, t: Timing) {
+        let killed = kill_ha_guests(&self.guests.run);
+        if !killed.is_empty() {
+            self.log_event(
+                "ha-fence",
+                format!(
+                    "{}: no lease renewal committed for {} ms: self-fenced, killed HA guests {killed:?}",
+                    self.config.name, t.fence_timeout_ms
+                ),
+            )
+            .await;
+        }
     }
 
     /// Whether this node's lease is valid now.
@@ -67,7 +71,7 @@ impl Node {
 
     /// Writes lrm_status; a committed write renews the lease from when it was sent.
     /// Returns the cluster version the renewal committed at.
-    pub(crate) async fn renew_lease(&self, rt: &ClusterRuntime) -> Option<u64> {
+    pub(crate) async fn renew_lease(&self, rt: &ClusterRuntime, t: Timing) -> Option<u64> {
         let sent = Instant::now();
         let status = self.ha.lrm(|l| {
             l.seq += 1;
@@ -89,7 +93,7 @@ impl Node {
         });
         // A renewal slower than this does not count here (if it commits anyway, the
         // leader's view is later than ours: the safe direction).
-        let limit = Duration::from_millis(config_io::settings(&rt.cfs).timing.renew_ms.max(500));
+        let limit = Duration::from_millis(t.renew_ms.max(500));
         match tokio::time::timeout(limit, write).await.unwrap_or(Err(
             brigade_cfs::CfsError::Timeout {
                 secs: limit.as_secs(),
@@ -158,7 +162,7 @@ impl Node {
             let _ = RunDir::write_atomic(&self.guests.run.ha_vmids(), "");
             return;
         }
-        let renewed_at = self.renew_lease(rt).await;
+        let renewed_at = self.renew_lease(rt, t).await;
         let lease_valid = self.lease_valid(t);
         // Act only on a view at least as new as the renewal: a node catching up after
         // a partition must not act on the assignments it had before.
@@ -198,11 +202,10 @@ impl Node {
                 ha.contains(&sid).then_some(sid)
             })
             .collect();
-        let (locations, _) = config_io::guest_locations(&rt.cfs);
-        let here: BTreeSet<ServiceId> = locations
-            .iter()
-            .filter(|(_, n)| n.as_str() == self.config.name.as_str())
-            .map(|(s, _)| *s)
+        // The configs in this node's own directories (no need to read the others).
+        let here: BTreeSet<ServiceId> = crate::guests::guests_on(&rt.cfs, &self.config.name)
+            .into_iter()
+            .map(|(kind, vmid)| ServiceId { kind, vmid })
             .collect();
         let done = self.ha.lrm(|l| l.done.clone());
         let cmds = lrm::step(&LrmInput {
@@ -220,17 +223,7 @@ impl Node {
 
     async fn execute(self: &Arc<Self>, c: LrmCommand, t: Timing) {
         match c {
-            LrmCommand::FenceAll => {
-                let killed = kill_ha_guests(&self.guests.run);
-                self.log_event(
-                    "ha-fence",
-                    format!(
-                        "{}: no lease renewal committed for {} ms: self-fenced, killed HA guests {killed:?}",
-                        self.config.name, t.fence_timeout_ms
-                    ),
-                )
-                .await;
-            }
+            LrmCommand::FenceAll => self.self_fence(t).await,
             LrmCommand::Ack { sid, uid } => self.record(sid, uid, Ok(())),
             LrmCommand::KillStray { sid } => {
                 let _ = self.kill_guest(sid.kind, sid.vmid).await;

@@ -36,6 +36,8 @@ struct LrmState {
     results: BTreeMap<ServiceId, LrmResult>,
     done: BTreeMap<ServiceId, (u64, bool)>,
     feed_seq: u64,
+    /// The timing the LRM last read from the configuration.
+    timing: brigade_ha::Timing,
 }
 
 impl Default for HaRuntime {
@@ -132,7 +134,7 @@ impl Node {
         match settings.shutdown_policy {
             ShutdownPolicy::Freeze => {
                 self.ha.lrm(|l| l.mode = LrmMode::Freeze);
-                if self.renew_lease(&rt).await.is_some() {
+                if self.renew_lease(&rt, t).await.is_some() {
                     // The CRM will see the freeze: the guests may keep running unwatched.
                     self.feed_watchdog(t, false);
                     tracing::info!("HA: guests frozen (left running) until the daemon returns");
@@ -154,7 +156,7 @@ impl Node {
                 }
                 let killed = watchdog::kill_ha_guests(&self.guests.run);
                 self.ha.lrm(|l| l.mode = LrmMode::Released);
-                self.renew_lease(&rt).await;
+                self.renew_lease(&rt, t).await;
                 self.feed_watchdog(t, false);
                 tracing::info!(?killed, "HA: guests released for recovery elsewhere");
             }
