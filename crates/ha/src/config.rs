@@ -12,6 +12,40 @@ pub const DEFAULT_MAX_RESTART: u32 = 1;
 /// Default relocations to another node after failed restarts.
 pub const DEFAULT_MAX_RELOCATE: u32 = 1;
 
+/// What a clean daemon stop does with the node's HA guests (datacenter.cfg
+/// `ha: shutdown_policy=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShutdownPolicy {
+    /// Leave them running, frozen: not recovered, resumed when the daemon returns.
+    #[default]
+    Freeze,
+    /// Stop them and let them be recovered elsewhere at once.
+    Failover,
+    /// Migrate them away first, then stop.
+    Migrate,
+}
+
+impl ShutdownPolicy {
+    pub fn parse(s: &str) -> Result<Self, HaError> {
+        match s {
+            "freeze" | "conditional" => Ok(ShutdownPolicy::Freeze),
+            "failover" => Ok(ShutdownPolicy::Failover),
+            "migrate" => Ok(ShutdownPolicy::Migrate),
+            _ => Err(HaError::Invalid(format!(
+                "unknown shutdown policy {s:?}: conditional, freeze, failover or migrate"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShutdownPolicy::Freeze => "freeze",
+            ShutdownPolicy::Failover => "failover",
+            ShutdownPolicy::Migrate => "migrate",
+        }
+    }
+}
+
 /// The state an administrator asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod crm;
+pub mod lease;
 pub mod lrm;
 pub mod placement;
 pub mod service_id;

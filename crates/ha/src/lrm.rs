@@ -13,6 +13,9 @@ pub struct LrmInput<'a> {
     /// This node has had a renewal committed within fence_timeout (its own clock,
     /// from when it sent that renewal).
     pub lease_valid: bool,
+    /// This node is quorate and its view is at least as new as its last renewal:
+    /// only then may it start a guest.
+    pub quorate: bool,
     pub manager: &'a ManagerStatus,
     /// HA guests whose processes run here.
     pub running: &'a BTreeSet<ServiceId>,
@@ -86,7 +89,7 @@ pub fn step(input: &LrmInput) -> Vec<LrmCommand> {
         let (sid, uid) = (*sid, ss.uid);
         match ss.state {
             ServiceState::Started => {
-                if !running && may_start && input.configs_here.contains(&sid) {
+                if !running && may_start && input.quorate && input.configs_here.contains(&sid) {
                     out.push(LrmCommand::Start { sid, uid });
                 } else if running && fresh {
                     out.push(LrmCommand::Ack { sid, uid });
@@ -154,6 +157,7 @@ mod tests {
         let input = LrmInput {
             node: "n1",
             lease_valid: false,
+            quorate: false,
             manager: &m,
             running: &running,
             configs_here: &running,
@@ -175,6 +179,7 @@ mod tests {
         let input = LrmInput {
             node: "n1",
             lease_valid: true,
+            quorate: true,
             manager: &m,
             running: &running,
             configs_here: &here,
@@ -202,6 +207,7 @@ mod tests {
         let input = LrmInput {
             node: "n1",
             lease_valid: true,
+            quorate: true,
             manager: &m,
             running: &none,
             configs_here: &none,

@@ -1,6 +1,6 @@
 //! What the CRM publishes (`ha/manager_status`) and each LRM reports (`nodes/<n>/lrm_status`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -127,10 +127,24 @@ pub struct LrmResult {
 }
 
 /// `nodes/<n>/lrm_status`: written on every lease renewal.
+///
+/// A renewal is also a promise: from the moment it commits, the node kills every
+/// service in `covers` once `fence_timeout_ms` passed since it sent the renewal
+/// without a later one committing. The CRM recovers only what a lost node covered,
+/// and waits a lease derived from the fence timeout that node announced.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LrmStatus {
     pub mode: LrmMode,
     /// Renewal counter: every renewal is a new write.
     pub seq: u64,
     pub results: BTreeMap<ServiceId, LrmResult>,
+    /// The fence timeout this renewal's lease runs on (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_timeout_ms: Option<u64>,
+    /// The HA services this node's self-fence and watchdog kill when the lease lapses.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub covers: BTreeSet<ServiceId>,
+    /// The HA services whose guests run on this node.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub running: BTreeSet<ServiceId>,
 }

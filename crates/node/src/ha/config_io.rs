@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use brigade_cfs::Cfs;
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout;
-use brigade_ha::sim::ShutdownPolicy;
+use brigade_ha::config::ShutdownPolicy;
 use brigade_ha::{GroupsConfig, LrmStatus, ManagerStatus, ResourcesConfig, ServiceId, Timing};
 
 use crate::error::NodeError;

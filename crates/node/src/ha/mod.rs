@@ -121,7 +121,7 @@ pub const SHUTDOWN_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::fro
 impl Node {
     /// On a clean daemon stop: apply the shutdown policy to this node's HA guests.
     pub(crate) async fn ha_shutdown(&self) {
-        use brigade_ha::sim::ShutdownPolicy;
+        use brigade_ha::config::ShutdownPolicy;
         let Some(rt) = self.cluster().cloned() else {
             return;
         };
