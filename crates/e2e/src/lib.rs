@@ -1,6 +1,7 @@
 //! Shared helpers of the cluster end-to-end tests.
 
 pub mod guests;
+pub mod witness;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -2,16 +2,14 @@
 //! and maintenance. Every test watches all QEMU processes of the VM and asserts there
 //! was never more than one at a time.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{
-    add_shared_storage, appliance, guest_pid, qemu_processes, qemu_processes_in, vm_ticks,
-    wait_tick,
+    add_shared_storage, appliance, guest_pid, qemu_processes, vm_ticks, wait_tick,
 };
+use brigade_e2e::witness::ProcessWatch;
 use brigade_e2e::{cluster, eventually, HealOnDrop};
 use brigade_harness::ProcCluster;
 use brigade_node::config::RaftTuning;
@@ -56,60 +54,6 @@ async fn setup(name: &str, subnet: u8) -> (ProcCluster, Client) {
     (c, n1)
 }
 
-/// Watches every QEMU process of VM 100 every 50 ms; records the most seen at once.
-struct DoubleRunWatch {
-    stop: Arc<AtomicBool>,
-    max: Arc<AtomicUsize>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl DoubleRunWatch {
-    fn start(c: &ProcCluster) -> Self {
-        let dirs: Vec<String> = (0..c.nodes.len())
-            .map(|i| c.run_dir(i).display().to_string())
-            .collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let max = Arc::new(AtomicUsize::new(0));
-        let (s, m) = (stop.clone(), max.clone());
-        let handle = std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                let n = count_qemu(&dirs);
-                if n > 1 && m.load(Ordering::SeqCst) <= 1 {
-                    eprintln!("VM 100 alive on {n} nodes: {:?}", qemu_pids(&dirs));
-                }
-                m.fetch_max(n, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        DoubleRunWatch {
-            stop,
-            max,
-            handle: Some(handle),
-        }
-    }
-
-    fn finish(mut self) -> usize {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-        self.max.load(Ordering::SeqCst)
-    }
-}
-
-/// On how many nodes a QEMU for VM 100 is alive (QEMU's own daemonizing forks
-/// briefly show several processes in one node's run dir: that is one node).
-fn count_qemu(dirs: &[String]) -> usize {
-    let pids = qemu_pids(dirs);
-    dirs.iter()
-        .filter(|d| pids.iter().any(|(_, args)| args.contains(d.as_str())))
-        .count()
-}
-
-fn qemu_pids(dirs: &[String]) -> Vec<(i32, String)> {
-    qemu_processes_in(dirs, VMID)
-}
-
 /// Waits until VM 100 runs on a node other than `not` with its config there; returns that node.
 async fn recovered_elsewhere(c: &ProcCluster, via: &Client, not: usize) -> usize {
     let runs_elsewhere = || {
@@ -133,7 +77,7 @@ async fn recovered_elsewhere(c: &ProcCluster, via: &Client, not: usize) -> usize
 #[tokio::test(flavor = "multi_thread")]
 async fn a_power_cut_restarts_the_vm_on_a_survivor() {
     let (mut c, n1) = setup("ha-power", 43).await;
-    let watch = DoubleRunWatch::start(&c);
+    let watch = ProcessWatch::start(&c, VMID);
     let cut = std::time::Instant::now();
     c.power_cut(1);
     let to = recovered_elsewhere(&c, &n1, 1).await;
@@ -170,7 +114,7 @@ async fn a_power_cut_restarts_the_vm_on_a_survivor() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_isolated_node_kills_its_vm_before_it_starts_elsewhere() {
     let (c, n1) = setup("ha-isolate", 44).await;
-    let watch = DoubleRunWatch::start(&c);
+    let watch = ProcessWatch::start(&c, VMID);
     let _heal = HealOnDrop("ha-isolate");
     let others: Vec<_> = [0, 2].iter().map(|i| c.nodes[*i].addr).collect();
     brigade_harness::firewall::partition(&[c.nodes[1].addr], &others, "ha-isolate")
@@ -202,7 +146,7 @@ async fn an_isolated_node_kills_its_vm_before_it_starts_elsewhere() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_daemon_is_fenced_by_its_watchdog_and_does_not_restart_the_vm() {
     let (c, n1) = setup("ha-sigstop", 45).await;
-    let watch = DoubleRunWatch::start(&c);
+    let watch = ProcessWatch::start(&c, VMID);
     let qemu = guest_pid(&c, 1, VMID).expect("running on n2");
     c.pause(1);
     eventually(

@@ -153,6 +153,47 @@ async fn losing_the_qdevice_keeps_both_nodes_quorate_and_it_counts_again_when_ba
 async fn two_nodes_without_a_qdevice_stop_when_one_dies_and_say_why() {
     let mut c = cluster("qdevice-none", 33, 2, RaftTuning::default()).await;
     let n1 = c.client(0).expect("n1");
+    // A stopped VM and container on n1, to be started once n1 is alone (issue 13.2).
+    let appliance = brigade_e2e::guests::appliance();
+    let dir = c.dir.join("local-images");
+    std::fs::create_dir_all(&dir).expect("dir");
+    n1.storage_add(&brigade_node::guest_messages::StorageAddRequest {
+        storage: "shared".into(),
+        kind: "dir".into(),
+        path: dir.display().to_string(),
+        content: Some("images,rootdir".into()),
+        shared: true,
+        nodes: None,
+    })
+    .await
+    .expect("storage");
+    let params = brigade_guest::vm_config::appliance_params(
+        appliance.to_str().expect("utf-8"),
+        128,
+        Some("shared:1"),
+    );
+    n1.guest_create(
+        "n1",
+        brigade_core::layout::GuestKind::Qemu,
+        101,
+        &params,
+        None,
+        false,
+    )
+    .await
+    .expect("vm 101");
+    let ct: std::collections::BTreeMap<String, String> =
+        [("rootfs".to_string(), "shared:1".to_string())].into();
+    n1.guest_create(
+        "n1",
+        brigade_core::layout::GuestKind::Lxc,
+        102,
+        &ct,
+        Some(&appliance.join("rootfs").display().to_string()),
+        false,
+    )
+    .await
+    .expect("ct 102");
     let s = n1.status().await.expect("status");
     assert!(
         s.warnings
@@ -185,6 +226,18 @@ async fn two_nodes_without_a_qdevice_stop_when_one_dies_and_say_why() {
             .expect_err("read-only")
             .to_string(),
         NOT_QUORATE_MSG
+    );
+    // Without quorum nothing starts: through the real CLI, as a user would.
+    let cfg = c.nodes[0].config_path.clone();
+    for args in [["vm", "start", "101"], ["ct", "start", "102"]] {
+        let (ok, out, err) = brigade_e2e::brigade(&cfg, &args);
+        assert!(!ok, "{args:?} succeeded without quorum: {out}");
+        assert!(err.contains("not quorate"), "{args:?}: {err}");
+    }
+    assert!(
+        c.guest_pids(0).is_empty(),
+        "a guest started without quorum: {:?}",
+        c.guest_pids(0)
     );
 }
 

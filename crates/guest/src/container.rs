@@ -36,8 +36,15 @@ pub fn init_pid(run: &RunDir, vmid: u32) -> Option<i32> {
     running_pid(run, vmid).and_then(|p| process::children(p).into_iter().next())
 }
 
-/// Starts the container detached: `setsid unshare ... --root=ROOTFS`.
-pub async fn start(run: &RunDir, vmid: u32, rootfs: &Path, hostname: &str) -> Result<i32> {
+/// Starts the container detached: `setsid unshare ... --root=ROOTFS`. `gate` is
+/// checked right before the process is spawned.
+pub async fn start(
+    run: &RunDir,
+    vmid: u32,
+    rootfs: &Path,
+    hostname: &str,
+    gate: crate::qemu::StartGate<'_>,
+) -> Result<i32> {
     if let Some(pid) = running_pid(run, vmid) {
         return Err(GuestError::Conflict(format!(
             "container {vmid} is already running (pid {pid})"
@@ -58,7 +65,8 @@ pub async fn start(run: &RunDir, vmid: u32, rootfs: &Path, hostname: &str) -> Re
     let err = log
         .try_clone()
         .map_err(GuestError::io("cannot open the container's console log"))?;
-    let child = tokio::process::Command::new("setsid")
+    let mut command = tokio::process::Command::new("setsid");
+    command
         .arg("unshare")
         .args([
             "--fork",
@@ -80,7 +88,9 @@ pub async fn start(run: &RunDir, vmid: u32, rootfs: &Path, hostname: &str) -> Re
         ])
         .stdin(std::process::Stdio::null())
         .stdout(log)
-        .stderr(err)
+        .stderr(err);
+    gate()?;
+    let child = command
         .spawn()
         .map_err(GuestError::io("cannot run setsid/unshare (util-linux)"))?;
     let pid = child
@@ -108,12 +118,18 @@ pub async fn start(run: &RunDir, vmid: u32, rootfs: &Path, hostname: &str) -> Re
     Ok(pid)
 }
 
-/// Kills the container at once (its whole pid namespace dies with init).
+/// Kills the container at once (its whole pid namespace dies with init). The pidfile
+/// stays while the supervisor lives: one that survives SIGKILL is an error.
 pub async fn stop(run: &RunDir, vmid: u32) -> Result<()> {
     if let Some(pid) = running_pid(run, vmid) {
         process::send_group(pid, Signal::SIGKILL)?;
         process::send(pid, Signal::SIGKILL)?;
-        process::wait_gone(pid, KILL_TIMEOUT).await;
+        if !process::wait_gone(pid, KILL_TIMEOUT).await {
+            return Err(GuestError::Failed(format!(
+                "container {vmid} (pid {pid}) did not exit within {} s of SIGKILL; it is still counted as running",
+                KILL_TIMEOUT.as_secs()
+            )));
+        }
     }
     let _ = std::fs::remove_file(run.ct_pid(vmid));
     Ok(())

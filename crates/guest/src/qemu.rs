@@ -19,6 +19,8 @@ pub const QEMU_BIN: &str = "qemu-system-x86_64";
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `quit` may take before QEMU is killed.
 pub const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a process may take to exit after SIGKILL.
+pub const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a guest gets to power off after an ACPI request.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -40,7 +42,13 @@ pub struct LaunchSpec {
     pub disks: Vec<(Disk, PathBuf)>,
     pub accel: Accel,
     pub incoming: Option<Incoming>,
+    /// Start with the CPUs stopped (`-S`): nothing of the guest runs until `cont`.
+    pub paused: bool,
 }
+
+/// Checked immediately before a guest process is spawned (and again before it is
+/// resumed): a start that lost its right to run (quorum, the HA lease) stops there.
+pub type StartGate<'a> = &'a (dyn Fn() -> Result<()> + Send + Sync);
 
 /// The marker that ties a QEMU process to its run directory (guards pid reuse).
 fn marker(run: &RunDir, vmid: u32) -> String {
@@ -144,6 +152,9 @@ pub fn command_line(run: &RunDir, spec: &LaunchSpec) -> Vec<String> {
         push(&["-netdev", &format!("user,id={}", n.slot)]);
         push(&["-device", &format!("{model},netdev={},mac={mac}", n.slot)]);
     }
+    if spec.paused {
+        push(&["-S"]);
+    }
     match &spec.incoming {
         Some(Incoming::Unix(p)) => push(&["-incoming", &format!("unix:{}", p.display())]),
         Some(Incoming::Tcp(addr)) => push(&["-incoming", &format!("tcp:{addr}")]),
@@ -167,7 +178,8 @@ pub fn running_pid(run: &RunDir, vmid: u32) -> Option<i32> {
 }
 
 /// Starts QEMU detached (it daemonizes itself), so the daemon can stop and come back.
-pub async fn launch(run: &RunDir, spec: &LaunchSpec) -> Result<i32> {
+/// `gate` is checked right before the process is spawned.
+pub async fn launch(run: &RunDir, spec: &LaunchSpec, gate: StartGate<'_>) -> Result<i32> {
     let v = spec.vmid;
     if let Some(pid) = running_pid(run, v) {
         return Err(GuestError::Conflict(format!(
@@ -199,6 +211,7 @@ pub async fn launch(run: &RunDir, spec: &LaunchSpec) -> Result<i32> {
     run.clean_qemu(v);
     let args = command_line(run, spec);
     tracing::debug!(vmid = v, ?args, "starting QEMU");
+    gate()?;
     let child = tokio::process::Command::new(QEMU_BIN)
         .args(&args)
         .stdin(std::process::Stdio::null())
@@ -233,7 +246,15 @@ pub async fn monitor(run: &RunDir, vmid: u32) -> Result<Qmp> {
     Qmp::connect(&run.qmp(vmid)).await
 }
 
-/// Stops the guest at once (QMP `quit`, then SIGKILL), like `qm stop`.
+/// Resumes a guest started paused (or paused by an incoming migration).
+pub async fn resume(run: &RunDir, vmid: u32) -> Result<()> {
+    monitor(run, vmid).await?.execute("cont", None).await?;
+    Ok(())
+}
+
+/// Stops the guest at once (QMP `quit`, then SIGKILL), like `qm stop`. The pidfile
+/// stays while the process lives: a QEMU that survives SIGKILL (stuck in
+/// uninterruptible I/O) is an error, and stays visible to the fence.
 pub async fn stop(run: &RunDir, vmid: u32) -> Result<()> {
     let Some(pid) = running_pid(run, vmid) else {
         run.clean_qemu(vmid);
@@ -244,7 +265,12 @@ pub async fn stop(run: &RunDir, vmid: u32) -> Result<()> {
     }
     if !process::wait_gone(pid, QUIT_TIMEOUT).await {
         process::send(pid, Signal::SIGKILL)?;
-        process::wait_gone(pid, QUIT_TIMEOUT).await;
+        if !process::wait_gone(pid, KILL_TIMEOUT).await {
+            return Err(GuestError::Failed(format!(
+                "VM {vmid} (pid {pid}) did not exit within {} s of SIGKILL (stuck in uninterruptible I/O?); it is still counted as running",
+                KILL_TIMEOUT.as_secs()
+            )));
+        }
     }
     run.clean_qemu(vmid);
     Ok(())
@@ -325,6 +351,7 @@ mod tests {
             disks,
             accel: Accel::Tcg,
             incoming: Some(Incoming::Unix(run.migrate_in(100))),
+            paused: true,
         };
         let line = command_line(&run, &spec).join(" ");
         for needle in [
@@ -341,6 +368,7 @@ mod tests {
             "format=raw",
             "mac=BC:24:00:00:64:00",
             "-incoming unix:",
+            " -S ",
             "logfile=",
         ] {
             assert!(line.contains(needle), "missing {needle:?} in {line}");

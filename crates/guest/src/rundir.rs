@@ -76,9 +76,10 @@ impl RunDir {
     pub fn watchdog_pid(&self) -> PathBuf {
         self.file("watchdog.pid".into())
     }
-    /// What the daemon feeds the watchdog: `SEQ REMAINING_MS` or `SEQ disarmed`.
+    /// What the daemon feeds the watchdog: `SEQ armed DEADLINE_MS` (CLOCK_BOOTTIME)
+    /// or `SEQ disarmed`.
     pub fn watchdog_feed(&self) -> PathBuf {
-        self.file("watchdog.feed".into())
+        self.file("watchdog.lease".into())
     }
     /// The HA-managed VMIDs the watchdog kills when it fires.
     pub fn ha_vmids(&self) -> PathBuf {
@@ -92,6 +93,16 @@ impl RunDir {
             .map_err(GuestError::io(format!("cannot write {}", tmp.display())))?;
         std::fs::rename(&tmp, path)
             .map_err(GuestError::io(format!("cannot rename {}", tmp.display())))
+    }
+
+    /// A live migration is arriving for this VM (the target's record: the source node).
+    pub fn incoming_marker(&self, vmid: u32) -> PathBuf {
+        self.file(format!("{vmid}.incoming"))
+    }
+
+    /// VMIDs with an incoming-migration record here.
+    pub fn incoming_vmids(&self) -> Vec<u32> {
+        self.list(|name| name.strip_suffix(".incoming"))
     }
 
     /// VMIDs with a QEMU pidfile here.

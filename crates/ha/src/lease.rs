@@ -7,7 +7,9 @@
 //! So the node must be dead by `sent + fence_timeout` of every renewal that *may* have
 //! committed: a renewal known to commit sets the deadline from its send time; one
 //! whose outcome is unknown (it timed out, the connection broke) can only bring the
-//! deadline closer, and only add to what is covered.
+//! deadline closer, and only add to what is covered. Once the deadline passed the
+//! lease stays lapsed (and the fence keeps killing what it covers) until a renewal
+//! commits: a start that was under way when the daemon stalled dies too.
 
 use std::collections::BTreeSet;
 
@@ -42,6 +44,17 @@ impl Lease {
         self.covers.extend(covers.iter().copied());
     }
 
+    /// After a daemon restart: the deadline the last run handed the watchdog, and what
+    /// it covered. No lease is held until a renewal commits, but that deadline stands.
+    pub fn restore(deadline_ms: u64, covers: BTreeSet<ServiceId>) -> Lease {
+        Lease {
+            deadline_ms: Some(deadline_ms),
+            fence_timeout_ms: None,
+            covers,
+            confirmed: false,
+        }
+    }
+
     /// Whether the lease holds at `now_ms`: a renewal is known to have committed and
     /// the deadline has not passed. Only then may the node start a guest.
     pub fn valid(&self, now_ms: u64) -> bool {
@@ -73,11 +86,6 @@ impl Lease {
     /// What renewals that may have committed promised to kill.
     pub fn covers(&self) -> &BTreeSet<ServiceId> {
         &self.covers
-    }
-
-    /// The fence ran: what it covered is dead; a new lease starts from nothing.
-    pub fn fenced(&mut self) {
-        *self = Lease::default();
     }
 }
 
@@ -113,8 +121,6 @@ mod tests {
             (Some(64_000), Some(60_000))
         );
         assert_eq!(l.covers(), &set(&[100]));
-        l.fenced();
-        assert_eq!(l, Lease::default());
     }
 
     #[test]

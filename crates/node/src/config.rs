@@ -57,7 +57,20 @@ pub struct NodeConfig {
     /// Mount the configuration tree here at start (like /etc/pve).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount: Option<PathBuf>,
+    /// The watchdog device the helper keeps alive while this node holds HA guests:
+    /// `auto` (the default: /dev/watchdog when it exists), `none`, or a path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog_device: Option<String>,
+    /// The timeout the device was set up with, in seconds (softdog's soft_margin);
+    /// it must be shorter than the cluster's fence_timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog_device_timeout: Option<u64>,
 }
+
+/// The watchdog device used when it exists and node.toml does not say otherwise.
+pub const DEFAULT_WATCHDOG_DEVICE: &str = "/dev/watchdog";
+/// The watchdog device's timeout assumed when node.toml gives none (seconds).
+pub const DEFAULT_WATCHDOG_DEVICE_TIMEOUT_SECS: u64 = 5;
 
 /// Where the test appliance is looked for by default.
 pub const DEFAULT_APPLIANCE_DIR: &str = "/var/cache/brigade/appliance";
@@ -115,7 +128,28 @@ impl NodeConfig {
             accel: brigade_guest::AccelSetting::Auto,
             appliance_dir: None,
             mount: None,
+            watchdog_device: None,
+            watchdog_device_timeout: None,
         }
+    }
+
+    /// The watchdog device to arm, if any.
+    pub fn watchdog_device(&self) -> Option<crate::ha::watchdog::Device> {
+        let path = match self.watchdog_device.as_deref() {
+            None | Some("auto") => {
+                let p = PathBuf::from(DEFAULT_WATCHDOG_DEVICE);
+                p.exists().then_some(p)?
+            }
+            Some("none") => return None,
+            Some(p) => PathBuf::from(p),
+        };
+        Some(crate::ha::watchdog::Device {
+            path,
+            timeout: std::time::Duration::from_secs(
+                self.watchdog_device_timeout
+                    .unwrap_or(DEFAULT_WATCHDOG_DEVICE_TIMEOUT_SECS),
+            ),
+        })
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -133,6 +167,9 @@ impl NodeConfig {
         let cfg: NodeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
         if cfg.api_port == cfg.rpc_port {
             return Err("api_port and rpc_port must differ".into());
+        }
+        if cfg.watchdog_device_timeout == Some(0) {
+            return Err("watchdog_device_timeout must be at least 1 second".into());
         }
         Ok(cfg)
     }

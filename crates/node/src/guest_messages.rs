@@ -104,6 +104,10 @@ pub enum GuestRequest {
     AbortIncoming {
         vmid: VmId,
     },
+    /// Run an incoming guest whose config was handed over to this node.
+    ResumeIncoming {
+        vmid: VmId,
+    },
     /// Free space of every storage on this node.
     StorageStatus,
 }
@@ -177,6 +181,10 @@ pub struct MigrationResult {
     /// QEMU's own figures (live migration only).
     pub qemu_total_time_ms: Option<u64>,
     pub downtime_ms: Option<u64>,
+    /// From the source's migration completing to the target running the guest: the
+    /// handover of its config through Raft and the resume (live migration only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover_ms: Option<u64>,
     pub transferred_bytes: u64,
     /// Local volumes copied to the target (offline migration).
     pub copied_volumes: Vec<String>,

@@ -6,6 +6,7 @@ pub mod cluster_ops;
 pub mod config;
 pub mod daemon;
 pub mod error;
+pub mod faults;
 pub mod guest_messages;
 pub mod guests;
 pub mod ha;

@@ -201,6 +201,10 @@ impl Node {
         self.spawn_membership_sync(rt.clone());
         self.spawn_event_watcher(rt.clone());
         self.spawn_ha(rt.clone());
+        if !self.config.qdevice {
+            self.spawn_incoming_reconciler();
+            self.spawn_stale_lock_cleanup(rt.clone());
+        }
         if let Some(mp) = self.config.mount.clone() {
             if let Err(e) = self.mount_cfs(&mp) {
                 tracing::warn!(

@@ -163,7 +163,7 @@ async fn measure(
                 for x in &cl {
                     match x.ha_status().await {
                         Ok(s)
-                            if s.nodes.iter().all(|(_, st, _)| st == "online")
+                            if s.nodes.iter().all(|n| n.state == "online")
                                 && s.services.iter().all(|sv| sv.state == "started") => {}
                         _ => return false,
                     }
@@ -188,7 +188,7 @@ async fn measure(
                         if st
                             .nodes
                             .iter()
-                            .any(|(n, state, _)| *n == name && state != "online")
+                            .any(|n| n.name == name && n.state != "online")
                         {
                             detection = Some(cut.elapsed().as_secs_f64());
                             break;

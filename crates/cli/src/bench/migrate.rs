@@ -217,18 +217,24 @@ async fn raw_side(dir: &Path, args: &MigrateBenchArgs, accel: Accel) -> anyhow::
         disks: Vec::clone(&disks),
         accel,
         incoming,
+        paused: false,
     };
     let runs = [
         RunDir::open(&dir.join("ra"))?,
         RunDir::open(&dir.join("rb"))?,
     ];
-    qemu::launch(&runs[0], &spec(None)).await?;
+    qemu::launch(&runs[0], &spec(None), &|| Ok(())).await?;
     wait_tick(&runs[0].serial_log(VMID), 2).await?;
     let mut f = Figures::default();
     let result = async {
         for trial in 0..args.trials {
             let (from, to) = (&runs[trial % 2], &runs[(trial + 1) % 2]);
-            qemu::launch(to, &spec(Some(Incoming::Unix(to.migrate_in(VMID))))).await?;
+            qemu::launch(
+                to,
+                &spec(Some(Incoming::Unix(to.migrate_in(VMID)))),
+                &|| Ok(()),
+            )
+            .await?;
             let started = Instant::now();
             let mut mon = qemu::monitor(from, VMID).await?;
             qemu::prepare_migration(&mut mon, None).await?;

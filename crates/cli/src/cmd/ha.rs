@@ -134,15 +134,29 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&s);
             }
-            println!("quorum {}", if s.quorate { "OK" } else { "NOT OK" });
+            if let Some(why) = &s.stale {
+                println!("WARNING: {why}");
+            }
+            println!(
+                "quorum {} (view of {})",
+                if s.quorate { "OK" } else { "NOT OK" },
+                s.view_of
+            );
             println!(
                 "master {} (fence_timeout {} ms, lease {} ms)",
                 s.master.as_deref().unwrap_or("none"),
                 s.fence_timeout_ms,
                 s.lease_ms
             );
-            for (n, state, mode) in &s.nodes {
-                println!("lrm {n} ({state}, {mode})");
+            for n in &s.nodes {
+                let heard = match (n.alive, n.renewal_age_ms) {
+                    (false, _) => ", DEAD: no heartbeats".to_string(),
+                    (true, Some(a)) if a > s.lease_ms => {
+                        format!(", no lease renewal for {} s", a / 1000)
+                    }
+                    _ => String::new(),
+                };
+                println!("lrm {} ({}, {}{heard})", n.name, n.state, n.mode);
             }
             for sv in &s.services {
                 let target = sv
@@ -150,8 +164,18 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                     .as_ref()
                     .map(|t| format!(" -> {t}"))
                     .unwrap_or_default();
+                let running = match (sv.state.as_str(), sv.running) {
+                    ("started", Some(false)) => ", NOT RUNNING",
+                    ("started", None) => ", running unknown",
+                    _ => "",
+                };
+                let error = sv
+                    .last_error
+                    .as_ref()
+                    .map(|e| format!(" (last command failed: {e})"))
+                    .unwrap_or_default();
                 println!(
-                    "service {} ({}{target}, {}) requested {}",
+                    "service {} ({}{target}, {}{running}) requested {}{error}",
                     sv.sid, sv.node, sv.state, sv.request
                 );
             }

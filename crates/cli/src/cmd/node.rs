@@ -44,6 +44,12 @@ pub enum NodeCmd {
     Watchdog {
         #[arg(long)]
         run_dir: PathBuf,
+        /// A watchdog device to keep alive until the lease's deadline.
+        #[arg(long)]
+        device: Option<PathBuf>,
+        /// The device's timeout in seconds.
+        #[arg(long, default_value_t = brigade_node::config::DEFAULT_WATCHDOG_DEVICE_TIMEOUT_SECS)]
+        device_timeout: u64,
     },
 }
 
@@ -96,8 +102,18 @@ pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        NodeCmd::Watchdog { run_dir } => {
-            tokio::task::spawn_blocking(move || brigade_node::ha::watchdog::run(&run_dir)).await?
+        NodeCmd::Watchdog {
+            run_dir,
+            device,
+            device_timeout,
+        } => {
+            let device = device.map(|path| brigade_node::ha::watchdog::Device {
+                path,
+                timeout: std::time::Duration::from_secs(device_timeout),
+            });
+            tokio::task::spawn_blocking(move || brigade_node::ha::watchdog::run(&run_dir, device))
+                .await??;
+            Ok(())
         }
     }
 }

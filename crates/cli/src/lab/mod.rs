@@ -632,10 +632,26 @@ async fn status(g: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
         ]);
     }
     println!("{t}");
-    // The guests, as any live node sees them.
-    let live = (0..c.nodes.len()).find(|i| c.nodes[*i].is_running() && !c.nodes[*i].config.qdevice);
+    // The guests, as a live and quorate node sees them (else any live one, said so).
+    let candidates: Vec<usize> = (0..c.nodes.len())
+        .filter(|i| c.nodes[*i].is_running() && !c.nodes[*i].config.qdevice)
+        .collect();
+    let quorate = |i: &usize| rows[*i]["quorate"].as_bool() == Some(true);
+    let live = candidates
+        .iter()
+        .copied()
+        .find(quorate)
+        .or_else(|| candidates.first().copied());
     if let Some(i) = live {
         let client = c.client(i)?;
+        if quorate(&i) {
+            println!("Guests, as seen by {} (quorate):", c.nodes[i].name);
+        } else {
+            println!(
+                "Guests, as seen by {}, which is NOT quorate: this view may be out of date",
+                c.nodes[i].name
+            );
+        }
         let ha = client.ha_status().await.ok();
         if let Ok(rows) = client.resources().await {
             let mut t = table(&["VMID", "Type", "Name", "Node", "Status", "HA", "Lock"]);

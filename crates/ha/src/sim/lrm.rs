@@ -79,12 +79,12 @@ impl Sim {
                     .iter()
                     .map(ServiceId::to_string)
                     .collect();
-                n.watchdog_armed = false;
-                n.lease.fenced();
-                self.say(
-                    &who,
-                    &format!("lease lapsed: self-fence, killed {}", killed.join(", ")),
-                );
+                if !killed.is_empty() {
+                    self.say(
+                        &who,
+                        &format!("lease lapsed: self-fence, killed {}", killed.join(", ")),
+                    );
+                }
             }
             LrmCommand::Start { sid, uid } => {
                 if !self.in_majority(i) {

@@ -416,10 +416,8 @@ impl Sim {
             if !(n.powered && n.watchdog_armed && now >= n.watchdog_deadline) {
                 continue;
             }
-            n.watchdog_armed = false;
             let fence = n.lease.fence_timeout_ms().unwrap_or(0);
             let killed = n.kill_ha_guests();
-            n.lease.fenced();
             if !killed.is_empty() {
                 let name = n.name.clone();
                 let list: Vec<String> = killed.iter().map(ServiceId::to_string).collect();

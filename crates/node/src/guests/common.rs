@@ -125,6 +125,16 @@ impl Node {
             .sum()
     }
 
+    /// Whether `name` is this node or a peer heard within node_timeout.
+    pub(crate) fn peer_alive(&self, rt: &ClusterRuntime, name: &str) -> bool {
+        name == self.config.name.as_str()
+            || rt
+                .members
+                .status()
+                .iter()
+                .any(|p| p.name == name && p.alive)
+    }
+
     /// A cluster node's RPC address, if it is a member and alive.
     pub(crate) async fn peer_rpc(
         &self,
@@ -198,4 +208,16 @@ pub(crate) fn with_lock(text: &str, lock: Option<GuestLock>) -> Result<String, N
             .map_err(|e| NodeError::Invalid(e.to_string()))?;
     }
     Ok(kv.to_text())
+}
+
+/// The `lock:` of a config text, as written (whatever its value).
+pub(crate) fn config_lock(text: &str) -> Option<String> {
+    KeyValueConfig::parse(text)
+        .ok()
+        .and_then(|kv| kv.get("lock").map(str::to_string))
+}
+
+/// `text` without its `lock:` line.
+pub(crate) fn without_lock(text: &str) -> Result<String, NodeError> {
+    with_lock(text, None)
 }

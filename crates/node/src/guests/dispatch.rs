@@ -50,6 +50,23 @@ impl Node {
         answer.map_err(NodeError::from)
     }
 
+    /// Runs `req` on `node`, giving up after `timeout` (the answer may still come).
+    pub async fn guest_on_within(
+        self: &Arc<Self>,
+        node: &str,
+        req: GuestRequest,
+        timeout: Duration,
+    ) -> Result<Value, NodeError> {
+        tokio::time::timeout(timeout, self.guest_on(node, req))
+            .await
+            .unwrap_or_else(|_| {
+                Err(NodeError::Upstream(format!(
+                    "node {node} did not answer within {} ms",
+                    timeout.as_millis()
+                )))
+            })
+    }
+
     /// Runs `req` where it belongs: where the guest lives, where the task runs, or here.
     pub async fn guest_request(self: &Arc<Self>, req: GuestRequest) -> Result<Value, NodeError> {
         use GuestRequest as R;
@@ -106,6 +123,20 @@ impl Node {
                 )));
             }
         }
+        // Nothing that starts, moves or changes a guest runs on a node without quorum
+        // (stopping is allowed: it only reduces what runs).
+        if matches!(
+            req,
+            R::Create { .. }
+                | R::Start { .. }
+                | R::Reboot { .. }
+                | R::Destroy { .. }
+                | R::SetConfig { .. }
+                | R::Migrate { .. }
+                | R::PrepareIncoming { .. }
+        ) {
+            self.quorum_gate()()?;
+        }
         match req {
             R::Create {
                 kind,
@@ -119,7 +150,7 @@ impl Node {
                 let out = self.create_guest(kind, vmid, params, ostemplate).await?;
                 if start {
                     let l = self.local_guest(kind, vmid)?;
-                    self.start_guest(&l).await?;
+                    self.start_guest(&l, &self.quorum_gate()).await?;
                 }
                 Ok(out)
             }
@@ -127,7 +158,7 @@ impl Node {
                 let lock = self.guests.op_lock(vmid.get());
                 let _g = lock.lock().await;
                 let l = self.local_guest(kind, vmid)?;
-                self.start_guest(&l).await?;
+                self.start_guest(&l, &self.quorum_gate()).await?;
                 to_value(self.guest_status(&l).await?)
             }
             R::Stop { kind, vmid } => {
@@ -222,6 +253,10 @@ impl Node {
             R::AbortIncoming { vmid } => {
                 self.abort_incoming(vmid).await?;
                 Ok(json!({ "aborted": true }))
+            }
+            R::ResumeIncoming { vmid } => {
+                self.resume_incoming(vmid).await?;
+                Ok(json!({ "resumed": true }))
             }
             R::StorageStatus => to_value(self.local_storage_status()?),
         }

@@ -6,7 +6,7 @@ mod config_ops;
 mod create;
 mod dispatch;
 mod locate;
-mod migrate;
+pub mod migrate;
 mod power;
 mod resources;
 mod storage;
@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use brigade_guest::{AccelChoice, RunDir};
 
+pub(crate) use common::{config_lock, without_lock};
 pub(crate) use config_ops::volumes as guest_volumes;
 pub use dispatch::{CATCH_UP_TIMEOUT, MIN_VERSION_HEADER};
 pub use locate::{find as find_guest, guests_on, require as locate_require, Located};

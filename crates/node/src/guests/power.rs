@@ -6,8 +6,8 @@ use std::time::Duration;
 use brigade_core::layout::GuestKind;
 use brigade_core::VmId;
 use brigade_guest::accel::ProbeImage;
-use brigade_guest::qemu::{self, Incoming, LaunchSpec};
-use brigade_guest::{container, AccelChoice, CtConfig, VmConfig};
+use brigade_guest::qemu::{self, Incoming, LaunchSpec, StartGate};
+use brigade_guest::{container, AccelChoice, CtConfig, GuestError, VmConfig};
 
 use super::common::check_unlocked;
 use super::locate::Located;
@@ -54,6 +54,7 @@ impl Node {
             disks,
             accel: self.accel().await.accel,
             incoming,
+            paused: true,
         })
     }
 
@@ -63,7 +64,30 @@ impl Node {
         Ok(self.resolve_volume(&scfg, &cfg.rootfs)?.1)
     }
 
-    pub(crate) async fn start_guest(&self, l: &Located) -> Result<(), NodeError> {
+    /// The gate of a start outside HA: this node must be quorate at that instant.
+    pub(crate) fn quorum_gate(&self) -> impl Fn() -> Result<(), GuestError> + Send + Sync + '_ {
+        move || {
+            let quorate = self.cluster().is_some_and(|rt| rt.cfs.is_quorate());
+            if quorate {
+                Ok(())
+            } else {
+                Err(GuestError::Unavailable(format!(
+                    "node {} is not quorate: it starts no guest (its view of the cluster may be stale)",
+                    self.config.name
+                )))
+            }
+        }
+    }
+
+    /// Starts a guest here. `gate` is checked before anything is done, right before
+    /// the process is spawned, and (for VMs, which start paused) right before the
+    /// guest's CPUs run: a start that lost its right to run stops there.
+    pub(crate) async fn start_guest(
+        &self,
+        l: &Located,
+        gate: StartGate<'_>,
+    ) -> Result<(), NodeError> {
+        gate()?;
         let v = l.vmid;
         match l.kind {
             GuestKind::Qemu => {
@@ -73,7 +97,18 @@ impl Node {
                     return Err(NodeError::Conflict(format!("VM {v} is already running")));
                 }
                 self.check_memory(&format!("VM {v}"), spec.config.memory_mib)?;
-                qemu::launch(&self.guests.run, &spec).await?;
+                qemu::launch(&self.guests.run, &spec, gate).await?;
+                crate::faults::pause_or(&self.config.state_dir(), "guest.start.before-resume")
+                    .await;
+                // Nothing of the guest has run yet: the last check, then its CPUs go.
+                let resumed = match gate() {
+                    Ok(()) => qemu::resume(&self.guests.run, v.get()).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = resumed {
+                    let _ = qemu::stop(&self.guests.run, v.get()).await;
+                    return Err(e.into());
+                }
             }
             GuestKind::Lxc => {
                 let cfg = CtConfig::parse(&l.text).map_err(|e| {
@@ -88,7 +123,7 @@ impl Node {
                 self.check_memory(&format!("container {v}"), cfg.memory_mib)?;
                 let rootfs = self.ct_rootfs(&cfg)?;
                 let hostname = cfg.hostname.clone().unwrap_or_else(|| format!("ct{v}"));
-                container::start(&self.guests.run, v.get(), &rootfs, &hostname).await?;
+                container::start(&self.guests.run, v.get(), &rootfs, &hostname, gate).await?;
             }
         }
         self.guests.mark_started(v.get());
@@ -149,7 +184,7 @@ impl Node {
                     true,
                 )
                 .await?;
-                self.start_guest(l).await?;
+                self.start_guest(l, &self.quorum_gate()).await?;
             }
         }
         Ok(())

@@ -82,6 +82,15 @@ impl Tasks {
         })
     }
 
+    /// Whether a task of this guest is running here.
+    pub fn running_for(&self, vmid: u32) -> bool {
+        self.with(|t| {
+            t.tasks
+                .values()
+                .any(|task| task.vmid == vmid && task.status == "running")
+        })
+    }
+
     pub fn get(&self, upid: &str) -> Option<TaskStatus> {
         self.with(|t| t.tasks.get(upid).cloned())
     }

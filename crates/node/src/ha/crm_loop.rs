@@ -2,12 +2,13 @@
 //! pure CRM; config moves and the new manager status are written in one cfs batch.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use brigade_cfs::Op;
 use brigade_core::layout;
 use brigade_ha::crm::{self, CrmAction, CrmInput, NodeInput};
 
+use super::clock::{boot_ms, boot_ms_of};
 use super::config_io;
 use crate::node::{cfs_path, ClusterRuntime, Node};
 
@@ -15,7 +16,7 @@ impl Node {
     pub(super) fn spawn_crm(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
         let node = self.clone();
         tokio::spawn(async move {
-            let mut leader_since: Option<Instant> = None;
+            let mut leader_since: Option<u64> = None;
             loop {
                 let timing = config_io::settings(&rt.cfs).timing;
                 let leads =
@@ -25,8 +26,12 @@ impl Node {
                 } else {
                     // Since Raft made this node leader (or, later, since first seen leading):
                     // a full lease passes before anyone is expired.
-                    let since = *leader_since
-                        .get_or_insert_with(|| rt.cfs.leader_since().unwrap_or_else(Instant::now));
+                    let since = *leader_since.get_or_insert_with(|| {
+                        rt.cfs
+                            .leader_since()
+                            .map(boot_ms_of)
+                            .unwrap_or_else(boot_ms)
+                    });
                     if let Err(e) = node.crm_tick(&rt, timing, since).await {
                         tracing::debug!("CRM step not written: {e}");
                     }
@@ -40,7 +45,7 @@ impl Node {
         &self,
         rt: &ClusterRuntime,
         timing: brigade_ha::Timing,
-        leader_since: Instant,
+        leader_since_ms: u64,
     ) -> Result<(), crate::error::NodeError> {
         // Every committed entry applied here first: no committed renewal is missed.
         rt.cfs.read_index().await?;
@@ -56,7 +61,7 @@ impl Node {
             .iter()
             .map(|n| NodeInput {
                 name: n.name.to_string(),
-                last_renewal_ms: seen.get(n.name.as_str()).map(|t| self.ha.ms(*t)),
+                last_renewal_ms: seen.get(n.name.as_str()).copied(),
                 lrm: config_io::lrm_status(&rt.cfs, n.name.as_str()),
             })
             .collect();
@@ -71,8 +76,8 @@ impl Node {
         }
         let me = self.config.name.to_string();
         let input = CrmInput {
-            now_ms: self.ha.ms(Instant::now()),
-            leader_since_ms: self.ha.ms(leader_since),
+            now_ms: boot_ms(),
+            leader_since_ms,
             me: &me,
             timing,
             nodes: &nodes,
@@ -88,6 +93,7 @@ impl Node {
             return Ok(());
         }
         let mut ops = Vec::new();
+        let mut cleared = Vec::new();
         for a in &out.actions {
             let CrmAction::MoveConfig { sid, from, to } = a;
             let from: brigade_core::NodeName =
@@ -98,9 +104,36 @@ impl Node {
                 to.parse().map_err(|e: brigade_core::FormatError| {
                     crate::error::NodeError::Invalid(e.to_string())
                 })?;
+            let (from_path, to_path) = (
+                sid.kind.config_path(&from, sid.vmid),
+                sid.kind.config_path(&to, sid.vmid),
+            );
+            // A lock on the config belonged to an operation of the fenced node, which
+            // cannot be running any more: the recovered guest must be startable.
+            let f = rt.cfs.read(&from_path)?;
+            let text = String::from_utf8_lossy(&f.data).into_owned();
+            let lock = crate::guests::config_lock(&text);
+            let moved = crate::guests::without_lock(&text)?;
+            if let Some(l) = lock {
+                cleared.push(format!(
+                    "{sid}: cleared the stale lock '{l}' of an operation on the fenced node {from}"
+                ));
+            }
+            ops.push(Op::Write {
+                path: from_path.clone(),
+                data: f.data.clone(),
+                expect_version: Some(f.version),
+                create_exclusive: false,
+            });
             ops.push(Op::Rename {
-                from: sid.kind.config_path(&from, sid.vmid),
-                to: sid.kind.config_path(&to, sid.vmid),
+                from: from_path,
+                to: to_path.clone(),
+            });
+            ops.push(Op::Write {
+                path: to_path,
+                data: moved.into_bytes(),
+                expect_version: None,
+                create_exclusive: false,
             });
         }
         ops.push(Op::Write {
@@ -123,7 +156,7 @@ impl Node {
             });
         }
         rt.cfs.propose(Op::Batch { ops }).await?;
-        for line in out.log {
+        for line in out.log.into_iter().chain(cleared) {
             self.log_event("ha", format!("crm {me}: {line}")).await;
         }
         Ok(())

@@ -1,138 +1,37 @@
-//! The LRM in the daemon: renews this node's lease through Raft, feeds the watchdog
-//! while the lease is valid, and carries out the CRM's commands for this node.
+//! The LRM in the daemon: renews this node's lease through Raft each round and carries
+//! out the CRM's commands for this node, acting only on a view at least as new as its
+//! renewal, and starting guests only while the lease, quorum and the watchdog hold.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use brigade_cfs::Op;
 use brigade_core::layout::GuestKind;
-use brigade_guest::RunDir;
+use brigade_ha::config::RequestState;
 use brigade_ha::lrm::{self, LrmCommand, LrmInput};
-use brigade_ha::{LrmResult, LrmStatus, ServiceId, Timing};
+use brigade_ha::{LrmResult, ServiceId, Timing};
 
 use super::config_io;
-use super::watchdog::{kill_ha_guests, Feed};
-use crate::node::{cfs_path, ClusterRuntime, Node};
+use crate::node::{ClusterRuntime, Node};
 
 /// How often a running migration task is polled by the LRM.
 const TASK_POLL: Duration = Duration::from_millis(200);
-/// How often the fence guard checks the lease (independent of slow renewals).
-const FENCE_GUARD_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Node {
     pub(super) fn spawn_lrm(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
-        // The fence guard: the moment the lease lapses, HA guests die, however long a
-        // renewal or a command takes.
-        let guard = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(FENCE_GUARD_INTERVAL).await;
-                // The timing the LRM last read (no config parsing ten times a second).
-                let (had_lease, t) = guard.ha.lrm(|l| (l.last_renew_sent.is_some(), l.timing));
-                if had_lease && !guard.lease_valid(t) {
-                    guard.self_fence(t).await;
-                }
-            }
-        });
+        self.spawn_fence_guard();
         let node = self.clone();
         tokio::spawn(async move {
             loop {
                 let timing = config_io::settings(&rt.cfs).timing;
                 node.ha.lrm(|l| l.timing = timing);
+                if node.ha.stopping() {
+                    return;
+                }
                 node.lrm_tick(&rt, timing).await;
                 tokio::time::sleep(Duration::from_millis(timing.renew_ms)).await;
             }
         });
-    }
-
-    /// The lease lapsed: kill this node's HA guests at once, and say so.
-    async fn self_fence(&self, t: Timing) {
-        let killed = kill_ha_guests(&self.guests.run);
-        if !killed.is_empty() {
-            self.log_event(
-                "ha-fence",
-                format!(
-                    "{}: no lease renewal committed for {} ms: self-fenced, killed HA guests {killed:?}",
-                    self.config.name, t.fence_timeout_ms
-                ),
-            )
-            .await;
-        }
-    }
-
-    /// Whether this node's lease is valid now.
-    pub(crate) fn lease_valid(&self, t: Timing) -> bool {
-        self.ha.lrm(|l| {
-            l.last_renew_sent
-                .is_some_and(|s| s.elapsed() < Duration::from_millis(t.fence_timeout_ms))
-        })
-    }
-
-    /// Writes lrm_status; a committed write renews the lease from when it was sent.
-    /// Returns the cluster version the renewal committed at.
-    pub(crate) async fn renew_lease(&self, rt: &ClusterRuntime, t: Timing) -> Option<u64> {
-        let sent = Instant::now();
-        let status = self.ha.lrm(|l| {
-            l.seq += 1;
-            LrmStatus {
-                mode: l.mode,
-                seq: l.seq,
-                results: l.results.clone(),
-            }
-        });
-        let Ok(path) = cfs_path(&format!("nodes/{}/lrm_status", self.config.name)) else {
-            return None;
-        };
-        let data = serde_json::to_vec(&status).unwrap_or_default();
-        let write = rt.cfs.propose(Op::Write {
-            path,
-            data,
-            expect_version: None,
-            create_exclusive: false,
-        });
-        // A renewal slower than this does not count here (if it commits anyway, the
-        // leader's view is later than ours: the safe direction).
-        let limit = Duration::from_millis(t.renew_ms.max(500));
-        match tokio::time::timeout(limit, write).await.unwrap_or(Err(
-            brigade_cfs::CfsError::Timeout {
-                secs: limit.as_secs(),
-            },
-        )) {
-            Ok(applied) => {
-                self.ha.lrm(|l| l.last_renew_sent = Some(sent));
-                Some(applied.version)
-            }
-            Err(e) => {
-                tracing::debug!("lease renewal failed: {e}");
-                None
-            }
-        }
-    }
-
-    /// Tells the watchdog when to fire (the lease's deadline), or to stand down.
-    pub(crate) fn feed_watchdog(&self, t: Timing, armed: bool) {
-        let feed = self.ha.lrm(|l| {
-            l.feed_seq += 1;
-            let remaining = l
-                .last_renew_sent
-                .map(|s| {
-                    t.fence_timeout_ms
-                        .saturating_sub(s.elapsed().as_millis() as u64)
-                })
-                .unwrap_or(0);
-            if armed {
-                Feed::Armed {
-                    seq: l.feed_seq,
-                    remaining_ms: remaining,
-                }
-            } else {
-                Feed::Disarmed { seq: l.feed_seq }
-            }
-        });
-        if let Err(e) = RunDir::write_atomic(&self.guests.run.watchdog_feed(), &feed.to_line()) {
-            tracing::warn!("cannot feed the watchdog: {e}");
-        }
     }
 
     fn record(&self, sid: ServiceId, uid: u64, outcome: Result<(), String>) {
@@ -153,22 +52,48 @@ impl Node {
         });
     }
 
+    /// The HA guests whose processes run here, of `set`.
+    pub(super) fn running_of(&self, set: &BTreeSet<ServiceId>) -> BTreeSet<ServiceId> {
+        self.local_states()
+            .into_iter()
+            .filter_map(|s| {
+                let sid = ServiceId {
+                    kind: s.kind,
+                    vmid: brigade_core::VmId::try_from(s.vmid).ok()?,
+                };
+                set.contains(&sid).then_some(sid)
+            })
+            .collect()
+    }
+
     async fn lrm_tick(self: &Arc<Self>, rt: &Arc<ClusterRuntime>, t: Timing) {
         let Ok((resources, _)) = config_io::resources(&rt.cfs) else {
             return;
         };
-        if resources.resources.is_empty() {
-            // No HA in this cluster: nothing to renew, nothing for the watchdog to kill.
-            let _ = RunDir::write_atomic(&self.guests.run.ha_vmids(), "");
+        // What HA manages by this replica (ignored services are left alone).
+        let ha: BTreeSet<ServiceId> = resources
+            .resources
+            .values()
+            .filter(|r| r.state != RequestState::Ignored)
+            .map(|r| r.sid)
+            .collect();
+        let promised = self.ha.lrm(|l| l.lease.covers().clone());
+        if ha.is_empty() && promised.is_empty() {
+            // No HA here: nothing to renew, nothing for the watchdog to kill.
+            let _ = brigade_guest::RunDir::write_atomic(&self.guests.run.ha_vmids(), "");
             return;
         }
-        let renewed_at = self.renew_lease(rt, t).await;
-        let lease_valid = self.lease_valid(t);
+        let fence_set: BTreeSet<ServiceId> = ha.union(&promised).copied().collect();
+        let running_ha = self.running_of(&ha);
+        let renewed_at = self.renew_lease(rt, t, &ha, &running_ha).await;
+        let lease_valid = self.lease_valid();
         // Act only on a view at least as new as the renewal: a node catching up after
         // a partition must not act on the assignments it had before.
         let current = renewed_at.is_some_and(|v| rt.cfs.version() >= v);
         if lease_valid && !current {
-            self.feed_watchdog(t, true);
+            return;
+        }
+        if self.ha.stopping() {
             return;
         }
         // Back from a shutdown that drained this node: take its guests again.
@@ -179,44 +104,28 @@ impl Node {
                 let _ = self.ha_maintenance_for_shutdown(&me, false).await;
             }
         }
-        let ha: BTreeSet<ServiceId> = resources
-            .resources
-            .values()
-            .filter(|r| r.state != brigade_ha::config::RequestState::Ignored)
-            .map(|r| r.sid)
-            .collect();
-        let ids: String = ha.iter().map(|s| format!("{}\n", s.vmid)).collect();
-        let _ = RunDir::write_atomic(&self.guests.run.ha_vmids(), &ids);
-        if lease_valid {
-            self.feed_watchdog(t, true);
-        }
         let (manager, _) = config_io::manager_status(&rt.cfs);
-        let running: BTreeSet<ServiceId> = self
-            .local_states()
-            .into_iter()
-            .filter_map(|s| {
-                let sid = ServiceId {
-                    kind: s.kind,
-                    vmid: brigade_core::VmId::try_from(s.vmid).ok()?,
-                };
-                ha.contains(&sid).then_some(sid)
-            })
-            .collect();
+        let running = self.running_of(&fence_set);
         // The configs in this node's own directories (no need to read the others).
         let here: BTreeSet<ServiceId> = crate::guests::guests_on(&rt.cfs, &self.config.name)
             .into_iter()
             .map(|(kind, vmid)| ServiceId { kind, vmid })
             .collect();
         let done = self.ha.lrm(|l| l.done.clone());
+        let may_start = current && self.may_start_ha(rt).is_ok();
         let cmds = lrm::step(&LrmInput {
             node: self.config.name.as_str(),
             lease_valid,
+            quorate: may_start,
             manager: &manager,
             running: &running,
             configs_here: &here,
             done: &done,
         });
         for c in cmds {
+            if self.ha.stopping() {
+                return;
+            }
             self.execute(c, t).await;
         }
     }
@@ -226,13 +135,19 @@ impl Node {
             LrmCommand::FenceAll => self.self_fence(t).await,
             LrmCommand::Ack { sid, uid } => self.record(sid, uid, Ok(())),
             LrmCommand::KillStray { sid } => {
-                let _ = self.kill_guest(sid.kind, sid.vmid).await;
+                let r = self.kill_guest(sid.kind, sid.vmid).await;
                 self.log_event(
                     "ha",
-                    format!(
-                        "{}: killed {sid}: it belongs to another node",
-                        self.config.name
-                    ),
+                    match r {
+                        Ok(()) => format!(
+                            "{}: killed {sid}: it belongs to another node",
+                            self.config.name
+                        ),
+                        Err(e) => format!(
+                            "{}: {sid} belongs to another node but could not be killed: {e}",
+                            self.config.name
+                        ),
+                    },
                 )
                 .await;
             }
@@ -243,18 +158,18 @@ impl Node {
                     .map_err(|e| e.to_string());
                 self.record(sid, uid, r);
             }
-            LrmCommand::Start { sid, uid } => self.spawn_command(sid, uid, t, Action::Start),
+            LrmCommand::Start { sid, uid } => self.spawn_command(sid, uid, Action::Start),
             LrmCommand::Migrate { sid, target, uid } => {
-                self.spawn_command(sid, uid, t, Action::Migrate(target))
+                self.spawn_command(sid, uid, Action::Migrate(target))
             }
             LrmCommand::Relocate { sid, target, uid } => {
-                self.spawn_command(sid, uid, t, Action::Relocate(target))
+                self.spawn_command(sid, uid, Action::Relocate(target))
             }
         }
     }
 
     /// Runs a longer command in its own task, once per service at a time.
-    fn spawn_command(self: &Arc<Self>, sid: ServiceId, uid: u64, t: Timing, action: Action) {
+    fn spawn_command(self: &Arc<Self>, sid: ServiceId, uid: u64, action: Action) {
         {
             let mut busy = self.ha.busy.lock().unwrap_or_else(|p| p.into_inner());
             if !busy.insert(sid) {
@@ -263,7 +178,7 @@ impl Node {
         }
         let node = self.clone();
         tokio::spawn(async move {
-            let outcome = node.run_action(sid, t, action).await;
+            let outcome = node.run_action(sid, action).await;
             node.record(sid, uid, outcome);
             node.ha
                 .busy
@@ -273,22 +188,35 @@ impl Node {
         });
     }
 
-    async fn run_action(
-        self: &Arc<Self>,
-        sid: ServiceId,
-        t: Timing,
-        action: Action,
-    ) -> Result<(), String> {
+    /// Whether an HA command is still being carried out here.
+    pub(super) fn ha_commands_running(&self) -> bool {
+        !self
+            .ha
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    async fn run_action(self: &Arc<Self>, sid: ServiceId, action: Action) -> Result<(), String> {
         match action {
             Action::Start => {
-                // Never start without a valid lease, checked at the last moment.
-                if !self.lease_valid(t) {
-                    return Err("lease not valid".into());
+                let rt = self.require_cluster().map_err(|e| e.to_string())?.clone();
+                // Checked now, right before the spawn, and again before the guest runs.
+                self.may_start_ha(&rt)?;
+                if self.ha.stopping() {
+                    return Err("the daemon is stopping".into());
                 }
                 let l = self
                     .local_guest(sid.kind, sid.vmid)
                     .map_err(|e| e.to_string())?;
-                self.start_guest(&l).await.map_err(|e| e.to_string())?;
+                let gate = || {
+                    self.may_start_ha(&rt)
+                        .map_err(brigade_guest::GuestError::Unavailable)
+                };
+                self.start_guest(&l, &gate)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 self.log_event("ha", format!("{}: started {sid}", self.config.name))
                     .await;
                 Ok(())

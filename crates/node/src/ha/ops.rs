@@ -40,24 +40,52 @@ pub struct GroupRequest {
     pub nofailback: bool,
 }
 
-/// One row of `ha status`.
+/// One service of `ha status`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HaServiceRow {
     pub sid: String,
+    /// The CRM's state (started, fence, recovery, error, ...).
     pub state: String,
     pub node: String,
     pub target: Option<String>,
     pub request: String,
     pub group: Option<String>,
+    /// Whether its node's LRM last reported its guest running (None: that node's
+    /// report is older than a lease, or it never reported).
+    #[serde(default)]
+    pub running: Option<bool>,
+    /// The last failed command's message, if the last command failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One node's LRM in `ha status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HaNodeRow {
+    pub name: String,
+    /// The CRM's node state (online, maintenance, fence, unknown).
+    pub state: String,
+    /// Its LRM's mode as its last renewal said (active, maintenance, freeze, released).
+    pub mode: String,
+    /// Heard (heartbeats) within node_timeout, as the answering node sees it.
+    pub alive: bool,
+    /// How long ago the answering node applied its last lease renewal (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_age_ms: Option<u64>,
 }
 
 /// `GET /cluster/ha/status`, in the shape of `ha-manager status`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HaStatus {
+    /// The node that answered: this is its view.
+    #[serde(default)]
+    pub view_of: String,
     pub quorate: bool,
+    /// Why this view may be out of date (an inquorate node's replica stopped following).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
     pub master: Option<String>,
-    /// Each node's state and LRM mode.
-    pub nodes: Vec<(String, String, String)>,
+    pub nodes: Vec<HaNodeRow>,
     pub services: Vec<HaServiceRow>,
     pub fence_timeout_ms: u64,
     pub lease_ms: u64,
@@ -332,6 +360,12 @@ impl Node {
         let (m, _) = config_io::manager_status(&rt.cfs);
         let settings = config_io::settings(&rt.cfs);
         let conf = crate::cluster_ops::read_cluster_conf(&rt.cfs)?;
+        let quorate = rt.cfs.is_quorate();
+        let now = super::clock::boot_ms();
+        let seen = self.renewals_seen();
+        let alive = |name: &str| self.peer_alive(rt, name);
+        let lease = settings.timing.lease_ms;
+        let mut lrms = std::collections::BTreeMap::new();
         let nodes = conf
             .nodes
             .iter()
@@ -347,7 +381,15 @@ impl Node {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
-                (name, state, mode)
+                let renewal_age_ms = seen.get(&name).map(|t| now.saturating_sub(*t));
+                lrms.insert(name.clone(), (lrm, renewal_age_ms));
+                HaNodeRow {
+                    alive: alive(&name),
+                    name,
+                    state,
+                    mode,
+                    renewal_age_ms,
+                }
             })
             .collect();
         let services = res
@@ -355,25 +397,40 @@ impl Node {
             .values()
             .map(|r| {
                 let ss = m.service_status.get(&r.sid);
+                let node = ss.map(|s| s.node.clone()).unwrap_or_default();
+                let report = lrms
+                    .get(&node)
+                    .filter(|(_, age)| age.is_some_and(|a| a < lease));
                 HaServiceRow {
                     sid: r.sid.to_string(),
                     state: ss
                         .map(|s| s.state.to_string())
                         .unwrap_or_else(|| "queued".into()),
-                    node: ss.map(|s| s.node.clone()).unwrap_or_default(),
                     target: ss.and_then(|s| s.target.clone()),
                     request: r.state.as_str().into(),
                     group: r.group.clone(),
+                    running: report.map(|(l, _)| l.running.contains(&r.sid)),
+                    last_error: lrms
+                        .get(&node)
+                        .and_then(|(l, _)| l.results.get(&r.sid))
+                        .filter(|x| !x.ok && ss.is_some_and(|s| s.uid == x.uid))
+                        .map(|x| x.message.clone()),
+                    node,
                 }
             })
             .collect();
+        let me = self.config.name.to_string();
         Ok(HaStatus {
-            quorate: rt.cfs.is_quorate(),
+            stale: (!quorate).then(|| {
+                format!("as seen by {me}, which is not quorate: this view stopped following the cluster and may be out of date")
+            }),
+            view_of: me,
+            quorate,
             master: m.master_node,
             nodes,
             services,
             fence_timeout_ms: settings.timing.fence_timeout_ms,
-            lease_ms: settings.timing.lease_ms,
+            lease_ms: lease,
         })
     }
 

@@ -1,0 +1,206 @@
+//! The target side of a live migration: QEMU started with `-incoming` and `-S` (it
+//! never runs the guest on its own), a record of the arrival in the run directory, the
+//! resume once the config was handed over, and a reconciliation that resumes an
+//! arrival whose handover it missed and removes one whose migration ended without it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brigade_core::layout::GuestKind;
+use brigade_core::VmId;
+use brigade_guest::qemu::{self, Incoming};
+use brigade_guest::{GuestLock, RunDir};
+use serde_json::{json, Value};
+
+use super::super::locate;
+use super::super::power::lock_of;
+use super::live::INCOMING_COMPLETE;
+use crate::error::NodeError;
+use crate::node::Node;
+
+/// How often a node looks at the arrivals in its run directory.
+pub const INCOMING_RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Node {
+    /// Target side: can this node take a guest with this memory and these storages?
+    pub(crate) fn precheck_incoming(
+        &self,
+        memory_mib: u64,
+        storages: &[String],
+    ) -> Result<(), NodeError> {
+        let (scfg, _) = self.storage_cfg()?;
+        for s in storages {
+            let st = scfg.get(s)?;
+            if !st.available_on(self.config.name.as_str()) {
+                return Err(NodeError::Unavailable(format!(
+                    "storage {s:?} is not available on node {}",
+                    self.config.name
+                )));
+            }
+        }
+        if memory_mib > 0 {
+            self.check_memory("the migrating guest", memory_mib)?;
+        }
+        Ok(())
+    }
+
+    /// Target side: start QEMU paused, waiting for the migration stream.
+    pub(crate) async fn prepare_incoming(
+        &self,
+        vmid: VmId,
+        config: &str,
+        insecure: bool,
+    ) -> Result<Value, NodeError> {
+        let op = self.guests.op_lock(vmid.get());
+        let _g = op.lock().await;
+        let rt = self.require_cluster()?;
+        let Some(source) = locate::find(&rt.cfs, vmid) else {
+            return Err(NodeError::NotFound(format!("VM {vmid} does not exist")));
+        };
+        if source.node == self.config.name.as_str() {
+            return Err(NodeError::Conflict(format!(
+                "VM {vmid} already lives on {}",
+                source.node
+            )));
+        }
+        if qemu::running_pid(&self.guests.run, vmid.get()).is_some() {
+            return Err(NodeError::Conflict(format!(
+                "a QEMU process for VM {vmid} already runs on {}",
+                self.config.name
+            )));
+        }
+        let (incoming, uri) = if insecure {
+            let probe = std::net::TcpListener::bind((self.config.address, 0))
+                .map_err(|e| NodeError::Internal(format!("no free port for migration: {e}")))?;
+            let a = probe.local_addr().map_err(NodeError::internal)?;
+            drop(probe);
+            (Incoming::Tcp(a), Some(format!("tcp:{a}")))
+        } else {
+            (Incoming::Unix(self.guests.run.migrate_in(vmid.get())), None)
+        };
+        let spec = self.launch_spec(vmid, config, Some(incoming)).await?;
+        self.check_memory(&format!("VM {vmid}"), spec.config.memory_mib)?;
+        RunDir::write_atomic(&self.guests.run.incoming_marker(vmid.get()), &source.node)?;
+        if let Err(e) = qemu::launch(&self.guests.run, &spec, &self.quorum_gate()).await {
+            let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
+            return Err(e.into());
+        }
+        self.guests.mark_started(vmid.get());
+        Ok(json!({ "uri": uri }))
+    }
+
+    /// Target side: QEMU's run state of an incoming guest.
+    pub(crate) async fn incoming_status(&self, vmid: VmId) -> String {
+        match qemu::monitor(&self.guests.run, vmid.get()).await {
+            Ok(mut q) => q.status().await.unwrap_or_else(|_| "unknown".into()),
+            Err(_) => "stopped".into(),
+        }
+    }
+
+    /// Target side: stop an incoming guest after a failed migration, never one this node owns.
+    pub(crate) async fn abort_incoming(&self, vmid: VmId) -> Result<(), NodeError> {
+        let op = self.guests.op_lock(vmid.get());
+        let _g = op.lock().await;
+        let rt = self.require_cluster()?;
+        if let Some(l) = locate::find(&rt.cfs, vmid) {
+            if l.node == self.config.name.as_str() {
+                return Err(NodeError::Conflict(format!(
+                    "VM {vmid} belongs to {}; not stopping it",
+                    l.node
+                )));
+            }
+        }
+        self.kill_guest(GuestKind::Qemu, vmid).await?;
+        let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
+        Ok(())
+    }
+
+    /// Target side: run an arrived guest whose config is now here.
+    pub(crate) async fn resume_incoming(&self, vmid: VmId) -> Result<(), NodeError> {
+        let op = self.guests.op_lock(vmid.get());
+        let _g = op.lock().await;
+        let rt = self.require_cluster()?.clone();
+        let here = locate::find(&rt.cfs, vmid).is_some_and(|l| l.node == self.config.name.as_str());
+        if !here {
+            return Err(NodeError::Conflict(format!(
+                "VM {vmid}'s config is not on {}: not resuming it here",
+                self.config.name
+            )));
+        }
+        let status = self.incoming_status(vmid).await;
+        if status == "running" {
+            let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
+            return Ok(());
+        }
+        if status != INCOMING_COMPLETE {
+            return Err(NodeError::Conflict(format!(
+                "VM {vmid} has not arrived whole on {} (it is {status})",
+                self.config.name
+            )));
+        }
+        // Resuming is starting: the same rights as any start here.
+        let sid = brigade_ha::ServiceId {
+            kind: GuestKind::Qemu,
+            vmid,
+        };
+        if self.ha_managed(sid) {
+            self.may_start_ha(&rt).map_err(NodeError::Unavailable)?;
+        } else {
+            self.quorum_gate()()?;
+        }
+        qemu::resume(&self.guests.run, vmid.get()).await?;
+        let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
+        tracing::info!(vmid = vmid.get(), "incoming guest resumed");
+        Ok(())
+    }
+
+    /// Resumes arrivals whose config is here, and removes those whose migration ended
+    /// without handing them over (their source unlocked, moved on, or is dead).
+    pub(crate) fn spawn_incoming_reconciler(self: &Arc<Self>) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(INCOMING_RECONCILE_INTERVAL).await;
+                for vmid in node.guests.run.incoming_vmids() {
+                    node.reconcile_incoming(vmid).await;
+                }
+            }
+        });
+    }
+
+    async fn reconcile_incoming(self: &Arc<Self>, vmid: u32) {
+        let run = &self.guests.run;
+        let (Ok(id), Some(rt)) = (VmId::try_from(vmid), self.cluster().cloned()) else {
+            return;
+        };
+        if qemu::running_pid(run, vmid).is_none() {
+            let _ = std::fs::remove_file(run.incoming_marker(vmid));
+            return;
+        }
+        let source = std::fs::read_to_string(run.incoming_marker(vmid)).unwrap_or_default();
+        let source = source.trim();
+        match locate::find(&rt.cfs, id) {
+            Some(l) if l.node == self.config.name.as_str() => {
+                if let Err(e) = self.resume_incoming(id).await {
+                    tracing::debug!(vmid, "arrival not resumed yet: {e}");
+                }
+            }
+            Some(l)
+                if l.node == source
+                    && lock_of(&l) == Some(GuestLock::Migrate)
+                    && self.peer_alive(&rt, source) => {}
+            _ => {
+                if self.abort_incoming(id).await.is_ok() {
+                    self.log_event(
+                        "migrate",
+                        format!(
+                            "{}: removed the arrived copy of VM {vmid}: its migration from {source} ended without handing it over",
+                            self.config.name
+                        ),
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+}

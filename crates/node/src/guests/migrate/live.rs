@@ -1,0 +1,297 @@
+//! The source side of a live migration: the stream through the tunnel, progress, and
+//! the switch-over: the target confirms it holds the whole guest (paused), the config
+//! is handed over, the target resumes, the source's paused copy dies. If the handover
+//! did not happen, the target copy is aborted and the source resumes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use brigade_core::layout::GuestKind;
+use brigade_guest::qemu;
+use brigade_net::tunnel;
+use serde_json::{json, Value};
+
+use super::super::common::with_lock;
+use super::super::locate::Located;
+use super::handover::Handover;
+use super::{
+    migration_insecure, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
+};
+use crate::error::NodeError;
+use crate::guest_messages::{GuestRequest, MigrationProgress, MigrationResult};
+use crate::node::Node;
+
+/// QEMU's run state of a migrated guest that arrived whole and waits, paused (`-S`).
+pub const INCOMING_COMPLETE: &str = "paused";
+/// How long one status, resume or abort request to the target may take during the
+/// switch-over (the link may just have broken).
+pub const SWITCH_OVER_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Node {
+    pub(super) async fn migrate_live(
+        self: &Arc<Self>,
+        l: &Located,
+        locked_version: u64,
+        target: &str,
+        addr: std::net::SocketAddr,
+        upid: &str,
+        started: Instant,
+    ) -> Result<MigrationResult, NodeError> {
+        let rt = self.require_cluster()?.clone();
+        let v = l.vmid.get();
+        let insecure = migration_insecure(&rt);
+        let config = with_lock(&l.text, None)?;
+        let prep = self
+            .guest_on(
+                target,
+                GuestRequest::PrepareIncoming {
+                    vmid: l.vmid,
+                    config,
+                    insecure,
+                },
+            )
+            .await?;
+        let streamed = self
+            .stream_to_target(l, target, addr, upid, insecure, &prep)
+            .await;
+        let (mut result, completed_at) = match streamed {
+            Ok(r) => r,
+            Err(e) => {
+                // The target never runs a guest whose config did not reach it; stop its
+                // copy anyway. QEMU resumes the source itself when a migration fails.
+                self.abort_target(l, target).await;
+                self.resume_source(v).await;
+                return Err(e);
+            }
+        };
+        match self.hand_over(l, locked_version, target).await {
+            Handover::Moved => {}
+            Handover::Stayed => {
+                self.abort_target(l, target).await;
+                self.resume_source(v).await;
+                return Err(NodeError::Conflict(format!(
+                    "the guest reached {target} but its config could not be handed over; it keeps running here"
+                )));
+            }
+        }
+        // The guest is the target's now: run it there, and never here again.
+        let skip_resume =
+            crate::faults::at(&self.config.state_dir(), "migrate.resume-target").is_some();
+        let resumed = if skip_resume {
+            Err(NodeError::Upstream(
+                "injected: the resume request was lost".into(),
+            ))
+        } else {
+            self.guest_on_within(
+                target,
+                GuestRequest::ResumeIncoming { vmid: l.vmid },
+                SWITCH_OVER_REQUEST_TIMEOUT,
+            )
+            .await
+        };
+        if let Err(e) = resumed {
+            tracing::warn!(
+                vmid = v,
+                "resuming on {target} failed ({e}); it resumes once it sees its config"
+            );
+        }
+        self.kill_guest(GuestKind::Qemu, l.vmid).await?;
+        let waited = Instant::now();
+        loop {
+            let s = self
+                .guest_on_within(
+                    target,
+                    GuestRequest::IncomingStatus { vmid: l.vmid },
+                    SWITCH_OVER_REQUEST_TIMEOUT,
+                )
+                .await;
+            if s.as_ref()
+                .ok()
+                .and_then(|s| s.get("status"))
+                .and_then(Value::as_str)
+                == Some("running")
+            {
+                break;
+            }
+            if waited.elapsed() > TARGET_RESUME_TIMEOUT {
+                return Err(NodeError::Upstream(format!(
+                    "the guest was handed over to {target} but does not run there yet after {} s; {target} resumes it once it sees its config",
+                    TARGET_RESUME_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(MIGRATION_POLL_INTERVAL / 4).await;
+        }
+        result.handover_ms = Some(completed_at.elapsed().as_millis() as u64);
+        result.total_time_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(vmid = v, target, downtime_ms = ?result.downtime_ms, handover_ms = ?result.handover_ms, "live migration done");
+        Ok(result)
+    }
+
+    /// Best effort: the target stops its copy (it would never run it anyway: its config
+    /// did not arrive; its reconciliation removes it later if this fails).
+    async fn abort_target(self: &Arc<Self>, l: &Located, target: &str) {
+        if let Err(e) = self
+            .guest_on_within(
+                target,
+                GuestRequest::AbortIncoming { vmid: l.vmid },
+                SWITCH_OVER_REQUEST_TIMEOUT,
+            )
+            .await
+        {
+            tracing::warn!(
+                vmid = l.vmid.get(),
+                "could not stop the copy on {target}: {e}"
+            );
+        }
+    }
+
+    /// The source's copy runs again (after a migration that did not hand it over).
+    async fn resume_source(&self, vmid: u32) {
+        if let Ok(mut q) = qemu::monitor(&self.guests.run, vmid).await {
+            if q.status().await.is_ok_and(|s| s != "running") {
+                let _ = q.execute("cont", None).await;
+            }
+        }
+    }
+
+    /// Streams the guest to the target until QEMU completes and the target confirms it
+    /// holds the whole guest, paused. Returns QEMU's figures and when it completed.
+    async fn stream_to_target(
+        self: &Arc<Self>,
+        l: &Located,
+        target: &str,
+        addr: std::net::SocketAddr,
+        upid: &str,
+        insecure: bool,
+        prep: &Value,
+    ) -> Result<(MigrationResult, Instant), NodeError> {
+        let rt = self.require_cluster()?.clone();
+        let v = l.vmid.get();
+        let uri = if insecure {
+            prep.get("uri")
+                .and_then(Value::as_str)
+                .ok_or_else(|| NodeError::Upstream("the target gave no migration address".into()))?
+                .to_string()
+        } else {
+            let sock = self.guests.run.migrate_out(v);
+            let _ = std::fs::remove_file(&sock);
+            let listener = tokio::net::UnixListener::bind(&sock).map_err(|e| {
+                NodeError::Internal(format!("cannot listen on {}: {e}", sock.display()))
+            })?;
+            let tls = rt.client_tls.clone();
+            let local = self.config.address;
+            tokio::spawn(async move {
+                let accepted = tokio::time::timeout(TUNNEL_ACCEPT_TIMEOUT, listener.accept()).await;
+                let _ = std::fs::remove_file(&sock);
+                let Ok(Ok((mut qemu_side, _))) = accepted else {
+                    return;
+                };
+                let header = json!({ "kind": "migrate", "vmid": v });
+                match tunnel::connect(addr, Some(local), tls, &header).await {
+                    Ok(mut remote) => {
+                        let _ = tokio::io::copy_bidirectional(&mut qemu_side, &mut remote).await;
+                    }
+                    Err(e) => tracing::warn!(vmid = v, "migration tunnel to {addr} failed: {e}"),
+                }
+            });
+            format!("unix:{}", self.guests.run.migrate_out(v).display())
+        };
+        let mut mon = qemu::monitor(&self.guests.run, v).await?;
+        qemu::prepare_migration(&mut mon, None).await?;
+        mon.execute("migrate", Some(json!({ "uri": uri }))).await?;
+        let info = loop {
+            tokio::time::sleep(MIGRATION_POLL_INTERVAL).await;
+            let info = mon.execute("query-migrate", None).await?;
+            let status = info
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            self.guests
+                .tasks
+                .progress(upid, progress_of(&info, &status));
+            match status.as_str() {
+                "completed" => break info,
+                "failed" | "cancelled" => {
+                    let why = info
+                        .get("error-desc")
+                        .and_then(Value::as_str)
+                        .unwrap_or("QEMU reported failure");
+                    return Err(NodeError::Upstream(format!(
+                        "live migration to {target} failed: {why}; the guest keeps running here"
+                    )));
+                }
+                _ => {}
+            }
+        };
+        let completed_at = Instant::now();
+        crate::faults::pause_or(&self.config.state_dir(), "migrate.completed").await;
+        // The target must confirm it holds the whole guest before the config moves.
+        loop {
+            let s = self
+                .guest_on_within(
+                    target,
+                    GuestRequest::IncomingStatus { vmid: l.vmid },
+                    SWITCH_OVER_REQUEST_TIMEOUT,
+                )
+                .await?;
+            match s.get("status").and_then(Value::as_str) {
+                Some(INCOMING_COMPLETE) => break,
+                Some("inmigrate") | Some("prelaunch") => {}
+                other => {
+                    return Err(NodeError::Upstream(format!(
+                        "the target {target} did not receive the guest (its copy is {}); the guest keeps running here",
+                        other.unwrap_or("gone")
+                    )))
+                }
+            }
+            if completed_at.elapsed() > TARGET_RESUME_TIMEOUT {
+                return Err(NodeError::Upstream(format!(
+                    "the target {target} did not confirm the whole guest within {} s; the guest keeps running here",
+                    TARGET_RESUME_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(MIGRATION_POLL_INTERVAL / 10).await;
+        }
+        let ram = info.get("ram");
+        Ok((
+            MigrationResult {
+                vmid: v,
+                source: self.config.name.to_string(),
+                target: target.to_string(),
+                online: true,
+                total_time_ms: 0,
+                qemu_total_time_ms: info.get("total-time").and_then(Value::as_u64),
+                downtime_ms: info.get("downtime").and_then(Value::as_u64),
+                handover_ms: None,
+                transferred_bytes: ram
+                    .and_then(|r| r.get("transferred"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                copied_volumes: Vec::new(),
+            },
+            completed_at,
+        ))
+    }
+}
+
+/// The progress figures of one `query-migrate` answer.
+fn progress_of(info: &Value, status: &str) -> MigrationProgress {
+    let ram = info.get("ram");
+    let num = |k: &str| {
+        ram.and_then(|r| r.get(k))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    MigrationProgress {
+        status: status.to_string(),
+        transferred_bytes: num("transferred"),
+        remaining_bytes: num("remaining"),
+        total_bytes: num("total"),
+        mbps: ram
+            .and_then(|r| r.get("mbps"))
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0),
+        expected_downtime_ms: info.get("expected-downtime").and_then(Value::as_u64),
+    }
+}

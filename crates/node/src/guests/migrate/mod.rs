@@ -1,0 +1,207 @@
+//! Migration: live (QEMU `-incoming -S` on the target, QMP `migrate` on the source, the
+//! stream through the mTLS tunnel) and offline (local volumes copied). The config moves
+//! to the target (a cfs rename, compare-and-swapped on the version the migration
+//! locked) only once the target holds the whole guest, paused; the target runs it only
+//! once the config is there, and the source resumes only when the move can no longer
+//! commit. So exactly one copy ever runs, whatever fails in between.
+
+mod handover;
+mod incoming;
+mod live;
+mod offline;
+mod stale;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brigade_cfs::Op;
+use brigade_core::layout::{self, GuestKind};
+use brigade_core::{NodeName, VmId};
+use brigade_guest::GuestLock;
+
+pub use handover::Handover;
+pub use incoming::INCOMING_RECONCILE_INTERVAL;
+
+use super::common::{check_unlocked, with_lock};
+use super::config_ops::volumes;
+use super::locate::{noun, Located};
+use super::power::lock_of;
+use crate::error::NodeError;
+use crate::guest_messages::{GuestRequest, TaskStarted};
+use crate::node::{cfs_path, ClusterRuntime, Node};
+
+/// How often a live migration's progress is polled.
+pub const MIGRATION_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How long the target may take to report the whole guest received after the source
+/// completed, and to report it running after the handover.
+pub const TARGET_RESUME_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long QEMU may take to connect to the tunnel's local end.
+pub const TUNNEL_ACCEPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether datacenter.cfg asks for plain TCP migration (`migration: insecure`).
+fn migration_insecure(rt: &ClusterRuntime) -> bool {
+    cfs_path(layout::DATACENTER_CFG)
+        .ok()
+        .and_then(|p| rt.cfs.read(&p).ok())
+        .and_then(|f| {
+            brigade_core::key_value::KeyValueConfig::parse(&String::from_utf8_lossy(&f.data)).ok()
+        })
+        .and_then(|kv| kv.get("migration").map(str::to_string))
+        .is_some_and(|v| v == "insecure" || v.split(',').any(|p| p == "type=insecure"))
+}
+
+impl Node {
+    /// Checks a migration, locks the guest and starts the task.
+    pub(crate) async fn start_migration(
+        self: &Arc<Self>,
+        kind: GuestKind,
+        vmid: VmId,
+        target: &str,
+        online: bool,
+    ) -> Result<TaskStarted, NodeError> {
+        let op = self.guests.op_lock(vmid.get());
+        let _g = op.lock().await;
+        let l = self.local_guest(kind, vmid)?;
+        let what = format!("{} {vmid}", noun(kind));
+        if target == self.config.name.as_str() {
+            return Err(NodeError::Invalid(format!(
+                "{what} is already on node {target}"
+            )));
+        }
+        let rt = self.require_cluster()?.clone();
+        target
+            .parse::<NodeName>()
+            .map_err(|e| NodeError::Invalid(format!("target node: {e}")))?;
+        let addr = self.peer_rpc(&rt, target).await?;
+        check_unlocked(kind, vmid, lock_of(&l))?;
+        if !rt.cfs.is_quorate() {
+            return Err(brigade_cfs::CfsError::NotQuorate.into());
+        }
+        let running = self.guest_pid(kind, vmid.get()).is_some();
+        if kind == GuestKind::Lxc && running {
+            return Err(NodeError::Conflict(format!(
+                "{what} is running; containers migrate offline: stop it first"
+            )));
+        }
+        if running && !online {
+            return Err(NodeError::Conflict(format!(
+                "{what} is running; use --online for a live migration, or stop it first"
+            )));
+        }
+        let live = running && online;
+        let (scfg, _) = self.storage_cfg()?;
+        let vols = volumes(kind, &l.text)?;
+        let mut storages = Vec::new();
+        for v in &vols {
+            let s = scfg.get(&v.storage)?;
+            if live && !s.shared {
+                return Err(NodeError::Invalid(format!(
+                    "{what} cannot migrate live: volume {v} is on local storage {:?}; live migration needs every disk on shared storage (stop it and migrate offline to copy the disk)",
+                    s.id
+                )));
+            }
+            storages.push(s.id.clone());
+        }
+        let memory_mib = if live {
+            brigade_guest::VmConfig::parse(&l.text)?.memory_mib
+        } else {
+            0
+        };
+        self.guest_on(
+            target,
+            GuestRequest::Precheck {
+                memory_mib,
+                storages,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            NodeError::Unavailable(m) => {
+                NodeError::Unavailable(format!("cannot migrate {what}: {m}"))
+            }
+            other => other,
+        })?;
+        let locked = with_lock(&l.text, Some(GuestLock::Migrate))?;
+        let version = self
+            .write_guest_config(&l.path, locked, Some(l.version))
+            .await?;
+        let task_kind = match kind {
+            GuestKind::Qemu => "qmigrate",
+            GuestKind::Lxc => "vzmigrate",
+        };
+        let upid = self
+            .guests
+            .tasks
+            .begin(self.config.name.as_str(), task_kind, vmid.get());
+        let me = self.clone();
+        let target = target.to_string();
+        let task = upid.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = if live {
+                me.migrate_live(&l, version, &target, addr, &task, started)
+                    .await
+            } else {
+                me.migrate_offline(&l, version, &target, addr, started)
+                    .await
+            };
+            if let Err(e) = &outcome {
+                tracing::warn!(vmid = vmid.get(), "migration to {target} failed: {e}");
+                // The guest stayed here (the handover never committed): unlock it.
+                if let Ok(f) = rt.cfs.read(&l.path) {
+                    if let Ok(text) = with_lock(&String::from_utf8_lossy(&f.data), None) {
+                        let _ = me.write_guest_config(&l.path, text, Some(f.version)).await;
+                    }
+                }
+            }
+            me.guests
+                .tasks
+                .finish(&task, outcome.map_err(|e| e.to_string()));
+        });
+        Ok(TaskStarted {
+            upid,
+            node: self.config.name.to_string(),
+        })
+    }
+
+    /// Moves the config to the target, unlocked, in one atomic cfs batch that commits
+    /// only if the config still has the version this migration locked.
+    async fn move_config(
+        &self,
+        l: &Located,
+        locked_version: u64,
+        target: &str,
+    ) -> Result<(), NodeError> {
+        let rt = self.require_cluster()?;
+        let to_node: NodeName = target
+            .parse()
+            .map_err(|e| NodeError::Invalid(format!("target node: {e}")))?;
+        let to = l.kind.config_path(&to_node, l.vmid);
+        let locked = with_lock(&l.text, Some(GuestLock::Migrate))?;
+        let unlocked = with_lock(&l.text, None)?;
+        rt.cfs
+            .propose(Op::Batch {
+                ops: vec![
+                    // Still the version this migration locked: nobody changed it meanwhile.
+                    Op::Write {
+                        path: l.path.clone(),
+                        data: locked.into_bytes(),
+                        expect_version: Some(locked_version),
+                        create_exclusive: false,
+                    },
+                    Op::Rename {
+                        from: l.path.clone(),
+                        to: to.clone(),
+                    },
+                    Op::Write {
+                        path: to,
+                        data: unlocked.into_bytes(),
+                        expect_version: None,
+                        create_exclusive: false,
+                    },
+                ],
+            })
+            .await?;
+        Ok(())
+    }
+}
