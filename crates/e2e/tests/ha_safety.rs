@@ -220,11 +220,7 @@ async fn the_watchdog_helper_is_restarted_and_isolated_from_the_daemon() {
     // cgroups, so freezing one froze both.
     let (c, _n1) = setup("ha-helper", 65, "ha: fence_timeout=6\n").await;
     let run = brigade_guest::RunDir::open(&c.run_dir(1)).expect("run dir");
-    let pid_of = || {
-        std::fs::read_to_string(run.watchdog_pid())
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<i32>().ok())
-    };
+    let pid_of = || brigade_guest::process::read_pidfile(&run.watchdog_pid());
     let first = pid_of().expect("a helper runs");
     let cgroups =
         |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();

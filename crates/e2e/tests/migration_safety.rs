@@ -141,9 +141,11 @@ async fn every_broken_switch_over_leaves_exactly_one_copy() {
     let witness = TickWitness::start(&c, VMID);
     set_fault(&c, 1, "migrate.completed pause 3000");
     let (a, b) = (c.nodes[1].addr, c.nodes[2].addr);
+    // Followed through n1, which the cut does not touch.
+    let n1 = c.client(0).expect("client");
     let migration = {
-        let n3 = n3.clone();
-        tokio::spawn(async move { migrate(&n3, "n3").await })
+        let n1 = n1.clone();
+        tokio::spawn(async move { migrate(&n1, "n3").await })
     };
     eventually(MIGRATION, "n2's migration completed in QEMU", || async {
         fault_consumed(&c, 1)

@@ -310,6 +310,19 @@ pub async fn reset(run: &RunDir, vmid: u32) -> Result<()> {
     Ok(())
 }
 
+/// On an incoming guest started with `-S`: take over its disks only when it is
+/// resumed, not when the migration completes (QEMU's `late-block-activate`).
+pub async fn late_block_activation(run: &RunDir, vmid: u32) -> Result<()> {
+    monitor(run, vmid)
+        .await?
+        .execute(
+            "migrate-set-capabilities",
+            Some(json!({"capabilities": [{"capability": "late-block-activate", "state": true}]})),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Live migration tuning sent before `migrate`.
 pub async fn prepare_migration(q: &mut Qmp, downtime_limit_ms: Option<u64>) -> Result<()> {
     q.execute(

@@ -44,6 +44,10 @@ pub enum NodeCmd {
     Watchdog {
         #[arg(long)]
         run_dir: PathBuf,
+        /// The feed protocol the starting daemon speaks (a daemon replaces a helper of
+        /// another protocol).
+        #[arg(long, default_value_t = brigade_node::ha::watchdog::HELPER_PROTOCOL)]
+        protocol: u32,
         /// A watchdog device to keep alive until the lease's deadline.
         #[arg(long)]
         device: Option<PathBuf>,
@@ -106,6 +110,7 @@ pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
             run_dir,
             device,
             device_timeout,
+            protocol: _,
         } => {
             let device = device.map(|path| brigade_node::ha::watchdog::Device {
                 path,

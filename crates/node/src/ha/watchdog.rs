@@ -207,9 +207,27 @@ impl HelperState {
     }
 }
 
+/// Closes every descriptor above stderr this process inherited (the helper outlives
+/// the daemon and whatever started it; it must not keep their files, locks or sockets).
+fn close_inherited_fds() {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+                .filter(|fd| *fd > 2)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        // The directory listing's own descriptor is among them: closing it is harmless.
+        let _ = nix::unistd::close(fd);
+    }
+}
+
 /// The helper's main loop (`brigade node watchdog --run-dir DIR [--device PATH]`).
 /// Never returns unless it cannot read its run directory.
 pub fn run(run_dir: &Path, device: Option<Device>) -> Result<(), WatchdogError> {
+    close_inherited_fds();
     let run = RunDir::open(run_dir)?;
     eprintln!(
         "brigade watchdog: watching {} (protocol {HELPER_PROTOCOL}){}",
@@ -270,16 +288,19 @@ pub fn run(run_dir: &Path, device: Option<Device>) -> Result<(), WatchdogError> 
     }
 }
 
-/// The live helper of `run` and its protocol, if one runs.
+/// The live helper of `run` and its protocol (from its command line), if one runs.
 fn live_helper(run: &RunDir) -> Option<(i32, u32)> {
-    let text = std::fs::read_to_string(run.watchdog_pid()).ok()?;
-    let mut it = text.split_whitespace();
-    let pid: i32 = it.next()?.parse().ok()?;
-    let proto: u32 = it.next().and_then(|p| p.parse().ok()).unwrap_or(1);
+    let pid = process::read_pidfile(&run.watchdog_pid())?;
     let marker = run.root().to_string_lossy().into_owned();
+    let args = process::cmdline(pid);
     let alive = process::is_alive(pid)
-        && process::cmdline(pid).iter().any(|a| a.contains(&marker))
-        && process::cmdline(pid).iter().any(|a| a == "watchdog");
+        && args.iter().any(|a| a.contains(&marker))
+        && args.iter().any(|a| a == "watchdog");
+    let proto = args
+        .iter()
+        .position(|a| a == "--protocol")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(1);
     alive.then_some((pid, proto))
 }
 
@@ -315,7 +336,13 @@ pub fn ensure_running(run: &RunDir, device: Option<&Device>) -> Result<HelperSta
     let exe = std::env::current_exe().map_err(io("cannot find the brigade binary"))?;
     let mut cmd = std::process::Command::new("setsid");
     cmd.arg(exe)
-        .args(["node", "watchdog", "--run-dir"])
+        .args([
+            "node",
+            "watchdog",
+            "--protocol",
+            &HELPER_PROTOCOL.to_string(),
+            "--run-dir",
+        ])
         .arg(run.root());
     if let Some(d) = device {
         cmd.arg("--device")
@@ -330,7 +357,7 @@ pub fn ensure_running(run: &RunDir, device: Option<&Device>) -> Result<HelperSta
         .spawn()
         .map_err(io("cannot start the watchdog helper"))?;
     let pid = child.id();
-    std::fs::write(run.watchdog_pid(), format!("{pid} {HELPER_PROTOCOL}\n"))
+    std::fs::write(run.watchdog_pid(), format!("{pid}\n"))
         .map_err(io("cannot write watchdog.pid"))?;
     if let Err(e) = super::cgroup::isolate(pid, &run.root().to_string_lossy()) {
         tracing::warn!("the watchdog helper shares the daemon's cgroups: {e}");

@@ -85,6 +85,13 @@ impl Node {
             let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
             return Err(e.into());
         }
+        // The disks stay the source's until this copy is told to run: the source can
+        // resume at any point before the handover.
+        if let Err(e) = qemu::late_block_activation(&self.guests.run, vmid.get()).await {
+            let _ = self.kill_guest(GuestKind::Qemu, vmid).await;
+            let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
+            return Err(e.into());
+        }
         self.guests.mark_started(vmid.get());
         Ok(json!({ "uri": uri }))
     }

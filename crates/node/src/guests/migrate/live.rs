@@ -23,6 +23,8 @@ use crate::node::Node;
 
 /// QEMU's run state of a migrated guest that arrived whole and waits, paused (`-S`).
 pub const INCOMING_COMPLETE: &str = "paused";
+/// How long the source keeps trying to resume after a migration that did not hand over.
+pub const SOURCE_RESUME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long one status, resume or abort request to the target may take during the
 /// switch-over (the link may just have broken).
 pub const SWITCH_OVER_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -146,11 +148,31 @@ impl Node {
     }
 
     /// The source's copy runs again (after a migration that did not hand it over).
+    /// Retried a while: the disks may still be held by the target's copy.
     async fn resume_source(&self, vmid: u32) {
-        if let Ok(mut q) = qemu::monitor(&self.guests.run, vmid).await {
-            if q.status().await.is_ok_and(|s| s != "running") {
-                let _ = q.execute("cont", None).await;
+        let started = Instant::now();
+        loop {
+            match qemu::monitor(&self.guests.run, vmid).await {
+                Ok(mut q) => match q.status().await {
+                    Ok(s) if s == "running" => return,
+                    Ok(_) => match q.execute("cont", None).await {
+                        Ok(_) => return,
+                        Err(e) => tracing::warn!(vmid, "cannot resume the source yet: {e}"),
+                    },
+                    Err(e) => tracing::warn!(vmid, "no QMP status of the source: {e}"),
+                },
+                // Gone (killed meanwhile): nothing to resume.
+                Err(_) => return,
             }
+            if started.elapsed() > SOURCE_RESUME_TIMEOUT {
+                tracing::error!(
+                    vmid,
+                    "the source could not be resumed within {} s; it stays paused",
+                    SOURCE_RESUME_TIMEOUT.as_secs()
+                );
+                return;
+            }
+            tokio::time::sleep(MIGRATION_POLL_INTERVAL).await;
         }
     }
 
@@ -234,7 +256,12 @@ impl Node {
                     GuestRequest::IncomingStatus { vmid: l.vmid },
                     SWITCH_OVER_REQUEST_TIMEOUT,
                 )
-                .await?;
+                .await
+                .map_err(|e| {
+                    NodeError::Upstream(format!(
+                        "the target {target} could not confirm it holds the guest ({e}); the guest keeps running here"
+                    ))
+                })?;
             match s.get("status").and_then(Value::as_str) {
                 Some(INCOMING_COMPLETE) => break,
                 Some("inmigrate") | Some("prelaunch") => {}

@@ -35,6 +35,7 @@ impl Node {
             let me = node.config.name.clone();
             node.clear_stale_locks_on(&rt, &me, "this node's daemon restarted")
                 .await;
+            node.reconcile_paused_guests(&rt).await;
             let started = std::time::Instant::now();
             loop {
                 tokio::time::sleep(DEAD_NODE_LOCK_INTERVAL).await;
@@ -55,6 +56,65 @@ impl Node {
                 }
             }
         });
+    }
+
+    /// After a restart: a QEMU left paused by an operation of the previous run. A
+    /// migration source whose config stayed here (unlocked: no handover can commit any
+    /// more) runs again; one whose config left dies; a start that never got past its
+    /// last check (`prelaunch`) dies, for whoever asked to retry it.
+    async fn reconcile_paused_guests(&self, rt: &ClusterRuntime) {
+        if rt.cfs.read_index().await.is_err() {
+            return;
+        }
+        let arriving = self.guests.run.incoming_vmids();
+        for g in self.local_states() {
+            if g.kind != GuestKind::Qemu || arriving.contains(&g.vmid) {
+                continue;
+            }
+            let Ok(vmid) = brigade_core::VmId::try_from(g.vmid) else {
+                continue;
+            };
+            let status = match qemu::monitor(&self.guests.run, g.vmid).await {
+                Ok(mut q) => q.status().await.unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(vmid = g.vmid, "no QMP monitor: {e}");
+                    continue;
+                }
+            };
+            tracing::debug!(vmid = g.vmid, %status, "a guest left by the previous run");
+            let loc = locate::find(&rt.cfs, vmid);
+            let here = loc
+                .as_ref()
+                .is_some_and(|l| l.node == self.config.name.as_str());
+            let locked = loc.as_ref().and_then(lock_of).is_some();
+            let what = match status.as_str() {
+                "postmigrate" | "finish-migrate" if here && !locked => {
+                    match qemu::resume(&self.guests.run, g.vmid).await {
+                        Ok(()) => {
+                            "resumed it: its migration was abandoned and its config stayed here"
+                        }
+                        Err(_) => continue,
+                    }
+                }
+                "postmigrate" | "finish-migrate" if !here => {
+                    let _ = self.kill_guest(GuestKind::Qemu, vmid).await;
+                    "stopped this stale copy: the guest was handed over elsewhere"
+                }
+                "prelaunch" => {
+                    let _ = self.kill_guest(GuestKind::Qemu, vmid).await;
+                    "stopped it: its start was interrupted before the guest ran"
+                }
+                _ => continue,
+            };
+            self.log_event(
+                "guest",
+                format!(
+                    "{}: VM {} was left {status} by the previous run; {what}",
+                    self.config.name, g.vmid
+                ),
+            )
+            .await;
+        }
     }
 
     async fn clear_stale_locks_on(&self, rt: &ClusterRuntime, on: &NodeName, why: &str) {
@@ -92,11 +152,18 @@ impl Node {
                 )
                 .await;
                 // A copy paused by a migration that never handed it over runs again.
-                if here && l.kind == GuestKind::Qemu {
-                    if let Ok(mut q) = qemu::monitor(&self.guests.run, v).await {
-                        if q.status().await.is_ok_and(|s| s != "running") {
-                            let _ = q.execute("cont", None).await;
-                        }
+                if here && l.kind == GuestKind::Qemu && self.guest_pid(l.kind, v).is_some() {
+                    match qemu::monitor(&self.guests.run, v).await {
+                        Ok(mut q) => match q.status().await {
+                            Ok(s) if s != "running" => {
+                                if let Err(e) = q.execute("cont", None).await {
+                                    tracing::warn!(vmid = v, "cannot resume ({s}): {e}");
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(vmid = v, "no QMP status: {e}"),
+                        },
+                        Err(e) => tracing::warn!(vmid = v, "no QMP monitor: {e}"),
                     }
                 }
             }
