@@ -86,6 +86,9 @@ impl Cfs {
         let m = self.raft().metrics().borrow().clone();
         let membership = m.membership_config.membership().clone();
         let configs: Vec<BTreeSet<NodeId>> = membership.get_joint_config().clone();
+        if !configs.iter().any(|c| c.contains(&self.id)) {
+            return false; // a learner never stands
+        }
         let mut granted = BTreeSet::new();
         granted.insert(self.id);
         if majority_granted(&configs, &granted) {

@@ -33,6 +33,12 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Bytes, String> {
 }
 
 async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, String> {
+    if matches!(kind, KIND_APPEND | KIND_VOTE | KIND_SNAPSHOT) {
+        // Raft is stopped here until the stores are reopened: say why, without asking it.
+        if let Some(e) = cfs.storage_error() {
+            return Err(format!("storage failed on this node: {e}"));
+        }
+    }
     match kind {
         KIND_APPEND => {
             let frame: AppendFrame =

@@ -330,9 +330,9 @@ impl Cfs {
         &self.quorum
     }
 
-    /// Whether this node may write now.
+    /// Whether this node may write now (never while its storage is failed).
     pub fn is_quorate(&self) -> bool {
-        self.quorum.is_quorate(Instant::now())
+        self.fault.current().is_none() && self.quorum.is_quorate(Instant::now())
     }
 
     /// Whether this node belongs to a cluster (has any membership).
