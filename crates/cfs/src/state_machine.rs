@@ -28,8 +28,12 @@ pub const STATE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// Every this many flushes one is durable (fsynced). redb frees the pages a
 /// commit replaces only at a durable commit: with non-durable commits alone the
 /// file grew by every rewritten entry, forever (issue 13, item 4). So the file
-/// holds at most this many flushes' worth of replaced pages beyond the tree.
+/// holds at most this many flushes' worth of replaced pages beyond the tree...
 pub const STATE_DURABLE_EVERY: u32 = 10;
+/// ...and a flush is durable sooner once the records written since the last
+/// durable one exceed the tree's size (or this much, for a small tree): the
+/// replaced pages stay within about one more copy of the tree.
+pub const STATE_GARBAGE_MIN_BYTES: u64 = 256 * 1024;
 
 /// Everything the state machine holds, behind one lock so reads are consistent.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -59,6 +63,8 @@ pub struct Shared {
 struct FlushState {
     /// Non-durable commits since the last durable one.
     since_durable: u32,
+    /// Bytes of records those commits wrote.
+    bytes_since_durable: u64,
     /// The applied log id the last commit recorded (nothing new: no commit).
     persisted_applied: Option<LogId>,
 }
@@ -166,6 +172,7 @@ impl StateMachine {
             shared: Arc::new(Shared {
                 flush_lock: Mutex::new(FlushState {
                     since_durable: 0,
+                    bytes_since_durable: 0,
                     persisted_applied: state.last_applied,
                 }),
                 state: RwLock::new(state),
@@ -192,6 +199,7 @@ impl StateMachine {
             *shared.dirty.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
             fs.persisted_applied = st.last_applied;
             fs.since_durable = 0;
+            fs.bytes_since_durable = 0;
         }
         Ok(StateMachine {
             db: Arc::new(db),
@@ -228,32 +236,39 @@ impl StateMachine {
     /// Returns whether it committed.
     pub fn flush_tick(&self) -> Result<bool, redb::Error> {
         let mut fs = self.shared.flush_state();
-        let durability = if fs.since_durable + 1 >= STATE_DURABLE_EVERY {
-            Durability::Immediate
-        } else {
-            Durability::None
-        };
-        self.flush_locked(&mut fs, durability, false)
+        self.flush_locked(&mut fs, None)
     }
 
     /// Writes every path changed since the last flush, with the metadata, in one transaction.
     pub fn flush(&self, durability: Durability) -> Result<(), redb::Error> {
         let mut fs = self.shared.flush_state();
-        self.flush_locked(&mut fs, durability, true).map(|_| ())
+        self.flush_locked(&mut fs, Some(durability)).map(|_| ())
     }
 
+    /// The background flusher's durability for a commit of `bytes` of records.
+    fn tick_durability(fs: &FlushState, bytes: u64, tree_bytes: u64) -> Durability {
+        let garbage_bound = tree_bytes.max(STATE_GARBAGE_MIN_BYTES);
+        if fs.since_durable + 1 >= STATE_DURABLE_EVERY
+            || fs.bytes_since_durable + bytes > garbage_bound
+        {
+            Durability::Immediate
+        } else {
+            Durability::None
+        }
+    }
+
+    /// `durability` None: the flusher's policy, and nothing when nothing changed.
     fn flush_locked(
         &self,
         fs: &mut FlushState,
-        durability: Durability,
-        always: bool,
+        durability: Option<Durability>,
     ) -> Result<bool, redb::Error> {
         let encode = |e: serde_json::Error| redb::Error::Corrupted(e.to_string());
-        let (touched_files, touched_locks, files, locks, meta, applied) = {
+        let (touched_files, touched_locks, files, locks, meta, applied, bytes, durability) = {
             let st = self.shared.read();
             let (touched_files, touched_locks) =
                 std::mem::take(&mut *self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner()));
-            if !always
+            if durability.is_none()
                 && touched_files.is_empty()
                 && touched_locks.is_empty()
                 && st.last_applied == fs.persisted_applied
@@ -278,15 +293,34 @@ impl StateMachine {
             }
             let meta = state_store::meta_records(&st)?;
             let applied = st.last_applied;
-            (touched_files, touched_locks, files, locks, meta, applied)
+            let bytes: u64 = files
+                .iter()
+                .chain(&locks)
+                .map(|(k, v)| (k.len() + v.as_ref().map_or(0, Vec::len)) as u64)
+                .sum();
+            let durability =
+                durability.unwrap_or_else(|| Self::tick_durability(fs, bytes, st.tree.bytes()));
+            (
+                touched_files,
+                touched_locks,
+                files,
+                locks,
+                meta,
+                applied,
+                bytes,
+                durability,
+            )
         };
         match state_store::persist(&self.db, &files, &locks, &meta, durability) {
             Ok(()) => {
                 fs.persisted_applied = applied;
-                fs.since_durable = match durability {
-                    Durability::None => fs.since_durable + 1,
-                    _ => 0,
-                };
+                if let Durability::None = durability {
+                    fs.since_durable += 1;
+                    fs.bytes_since_durable += bytes;
+                } else {
+                    fs.since_durable = 0;
+                    fs.bytes_since_durable = 0;
+                }
                 Ok(true)
             }
             Err(e) => {
@@ -432,6 +466,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             *shared.seen() = lock_paths.into_iter().map(|p| (p, now)).collect();
             fs.persisted_applied = st.last_applied;
             fs.since_durable = 0;
+            fs.bytes_since_durable = 0;
             changes
         };
         drop(fs);
