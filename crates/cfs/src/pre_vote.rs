@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use openraft::ServerState;
 
 use crate::election_guard::{
@@ -118,16 +119,21 @@ impl Cfs {
                 }
             });
         let started = Instant::now();
-        let answers = tokio::time::timeout(timing.round_timeout, futures::future::join_all(asks))
-            .await
-            .unwrap_or_default();
-        for (id, answer) in answers {
-            match answer {
-                Ok(a) if a.granted => {
+        let deadline = tokio::time::Instant::now() + timing.round_timeout;
+        let mut pending: FuturesUnordered<_> = asks.collect();
+        // Count answers as they come: a voter cut off by a firewall never
+        // answers, and must not void the answers of the others.
+        while !majority_granted(&configs, &granted) {
+            let next = match tokio::time::timeout_at(deadline, pending.next()).await {
+                Ok(Some(answer)) => answer,
+                Ok(None) | Err(_) => break,
+            };
+            match next {
+                (id, Ok(a)) if a.granted => {
                     granted.insert(id);
                 }
-                Ok(a) => tracing::debug!(voter = id, reason = %a.reason, "pre-vote refused"),
-                Err(e) => tracing::debug!(voter = id, "pre-vote unanswered: {e}"),
+                (id, Ok(a)) => tracing::debug!(voter = id, reason = %a.reason, "pre-vote refused"),
+                (id, Err(e)) => tracing::debug!(voter = id, "pre-vote unanswered: {e}"),
             }
         }
         let ok = majority_granted(&configs, &granted);
