@@ -47,6 +47,9 @@ pub enum CfsError {
     Timeout { secs: u64 },
     #[error("storage error: {message}")]
     Storage { message: String },
+    /// A write of this node's stores failed (a full disk): Raft is stopped here until it recovers.
+    #[error("storage failed on this node: {message}; it takes no writes until the stores are writable again")]
+    StorageFailed { message: String },
     #[error("cluster RPC failed: {message}")]
     Rpc { message: String },
 }

@@ -5,15 +5,22 @@
 
 pub mod b64;
 pub mod command;
+pub mod election_guard;
 pub mod error;
 pub mod latency;
 pub mod log_store;
 pub mod network;
+pub mod pre_vote;
 pub mod quorum;
 pub mod recover;
 pub mod rpc;
 pub mod service;
+pub mod service_members;
+pub mod snapshot_diff;
 pub mod state_machine;
+pub mod state_store;
+pub mod storage_fault;
+pub mod storage_recovery;
 pub mod tree;
 pub mod types;
 pub mod view;

@@ -14,6 +14,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 
+use crate::storage_fault::StorageFault;
 use crate::types::{storage_err, Entry, LogId, StorageError, TypeConfig, Vote};
 
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
@@ -34,6 +35,8 @@ pub struct LogStore {
 struct Shared {
     db: Arc<Database>,
     cache: Mutex<Cache>,
+    /// Where a failed write is reported.
+    fault: Arc<StorageFault>,
 }
 
 #[derive(Default)]
@@ -85,6 +88,11 @@ impl Shared {
 impl LogStore {
     /// Opens (or creates) the log database and starts its writer thread.
     pub fn open(path: &Path) -> Result<Self, redb::Error> {
+        Self::open_reporting(path, Arc::default())
+    }
+
+    /// Like [`LogStore::open`], reporting write failures to `fault`.
+    pub fn open_reporting(path: &Path, fault: Arc<StorageFault>) -> Result<Self, redb::Error> {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOGS)?;
@@ -123,6 +131,7 @@ impl LogStore {
         let shared = Arc::new(Shared {
             db: Arc::new(db),
             cache: Mutex::new(cache),
+            fault,
         });
         let (tx, rx) = mpsc::channel();
         let writer_shared = shared.clone();
@@ -131,6 +140,12 @@ impl LogStore {
             .spawn(move || writer_loop(writer_shared, rx))
             .map_err(|e| redb::Error::Corrupted(format!("cannot start the log writer: {e}")))?;
         Ok(LogStore { shared, writer: tx })
+    }
+
+    /// The id of the last entry in the log (held in memory, durable or not).
+    pub fn last_log_id(&self) -> Option<LogId> {
+        let c = self.shared.cache();
+        c.last.or(c.purged)
     }
 
     async fn completed(
@@ -279,6 +294,7 @@ fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
         }
         if let Err(e) = result {
             tracing::error!("raft log write failed: {e}");
+            shared.fault.report(format!("raft log write failed: {e}"));
         }
     }
 }

@@ -32,6 +32,8 @@ pub const KIND_SNAPSHOT: u16 = 3;
 pub const KIND_PROPOSE: u16 = 4;
 /// A read-index request forwarded to the leader.
 pub const KIND_READ_INDEX: u16 = 5;
+/// A pre-vote of the election guard.
+pub const KIND_PRE_VOTE: u16 = 6;
 
 /// An append request with the leader's remaining quorum lease.
 #[derive(Serialize, Deserialize)]

@@ -10,8 +10,10 @@ use openraft::raft::{AppendEntriesResponse, InstallSnapshotRequest, VoteRequest}
 use brigade_net::frames::Handler;
 
 use crate::command::Op;
+use crate::election_guard::PreVoteRequest;
 use crate::network::{
-    AppendFrame, KIND_APPEND, KIND_PROPOSE, KIND_READ_INDEX, KIND_SNAPSHOT, KIND_VOTE,
+    AppendFrame, KIND_APPEND, KIND_PRE_VOTE, KIND_PROPOSE, KIND_READ_INDEX, KIND_SNAPSHOT,
+    KIND_VOTE,
 };
 use crate::service::Cfs;
 use crate::types::{NodeId, TypeConfig};
@@ -31,6 +33,12 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Bytes, String> {
 }
 
 async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, String> {
+    if matches!(kind, KIND_APPEND | KIND_VOTE | KIND_SNAPSHOT) {
+        // Raft is stopped here until the stores are reopened: say why, without asking it.
+        if let Some(e) = cfs.storage_error() {
+            return Err(format!("storage failed on this node: {e}"));
+        }
+    }
     match kind {
         KIND_APPEND => {
             let frame: AppendFrame =
@@ -45,6 +53,7 @@ async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, Str
             );
             if let Ok(resp) = &result {
                 if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
+                    cfs.note_leader_contact();
                     cfs.quorum()
                         .on_leader_message(Duration::from_millis(frame.lease_ms), received);
                 }
@@ -59,7 +68,16 @@ async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, Str
         KIND_SNAPSHOT => {
             let rpc: InstallSnapshotRequest<TypeConfig> =
                 serde_json::from_slice(&payload).map_err(|e| format!("bad snapshot: {e}"))?;
-            encode(&cfs.raft().install_snapshot(rpc).await)
+            let result = cfs.raft().install_snapshot(rpc).await;
+            if result.is_ok() {
+                cfs.note_leader_contact();
+            }
+            encode(&result)
+        }
+        KIND_PRE_VOTE => {
+            let req: PreVoteRequest =
+                serde_json::from_slice(&payload).map_err(|e| format!("bad pre-vote: {e}"))?;
+            encode(&cfs.answer_pre_vote(&req))
         }
         KIND_PROPOSE => {
             let op: Op =

@@ -1,25 +1,32 @@
 //! The cfs handle used by the node: quorum-gated writes forwarded to the
 //! leader, local and read-index reads, watches, membership changes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use openraft::{Config, ServerState, SnapshotPolicy};
 use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 
 use brigade_core::CfsPath;
 
-use crate::command::{Applied, Change, ChangeKind, CommandResult, Op, Proposal};
+use crate::command::{Applied, Change, CommandResult, Op, Proposal};
 use crate::error::CfsError;
 use crate::log_store::LogStore;
 use crate::network::{RaftTransport, KIND_PROPOSE, KIND_READ_INDEX};
 use crate::quorum::QuorumTracker;
 use crate::state_machine::{Shared, StateMachine};
+use crate::storage_fault::StorageFault;
 use crate::types::{Member, NodeId, Raft, RaftMetrics};
-use crate::view::{CfsStatus, DirEntryInfo, FileInfo, MemberInfo};
+use crate::view::{DirEntryInfo, FileInfo};
+
+/// The Raft log's file in the data directory.
+pub const LOG_FILE: &str = "log.redb";
+/// The state machine's file in the data directory.
+pub const STATE_FILE: &str = "state.redb";
 
 /// How long a write may wait for commit before the client is told the outcome is unknown.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,16 +89,28 @@ pub struct CfsOptions {
 
 /// The replicated file tree on this node.
 pub struct Cfs {
-    id: NodeId,
-    raft: Raft,
-    shared: Arc<Shared>,
-    quorum: Arc<QuorumTracker>,
+    pub(crate) id: NodeId,
+    /// The running Raft instance (replaced when the stores are reopened after a failure).
+    pub(crate) raft: Arc<RwLock<Raft>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) quorum: Arc<QuorumTracker>,
     leader_since: Mutex<Option<Instant>>,
-    lock_seen: Arc<Mutex<BTreeMap<String, Instant>>>,
-    sm: StateMachine,
-    transport: RaftTransport,
+    /// When this node last heard a leader (or led), for the election guard.
+    pub(crate) leader_contact: Mutex<Instant>,
+    /// The state machine of the running instance (None while its file is closed).
+    pub(crate) sm: Mutex<Option<StateMachine>>,
+    /// The log store of the running instance (None while its file is closed).
+    pub(crate) log: Mutex<Option<LogStore>>,
+    pub(crate) transport: RaftTransport,
     proposals: mpsc::UnboundedSender<(Op, oneshot::Sender<CommandResult>)>,
     write_latency: crate::latency::Histogram,
+    /// The first failed write of the stores, until they are reopened.
+    pub(crate) fault: Arc<StorageFault>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) settings: RaftSettings,
+    /// Set by `shutdown`: no more restarts.
+    pub(crate) stopping: AtomicBool,
 }
 
 fn op_bytes(op: &Op) -> usize {
@@ -104,7 +123,7 @@ fn op_bytes(op: &Op) -> usize {
 
 /// Turns concurrent proposals into few Raft entries (each op keeps its own result).
 async fn run_batcher(
-    raft: Raft,
+    current: Arc<RwLock<Raft>>,
     mut rx: mpsc::UnboundedReceiver<(Op, oneshot::Sender<CommandResult>)>,
 ) {
     let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT_BATCHES));
@@ -123,7 +142,7 @@ async fn run_batcher(
                 Err(_) => break,
             }
         }
-        let raft = raft.clone();
+        let raft = current.read().unwrap_or_else(|p| p.into_inner()).clone();
         tokio::spawn(async move {
             let (ops, waiters): (Vec<Op>, Vec<_>) = batch.into_iter().unzip();
             let proposal = Proposal {
@@ -172,27 +191,31 @@ impl Cfs {
     /// Opens the stores and starts Raft (not yet a member of anything if new).
     pub async fn start(opts: CfsOptions) -> Result<Arc<Cfs>, CfsError> {
         std::fs::create_dir_all(&opts.data_dir).map_err(CfsError::storage)?;
-        let log = LogStore::open(&opts.data_dir.join("log.redb")).map_err(CfsError::storage)?;
-        let sm =
-            StateMachine::open(&opts.data_dir.join("state.redb")).map_err(CfsError::storage)?;
+        let fault = Arc::new(StorageFault::default());
+        let log = LogStore::open_reporting(&opts.data_dir.join(LOG_FILE), fault.clone())
+            .map_err(CfsError::storage)?;
+        let sm = StateMachine::open_reporting(&opts.data_dir.join(STATE_FILE), fault.clone())
+            .map_err(CfsError::storage)?;
         sm.spawn_flusher();
         let shared = sm.shared();
         let sm_handle = sm.clone();
         let s = &opts.settings;
-        let config = Config {
-            cluster_name: "brigade".into(),
-            heartbeat_interval: s.heartbeat_ms,
-            election_timeout_min: s.election_min_ms,
-            election_timeout_max: s.election_max_ms,
-            install_snapshot_timeout: 10_000,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_logs),
-            max_in_snapshot_log_to_keep: s.keep_logs,
-            snapshot_max_chunk_size: 1024 * 1024,
-            enable_elect: s.can_lead,
-            ..Default::default()
-        }
-        .validate()
-        .map_err(CfsError::invalid)?;
+        let config = Arc::new(
+            Config {
+                cluster_name: "brigade".into(),
+                heartbeat_interval: s.heartbeat_ms,
+                election_timeout_min: s.election_min_ms,
+                election_timeout_max: s.election_max_ms,
+                install_snapshot_timeout: 10_000,
+                snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_logs),
+                max_in_snapshot_log_to_keep: s.keep_logs,
+                snapshot_max_chunk_size: 1024 * 1024,
+                enable_elect: s.can_lead,
+                ..Default::default()
+            }
+            .validate()
+            .map_err(CfsError::invalid)?,
+        );
         let quorum = Arc::new(QuorumTracker::new(Duration::from_millis(s.lease_ms)));
         let transport = RaftTransport::new(
             opts.raft_tls.clone(),
@@ -200,31 +223,41 @@ impl Cfs {
             opts.local_addr1,
             quorum.clone(),
         );
-        let transport_handle = transport.clone();
         let (proposals, proposal_rx) = mpsc::unbounded_channel();
-        let raft = Raft::new(opts.node_id, Arc::new(config), transport, log, sm)
+        let log_handle = log.clone();
+        let raft = Raft::new(opts.node_id, config.clone(), transport.clone(), log, sm)
             .await
             .map_err(CfsError::storage)?;
-        tokio::spawn(run_batcher(raft.clone(), proposal_rx));
+        let current = Arc::new(RwLock::new(raft.clone()));
+        tokio::spawn(run_batcher(current.clone(), proposal_rx));
         let cfs = Arc::new(Cfs {
             id: opts.node_id,
-            raft,
+            raft: current,
             shared,
             quorum,
             leader_since: Mutex::new(None),
-            lock_seen: Arc::new(Mutex::new(BTreeMap::new())),
-            sm: sm_handle,
-            transport: transport_handle,
+            leader_contact: Mutex::new(Instant::now()),
+            sm: Mutex::new(Some(sm_handle)),
+            log: Mutex::new(Some(log_handle)),
+            transport,
             proposals,
             write_latency: Default::default(),
+            fault,
+            config,
+            data_dir: opts.data_dir.clone(),
+            settings: opts.settings.clone(),
+            stopping: AtomicBool::new(false),
         });
-        cfs.spawn_watchers();
+        cfs.spawn_metrics_watcher(&raft);
+        cfs.spawn_storage_supervisor();
+        cfs.spawn_election_guard();
         Ok(cfs)
     }
 
-    fn spawn_watchers(self: &Arc<Self>) {
+    /// Follows one Raft instance's metrics until it is gone.
+    pub(crate) fn spawn_metrics_watcher(self: &Arc<Self>, raft: &Raft) {
         let weak = Arc::downgrade(self);
-        let mut metrics = self.raft.metrics();
+        let mut metrics = raft.metrics();
         tokio::spawn(async move {
             loop {
                 let Some(cfs) = weak.upgrade() else { return };
@@ -233,40 +266,6 @@ impl Cfs {
                 drop(cfs);
                 if metrics.changed().await.is_err() {
                     return;
-                }
-            }
-        });
-        let seen = self.lock_seen.clone();
-        let mut changes = self.shared.changes.subscribe();
-        tokio::spawn(async move {
-            loop {
-                match changes.recv().await {
-                    Ok(Change {
-                        path,
-                        kind: ChangeKind::Locked { .. },
-                        ..
-                    }) => {
-                        seen.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(path, Instant::now());
-                    }
-                    Ok(Change {
-                        path,
-                        kind: ChangeKind::Unlocked,
-                        ..
-                    }) => {
-                        seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&path);
-                    }
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        // Unknown renewals: treat every lock as freshly renewed (conservative).
-                        let now = Instant::now();
-                        let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
-                        for v in s.values_mut() {
-                            *v = now;
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
         });
@@ -279,6 +278,9 @@ impl Cfs {
 
     fn observe_metrics(&self, m: &RaftMetrics) {
         let is_leader = m.state == ServerState::Leader;
+        if is_leader {
+            self.note_leader_contact();
+        }
         let mut since = self.leader_since.lock().unwrap_or_else(|p| p.into_inner());
         match (is_leader, since.is_some()) {
             (true, false) => *since = Some(Instant::now()),
@@ -298,22 +300,44 @@ impl Cfs {
         self.id
     }
 
-    pub fn raft(&self) -> &Raft {
-        &self.raft
+    /// The running Raft instance.
+    pub fn raft(&self) -> Raft {
+        self.raft.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// This node heard from a leader now (an append or a snapshot that it accepted).
+    pub fn note_leader_contact(&self) {
+        *self
+            .leader_contact
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// The failed store write that stopped Raft here, while it is not recovered.
+    pub fn storage_error(&self) -> Option<String> {
+        self.fault.current().map(|f| f.message)
+    }
+
+    /// Refuses with the storage failure, if there is one.
+    fn check_storage(&self) -> Result<(), CfsError> {
+        match self.fault.current() {
+            Some(f) => Err(CfsError::StorageFailed { message: f.message }),
+            None => Ok(()),
+        }
     }
 
     pub fn quorum(&self) -> &QuorumTracker {
         &self.quorum
     }
 
-    /// Whether this node may write now.
+    /// Whether this node may write now (never while its storage is failed).
     pub fn is_quorate(&self) -> bool {
-        self.quorum.is_quorate(Instant::now())
+        self.fault.current().is_none() && self.quorum.is_quorate(Instant::now())
     }
 
     /// Whether this node belongs to a cluster (has any membership).
     pub fn is_initialized(&self) -> bool {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft().metrics().borrow().clone();
         let initialized = m.membership_config.membership().nodes().next().is_some();
         initialized
     }
@@ -322,7 +346,7 @@ impl Cfs {
     pub async fn bootstrap(&self, me: Member) -> Result<(), CfsError> {
         let mut members = BTreeMap::new();
         members.insert(self.id, me);
-        self.raft
+        self.raft()
             .initialize(members)
             .await
             .map_err(CfsError::invalid)?;
@@ -397,7 +421,7 @@ impl Cfs {
     /// leader confirmed its leadership (Raft read-index), then reads locally.
     pub async fn read_consistent(&self, path: &CfsPath) -> Result<FileInfo, CfsError> {
         let index = self.read_index().await?;
-        let mut applied = self.raft.metrics();
+        let mut applied = self.raft().metrics();
         let wait = applied.wait_for(|m| m.last_applied.is_some_and(|l| l.index >= index));
         tokio::time::timeout(READ_INDEX_TIMEOUT, wait)
             .await
@@ -411,10 +435,11 @@ impl Cfs {
     /// The read index: on the leader, after confirming leadership with a
     /// majority; elsewhere, asked of the leader.
     pub async fn read_index(&self) -> Result<u64, CfsError> {
+        self.check_storage()?;
         if !self.is_quorate() {
             return Err(CfsError::NotQuorate);
         }
-        match self.raft.ensure_linearizable().await {
+        match self.raft().ensure_linearizable().await {
             Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
             Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
                 let node = f.leader_node.ok_or(CfsError::NoLeader)?;
@@ -451,10 +476,11 @@ impl Cfs {
     }
 
     async fn propose_inner(&self, op: Op) -> Result<Applied, CfsError> {
+        self.check_storage()?;
         if !self.is_quorate() {
             return Err(CfsError::NotQuorate);
         }
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft().metrics().borrow().clone();
         if m.current_leader == Some(self.id) {
             return self.propose_as_leader(op).await;
         }
@@ -500,6 +526,7 @@ impl Cfs {
 
     /// Runs a proposal on the leader (also the target of forwarded writes).
     pub async fn propose_as_leader(&self, op: Op) -> Result<Applied, CfsError> {
+        self.check_storage()?;
         if !self.is_quorate() {
             return Err(CfsError::NotQuorate);
         }
@@ -536,10 +563,8 @@ impl Cfs {
             let since_leader =
                 (*self.leader_since.lock().unwrap_or_else(|p| p.into_inner()))?.elapsed();
             let since_seen = self
-                .lock_seen
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(path.as_str())
+                .shared
+                .lock_seen_at(path.as_str())
                 .map(|t| t.elapsed())
                 .unwrap_or(since_leader);
             (since_leader > lease && since_seen > lease).then_some(h.generation)
@@ -564,163 +589,5 @@ impl Cfs {
             .await
             .map_err(|e| CfsError::rpc(format!("forwarding to leader {}: {e}", leader.name)))?;
         result
-    }
-
-    // ---- membership ----
-
-    /// On the leader: adds a node as a non-voting learner (returns once it is recorded).
-    pub async fn add_learner(&self, id: NodeId, member: Member) -> Result<(), CfsError> {
-        self.raft
-            .add_learner(id, member, false)
-            .await
-            .map(|_| ())
-            .map_err(CfsError::rpc)
-    }
-
-    /// On the leader: sets the voters.
-    pub async fn set_voters(&self, voters: BTreeSet<NodeId>) -> Result<(), CfsError> {
-        self.raft
-            .change_membership(ChangeMembers::ReplaceAllVoters(voters), true)
-            .await
-            .map(|_| ())
-            .map_err(CfsError::rpc)
-    }
-
-    /// On the leader: removes a node entirely (demoting it first if it votes).
-    pub async fn remove_member(&self, id: NodeId) -> Result<(), CfsError> {
-        let m = self.raft.metrics().borrow().clone();
-        let membership = m.membership_config.membership().clone();
-        if membership.voter_ids().any(|v| v == id) {
-            let voters: BTreeSet<NodeId> = membership.voter_ids().filter(|v| *v != id).collect();
-            if voters.is_empty() {
-                return Err(CfsError::invalid("cannot remove the last voter"));
-            }
-            self.set_voters(voters).await?;
-        }
-        let mut gone = BTreeSet::new();
-        gone.insert(id);
-        self.raft
-            .change_membership(ChangeMembers::RemoveNodes(gone), false)
-            .await
-            .map(|_| ())
-            .map_err(CfsError::rpc)
-    }
-
-    /// Promotes caught-up learners while there are fewer voters than
-    /// `max_voters`, and replaces voters that are not `alive` with live,
-    /// caught-up learners. Returns the new voter set when it changed.
-    pub async fn reconcile_voters(
-        &self,
-        max_voters: usize,
-        alive: impl Fn(NodeId) -> bool,
-    ) -> Result<Option<BTreeSet<NodeId>>, CfsError> {
-        let m = self.raft.metrics().borrow().clone();
-        if m.current_leader != Some(self.id) || !self.is_quorate() {
-            return Ok(None);
-        }
-        let membership = m.membership_config.membership();
-        if membership.get_joint_config().len() > 1 {
-            return Ok(None);
-        }
-        let mut voters: BTreeSet<NodeId> = membership.voter_ids().collect();
-        let last = m.last_log_index.unwrap_or(0);
-        let caught_up = |id: &NodeId| {
-            m.replication
-                .as_ref()
-                .and_then(|r| r.get(id))
-                .and_then(|l| l.map(|l| l.index))
-                .is_some_and(|i| i + 100 >= last)
-        };
-        let mut changed = false;
-        let mut candidates: Vec<NodeId> = membership
-            .learner_ids()
-            .filter(|l| caught_up(l) && alive(*l))
-            .collect();
-        while voters.len() < max_voters {
-            let Some(learner) = candidates.pop() else {
-                break;
-            };
-            voters.insert(learner);
-            changed = true;
-        }
-        // A dead voter gives its vote to a live learner (never shrinking the voter count).
-        let dead: Vec<NodeId> = voters
-            .iter()
-            .copied()
-            .filter(|v| *v != self.id && !alive(*v))
-            .collect();
-        for d in dead {
-            let Some(replacement) = candidates.pop() else {
-                break;
-            };
-            voters.remove(&d);
-            voters.insert(replacement);
-            changed = true;
-        }
-        if !changed {
-            return Ok(None);
-        }
-        self.set_voters(voters.clone()).await?;
-        Ok(Some(voters))
-    }
-
-    /// A status report of this replica.
-    pub fn status(&self) -> CfsStatus {
-        let m = self.raft.metrics().borrow().clone();
-        let membership = m.membership_config.membership();
-        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
-        let members = membership
-            .nodes()
-            .map(|(id, n)| MemberInfo {
-                id: *id,
-                name: n.name.clone(),
-                rpc_addr: n.rpc_addr.clone(),
-                api_addr: n.api_addr.clone(),
-                voter: voters.contains(id),
-                matched: m
-                    .replication
-                    .as_ref()
-                    .and_then(|r| r.get(id))
-                    .and_then(|l| l.map(|l| l.index)),
-            })
-            .collect::<Vec<_>>();
-        let role = match m.state {
-            ServerState::Leader => "leader",
-            ServerState::Candidate => "candidate",
-            ServerState::Shutdown => "shutdown",
-            _ if members.is_empty() => "none",
-            _ if voters.contains(&self.id) => "voter",
-            _ => "learner",
-        };
-        let leader_name = m
-            .current_leader
-            .and_then(|l| membership.get_node(&l))
-            .map(|n| n.name.clone());
-        let st = self.shared.read();
-        CfsStatus {
-            node_id: self.id,
-            initialized: !members.is_empty(),
-            role: role.to_string(),
-            quorate: self.is_quorate(),
-            leader: m.current_leader,
-            leader_name,
-            term: m.current_term,
-            last_log_index: m.last_log_index,
-            last_applied: m.last_applied.map(|l| l.index),
-            snapshot_index: m.snapshot.map(|l| l.index),
-            purged_index: m.purged.map(|l| l.index),
-            cluster_version: st.tree.version(),
-            tree_bytes: st.tree.bytes(),
-            tree_entries: st.tree.len() as u64,
-            members,
-        }
-    }
-
-    /// Stops Raft (the stores stay consistent on disk).
-    pub async fn shutdown(&self) {
-        let _ = self.raft.shutdown().await;
-        if let Err(e) = self.sm.flush(redb::Durability::Immediate) {
-            tracing::error!("final state flush failed: {e}");
-        }
     }
 }

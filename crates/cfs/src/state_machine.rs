@@ -3,35 +3,37 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
-use redb::{Database, Durability, ReadableTable, TableDefinition};
+use redb::{Database, Durability};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::command::{Change, Command, ProposalResult};
-use crate::tree::{Entry as TreeEntry, LockState, Tree};
+use crate::command::{Change, ChangeKind, Command, ProposalResult};
+use crate::state_store;
+use crate::storage_fault::StorageFault;
+use crate::tree::Tree;
 use crate::types::{
     storage_err, Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 
-const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
-const LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("locks");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot");
-const KEY_APPLIED: &str = "last_applied";
-const KEY_MEMBERSHIP: &str = "membership";
-const KEY_VERSION: &str = "version";
-const KEY_SNAP_META: &str = "meta";
-const KEY_SNAP_DATA: &str = "data";
 /// How many changes a slow watcher may fall behind before it is told it lagged.
 pub const WATCH_BUFFER: usize = 4096;
-/// How often applied changes are written to redb (not fsynced: the Raft log is
-/// the durable record; a crash re-applies from the last persisted index).
+/// How often applied changes are written to redb (mostly not fsynced: the Raft
+/// log is the durable record; a crash re-applies from the last persisted index).
 pub const STATE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// Every this many flushes one is durable (fsynced). redb frees the pages a
+/// commit replaces only at a durable commit: with non-durable commits alone the
+/// file grew by every rewritten entry, forever (issue 13, item 4). So the file
+/// holds at most this many flushes' worth of replaced pages beyond the tree...
+pub const STATE_DURABLE_EVERY: u32 = 10;
+/// ...and a flush is durable sooner once the records written since the last
+/// durable one exceed the tree's size (or this much, for a small tree): the
+/// replaced pages stay within about one more copy of the tree.
+pub const STATE_GARBAGE_MIN_BYTES: u64 = 256 * 1024;
 
 /// Everything the state machine holds, behind one lock so reads are consistent.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -49,7 +51,22 @@ pub struct Shared {
     /// Paths changed in memory since the last flush to redb (files, locks).
     dirty: Mutex<(BTreeSet<String>, BTreeSet<String>)>,
     /// Serializes flushes so an older flush never overwrites a newer one.
-    flush_lock: Mutex<()>,
+    flush_lock: Mutex<FlushState>,
+    /// When this replica last saw each lock taken or renewed (monotonic clock).
+    lock_seen: Mutex<BTreeMap<String, Instant>>,
+    /// The first failed write of this node's stores, until they are reopened.
+    fault: Arc<StorageFault>,
+}
+
+/// What the flusher remembers between flushes.
+#[derive(Debug, Default)]
+struct FlushState {
+    /// Non-durable commits since the last durable one.
+    since_durable: u32,
+    /// Bytes of records those commits wrote.
+    bytes_since_durable: u64,
+    /// The applied log id the last commit recorded (nothing new: no commit).
+    persisted_applied: Option<LogId>,
 }
 
 impl Shared {
@@ -58,6 +75,45 @@ impl Shared {
     }
     fn write(&self) -> RwLockWriteGuard<'_, SmState> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+    fn seen(&self) -> MutexGuard<'_, BTreeMap<String, Instant>> {
+        self.lock_seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn flush_state(&self) -> MutexGuard<'_, FlushState> {
+        self.flush_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// When this replica last saw the lock at `path` taken or renewed, or
+    /// received it in a snapshot (which counts as just taken: a full lease).
+    pub fn lock_seen_at(&self, path: &str) -> Option<Instant> {
+        self.seen().get(path).copied()
+    }
+
+    /// The storage failure shared with the log store.
+    pub fn fault(&self) -> &Arc<StorageFault> {
+        &self.fault
+    }
+
+    /// Publishes applied changes, keeping the lock clocks.
+    fn publish(&self, changes: Vec<Change>) {
+        {
+            let now = Instant::now();
+            let mut seen = self.seen();
+            for c in &changes {
+                match c.kind {
+                    ChangeKind::Locked { .. } => {
+                        seen.insert(c.path.clone(), now);
+                    }
+                    ChangeKind::Unlocked => {
+                        seen.remove(&c.path);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for c in changes {
+            let _ = self.changes.send(c);
+        }
     }
 }
 
@@ -72,70 +128,87 @@ fn snap_err(verb: ErrorVerb, e: impl std::fmt::Display) -> StorageError {
     storage_err(ErrorSubject::Snapshot(None), verb, e)
 }
 
+/// Snapshot payload: the whole state.
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    meta: SnapshotMeta,
+    #[serde(with = "crate::b64")]
+    data: Vec<u8>,
+}
+
+/// The snapshot of a state: its metadata, its data, and the record stored for it.
+fn snapshot_of(st: &SmState) -> Result<(SnapshotMeta, Vec<u8>, Vec<u8>), serde_json::Error> {
+    let data = serde_json::to_vec(st)?;
+    let id = match &st.last_applied {
+        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, st.tree.version()),
+        None => format!("0-0-{}", st.tree.version()),
+    };
+    let meta = SnapshotMeta {
+        last_log_id: st.last_applied,
+        last_membership: st.membership.clone(),
+        snapshot_id: id,
+    };
+    let file = serde_json::to_vec(&SnapshotFile {
+        meta: meta.clone(),
+        data: data.clone(),
+    })?;
+    Ok((meta, data, file))
+}
+
 impl StateMachine {
     /// Opens the database and loads the tree into memory.
     pub fn open(path: &Path) -> Result<Self, redb::Error> {
+        Self::open_reporting(path, Arc::default())
+    }
+
+    /// Like [`StateMachine::open`], reporting write failures to `fault`.
+    pub fn open_reporting(path: &Path, fault: Arc<StorageFault>) -> Result<Self, redb::Error> {
         let db = Database::create(path)?;
-        let txn = db.begin_write()?;
-        for t in [FILES, LOCKS, META, SNAPSHOT] {
-            txn.open_table(t)?;
-        }
-        txn.commit()?;
-        let r = db.begin_read()?;
-        let decode =
-            |e: serde_json::Error| redb::Error::Corrupted(format!("state machine record: {e}"));
-        let mut entries = BTreeMap::new();
-        for item in r.open_table(FILES)?.iter()? {
-            let (k, v) = item?;
-            entries.insert(
-                k.value().to_string(),
-                serde_json::from_slice::<TreeEntry>(v.value()).map_err(decode)?,
-            );
-        }
-        let mut locks = BTreeMap::new();
-        for item in r.open_table(LOCKS)?.iter()? {
-            let (k, v) = item?;
-            locks.insert(
-                k.value().to_string(),
-                serde_json::from_slice::<LockState>(v.value()).map_err(decode)?,
-            );
-        }
-        let meta = r.open_table(META)?;
-        let get = |key: &str| -> Result<Option<Vec<u8>>, redb::Error> {
-            Ok(meta.get(key)?.map(|v| v.value().to_vec()))
-        };
-        let last_applied = match get(KEY_APPLIED)? {
-            Some(b) => serde_json::from_slice(&b).map_err(decode)?,
-            None => None,
-        };
-        let membership = match get(KEY_MEMBERSHIP)? {
-            Some(b) => serde_json::from_slice(&b).map_err(decode)?,
-            None => StoredMembership::default(),
-        };
-        let version = match get(KEY_VERSION)? {
-            Some(b) => serde_json::from_slice(&b).map_err(decode)?,
-            None => 0,
-        };
-        drop(meta);
-        drop(r);
-        let state = SmState {
-            tree: Tree::from_parts(entries, locks, version),
-            last_applied,
-            membership,
-        };
+        state_store::create_tables(&db)?;
+        let state = state_store::load(&db)?;
         let (changes, _) = broadcast::channel(WATCH_BUFFER);
         Ok(StateMachine {
             db: Arc::new(db),
             shared: Arc::new(Shared {
+                flush_lock: Mutex::new(FlushState {
+                    since_durable: 0,
+                    bytes_since_durable: 0,
+                    persisted_applied: state.last_applied,
+                }),
                 state: RwLock::new(state),
                 changes,
                 dirty: Mutex::new((BTreeSet::new(), BTreeSet::new())),
-                flush_lock: Mutex::new(()),
+                lock_seen: Mutex::new(BTreeMap::new()),
+                fault,
             }),
         })
     }
 
-    /// Starts the background flusher; it stops when the state machine is dropped.
+    /// Reopens the file after a storage failure (its old handle must be gone),
+    /// keeping the in-memory state, which is never behind the file: it is
+    /// written whole, with a snapshot of it, so the file matches memory again.
+    pub fn reopen(path: &Path, shared: Arc<Shared>) -> Result<Self, redb::Error> {
+        let db = Database::create(path)?;
+        state_store::create_tables(&db)?;
+        {
+            let mut fs = shared.flush_state();
+            let st = shared.read();
+            let (_, _, file) =
+                snapshot_of(&st).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+            state_store::write_full(&db, &st, &file)?;
+            *shared.dirty.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
+            fs.persisted_applied = st.last_applied;
+            fs.since_durable = 0;
+            fs.bytes_since_durable = 0;
+        }
+        Ok(StateMachine {
+            db: Arc::new(db),
+            shared,
+        })
+    }
+
+    /// Starts the background flusher; it stops when the state machine is
+    /// dropped, or at the first failed write (reported to the storage fault).
     pub fn spawn_flusher(&self) {
         let weak = Arc::downgrade(&self.shared);
         let db = Arc::downgrade(&self.db);
@@ -147,8 +220,10 @@ impl StateMachine {
                     return;
                 };
                 let sm = StateMachine { db, shared };
-                if let Err(e) = sm.flush(Durability::None) {
+                if let Err(e) = sm.flush_tick() {
                     tracing::error!("state machine flush failed: {e}");
+                    sm.shared.fault.report(format!("state write failed: {e}"));
+                    return;
                 }
             });
         if let Err(e) = spawned {
@@ -156,37 +231,106 @@ impl StateMachine {
         }
     }
 
+    /// One flush of the background flusher: nothing when nothing changed,
+    /// else a commit that is durable every [`STATE_DURABLE_EVERY`] commits.
+    /// Returns whether it committed.
+    pub fn flush_tick(&self) -> Result<bool, redb::Error> {
+        let mut fs = self.shared.flush_state();
+        self.flush_locked(&mut fs, None)
+    }
+
     /// Writes every path changed since the last flush, with the metadata, in one transaction.
     pub fn flush(&self, durability: Durability) -> Result<(), redb::Error> {
-        let _serial = self
-            .shared
-            .flush_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut fs = self.shared.flush_state();
+        self.flush_locked(&mut fs, Some(durability)).map(|_| ())
+    }
+
+    /// The background flusher's durability for a commit of `bytes` of records.
+    fn tick_durability(fs: &FlushState, bytes: u64, tree_bytes: u64) -> Durability {
+        let garbage_bound = tree_bytes.max(STATE_GARBAGE_MIN_BYTES);
+        if fs.since_durable + 1 >= STATE_DURABLE_EVERY
+            || fs.bytes_since_durable + bytes > garbage_bound
+        {
+            Durability::Immediate
+        } else {
+            Durability::None
+        }
+    }
+
+    /// `durability` None: the flusher's policy, and nothing when nothing changed.
+    fn flush_locked(
+        &self,
+        fs: &mut FlushState,
+        durability: Option<Durability>,
+    ) -> Result<bool, redb::Error> {
         let encode = |e: serde_json::Error| redb::Error::Corrupted(e.to_string());
-        let (files, locks, meta) = {
+        let (touched_files, touched_locks, files, locks, meta, applied, bytes, durability) = {
             let st = self.shared.read();
             let (touched_files, touched_locks) =
                 std::mem::take(&mut *self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner()));
+            if durability.is_none()
+                && touched_files.is_empty()
+                && touched_locks.is_empty()
+                && st.last_applied == fs.persisted_applied
+            {
+                return Ok(false);
+            }
             let mut files = Vec::with_capacity(touched_files.len());
-            for k in touched_files {
+            for k in &touched_files {
                 let v = match k.parse().ok().and_then(|p| st.tree.get(&p)) {
                     Some(e) => Some(serde_json::to_vec(e).map_err(encode)?),
                     None => None,
                 };
-                files.push((k, v));
+                files.push((k.clone(), v));
             }
             let mut locks = Vec::with_capacity(touched_locks.len());
-            for k in touched_locks {
+            for k in &touched_locks {
                 let v = match k.parse().ok().and_then(|p| st.tree.lock(&p)) {
                     Some(l) => Some(serde_json::to_vec(l).map_err(encode)?),
                     None => None,
                 };
-                locks.push((k, v));
+                locks.push((k.clone(), v));
             }
-            (files, locks, Self::meta_records(&st).map_err(encode)?)
+            let meta = state_store::meta_records(&st)?;
+            let applied = st.last_applied;
+            let bytes: u64 = files
+                .iter()
+                .chain(&locks)
+                .map(|(k, v)| (k.len() + v.as_ref().map_or(0, Vec::len)) as u64)
+                .sum();
+            let durability =
+                durability.unwrap_or_else(|| Self::tick_durability(fs, bytes, st.tree.bytes()));
+            (
+                touched_files,
+                touched_locks,
+                files,
+                locks,
+                meta,
+                applied,
+                bytes,
+                durability,
+            )
         };
-        self.persist(files, locks, meta, durability)
+        match state_store::persist(&self.db, &files, &locks, &meta, durability) {
+            Ok(()) => {
+                fs.persisted_applied = applied;
+                if let Durability::None = durability {
+                    fs.since_durable += 1;
+                    fs.bytes_since_durable += bytes;
+                } else {
+                    fs.since_durable = 0;
+                    fs.bytes_since_durable = 0;
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                // Not written: those paths are still to be persisted by a later flush.
+                let mut dirty = self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner());
+                dirty.0.extend(touched_files);
+                dirty.1.extend(touched_locks);
+                Err(e)
+            }
+        }
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -198,93 +342,23 @@ impl StateMachine {
         self.shared.write().membership = m;
     }
 
-    /// Writes the touched entries and the metadata in one redb transaction.
-    fn persist(
-        &self,
-        files: Vec<(String, Option<Vec<u8>>)>,
-        locks: Vec<(String, Option<Vec<u8>>)>,
-        meta: Vec<(&'static str, Vec<u8>)>,
-        durability: Durability,
-    ) -> Result<(), redb::Error> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(durability);
-        {
-            let mut t = txn.open_table(FILES)?;
-            for (k, v) in &files {
-                match v {
-                    Some(bytes) => t.insert(k.as_str(), bytes.as_slice())?,
-                    None => t.remove(k.as_str())?,
-                };
-            }
-            let mut t = txn.open_table(LOCKS)?;
-            for (k, v) in &locks {
-                match v {
-                    Some(bytes) => t.insert(k.as_str(), bytes.as_slice())?,
-                    None => t.remove(k.as_str())?,
-                };
-            }
-            let mut t = txn.open_table(META)?;
-            for (k, v) in &meta {
-                t.insert(*k, v.as_slice())?;
-            }
-        }
-        txn.commit()?;
-        Ok(())
+    /// Reports a failed write of this store and turns it into Raft's error.
+    fn failed(&self, verb: ErrorVerb, e: impl std::fmt::Display) -> StorageError {
+        self.shared.fault.report(format!("state write failed: {e}"));
+        snap_err(verb, e)
     }
-
-    fn meta_records(state: &SmState) -> Result<Vec<(&'static str, Vec<u8>)>, serde_json::Error> {
-        Ok(vec![
-            (KEY_APPLIED, serde_json::to_vec(&state.last_applied)?),
-            (KEY_MEMBERSHIP, serde_json::to_vec(&state.membership)?),
-            (KEY_VERSION, serde_json::to_vec(&state.tree.version())?),
-        ])
-    }
-}
-
-/// Snapshot payload: the whole state.
-#[derive(Serialize, Deserialize)]
-struct SnapshotFile {
-    meta: SnapshotMeta,
-    #[serde(with = "crate::b64")]
-    data: Vec<u8>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (data, meta) = {
-            let st = self.shared.read();
-            let data = serde_json::to_vec(&*st).map_err(|e| snap_err(ErrorVerb::Write, e))?;
-            let id = match &st.last_applied {
-                Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, st.tree.version()),
-                None => format!("0-0-{}", st.tree.version()),
-            };
-            let meta = SnapshotMeta {
-                last_log_id: st.last_applied,
-                last_membership: st.membership.clone(),
-                snapshot_id: id,
-            };
-            (data, meta)
-        };
-        let file = serde_json::to_vec(&SnapshotFile {
-            meta: meta.clone(),
-            data: data.clone(),
-        })
-        .map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        let db = self.db.clone();
+        let (meta, data, file) =
+            snapshot_of(&self.shared.read()).map_err(|e| snap_err(ErrorVerb::Write, e))?;
         // Flush the state durably first: logs purged after this snapshot are never needed again.
         tokio::task::block_in_place(|| -> Result<(), redb::Error> {
             self.flush(Durability::Immediate)?;
-            let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::Immediate);
-            {
-                let mut t = txn.open_table(SNAPSHOT)?;
-                t.insert(KEY_SNAP_META, b"".as_slice())?;
-                t.insert(KEY_SNAP_DATA, file.as_slice())?;
-            }
-            txn.commit()?;
-            Ok(())
+            state_store::write_snapshot(&self.db, &file)
         })
-        .map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        .map_err(|e| self.failed(ErrorVerb::Write, e))?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -336,9 +410,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             dirty.0.extend(touched_files);
             dirty.1.extend(touched_locks);
         }
-        for c in changes {
-            let _ = self.shared.changes.send(c);
-        }
+        self.shared.publish(changes);
         Ok(results)
     }
 
@@ -350,89 +422,70 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
+    /// Replaces the state with the snapshot's. Watchers get a change for every
+    /// path whose content or version differs and for every removal (a renewal
+    /// that arrives in a snapshot is seen like one applied from the log), and
+    /// every lock the snapshot holds restarts its lease clock here as if just
+    /// taken: a full lease before the leader may steal it.
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let shared = self.shared.clone();
-        let _serial = shared.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fs = shared.flush_state();
         let data = snapshot.into_inner();
-        let mut new_state: SmState =
+        let received: SmState =
             serde_json::from_slice(&data).map_err(|e| snap_err(ErrorVerb::Read, e))?;
-        new_state.last_applied = meta.last_log_id;
-        new_state.membership = meta.last_membership.clone();
         let new_state = SmState {
             tree: {
-                let t = &new_state.tree;
+                let t = &received.tree;
                 Tree::from_parts(
                     t.entries().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     t.locks().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     t.version(),
                 )
             },
-            ..new_state
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
         };
         let file = serde_json::to_vec(&SnapshotFile {
             meta: meta.clone(),
             data,
         })
         .map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        let db = self.db.clone();
-        let encode = |e: serde_json::Error| redb::Error::Corrupted(e.to_string());
-        tokio::task::block_in_place(|| -> Result<(), redb::Error> {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::Immediate);
-            txn.delete_table(FILES)?;
-            txn.delete_table(LOCKS)?;
-            {
-                let mut files = txn.open_table(FILES)?;
-                for (k, v) in new_state.tree.entries() {
-                    files.insert(
-                        k.as_str(),
-                        serde_json::to_vec(v).map_err(encode)?.as_slice(),
-                    )?;
-                }
-                let mut locks = txn.open_table(LOCKS)?;
-                for (k, v) in new_state.tree.locks() {
-                    locks.insert(
-                        k.as_str(),
-                        serde_json::to_vec(v).map_err(encode)?.as_slice(),
-                    )?;
-                }
-                let mut m = txn.open_table(META)?;
-                for (k, v) in Self::meta_records(&new_state).map_err(encode)? {
-                    m.insert(k, v.as_slice())?;
-                }
-                let mut s = txn.open_table(SNAPSHOT)?;
-                s.insert(KEY_SNAP_DATA, file.as_slice())?;
-            }
-            txn.commit()?;
-            Ok(())
-        })
-        .map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        *self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
-        *self.shared.write() = new_state;
-        tracing::info!(snapshot = %meta.snapshot_id, "installed snapshot");
+        tokio::task::block_in_place(|| state_store::write_full(&self.db, &new_state, &file))
+            .map_err(|e| self.failed(ErrorVerb::Write, e))?;
+        let now = Instant::now();
+        let lock_paths: Vec<String> = new_state.tree.locks().map(|(k, _)| k.clone()).collect();
+        let changes = {
+            let mut st = shared.write();
+            let changes = crate::snapshot_diff::changes(&st.tree, &new_state.tree);
+            *st = new_state;
+            *shared.dirty.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
+            *shared.seen() = lock_paths.into_iter().map(|p| (p, now)).collect();
+            fs.persisted_applied = st.last_applied;
+            fs.since_durable = 0;
+            fs.bytes_since_durable = 0;
+            changes
+        };
+        drop(fs);
+        tracing::info!(snapshot = %meta.snapshot_id, changes = changes.len(), "installed snapshot");
+        // The lock clocks are already restarted for every lock, changed or not.
+        for c in changes {
+            let _ = shared.changes.send(c);
+        }
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let r = self
-            .db
-            .begin_read()
-            .map_err(|e| snap_err(ErrorVerb::Read, e))?;
-        let t = r
-            .open_table(SNAPSHOT)
-            .map_err(|e| snap_err(ErrorVerb::Read, e))?;
-        let Some(v) = t
-            .get(KEY_SNAP_DATA)
-            .map_err(|e| snap_err(ErrorVerb::Read, e))?
+        let Some(v) =
+            state_store::read_snapshot(&self.db).map_err(|e| snap_err(ErrorVerb::Read, e))?
         else {
             return Ok(None);
         };
         let file: SnapshotFile =
-            serde_json::from_slice(v.value()).map_err(|e| snap_err(ErrorVerb::Read, e))?;
+            serde_json::from_slice(&v).map_err(|e| snap_err(ErrorVerb::Read, e))?;
         Ok(Some(Snapshot {
             meta: file.meta,
             snapshot: Box::new(Cursor::new(file.data)),

@@ -56,4 +56,8 @@ pub struct CfsStatus {
     pub tree_bytes: u64,
     pub tree_entries: u64,
     pub members: Vec<MemberInfo>,
+    /// The failed write of this node's stores that stopped Raft here, until
+    /// they are reopened ("raft log write failed: No space left on device").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_error: Option<String>,
 }

@@ -26,7 +26,8 @@ pub struct LogEvent {
     pub time: u64,
     /// The node that saw the event.
     pub node: String,
-    /// joined, removed, dead, alive, quorum-lost, quorum-regained, leader, clock-alarm, clock-ok.
+    /// joined, removed, dead, alive, quorum-lost, quorum-regained, leader, clock-alarm, clock-ok,
+    /// storage-failed, storage-recovered.
     pub kind: String,
     pub msg: String,
 }
@@ -60,7 +61,8 @@ impl Node {
             let mut was_quorate = false;
             let mut lost_at: Option<u64> = None;
             let mut was_leader = false;
-            let mut alive: BTreeMap<u64, bool> = BTreeMap::new();
+            let mut liveness = crate::liveness_log::LivenessLog::default();
+            let mut storage_failed: Option<String> = None;
             let mut clock: BTreeMap<u64, String> = BTreeMap::new();
             loop {
                 tick.tick().await;
@@ -96,27 +98,19 @@ impl Node {
                     .await;
                 }
                 was_leader = leader;
+                node.log_storage_change(&mut storage_failed, status.storage_error)
+                    .await;
                 // Liveness and clocks are logged by the leader only (one line per event).
-                if !leader || started.elapsed() < rt.members.node_timeout() {
+                let settled = started.elapsed() >= rt.members.node_timeout();
+                let peers = rt.members.status();
+                let timeout = rt.members.node_timeout().as_secs();
+                for ev in liveness.scan(leader && settled, &peers, timeout) {
+                    node.log_event(ev.kind, ev.msg).await;
+                }
+                if !leader || !settled {
                     continue;
                 }
-                for m in rt.members.status().into_iter().filter(|m| !m.local) {
-                    let before = alive.insert(m.id, m.alive);
-                    match (before, m.alive) {
-                        (Some(true), false) | (None, false) => {
-                            let t = rt.members.node_timeout().as_secs();
-                            node.log_event(
-                                "dead",
-                                format!("node {} is dead: no heartbeat for {t} s", m.name),
-                            )
-                            .await;
-                        }
-                        (Some(false), true) => {
-                            node.log_event("alive", format!("node {} is alive again", m.name))
-                                .await
-                        }
-                        _ => {}
-                    }
+                for m in peers.into_iter().filter(|m| !m.local) {
                     let before = clock.insert(m.id, m.clock.clone());
                     if before.as_deref() != Some(m.clock.as_str()) {
                         let off = m.clock_offset_ms.unwrap_or(0.0) / 1000.0;
@@ -151,6 +145,36 @@ impl Node {
                 }
             }
         });
+    }
+}
+
+impl Node {
+    /// Logs a storage failure of this node and its recovery (queued while not quorate).
+    async fn log_storage_change(&self, was: &mut Option<String>, now: Option<String>) {
+        match (was.as_ref(), now.as_ref()) {
+            (None, Some(msg)) => {
+                self.log_event(
+                    "storage-failed",
+                    format!(
+                        "{}: storage failed: {msg}; Raft is stopped here and writes are refused until the stores are writable again",
+                        self.config.name
+                    ),
+                )
+                .await
+            }
+            (Some(_), None) => {
+                self.log_event(
+                    "storage-recovered",
+                    format!(
+                        "{}: storage writable again: stores reopened, Raft restarted",
+                        self.config.name
+                    ),
+                )
+                .await
+            }
+            _ => {}
+        }
+        *was = now;
     }
 }
 

@@ -41,6 +41,12 @@ pub fn quorum_warnings(
         .filter(|v| members.iter().any(|m| m.id == **v && m.alive))
         .count();
     let needed = voters.len() / 2 + 1;
+    if let Some(e) = &cfs.storage_error {
+        out.push(format!(
+            "not quorate: this node's storage failed ({e}); Raft is stopped here, the configuration is read-only on this node and its reads may be stale, until the stores are writable again (it recovers by itself)"
+        ));
+        return out;
+    }
     if !cfs.quorate && !voters.is_empty() {
         let mut line = format!(
             "not quorate: {present} of {} votes present, {needed} needed; the configuration is read-only and nothing is started or recovered",

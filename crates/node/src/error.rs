@@ -37,6 +37,7 @@ impl NodeError {
     pub fn kind(&self) -> &'static str {
         match self {
             NodeError::Cfs(CfsError::NotQuorate) => "not_quorate",
+            NodeError::Cfs(CfsError::StorageFailed { .. }) => "storage_failed",
             NodeError::Cfs(_) => "cfs",
             NodeError::Invalid(_) => "invalid",
             NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => "conflict",
@@ -66,7 +67,7 @@ impl NodeError {
                 CfsError::Invalid { .. }
                 | CfsError::IsADirectory { .. }
                 | CfsError::NotADirectory { .. } => 400,
-                CfsError::NotQuorate | CfsError::NoLeader => 503,
+                CfsError::NotQuorate | CfsError::NoLeader | CfsError::StorageFailed { .. } => 503,
                 CfsError::Timeout { .. } => 504,
                 CfsError::Rpc { .. } => 502,
                 CfsError::Storage { .. } => 500,

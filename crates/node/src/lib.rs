@@ -11,6 +11,7 @@ pub mod guest_messages;
 pub mod guests;
 pub mod ha;
 pub mod join_token;
+pub mod liveness_log;
 pub mod messages;
 pub mod mount;
 pub mod node;

@@ -76,7 +76,7 @@ fn errno(e: &CfsError) -> Errno {
         CfsError::NotADirectory { .. } => Errno::ENOTDIR,
         CfsError::FileTooLarge { .. } => Errno::EFBIG,
         CfsError::TreeFull { .. } | CfsError::TooManyEntries { .. } => Errno::ENOSPC,
-        CfsError::NotQuorate | CfsError::NoLeader => Errno::EROFS,
+        CfsError::NotQuorate | CfsError::NoLeader | CfsError::StorageFailed { .. } => Errno::EROFS,
         CfsError::Locked { .. } | CfsError::NotLockOwner { .. } => Errno::EBUSY,
         CfsError::Invalid { .. } => Errno::EINVAL,
         CfsError::VersionMismatch { .. } => Errno::EAGAIN,

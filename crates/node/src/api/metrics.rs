@@ -54,6 +54,12 @@ pub fn render(node: &Node) -> String {
     );
     gauge(
         &mut out,
+        "brigade_cfs_storage_failed",
+        "1 while a failed write of this node's stores keeps Raft stopped here",
+        &[(String::new(), b(s.storage_error.is_some()))],
+    );
+    gauge(
+        &mut out,
         "brigade_is_leader",
         "1 on the Raft leader",
         &[(String::new(), b(s.role == "leader"))],
