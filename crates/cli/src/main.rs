@@ -76,6 +76,17 @@ fn init_logging() {
 
 fn main() {
     let cli = Cli::parse();
+    // The watchdog helper runs without the async runtime, so that it can first close
+    // every descriptor it inherited (it outlives whatever started it).
+    if let Command::Node(node) = &cli.command {
+        if let Some(result) = cmd::node::watchdog_main(node) {
+            if let Err(e) = result {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+            return;
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

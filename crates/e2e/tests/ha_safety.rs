@@ -76,7 +76,7 @@ fn running_elsewhere(c: &ProcCluster, not: usize) -> Option<usize> {
 async fn an_ha_migration_whose_source_loses_power_is_recovered_and_runs() {
     // Issue 13.1: the CRM recovered VM 100 to a survivor but the config kept the dead
     // node's `lock: migrate`, so the start failed once and never again.
-    let (mut c, n1) = setup("ha-mig-power", 62, "ha: fence_timeout=6\n").await;
+    let (mut c, n1) = setup("ha-mig-power", 71, "ha: fence_timeout=6\n").await;
     let watch = TickWitness::start(&c, VMID);
     // The source holds right after QEMU completed: the target holds the whole guest.
     set_fault(&c, 1, "migrate.completed pause 4000");
@@ -118,7 +118,7 @@ async fn a_failover_shutdown_never_restarts_what_it_kills() {
     // the failover policy, and could start one again before `Released` was written.
     let (mut c, n1) = setup(
         "ha-failover-stop",
-        63,
+        72,
         "ha: fence_timeout=6,shutdown_policy=failover\n",
     )
     .await;
@@ -165,7 +165,7 @@ async fn a_start_that_loses_its_lease_before_the_guest_runs_never_runs_it() {
     // between the check and the spawn ran the guest after the lease ran out.
     let tag = "ha-start-lease";
     let _heal = HealOnDrop(tag);
-    let (c, n1) = setup("ha-start-lease", 64, "ha: fence_timeout=6\n").await;
+    let (c, n1) = setup("ha-start-lease", 73, "ha: fence_timeout=6\n").await;
     n1.ha_set(
         "vm:100",
         &ResourceRequest {
@@ -218,7 +218,7 @@ async fn a_start_that_loses_its_lease_before_the_guest_runs_never_runs_it() {
 async fn the_watchdog_helper_is_restarted_and_isolated_from_the_daemon() {
     // Issue 14.7: the helper was started once and never again; it shared the daemon's
     // cgroups, so freezing one froze both.
-    let (c, _n1) = setup("ha-helper", 65, "ha: fence_timeout=6\n").await;
+    let (c, _n1) = setup("ha-helper", 74, "ha: fence_timeout=6\n").await;
     let run = brigade_guest::RunDir::open(&c.run_dir(1)).expect("run dir");
     let pid_of = || brigade_guest::process::read_pidfile(&run.watchdog_pid());
     let first = pid_of().expect("a helper runs");

@@ -93,7 +93,7 @@ fn last_tick(c: &ProcCluster) -> u64 {
 async fn every_broken_switch_over_leaves_exactly_one_copy() {
     let appliance = appliance();
     let _heal = HealOnDrop(TAG);
-    let mut c = cluster("migration-safety", 61, 3, RaftTuning::default()).await;
+    let mut c = cluster("migration-safety", 70, 3, RaftTuning::default()).await;
     c.edit_cluster_conf(0, |conf| conf.node_timeout_secs = 3)
         .await
         .expect("node_timeout");

@@ -57,6 +57,27 @@ pub enum NodeCmd {
     },
 }
 
+/// Runs the watchdog helper if that is the command (on the main thread, before any
+/// runtime exists).
+pub fn watchdog_main(cmd: &NodeCmd) -> Option<anyhow::Result<()>> {
+    let NodeCmd::Watchdog {
+        run_dir,
+        device,
+        device_timeout,
+        protocol: _,
+    } = cmd
+    else {
+        return None;
+    };
+    let device = device
+        .clone()
+        .map(|path| brigade_node::ha::watchdog::Device {
+            path,
+            timeout: std::time::Duration::from_secs(*device_timeout),
+        });
+    Some(brigade_node::ha::watchdog::run(run_dir, device).map_err(anyhow::Error::from))
+}
+
 pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
     match cmd {
         NodeCmd::Run {
@@ -106,19 +127,6 @@ pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        NodeCmd::Watchdog {
-            run_dir,
-            device,
-            device_timeout,
-            protocol: _,
-        } => {
-            let device = device.map(|path| brigade_node::ha::watchdog::Device {
-                path,
-                timeout: std::time::Duration::from_secs(device_timeout),
-            });
-            tokio::task::spawn_blocking(move || brigade_node::ha::watchdog::run(&run_dir, device))
-                .await??;
-            Ok(())
-        }
+        NodeCmd::Watchdog { .. } => bail!("the watchdog helper runs outside the async runtime"),
     }
 }
