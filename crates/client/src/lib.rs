@@ -238,8 +238,10 @@ impl Client {
         self.get("/cluster/nodes", &[]).await
     }
 
-    pub async fn delnode(&self, name: &str) -> Result<(), ClientError> {
-        self.delete(&format!("/cluster/nodes/{name}")).await
+    /// Removes a node; refused while guest configs are under `nodes/NAME` unless `force`.
+    pub async fn delnode(&self, name: &str, force: bool) -> Result<(), ClientError> {
+        let query = if force { "?force=true" } else { "" };
+        self.delete(&format!("/cluster/nodes/{name}{query}")).await
     }
 
     /// `GET /metrics` (Prometheus text).

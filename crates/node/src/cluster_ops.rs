@@ -295,7 +295,7 @@ impl Node {
             .json(&application)
             .send()
             .await
-            .map_err(|e| NodeError::Upstream(format!("cannot reach {target}: {e}")))?;
+            .map_err(|e| join_transport_error(target, &e))?;
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -597,12 +597,22 @@ impl Node {
         self.admin(AdminOp::RemoveQdevice).await.map(|_| ())
     }
 
-    /// `cluster delnode NODE` (refused for the node answering, like pvecm).
-    pub async fn delnode(self: &Arc<Self>, name: &str) -> Result<(), NodeError> {
+    /// `cluster delnode NODE [--force]` (refused for the node answering, like pvecm,
+    /// and while guests' configs are still in its directory unless forced).
+    pub async fn delnode(self: &Arc<Self>, name: &str, force: bool) -> Result<(), NodeError> {
         if name == self.config.name.as_str() {
             return Err(NodeError::Invalid(format!(
                 "cannot remove the local node {name}: run delnode on another member"
             )));
+        }
+        if !force {
+            let rt = self.require_cluster()?;
+            if let Ok(node) = name.parse::<NodeName>() {
+                let guests = crate::guests::guests_on(&rt.cfs, &node);
+                if let Some(refusal) = delnode_refusal(&node, &guests) {
+                    return Err(refusal);
+                }
+            }
         }
         self.admin(AdminOp::DelNode {
             name: name.to_string(),
@@ -675,5 +685,66 @@ impl Node {
             heartbeats: rt.members.counters(),
             warnings: all_warnings,
         }
+    }
+}
+
+/// Why a join application did not get through: a CA that is not the token's is named
+/// as such (the member answered, with another cluster's certificate), not "cannot reach".
+fn join_transport_error(target: SocketAddr, e: &reqwest::Error) -> NodeError {
+    if brigade_net::tls::pin_mismatch(e).is_some() {
+        return NodeError::Unauthorized(format!(
+            "the cluster's CA fingerprint does not match the token: {target} presents a CA other than the one the join token pins (a token of another cluster, or an altered one)"
+        ));
+    }
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message = format!("{message}: {s}");
+        source = s.source();
+    }
+    NodeError::Upstream(format!("cannot reach {target}: {message}"))
+}
+
+/// Why `delnode NODE` without --force is refused: guests whose configs are still in the
+/// node's directory would be left on a node that no longer exists.
+fn delnode_refusal(
+    node: &NodeName,
+    guests: &[(layout::GuestKind, brigade_core::VmId)],
+) -> Option<NodeError> {
+    if guests.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = guests
+        .iter()
+        .map(|(kind, vmid)| format!("{} {vmid}", crate::guests::noun(*kind)))
+        .collect();
+    Some(NodeError::Conflict(format!(
+        "node {node} still holds guests: {} (configs under nodes/{node}); move them first ('brigade vm migrate VMID NODE' while it runs), or remove the node anyway with 'brigade cluster delnode {node} --force' (their configs stay under nodes/{node})",
+        list.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod delnode_tests {
+    use super::*;
+
+    #[test]
+    fn delnode_names_the_guests_left_on_the_node() {
+        let n2: NodeName = "n2".parse().expect("name");
+        assert!(delnode_refusal(&n2, &[]).is_none());
+        let guests = [
+            (
+                layout::GuestKind::Qemu,
+                brigade_core::VmId::try_from(100).expect("vmid"),
+            ),
+            (
+                layout::GuestKind::Lxc,
+                brigade_core::VmId::try_from(102).expect("vmid"),
+            ),
+        ];
+        let e = delnode_refusal(&n2, &guests).expect("refused").to_string();
+        assert!(e.contains("VM 100, container 102"), "{e}");
+        assert!(e.contains("nodes/n2"), "{e}");
+        assert!(e.contains("'brigade cluster delnode n2 --force'"), "{e}");
     }
 }

@@ -16,6 +16,8 @@ pub mod node;
 pub mod rpc;
 pub mod state_dir;
 pub mod token;
+pub mod tree_writes;
+pub mod validate;
 
 pub use config::NodeConfig;
 pub use error::NodeError;

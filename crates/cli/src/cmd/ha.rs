@@ -58,8 +58,13 @@ pub enum HaCmd {
     Remove { sid: String },
     /// Quorum, master, each node's LRM and each service, like `ha-manager status`.
     Status,
-    /// Ask HA to migrate a service (live for running VMs).
-    Migrate { sid: String, node: String },
+    /// Ask HA to migrate a service (live for running VMs): `brigade ha migrate vm:100 n2`.
+    Migrate {
+        sid: String,
+        /// The node to move it to.
+        #[arg(value_name = "NODE")]
+        target: String,
+    },
     /// List HA groups.
     Groups,
     /// Add a group: `--nodes n1:2,n2:1` (higher priority preferred).
@@ -99,7 +104,7 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&out);
             }
-            println!("{sid} is HA-managed");
+            outln!("{sid} is HA-managed");
         }
         HaCmd::Set { sid, opts } => {
             let out = c
@@ -119,30 +124,30 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                 return print_json(&out);
             }
         }
-        HaCmd::Migrate { sid, node } => {
+        HaCmd::Migrate { sid, target } => {
             let out = c
-                .ha_migrate(&sid, &node)
+                .ha_migrate(&sid, &target)
                 .await
                 .with_context(|| format!("cannot migrate {sid}"))?;
             if g.json() {
                 return print_json(&out);
             }
-            println!("migration of {sid} to {node} requested; `brigade ha status` follows it");
+            outln!("migration of {sid} to {target} requested; `brigade ha status` follows it");
         }
         HaCmd::Status => {
             let s = c.ha_status().await?;
             if g.json() {
                 return print_json(&s);
             }
-            println!("quorum {}", if s.quorate { "OK" } else { "NOT OK" });
-            println!(
+            outln!("quorum {}", if s.quorate { "OK" } else { "NOT OK" });
+            outln!(
                 "master {} (fence_timeout {} ms, lease {} ms)",
                 s.master.as_deref().unwrap_or("none"),
                 s.fence_timeout_ms,
                 s.lease_ms
             );
             for (n, state, mode) in &s.nodes {
-                println!("lrm {n} ({state}, {mode})");
+                outln!("lrm {n} ({state}, {mode})");
             }
             for sv in &s.services {
                 let target = sv
@@ -150,9 +155,12 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                     .as_ref()
                     .map(|t| format!(" -> {t}"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "service {} ({}{target}, {}) requested {}",
-                    sv.sid, sv.node, sv.state, sv.request
+                    sv.sid,
+                    sv.node,
+                    sv.state,
+                    sv.request
                 );
             }
         }
@@ -179,7 +187,7 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                     grp["nofailback"].to_string(),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
         HaCmd::GroupAdd {
             name,
@@ -218,12 +226,12 @@ fn simulate(dir: &std::path::Path, write: bool) -> anyhow::Result<()> {
     let log = match brigade_ha::sim::simulate(&scenario) {
         Ok(log) => log,
         Err((v, log)) => {
-            println!("{}", log.join("\n"));
+            outln!("{}", log.join("\n"));
             bail!("invariant violated: {v}");
         }
     };
     let got = log.join("\n") + "\n";
-    print!("{got}");
+    out!("{got}");
     let expect = dir.join("log.expect");
     if write {
         std::fs::write(&expect, &got)?;
