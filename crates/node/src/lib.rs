@@ -5,6 +5,7 @@ pub mod cluster_log;
 pub mod cluster_ops;
 pub mod config;
 pub mod daemon;
+pub mod delnode;
 pub mod error;
 pub mod guest_messages;
 pub mod guests;
