@@ -1,6 +1,7 @@
 //! Shared helpers of the cluster end-to-end tests.
 
 pub mod guests;
+pub mod readme;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -49,6 +50,69 @@ pub fn brigade(cfg: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The outcome of one run of the `brigade` binary.
+#[derive(Debug)]
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.status.success()
+    }
+}
+
+fn finish(out: std::process::Output) -> Run {
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `brigade ARGS...` with extra environment variables (no `--config` added).
+pub fn brigade_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run brigade");
+    finish(out)
+}
+
+/// Runs `brigade ARGS...` writing into a pipe whose reader is already gone, as when
+/// `| head` has exited: the CLI must end quietly, not panic.
+pub fn brigade_into_closed_pipe(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run brigade");
+    finish(out)
+}
+
+/// Asserts a run into a closed pipe ended quietly: no panic (exit 101), nothing on stderr.
+pub fn assert_quiet_on_closed_pipe(what: &str, r: &Run) {
+    assert_ne!(r.status.code(), Some(101), "{what} panicked: {}", r.stderr);
+    assert!(
+        r.ok(),
+        "{what} failed on a closed pipe: {:?} {}",
+        r.status,
+        r.stderr
+    );
+    assert!(
+        r.stderr.trim().is_empty(),
+        "{what} wrote to stderr: {}",
+        r.stderr
+    );
 }
 
 /// A fresh directory for one test.
