@@ -284,96 +284,13 @@ async fn cli_forms_a_cluster_and_edits_files() {
     cov.ran("brigade cluster join-token");
     cov.ran("brigade cluster join 10.0.0.1 --token brigade-join.…");
 
-    // Two voters: status warns and names the tie-breaker; a node's address is not a qdevice.
+    // Two voters: status warns and names the tie-breaker (set up further down).
     let status = ok(&cfg[0], &["cluster", "status"]);
     assert!(
         status.contains("even number of voters (2) and no qdevice")
             && status.contains("add one with 'brigade cluster qdevice setup ADDR'"),
         "{status}"
     );
-    refused(
-        &cfg[0],
-        &["cluster", "qdevice", "setup", &c.nodes[1].addr.to_string()],
-        "start one with 'brigade qdevice run'",
-    );
-    // The qdevice, as the README runs it (its state kept in the test's directory).
-    let qd_addr = format!("127.0.{SUBNET}.9");
-    let qd_log = dir.join("qd1.log");
-    let _qd1 = spawn(
-        &[
-            "qdevice",
-            "run",
-            "--listen",
-            &qd_addr,
-            "--state-dir",
-            dir.join("qd1").to_str().expect("utf-8"),
-        ],
-        &qd_log,
-    );
-    log_line(&qd_log, "listening on").await;
-    cov.ran("brigade qdevice run --listen 10.0.0.9");
-    let (success, out, err) = brigade(&cfg[0], &["cluster", "qdevice", "setup", &qd_addr]);
-    assert!(success, "qdevice setup: {err}");
-    assert!(out.contains("it votes but never leads"), "{out}");
-    assert!(
-        err.contains("pass --fingerprint (printed by 'brigade qdevice run')"),
-        "{err}"
-    );
-    let status = ok(&cfg[0], &["cluster", "status"]);
-    assert!(!status.contains("even number of voters"), "{status}");
-    // A second qdevice is refused with the way to remove the first; the second one
-    // then joins with its fingerprint pinned.
-    let qd2_addr = format!("127.0.{SUBNET}.10");
-    let qd2_log = dir.join("qd2.log");
-    let _qd2 = spawn(
-        &[
-            "qdevice",
-            "run",
-            "--listen",
-            &qd2_addr,
-            "--name",
-            "qd2",
-            "--state-dir",
-            dir.join("qd2").to_str().expect("utf-8"),
-        ],
-        &qd2_log,
-    );
-    let fp_line = log_line(&qd2_log, "qdevice certificate fingerprint: ").await;
-    let fp = fp_line
-        .split("fingerprint: ")
-        .nth(1)
-        .expect("fingerprint")
-        .trim()
-        .to_string();
-    log_line(&qd2_log, "listening on").await;
-    refused(
-        &cfg[0],
-        &[
-            "cluster",
-            "qdevice",
-            "setup",
-            &qd2_addr,
-            "--fingerprint",
-            &fp,
-        ],
-        "remove it first with 'brigade cluster qdevice remove'",
-    );
-    let out = ok(&cfg[0], &["cluster", "qdevice", "remove"]);
-    assert!(out.contains("Qdevice removed"), "{out}");
-    let out = ok(
-        &cfg[0],
-        &[
-            "cluster",
-            "qdevice",
-            "setup",
-            &qd2_addr,
-            "--fingerprint",
-            &fp,
-        ],
-    );
-    assert!(out.contains("it votes but never leads"), "{out}");
-    cov.ran("brigade cluster qdevice setup 10.0.0.9 [--fingerprint FP] | remove");
-
     join(2);
     let nodes: serde_json::Value =
         serde_json::from_str(&ok(&cfg[2], &["cluster", "nodes", "--output", "json"]))
@@ -560,6 +477,91 @@ async fn cli_forms_a_cluster_and_edits_files() {
     ] {
         assert!(status.contains(section), "{status}");
     }
+
+    // The tie-breaker the two-node warning asked for (after the checks above, which
+    // count members and joins): a node's address is not a qdevice; then one is.
+    refused(
+        &cfg[0],
+        &["cluster", "qdevice", "setup", &c.nodes[1].addr.to_string()],
+        "start one with 'brigade qdevice run'",
+    );
+    // The qdevice, as the README runs it (its state kept in the test's directory).
+    let qd_addr = format!("127.0.{SUBNET}.9");
+    let qd_log = dir.join("qd1.log");
+    let _qd1 = spawn(
+        &[
+            "qdevice",
+            "run",
+            "--listen",
+            &qd_addr,
+            "--state-dir",
+            dir.join("qd1").to_str().expect("utf-8"),
+        ],
+        &qd_log,
+    );
+    log_line(&qd_log, "listening on").await;
+    cov.ran("brigade qdevice run --listen 10.0.0.9");
+    let (success, out, err) = brigade(&cfg[0], &["cluster", "qdevice", "setup", &qd_addr]);
+    assert!(success, "qdevice setup: {err}");
+    assert!(out.contains("it votes but never leads"), "{out}");
+    assert!(
+        err.contains("pass --fingerprint (printed by 'brigade qdevice run')"),
+        "{err}"
+    );
+    let status = ok(&cfg[0], &["cluster", "status"]);
+    assert!(!status.contains("even number of voters"), "{status}");
+    // A second qdevice is refused with the way to remove the first; the second one
+    // then joins with its fingerprint pinned.
+    let qd2_addr = format!("127.0.{SUBNET}.10");
+    let qd2_log = dir.join("qd2.log");
+    let _qd2 = spawn(
+        &[
+            "qdevice",
+            "run",
+            "--listen",
+            &qd2_addr,
+            "--name",
+            "qd2",
+            "--state-dir",
+            dir.join("qd2").to_str().expect("utf-8"),
+        ],
+        &qd2_log,
+    );
+    let fp_line = log_line(&qd2_log, "qdevice certificate fingerprint: ").await;
+    let fp = fp_line
+        .split("fingerprint: ")
+        .nth(1)
+        .expect("fingerprint")
+        .trim()
+        .to_string();
+    log_line(&qd2_log, "listening on").await;
+    refused(
+        &cfg[0],
+        &[
+            "cluster",
+            "qdevice",
+            "setup",
+            &qd2_addr,
+            "--fingerprint",
+            &fp,
+        ],
+        "remove it first with 'brigade cluster qdevice remove'",
+    );
+    let out = ok(&cfg[0], &["cluster", "qdevice", "remove"]);
+    assert!(out.contains("Qdevice removed"), "{out}");
+    let out = ok(
+        &cfg[0],
+        &[
+            "cluster",
+            "qdevice",
+            "setup",
+            &qd2_addr,
+            "--fingerprint",
+            &fp,
+        ],
+    );
+    assert!(out.contains("it votes but never leads"), "{out}");
+    cov.ran("brigade cluster qdevice setup 10.0.0.9 [--fingerprint FP] | remove");
 
     // Any node from anywhere: --node URL --ca FILE --api-token T, no config file.
     let ca_file = dir.join("brigade-root-ca.pem");

@@ -386,10 +386,17 @@ async fn the_readme_guests_and_ha_sections() {
     ]);
     assert!(out.contains("vm:100 is HA-managed"), "{out}");
     ha.ran("brigade ha add vm:100 [--group g1] [--state started|stopped|disabled|ignored] [--max-restart 1] [--max-relocate 1]");
+    // HA takes it over where it runs, or on g1's preferred node.
+    let last = std::cell::RefCell::new(String::new());
     eventually(SETTLE, "ha status shows vm:100 started", || async {
-        cli.run(&["ha", "status"])
-            .1
-            .contains("service vm:100 (n2, started)")
+        let out = cli.run(&["ha", "status"]).1;
+        if *last.borrow() != out {
+            eprintln!("{out}");
+            *last.borrow_mut() = out.clone();
+        }
+        out.lines()
+            .any(|l| l.starts_with("service vm:100 (") && l.contains(", started)"))
+            && cli.guest("vm", 100).is_some_and(|(_, s)| s == "running")
     })
     .await;
     let out = cli.ok(&["ha", "status"]);

@@ -2,11 +2,11 @@
 //! names the field and the problem in brigade's words (no serde or axum wording, no
 //! "at line 1 column 209"), and a body over the limit says what the limit is.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use futures::StreamExt as _;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
@@ -15,6 +15,11 @@ use crate::error::NodeError;
 /// Largest request body the API reads: room for a file at the tree's limit
 /// (1 MiB) sent as base64 inside JSON.
 pub const API_BODY_MAX_BYTES: usize = 2 * 1024 * 1024;
+/// How much of a body over the limit is read and dropped before the refusal is sent,
+/// so the client, still sending, reads the answer instead of a reset connection.
+pub const API_BODY_DRAIN_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// How long draining such a body may take.
+pub const API_BODY_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The refusal of a body over [`API_BODY_MAX_BYTES`].
 pub fn too_large(size: Option<u64>) -> NodeError {
@@ -55,28 +60,54 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
             return Err(ApiError(NodeError::Invalid(
                 "invalid request body: send it as JSON (Content-Type: application/json)".into(),
             )));
         }
         let length = content_length(req.headers());
-        if length.is_some_and(|l| l > API_BODY_MAX_BYTES as u64) {
-            return Err(ApiError(too_large(length)));
-        }
-        let bytes = Bytes::from_request(req, state)
+        let bytes = read_limited(req.into_body(), length)
             .await
-            .map_err(|r| ApiError(body_rejection(&r, length)))?;
+            .map_err(ApiError)?;
         parse_json(&bytes).map(ApiJson).map_err(ApiError)
     }
 }
 
-fn body_rejection(r: &BytesRejection, length: Option<u64>) -> NodeError {
-    if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        return too_large(length);
+/// Reads a body of at most [`API_BODY_MAX_BYTES`]; a larger one is read on (up to
+/// [`API_BODY_DRAIN_MAX_BYTES`], for at most [`API_BODY_DRAIN_TIMEOUT`]) and dropped,
+/// then refused with the limit named.
+async fn read_limited(body: Body, length: Option<u64>) -> Result<Vec<u8>, NodeError> {
+    let mut stream = body.into_data_stream();
+    let mut data = Vec::new();
+    let mut seen = 0usize;
+    if !length.is_some_and(|l| l > API_BODY_MAX_BYTES as u64) {
+        loop {
+            match stream.next().await {
+                None => return Ok(data),
+                Some(Err(_)) => {
+                    return Err(NodeError::Invalid(
+                        "invalid request body: it could not be read completely".into(),
+                    ))
+                }
+                Some(Ok(chunk)) if data.len() + chunk.len() > API_BODY_MAX_BYTES => {
+                    seen = data.len() + chunk.len();
+                    break;
+                }
+                Some(Ok(chunk)) => data.extend_from_slice(&chunk),
+            }
+        }
     }
-    NodeError::Invalid("invalid request body: it could not be read completely".into())
+    let drain = async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen > API_BODY_DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(API_BODY_DRAIN_TIMEOUT, drain).await;
+    Err(too_large(length))
 }
 
 /// Parses a JSON body into `T`, with brigade's error messages.
@@ -222,7 +253,7 @@ mod tests {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
-    struct Body {
+    struct CreateBody {
         vmid: brigade_core::VmId,
         #[serde(default)]
         config: BTreeMap<String, String>,
@@ -231,7 +262,7 @@ mod tests {
     }
 
     fn refusal(body: &str) -> String {
-        parse_json::<Body>(body.as_bytes())
+        parse_json::<CreateBody>(body.as_bytes())
             .expect_err(body)
             .to_string()
     }
@@ -304,6 +335,22 @@ mod tests {
             "invalid query: x: unknown field (known: path, consistent)"
         );
         assert!(parse_query::<Q>("path=a&consistent=true").is_ok());
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_read_and_refused() {
+        let small = read_limited(axum::body::Body::from(vec![b'x'; 10]), Some(10)).await;
+        assert_eq!(small.expect("small body").len(), 10);
+        let big = vec![b'x'; API_BODY_MAX_BYTES + 1];
+        let declared = read_limited(axum::body::Body::from(big.clone()), Some(big.len() as u64))
+            .await
+            .expect_err("declared too large");
+        assert_eq!(declared.status(), 413, "{declared}");
+        let undeclared = read_limited(axum::body::Body::from(big), None)
+            .await
+            .expect_err("too large without a length");
+        assert_eq!(undeclared.status(), 413, "{undeclared}");
+        assert!(undeclared.to_string().contains("1 MiB"), "{undeclared}");
     }
 
     #[test]
