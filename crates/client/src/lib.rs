@@ -119,9 +119,20 @@ impl Client {
     }
 
     fn transport(&self, e: reqwest::Error) -> ClientError {
+        // reqwest's own words ("error sending request for url ...") do not say why:
+        // the reason (connection refused, a certificate not trusted) is in its sources.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+            source = s.source();
+        }
         ClientError::Transport {
             url: self.base.clone(),
-            message: e.to_string(),
+            message,
         }
     }
 

@@ -115,6 +115,55 @@ pub fn assert_quiet_on_closed_pipe(what: &str, r: &Run) {
     );
 }
 
+/// Every line a child process writes, collected in the background so its pipe stays
+/// open (a reader that stopped early would make the child's next write fail).
+pub struct LineSink {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LineSink {
+    pub fn new(r: impl std::io::Read + Send + 'static) -> Self {
+        use std::io::BufRead as _;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let handle = std::thread::spawn(move || {
+            for l in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(l);
+            }
+        });
+        LineSink {
+            lines,
+            handle: Some(handle),
+        }
+    }
+
+    /// The lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Waits up to `timeout` until `done(lines)`; returns the lines then.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let lines = self.lines();
+            if done(&lines) || Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Every line, once the writer is gone.
+    pub fn finish(mut self) -> Vec<String> {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.lines()
+    }
+}
+
 /// A fresh directory for one test.
 pub fn test_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("brigade-e2e").join(name);

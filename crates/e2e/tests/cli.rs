@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use brigade_cfs::NOT_QUORATE_MSG;
 use brigade_e2e::readme::Coverage;
-use brigade_e2e::{bin, brigade, brigade_env, eventually, test_dir};
+use brigade_e2e::{bin, brigade, brigade_env, eventually, test_dir, LineSink};
 use brigade_harness::ProcCluster;
 use brigade_node::config::RaftTuning;
 use serde_json::Value;
@@ -135,26 +135,16 @@ fn first_line_of(cfg: &Path, args: &[&str], after: impl FnOnce()) -> String {
         assert!(l.contains("watching"), "{l}");
     }
     after();
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .next()
-            .unwrap_or_default()
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !reader.is_finished() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let out = LineSink::new(child.stdout.take().expect("stdout"));
+    let seen = out.wait_for(Duration::from_secs(20), |l| !l.is_empty());
     let still_running = child.try_wait().ok().flatten().is_none();
     let _ = child.kill();
     let _ = child.wait();
-    let line = reader.join().expect("reader");
+    drop(out.finish());
     if args.contains(&"--follow") {
         assert!(still_running, "log --follow exited by itself");
     }
-    line
+    seen.first().cloned().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,6 @@
 //! into a closed pipe, the lab's refusals and their suggestions, and `lab down`
 //! leaving nothing behind.
 
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -15,7 +14,7 @@ use brigade_e2e::guests::{appliance, ticks};
 use brigade_e2e::readme::{strip_comment, Coverage};
 use brigade_e2e::{
     assert_quiet_on_closed_pipe, bin, brigade_env, brigade_into_closed_pipe, eventually, test_dir,
-    Run,
+    LineSink, Run,
 };
 use serde_json::Value;
 
@@ -171,20 +170,9 @@ fn console_ticks(t: &Tour, args: &[&str], want: usize, ctrl_d: bool) -> (Vec<u64
         .stderr(Stdio::piped())
         .spawn()
         .expect("console");
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter(|l| l.contains("tick "))
-            .take(want)
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !reader.is_finished() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let out = LineSink::new(child.stdout.take().expect("stdout"));
+    let tick_lines = |l: &[String]| l.iter().filter(|l| l.contains("tick ")).count();
+    out.wait_for(Duration::from_secs(30), |l| tick_lines(l) >= want);
     let mut stderr = String::new();
     if ctrl_d {
         drop(child.stdin.take());
@@ -208,7 +196,8 @@ fn console_ticks(t: &Tour, args: &[&str], want: usize, ctrl_d: bool) -> (Vec<u64
         let _ = child.kill();
         let _ = child.wait();
     }
-    (ticks(&reader.join().expect("reader")), stderr)
+    let all = out.finish().join("\n");
+    (ticks(&all).into_iter().take(want).collect(), stderr)
 }
 
 #[tokio::test(flavor = "multi_thread")]

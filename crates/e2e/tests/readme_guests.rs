@@ -5,7 +5,6 @@
 //! `node maintenance` through `--node URL` (they once used the node name as the
 //! address), API refusals in brigade's words, host paths, and output into a closed pipe.
 
-use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -13,7 +12,7 @@ use std::time::Duration;
 use brigade_e2e::guests::{appliance, ticks, vm_ticks, wait_tick};
 use brigade_e2e::readme::Coverage;
 use brigade_e2e::{
-    assert_quiet_on_closed_pipe, bin, brigade_into_closed_pipe, cluster, eventually,
+    assert_quiet_on_closed_pipe, bin, brigade_into_closed_pipe, cluster, eventually, LineSink,
 };
 use brigade_harness::ProcCluster;
 use brigade_node::config::RaftTuning;
@@ -114,20 +113,9 @@ fn attach_and_detach(cli: &Cli, vmid: &str) -> Vec<u64> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("console");
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter(|l| l.contains("tick "))
-            .take(2)
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !reader.is_finished() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let out = LineSink::new(child.stdout.take().expect("stdout"));
+    let two_ticks = |l: &[String]| l.iter().filter(|l| l.contains("tick ")).count() >= 2;
+    out.wait_for(Duration::from_secs(20), two_ticks);
     drop(child.stdin.take());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
@@ -137,7 +125,10 @@ fn attach_and_detach(cli: &Cli, vmid: &str) -> Vec<u64> {
     let _ = child.kill();
     let _ = child.wait();
     assert!(done.is_some_and(|s| s.success()), "Ctrl-D did not detach");
-    ticks(&reader.join().expect("reader"))
+    ticks(&out.finish().join("\n"))
+        .into_iter()
+        .take(2)
+        .collect()
 }
 
 /// The first `n` ticks `vm console VMID --follow` prints (then Ctrl-C).
@@ -149,23 +140,16 @@ fn follow_ticks(cli: &Cli, vmid: &str, n: usize) -> Vec<u64> {
         .stdout(Stdio::piped())
         .spawn()
         .expect("follow");
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter(|l| l.contains("tick "))
-            .take(n)
-            .collect::<Vec<_>>()
-            .join("\n")
+    let out = LineSink::new(child.stdout.take().expect("stdout"));
+    out.wait_for(Duration::from_secs(20), |l| {
+        l.iter().filter(|l| l.contains("tick ")).count() >= n
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !reader.is_finished() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let _ = child.kill();
     let _ = child.wait();
-    ticks(&reader.join().expect("reader"))
+    ticks(&out.finish().join("\n"))
+        .into_iter()
+        .take(n)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -81,7 +81,7 @@ async fn read_limited(body: Body, length: Option<u64>) -> Result<Vec<u8>, NodeEr
     let mut stream = body.into_data_stream();
     let mut data = Vec::new();
     let mut seen = 0usize;
-    if !length.is_some_and(|l| l > API_BODY_MAX_BYTES as u64) {
+    if length.is_none_or(|l| l <= API_BODY_MAX_BYTES as u64) {
         loop {
             match stream.next().await {
                 None => return Ok(data),
