@@ -61,13 +61,37 @@ async fn wait_quorate(cfg: &Path, want: bool) {
 }
 
 /// A process this test started itself (an extra node, a qdevice): killed when dropped,
-/// so a failing test leaves nothing running.
-struct Proc(Child);
+/// with the watchdog helper a node daemon starts in its run dir, so a failing test
+/// leaves nothing running.
+struct Proc(Child, Option<PathBuf>);
+
+impl Proc {
+    /// The daemon's run dir, whose watchdog helper goes with it.
+    fn with_run_dir(mut self, run_dir: PathBuf) -> Self {
+        self.1 = Some(run_dir);
+        self
+    }
+}
 
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let Some(run) = self
+            .1
+            .as_ref()
+            .and_then(|d| brigade_guest::RunDir::open(d).ok())
+        else {
+            return;
+        };
+        if let Some(pid) = brigade_guest::process::read_pidfile(&run.watchdog_pid()) {
+            if brigade_guest::process::cmdline(pid)
+                .iter()
+                .any(|a| a == "watchdog")
+            {
+                let _ = brigade_guest::process::send(pid, brigade_guest::process::Signal::SIGKILL);
+            }
+        }
     }
 }
 
@@ -82,6 +106,7 @@ fn spawn(args: &[&str], log: &Path) -> Proc {
             .stderr(err)
             .spawn()
             .expect("spawn brigade"),
+        None,
     )
 }
 
@@ -216,7 +241,8 @@ async fn cli_forms_a_cluster_and_edits_files() {
             dir.join("solo").to_str().expect("utf-8"),
         ],
         &solo_log,
-    );
+    )
+    .with_run_dir(PathBuf::from("/run/brigade/solo"));
     log_line(&solo_log, "listening on").await;
     cov.ran("brigade node run --name pve1 --addr 10.0.0.1");
     let out = ok(&solo_cfg, &["cluster", "create", "solo"]);
@@ -614,18 +640,10 @@ async fn cli_forms_a_cluster_and_edits_files() {
     let n2b_cfg = write_config(&dir, "n2b", "n2", &n2b_addr);
     let n2b_log = dir.join("n2b.log");
     let _n2b = spawn(
-        &[
-            "node",
-            "run",
-            "--name",
-            "n2",
-            "--addr",
-            &n2b_addr,
-            "--state-dir",
-            dir.join("n2b").to_str().expect("utf-8"),
-        ],
+        &["node", "run", "--config", n2b_cfg.to_str().expect("utf-8")],
         &n2b_log,
-    );
+    )
+    .with_run_dir(PathBuf::from(format!("/run/brigade/{n2b_addr}")));
     log_line(&n2b_log, "listening on").await;
     let token = ok(&cfg[0], &["cluster", "join-token"]);
     refused(
