@@ -1,10 +1,12 @@
 //! `brigade`: the cluster manager's one binary (daemon, CLI, benchmarks).
 
+// First: its `out!`/`outln!` macros serve every module below.
+#[macro_use]
+mod output;
 mod bench;
 mod cmd;
 mod connect;
 mod lab;
-mod output;
 
 use clap::{Parser, Subcommand};
 
@@ -123,7 +125,102 @@ fn main() {
         }
     });
     if let Err(e) = result {
+        // `brigade ... | head`: the reader is gone; nothing is left to say.
+        if output::is_broken_pipe(&e) {
+            std::process::exit(0);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    /// Arguments of `cmd`'s subcommands (recursively) that are not global but have the
+    /// id of one of `globals`, with their subcommand path.
+    fn shadowing(cmd: &clap::Command, globals: &[String], path: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands() {
+            let here = format!("{path} {}", sub.get_name());
+            for a in sub.get_arguments() {
+                if !a.is_global_set() && globals.iter().any(|g| g == a.get_id().as_str()) {
+                    out.push(format!("{here}: {}", a.get_id()));
+                }
+            }
+            shadowing(sub, globals, &here, out);
+        }
+    }
+
+    #[test]
+    fn no_subcommand_argument_shadows_a_global_option() {
+        // A positional `node` once took the id of the global `--node URL`: the node's
+        // name became the API address and `--node` was refused after the subcommand.
+        let cli = Cli::command();
+        let globals: Vec<String> = cli
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        assert!(globals.iter().any(|g| g == "node"), "{globals:?}");
+        let mut clashes = Vec::new();
+        shadowing(&cli, &globals, "brigade", &mut clashes);
+        assert!(
+            clashes.is_empty(),
+            "arguments shadowing globals: {clashes:?}"
+        );
+    }
+
+    #[test]
+    fn the_global_node_option_reaches_every_subcommand() {
+        for args in [
+            &[
+                "brigade", "ha", "migrate", "vm:100", "n1", "--node", "10.0.0.9",
+            ][..],
+            &[
+                "brigade", "--node", "10.0.0.9", "ha", "migrate", "vm:100", "n1",
+            ],
+            &[
+                "brigade",
+                "node",
+                "maintenance",
+                "enable",
+                "n3",
+                "--node",
+                "10.0.0.9",
+            ],
+            &["brigade", "lab", "kill", "n1", "--node", "10.0.0.9"],
+            &[
+                "brigade", "vm", "migrate", "100", "n2", "--node", "10.0.0.9",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.global.node.as_deref(), Some("10.0.0.9"), "{args:?}");
+            match cli.command {
+                Command::Ha(cmd::ha::HaCmd::Migrate { target, .. }) => assert_eq!(target, "n1"),
+                Command::Node(cmd::node::NodeCmd::Maintenance { target, .. }) => {
+                    assert_eq!(target, "n3")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn console_tail_has_a_default() {
+        let tail = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Vm(cmd::guest::GuestCmd::Console { tail, .. })) => tail,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        assert_eq!(
+            tail(&["brigade", "vm", "console", "100", "--tail"]),
+            Some(1024)
+        );
+        assert_eq!(
+            tail(&["brigade", "vm", "console", "100", "--tail", "10"]),
+            Some(10)
+        );
+        assert_eq!(tail(&["brigade", "vm", "console", "100"]), None);
     }
 }

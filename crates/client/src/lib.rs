@@ -119,9 +119,20 @@ impl Client {
     }
 
     fn transport(&self, e: reqwest::Error) -> ClientError {
+        // reqwest's own words ("error sending request for url ...") do not say why:
+        // the reason (connection refused, a certificate not trusted) is in its sources.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+            source = s.source();
+        }
         ClientError::Transport {
             url: self.base.clone(),
-            message: e.to_string(),
+            message,
         }
     }
 
@@ -238,8 +249,10 @@ impl Client {
         self.get("/cluster/nodes", &[]).await
     }
 
-    pub async fn delnode(&self, name: &str) -> Result<(), ClientError> {
-        self.delete(&format!("/cluster/nodes/{name}")).await
+    /// Removes a node; refused while guest configs are under `nodes/NAME` unless `force`.
+    pub async fn delnode(&self, name: &str, force: bool) -> Result<(), ClientError> {
+        let query = if force { "?force=true" } else { "" };
+        self.delete(&format!("/cluster/nodes/{name}{query}")).await
     }
 
     /// `GET /metrics` (Prometheus text).

@@ -67,6 +67,19 @@ fn field<T: std::str::FromStr>(s: &Section, key: &str) -> Result<Option<T>, Form
     }
 }
 
+/// Refuses a property the section kind does not have (a typo would be ignored silently).
+fn known_props(s: &Section, allowed: &[&str]) -> Result<(), FormatError> {
+    match s.props.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        Some((k, _)) => Err(FormatError::Invalid(format!(
+            "{}: {}: unknown property {k:?} (known: {})",
+            s.kind,
+            s.id,
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn required<T: std::str::FromStr>(s: &Section, key: &str) -> Result<T, FormatError> {
     field(s, key)?
         .ok_or_else(|| FormatError::Invalid(format!("{}: {}: missing {key}", s.kind, s.id)))
@@ -94,6 +107,7 @@ impl ClusterConf {
         for s in &sections {
             match s.kind.as_str() {
                 "qdevice" => {
+                    known_props(s, &["nodeid", "address"])?;
                     if qdevice.is_some() {
                         return Err(FormatError::Invalid("more than one qdevice section".into()));
                     }
@@ -104,12 +118,14 @@ impl ClusterConf {
                     });
                 }
                 "cluster" => {
+                    known_props(s, &["config_version", "max_voters", "node_timeout"])?;
                     if header.is_some() {
                         return Err(FormatError::Invalid("more than one cluster section".into()));
                     }
                     header = Some(s);
                 }
                 "node" => {
+                    known_props(s, &["nodeid", "votes", "link0", "link1"])?;
                     let name: NodeName = s.id.parse()?;
                     let entry = NodeEntry {
                         name,
@@ -247,6 +263,8 @@ mod tests {
             "cluster: x\nnode: N1\n\tnodeid 1\n\tlink0 127.0.0.1\n",
             "cluster: x\nnode: a\n\tnodeid 1\n\tlink0 1.1.1.1\nnode: b\n\tnodeid 1\n\tlink0 1.1.1.2\n",
             "cluster: x\nbogus: y\n",
+            "cluster: x\n\tnode_timout 5\n",
+            "cluster: x\nnode: n1\n\tnodeid 1\n\tlink0 127.0.0.1\n\tlnk1 127.0.0.2\n",
         ] {
             assert!(ClusterConf::parse(bad).is_err(), "{bad:?}");
         }

@@ -1,6 +1,7 @@
 //! Shared helpers of the cluster end-to-end tests.
 
 pub mod guests;
+pub mod readme;
 pub mod witness;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,118 @@ pub fn brigade(cfg: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The outcome of one run of the `brigade` binary.
+#[derive(Debug)]
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.status.success()
+    }
+}
+
+fn finish(out: std::process::Output) -> Run {
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `brigade ARGS...` with extra environment variables (no `--config` added).
+pub fn brigade_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run brigade");
+    finish(out)
+}
+
+/// Runs `brigade ARGS...` writing into a pipe whose reader is already gone, as when
+/// `| head` has exited: the CLI must end quietly, not panic.
+pub fn brigade_into_closed_pipe(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run brigade");
+    finish(out)
+}
+
+/// Asserts a run into a closed pipe ended quietly: no panic (exit 101), nothing on stderr.
+pub fn assert_quiet_on_closed_pipe(what: &str, r: &Run) {
+    assert_ne!(r.status.code(), Some(101), "{what} panicked: {}", r.stderr);
+    assert!(
+        r.ok(),
+        "{what} failed on a closed pipe: {:?} {}",
+        r.status,
+        r.stderr
+    );
+    assert!(
+        r.stderr.trim().is_empty(),
+        "{what} wrote to stderr: {}",
+        r.stderr
+    );
+}
+
+/// Every line a child process writes, collected in the background so its pipe stays
+/// open (a reader that stopped early would make the child's next write fail).
+pub struct LineSink {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LineSink {
+    pub fn new(r: impl std::io::Read + Send + 'static) -> Self {
+        use std::io::BufRead as _;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let handle = std::thread::spawn(move || {
+            for l in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(l);
+            }
+        });
+        LineSink {
+            lines,
+            handle: Some(handle),
+        }
+    }
+
+    /// The lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Waits up to `timeout` until `done(lines)`; returns the lines then.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let lines = self.lines();
+            if done(&lines) || Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Every line, once the writer is gone.
+    pub fn finish(mut self) -> Vec<String> {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.lines()
+    }
 }
 
 /// A fresh directory for one test.
@@ -131,5 +244,76 @@ pub async fn write_retrying(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    /// The 127.0.S.x subnets the test files claim, by file: a number after
+    /// `cluster("name",`, `setup("name",`, `with_qdevice("name",`, `SUBNET: u8 =`, or
+    /// the third argument of `ProcCluster::form(`/`ProcCluster::new(`.
+    fn claimed(text: &str) -> Vec<u8> {
+        let flat: String = text.split_whitespace().collect();
+        let mut out = Vec::new();
+        let number = |rest: &str| -> Option<u8> {
+            let digits: String = rest
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        };
+        for key in ["cluster(\"", "setup(\"", "with_qdevice(\""] {
+            for (i, _) in flat.match_indices(key) {
+                let rest = &flat[i + key.len()..];
+                if let Some(after) = rest.split_once("\",").map(|(_, a)| a) {
+                    out.extend(number(after));
+                }
+            }
+        }
+        for (i, _) in flat.match_indices("SUBNET:u8=") {
+            out.extend(number(&flat[i + "SUBNET:u8=".len()..]));
+        }
+        for key in ["ProcCluster::form(", "ProcCluster::new("] {
+            for (i, _) in flat.match_indices(key) {
+                let args = &flat[i + key.len()..];
+                if let Some(third) = args.split(',').nth(2) {
+                    out.extend(number(third));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_test_file_has_subnets_of_its_own() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let mut owners: BTreeMap<u8, Vec<String>> = BTreeMap::new();
+        for e in std::fs::read_dir(&dir).expect("tests dir").flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let mut mine = claimed(&text);
+            mine.sort_unstable();
+            mine.dedup();
+            for s in mine {
+                owners.entry(s).or_default().push(name.clone());
+            }
+        }
+        let shared: Vec<String> = owners
+            .iter()
+            .filter(|(_, files)| files.len() > 1)
+            .map(|(s, files)| format!("127.0.{s}.x: {}", files.join(", ")))
+            .collect();
+        assert!(shared.is_empty(), "subnets claimed twice: {shared:?}");
+        assert!(owners.len() > 20, "the scan found too little: {owners:?}");
+    }
+
+    #[test]
+    fn claims_are_found_in_every_form() {
+        let text = "cluster(\"a\", 11, 3)\nsetup(\n \"b\",\n 12,\n)\nconst SUBNET: u8 = 13;\n\
+            ProcCluster::form(&bin(), &dir, 14, 3, t)\nwith_qdevice(\"q\", 15, 2)";
+        assert_eq!(claimed(text), vec![11, 12, 15, 13, 14]);
     }
 }

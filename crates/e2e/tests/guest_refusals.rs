@@ -213,21 +213,25 @@ async fn guest_refusals_change_nothing() {
     );
     assert_eq!(config_text(&n1, 300).await, before);
 
-    // A config edited by hand into something invalid is refused at start.
-    n1.fs_put(
-        "nodes/n1/qemu-server/300.conf",
-        "memory: 64\nfrobnicate: 1\n",
-    )
-    .await
-    .expect("raw edit");
+    // A config edited by hand into something invalid is refused when written, with the
+    // message `vm set` gives (issue 13, item 10: it used to be accepted and refused
+    // only at start), and nothing changes.
     refused(
-        n1.guest_power(&loc300, "start", json!({})).await,
+        n1.fs_put(
+            "nodes/n1/qemu-server/300.conf",
+            "memory: 64\nfrobnicate: 1\n",
+        )
+        .await,
         400,
-        "the config of VM 300 is invalid: unknown config key \"frobnicate\"",
+        "unknown config key \"frobnicate\"",
     );
-    n1.fs_put("nodes/n1/qemu-server/300.conf", &before.1)
-        .await
-        .expect("restore");
+    refused(
+        n1.guest_set(&loc300, &params(&[("frobnicate", "1")]), &[])
+            .await,
+        400,
+        "unknown config key \"frobnicate\"",
+    );
+    assert_eq!(config_text(&n1, 300).await, before);
 
     // A locked guest: start, migrate and destroy are refused until unlocked.
     n1.guest_set(&loc300, &params(&[("lock", "backup")]), &[])

@@ -165,7 +165,7 @@ async fn a_start_that_loses_its_lease_before_the_guest_runs_never_runs_it() {
     // between the check and the spawn ran the guest after the lease ran out.
     let tag = "ha-start-lease";
     let _heal = HealOnDrop(tag);
-    let (c, n1) = setup("ha-start-lease", 73, "ha: fence_timeout=6\n").await;
+    let (c, n1) = setup("ha-start-lease", 75, "ha: fence_timeout=6\n").await;
     n1.ha_set(
         "vm:100",
         &ResourceRequest {

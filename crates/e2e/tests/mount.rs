@@ -69,6 +69,22 @@ async fn the_tree_mounted_on_every_node() {
         std::fs::read_to_string(&on_n3).is_ok_and(|s| s == "memory: 512\n")
     })
     .await;
+    // An edit that makes the config invalid is refused (the rename onto it fails) and
+    // changes nothing: the mount validates like the API.
+    let (ok, out) = sh(&format!("sed -i 's/memory/bogus/' {}", conf.display()));
+    assert!(!ok, "sed -i into an invalid config succeeded: {out}");
+    assert_eq!(
+        std::fs::read_to_string(&conf).expect("read"),
+        "memory: 512\n"
+    );
+    for e in std::fs::read_dir(m1.join("nodes/n1/qemu-server"))
+        .expect("ls")
+        .flatten()
+    {
+        if e.file_name().to_string_lossy().starts_with("sed") {
+            std::fs::remove_file(e.path()).expect("remove sed's temp file");
+        }
+    }
     let (ok, out) = sh(&format!(
         "ls -l {}",
         m3.join("nodes/n1/qemu-server").display()

@@ -65,7 +65,7 @@ async fn survivor_recovers_alone_with_its_data() {
     write_retrying(&n1, "keep/after", "ok", Duration::from_secs(20))
         .await
         .expect("writes again");
-    n1.delnode("n2").await.expect("delnode n2");
-    n1.delnode("n3").await.expect("delnode n3");
+    n1.delnode("n2", false).await.expect("delnode n2");
+    n1.delnode("n3", false).await.expect("delnode n3");
     assert_eq!(n1.nodes().await.expect("nodes").len(), 1);
 }

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod frames;
 pub mod http_client;
+pub mod pin;
 pub mod pki;
 pub mod serve;
 pub mod tls;

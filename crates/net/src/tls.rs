@@ -3,15 +3,14 @@
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
-use crate::pki::{fingerprint_der, CertPair};
+use crate::pki::CertPair;
 use crate::NetError;
 
 /// The one crypto provider brigade uses.
@@ -129,119 +128,6 @@ pub fn client_config(ca_pem: &str, identity: Option<&CertPair>) -> Result<Client
     Ok(cfg)
 }
 
-/// A client that trusts a server only if its chain carries a CA certificate
-/// with the pinned SHA-256 fingerprint and the server certificate verifies
-/// against that CA (how a join token's fingerprint is checked).
-pub fn pinned_ca_client_config(ca_fingerprint: &str) -> Result<ClientConfig, NetError> {
-    pinned_client_config(Pin::CaInChain(ca_fingerprint.to_ascii_uppercase()))
-}
-
-/// A client for a server not yet in the cluster (a qdevice being adopted):
-/// trusts its certificate if its SHA-256 fingerprint is `expected`, or any
-/// certificate when `expected` is None (trust on first use; callers say so).
-pub fn leaf_pinned_client_config(expected: Option<String>) -> Result<ClientConfig, NetError> {
-    pinned_client_config(Pin::Leaf(expected.map(|e| e.to_ascii_uppercase())))
-}
-
-fn pinned_client_config(pin: Pin) -> Result<ClientConfig, NetError> {
-    let verifier = Arc::new(PinnedVerifier {
-        pin,
-        provider: provider(),
-    });
-    Ok(ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
-}
-
-/// What a pinned client checks.
-#[derive(Debug)]
-enum Pin {
-    /// A CA with this fingerprint is in the chain and signed the server's certificate.
-    CaInChain(String),
-    /// The server's own certificate has this fingerprint (None: accept any).
-    Leaf(Option<String>),
-}
-
-#[derive(Debug)]
-struct PinnedVerifier {
-    pin: Pin,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinnedVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match &self.pin {
-            Pin::Leaf(expected) => {
-                let seen = fingerprint_der(end_entity.as_ref());
-                match expected {
-                    Some(e) if *e != seen => Err(rustls::Error::General(format!(
-                        "certificate fingerprint {seen} does not match the expected {e}"
-                    ))),
-                    _ => Ok(ServerCertVerified::assertion()),
-                }
-            }
-            Pin::CaInChain(fingerprint) => {
-                let ca = intermediates
-                    .iter()
-                    .find(|c| fingerprint_der(c.as_ref()) == *fingerprint)
-                    .ok_or_else(|| {
-                        rustls::Error::General(format!(
-                            "the server's CA does not match the join token's fingerprint {fingerprint}"
-                        ))
-                    })?;
-                let mut store = RootCertStore::empty();
-                store.add(ca.clone().into_owned())?;
-                let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(store),
-                    self.provider.clone(),
-                )
-                .build()
-                .map_err(|e| rustls::Error::General(e.to_string()))?;
-                inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
+pub use crate::pin::{
+    leaf_pinned_client_config, pin_mismatch, pinned_ca_client_config, PinMismatch,
+};

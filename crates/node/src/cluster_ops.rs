@@ -301,7 +301,7 @@ impl Node {
             .json(&application)
             .send()
             .await
-            .map_err(|e| NodeError::Upstream(format!("cannot reach {target}: {e}")))?;
+            .map_err(|e| join_transport_error(target, &e))?;
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -603,20 +603,6 @@ impl Node {
         self.admin(AdminOp::RemoveQdevice).await.map(|_| ())
     }
 
-    /// `cluster delnode NODE` (refused for the node answering, like pvecm).
-    pub async fn delnode(self: &Arc<Self>, name: &str) -> Result<(), NodeError> {
-        if name == self.config.name.as_str() {
-            return Err(NodeError::Invalid(format!(
-                "cannot remove the local node {name}: run delnode on another member"
-            )));
-        }
-        self.admin(AdminOp::DelNode {
-            name: name.to_string(),
-        })
-        .await
-        .map(|_| ())
-    }
-
     /// `cluster nodes`.
     pub fn nodes(&self) -> Result<Vec<NodeRow>, NodeError> {
         let rt = self.require_cluster()?;
@@ -682,4 +668,21 @@ impl Node {
             warnings: all_warnings,
         }
     }
+}
+
+/// Why a join application did not get through: a CA that is not the token's is named
+/// as such (the member answered, with another cluster's certificate), not "cannot reach".
+fn join_transport_error(target: SocketAddr, e: &reqwest::Error) -> NodeError {
+    if brigade_net::tls::pin_mismatch(e).is_some() {
+        return NodeError::Unauthorized(format!(
+            "the cluster's CA fingerprint does not match the token: {target} presents a CA other than the one the join token pins (a token of another cluster, or an altered one)"
+        ));
+    }
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message = format!("{message}: {s}");
+        source = s.source();
+    }
+    NodeError::Upstream(format!("cannot reach {target}: {message}"))
 }

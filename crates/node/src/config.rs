@@ -102,7 +102,8 @@ fn default_heartbeat_port() -> u16 {
 /// Why a node configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    /// The reason is the source (printed once by whoever prints the chain).
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -232,5 +233,22 @@ mod tests {
             "name = \"n1\"\naddress = \"127.0.1.1\"\napi_port = 1\nrpc_port = 1\n"
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_missing_file_names_its_reason_once() {
+        let e = NodeConfig::load(Path::new("/nonexistent/brigade/node.toml")).expect_err("missing");
+        let chain: Vec<String> =
+            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .map(|e| e.to_string())
+            .collect();
+        let all = chain.join(": ");
+        assert_eq!(all.matches("No such file or directory").count(), 1, "{all}");
+        assert!(
+            all.starts_with("cannot read /nonexistent/brigade/node.toml"),
+            "{all}"
+        );
     }
 }

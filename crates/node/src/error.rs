@@ -13,6 +13,9 @@ pub enum NodeError {
     Conflict(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A request body over the API's limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     NotFound(String),
     #[error("this node is not in a cluster: run 'brigade cluster create NAME' or 'brigade cluster join ADDR --token T'")]
@@ -42,6 +45,7 @@ impl NodeError {
             NodeError::Invalid(_) => "invalid",
             NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => "conflict",
             NodeError::Unauthorized(_) => "unauthorized",
+            NodeError::TooLarge(_) => "too_large",
             NodeError::NotFound(_) => "not_found",
             NodeError::NotInCluster => "not_in_cluster",
             NodeError::Unavailable(_) => "unavailable",
@@ -75,6 +79,7 @@ impl NodeError {
             NodeError::Invalid(_) => 400,
             NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => 409,
             NodeError::Unauthorized(_) => 401,
+            NodeError::TooLarge(_) => 413,
             NodeError::NotFound(_) => 404,
             NodeError::NotInCluster => 409,
             NodeError::Unavailable(_) => 409,
@@ -126,6 +131,7 @@ impl From<ErrorBody> for NodeError {
             (None, "invalid") => NodeError::Invalid(b.error),
             (None, "conflict") => NodeError::Conflict(b.error),
             (None, "unauthorized") => NodeError::Unauthorized(b.error),
+            (None, "too_large") => NodeError::TooLarge(b.error),
             (None, "not_found") => NodeError::NotFound(b.error),
             (None, "unavailable") => NodeError::Unavailable(b.error),
             (None, _) => NodeError::Upstream(b.error),

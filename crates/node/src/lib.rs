@@ -5,6 +5,7 @@ pub mod cluster_log;
 pub mod cluster_ops;
 pub mod config;
 pub mod daemon;
+pub mod delnode;
 pub mod error;
 pub mod faults;
 pub mod guest_messages;
@@ -18,6 +19,8 @@ pub mod node;
 pub mod rpc;
 pub mod state_dir;
 pub mod token;
+pub mod tree_writes;
+pub mod validate;
 
 pub use config::NodeConfig;
 pub use error::NodeError;

@@ -312,7 +312,7 @@ pub async fn run(args: CfsBenchArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&phases);
     }
-    println!(
+    outln!(
         "cfs write benchmark: 3 members each on loopback, {}-byte values, {} s per phase, fsync on, clients spread over all members",
         args.value_size, args.seconds
     );
@@ -329,14 +329,14 @@ pub async fn run(args: CfsBenchArgs) -> anyhow::Result<()> {
             p.errors.to_string(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     for &n in &args.clients {
         let b = phases
             .iter()
             .find(|p| p.system == "brigade" && p.clients == n);
         let e = phases.iter().find(|p| p.system == "etcd" && p.clients == n);
         if let (Some(b), Some(e)) = (b, e) {
-            println!(
+            outln!(
                 "{n} client(s): brigade/etcd throughput {}, p50 latency {}, p99 latency {} (latency below 1x is better)",
                 ratio(b.writes_per_sec, e.writes_per_sec),
                 ratio(b.p50_ms, e.p50_ms),

@@ -187,7 +187,7 @@ pub async fn run(args: DetectionArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&all);
     }
-    println!(
+    outln!(
         "failure detection, 3 nodes on loopback, SIGKILL, {} trials each",
         args.trials
     );
@@ -228,6 +228,6 @@ pub async fn run(args: DetectionArgs) -> anyhow::Result<()> {
             ]);
         }
     }
-    println!("{t}");
+    outln!("{t}");
     Ok(())
 }

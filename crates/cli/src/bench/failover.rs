@@ -239,7 +239,7 @@ pub async fn run(args: FailoverBenchArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&all);
     }
-    println!(
+    outln!(
         "HA failover, 3 nodes on loopback, power cut (daemon, watchdog, guests SIGKILLed), appliance VM under TCG, {} trials each",
         args.trials
     );
@@ -264,9 +264,7 @@ pub async fn run(args: FailoverBenchArgs) -> anyhow::Result<()> {
             format!("{:.2} s", percentile(&f.failover_s, 1.0)),
         ]);
     }
-    println!("{t}");
-    println!(
-        "goal (ANCHORS): 15 s p99 at defaults, 5 s aggressive; Proxmox ha-manager about 120 s"
-    );
+    outln!("{t}");
+    outln!("goal (ANCHORS): 15 s p99 at defaults, 5 s aggressive; Proxmox ha-manager about 120 s");
     Ok(())
 }

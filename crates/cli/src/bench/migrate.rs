@@ -304,9 +304,11 @@ pub async fn run(args: MigrateBenchArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&report);
     }
-    println!(
+    outln!(
         "live migration of the appliance VM ({} MiB, {}), {} trials each, same run",
-        report.memory_mib, report.accel, args.trials
+        report.memory_mib,
+        report.accel,
+        args.trials
     );
     let mut t = table(&[
         "",
@@ -330,7 +332,7 @@ pub async fn run(args: MigrateBenchArgs) -> anyhow::Result<()> {
     };
     t.add_row(row("brigade (mTLS tunnel, 2 nodes)", &report.brigade));
     t.add_row(row("raw QEMU (unix socket)", &report.raw_qemu));
-    println!("{t}");
+    outln!("{t}");
     let (bt, _) = p50_max(&report.brigade.total_ms);
     let (rt, _) = p50_max(&report.raw_qemu.total_ms);
     let (bd, rd) = (
@@ -342,7 +344,7 @@ pub async fn run(args: MigrateBenchArgs) -> anyhow::Result<()> {
     } else {
         format!("n/a (raw QEMU's mean is 0 ms; brigade's {bd:.1} ms)")
     };
-    println!(
+    outln!(
         "ratio brigade / raw QEMU: total p50 {:.2}x, downtime mean {downtime_ratio} (goal: downtime within 1.5x)",
         bt / rt
     );

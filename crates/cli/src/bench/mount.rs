@@ -96,9 +96,10 @@ pub async fn run(args: MountBenchArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&rows);
     }
-    println!(
+    outln!(
         "small-file writes ({} bytes) on one node of 3, one writer, {} writes each",
-        args.size, args.writes
+        args.size,
+        args.writes
     );
     let mut t = table(&["path", "p50", "p99", "writes/s"]);
     for r in &rows {
@@ -109,8 +110,8 @@ pub async fn run(args: MountBenchArgs) -> anyhow::Result<()> {
             format!("{:.0}", r.writes_per_s),
         ]);
     }
-    println!("{t}");
-    println!(
+    outln!("{t}");
+    outln!(
         "ratio mount / API: p50 {:.2}x",
         rows[0].p50_ms / rows[1].p50_ms
     );

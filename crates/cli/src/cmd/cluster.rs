@@ -26,7 +26,15 @@ pub enum ClusterCmd {
     /// List the cluster's nodes with their Raft role.
     Nodes,
     /// Remove a node from the cluster (run on another member; power the node off first).
-    Delnode { name: String },
+    ///
+    /// Refused while guests' configs are still under `nodes/NAME` (move them first),
+    /// unless --force: then their configs stay there, on a node that is gone.
+    Delnode {
+        name: String,
+        /// Remove it even though guests' configs are still in its directory.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show the cluster and quorum state (like `pvecm status`).
     Status,
     /// Add or remove the quorum device (tie-breaker for 2 or 4 nodes).
@@ -65,22 +73,23 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&r);
             }
-            println!(
+            outln!(
                 "Cluster {} created; this node has id {}.",
-                r.cluster, r.node_id
+                r.cluster,
+                r.node_id
             );
-            println!("CA fingerprint (SHA-256): {}", r.ca_fingerprint);
-            println!("Root API token (shown once; stored for the local CLI, mode 0600):");
-            println!("  {}", r.root_token);
-            println!("Next: on this node run `brigade cluster join-token`, then on each new node");
-            println!("      `brigade cluster join <this node's IP> --token <token>`.");
+            outln!("CA fingerprint (SHA-256): {}", r.ca_fingerprint);
+            outln!("Root API token (shown once; stored for the local CLI, mode 0600):");
+            outln!("  {}", r.root_token);
+            outln!("Next: on this node run `brigade cluster join-token`, then on each new node");
+            outln!("      `brigade cluster join <this node's IP> --token <token>`.");
         }
         ClusterCmd::JoinToken => {
             let r = c.join_token().await.context("cannot make a join token")?;
             if g.json() {
                 return print_json(&r);
             }
-            println!("{}", r.token);
+            outln!("{}", r.token);
             eprintln!(
                 "(one-time token, valid until {} UTC)",
                 format_time(r.expires)
@@ -94,7 +103,7 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&r);
             }
-            println!("Joined cluster {} as node id {}.", r.cluster, r.node_id);
+            outln!("Joined cluster {} as node id {}.", r.cluster, r.node_id);
         }
         ClusterCmd::Nodes => {
             let rows = c.nodes().await?;
@@ -130,16 +139,16 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
                     r.matched_index.map(|i| i.to_string()).unwrap_or_default(),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
-        ClusterCmd::Delnode { name } => {
-            c.delnode(&name)
+        ClusterCmd::Delnode { name, force } => {
+            c.delnode(&name, force)
                 .await
                 .with_context(|| format!("cannot remove {name}"))?;
             if g.json() {
                 return print_json(&serde_json::json!({ "removed": name }));
             }
-            println!("Node {name} removed from the cluster.");
+            outln!("Node {name} removed from the cluster.");
         }
         ClusterCmd::Status => {
             let s = c.status().await?;
@@ -179,11 +188,13 @@ async fn recover(g: &GlobalArgs, force: bool, yes: bool) -> anyhow::Result<()> {
         .filter(|v| **v != m.node_id)
         .map(|v| format!("nodeid {v}"))
         .collect();
-    println!(
+    outln!(
         "This makes {} (nodeid {}) the only voter of cluster {}.",
-        cfg.name, m.node_id, m.cluster
+        cfg.name,
+        m.node_id,
+        m.cluster
     );
-    println!(
+    outln!(
         "Voters losing their vote: {}.",
         if lost.is_empty() {
             "none".to_string()
@@ -191,12 +202,10 @@ async fn recover(g: &GlobalArgs, force: bool, yes: bool) -> anyhow::Result<()> {
             lost.join(", ")
         }
     );
-    println!("Everything in this node's Raft log is applied, even entries the old majority may not have committed.");
-    println!(
-        "The lost nodes must not come back with their old state: re-install and re-join them."
-    );
+    outln!("Everything in this node's Raft log is applied, even entries the old majority may not have committed.");
+    outln!("The lost nodes must not come back with their old state: re-install and re-join them.");
     if !yes {
-        print!("Continue? [y/N] ");
+        out!("Continue? [y/N] ");
         std::io::stdout().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
@@ -208,46 +217,48 @@ async fn recover(g: &GlobalArgs, force: bool, yes: bool) -> anyhow::Result<()> {
     if g.json() {
         return print_json(&report);
     }
-    println!(
+    outln!(
         "Done: {} log entries replayed ({} past the last known commit); restarting from index {}.",
-        report.replayed_entries, report.beyond_known_commit, report.restart_index
+        report.replayed_entries,
+        report.beyond_known_commit,
+        report.restart_index
     );
-    println!("Next: start the daemon, then `brigade cluster delnode NAME` for each lost node.");
+    outln!("Next: start the daemon, then `brigade cluster delnode NAME` for each lost node.");
     Ok(())
 }
 
 fn print_status(s: &brigade_client::ClusterStatus) {
     let (Some(cluster), Some(cfs), Some(conf)) = (&s.cluster, &s.cfs, &s.config) else {
-        println!("Node {} is not in a cluster.", s.node);
+        outln!("Node {} is not in a cluster.", s.node);
         return;
     };
     let voters: Vec<&brigade_cfs::MemberInfo> = cfs.members.iter().filter(|m| m.voter).collect();
     let alive = |id: u64| s.members.iter().any(|m| m.id == id && m.alive);
     let total_votes = voters.iter().filter(|m| alive(m.id)).count();
     let quorum = voters.len() / 2 + 1;
-    println!("Cluster information\n-------------------");
-    println!("Name:             {cluster}");
-    println!("Config Version:   {}", conf.config_version);
-    println!("Transport:        raft over mutual TLS, heartbeats over UDP");
-    println!("Secure auth:      on\n");
-    println!("Quorum information\n------------------");
-    println!(
+    outln!("Cluster information\n-------------------");
+    outln!("Name:             {cluster}");
+    outln!("Config Version:   {}", conf.config_version);
+    outln!("Transport:        raft over mutual TLS, heartbeats over UDP");
+    outln!("Secure auth:      on\n");
+    outln!("Quorum information\n------------------");
+    outln!(
         "Date:             {} UTC",
         crate::output::format_time(brigade_core::unix_now_secs())
     );
-    println!("Quorum provider:  brigade raft lease");
-    println!("Nodes:            {}", conf.nodes.len());
-    println!("Node ID:          0x{:08x}", s.node_id.unwrap_or(0));
-    println!("Ring ID:          {}.{}", cfs.leader.unwrap_or(0), cfs.term);
-    println!(
+    outln!("Quorum provider:  brigade raft lease");
+    outln!("Nodes:            {}", conf.nodes.len());
+    outln!("Node ID:          0x{:08x}", s.node_id.unwrap_or(0));
+    outln!("Ring ID:          {}.{}", cfs.leader.unwrap_or(0), cfs.term);
+    outln!(
         "Quorate:          {}\n",
         if s.quorate { "Yes" } else { "No" }
     );
-    println!("Votequorum information\n----------------------");
-    println!("Expected votes:   {}", voters.len());
-    println!("Highest expected: {}", voters.len());
-    println!("Total votes:      {total_votes}");
-    println!(
+    outln!("Votequorum information\n----------------------");
+    outln!("Expected votes:   {}", voters.len());
+    outln!("Highest expected: {}", voters.len());
+    outln!("Total votes:      {total_votes}");
+    outln!(
         "Quorum:           {quorum} {}",
         if s.quorate { "" } else { " Activity blocked" }
     );
@@ -266,8 +277,8 @@ fn print_status(s: &brigade_client::ClusterStatus) {
             "Qdevice(dead)"
         });
     }
-    println!("Flags:            {}\n", flags.join(" "));
-    println!("Membership information\n----------------------");
+    outln!("Flags:            {}\n", flags.join(" "));
+    outln!("Membership information\n----------------------");
     let mut t = table(&[
         "Nodeid",
         "Votes",
@@ -360,16 +371,20 @@ fn print_status(s: &brigade_client::ClusterStatus) {
             "-".into(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     let h = &s.heartbeats;
-    println!(
+    outln!(
         "Heartbeats: {} accepted, dropped {} bad key, {} replayed, {} malformed, {} unknown sender",
-        h.received, h.dropped_auth, h.dropped_replay, h.dropped_malformed, h.dropped_unknown
+        h.received,
+        h.dropped_auth,
+        h.dropped_replay,
+        h.dropped_malformed,
+        h.dropped_unknown
     );
     if !s.warnings.is_empty() {
-        println!("\nWarnings\n--------");
+        outln!("\nWarnings\n--------");
         for w in &s.warnings {
-            println!("- {w}");
+            outln!("- {w}");
         }
     }
 }

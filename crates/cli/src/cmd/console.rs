@@ -16,7 +16,7 @@ pub async fn follow_log(
 ) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut printed = c.guest_console_log(loc, tail).await?;
-    print!("{printed}");
+    out!("{printed}");
     std::io::stdout().flush()?;
     if !follow {
         return Ok(());
@@ -30,7 +30,7 @@ pub async fn follow_log(
             Some(i) if !printed.is_empty() => &now[i + printed.len()..],
             _ => now.as_str(),
         };
-        print!("{new}");
+        out!("{new}");
         std::io::stdout().flush()?;
         printed = now;
     }

@@ -90,7 +90,7 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
                     format_time(e.mtime),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
         FsCmd::Cat { path, consistent } => {
             let f = c.fs_read(&path, consistent).await?;
@@ -98,7 +98,7 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
                 return print_json(&f);
             }
             match f.content {
-                Some(text) => print!("{text}"),
+                Some(text) => out!("{text}"),
                 None => {
                     use base64::Engine as _;
                     let bytes = base64::engine::general_purpose::STANDARD.decode(&f.data)?;
@@ -136,7 +136,7 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&a);
             }
-            println!("{path}: version {}", a.version);
+            outln!("{path}: version {}", a.version);
         }
         FsCmd::Mkdir { path, parents } => {
             let a = c
@@ -172,7 +172,7 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&out);
             }
-            println!("cluster configuration mounted at {}", abs.display());
+            outln!("cluster configuration mounted at {}", abs.display());
         }
         FsCmd::Umount { mountpoint } => {
             let abs = std::fs::canonicalize(&mountpoint).unwrap_or(mountpoint);
@@ -187,7 +187,7 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
             let mut seen = 0u64;
             while let Some(change) = w.next().await {
                 let change = change?;
-                println!("{}", serde_json::to_string(&change)?);
+                outln!("{}", serde_json::to_string(&change)?);
                 seen += 1;
                 if count.is_some_and(|n| seen >= n) {
                     break;

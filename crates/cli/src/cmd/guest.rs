@@ -18,6 +18,9 @@ pub fn appliance_dir() -> String {
     std::env::var("BRIGADE_APPLIANCE").unwrap_or_else(|_| DEFAULT_APPLIANCE_DIR.into())
 }
 
+/// What `console --tail` without a value prints: the last 1 KiB.
+const CONSOLE_TAIL_DEFAULT: &str = "1024";
+
 /// Options shared by create and set.
 #[derive(Args, Debug, Default)]
 pub struct CommonOpts {
@@ -149,8 +152,8 @@ pub enum GuestCmd {
         /// Print the console log and keep printing new output until interrupted.
         #[arg(short, long)]
         follow: bool,
-        /// Only the last BYTES bytes.
-        #[arg(long, value_name = "BYTES")]
+        /// Only the last BYTES bytes (`--tail` alone: the last 1 KiB).
+        #[arg(long, value_name = "BYTES", num_args = 0..=1, default_missing_value = CONSOLE_TAIL_DEFAULT)]
         tail: Option<u64>,
     },
 }
@@ -240,7 +243,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             if g.json() {
                 return print_json(&out);
             }
-            println!(
+            outln!(
                 "{} {vmid} created on {node}{}",
                 noun(kind),
                 if start { " and started" } else { "" }
@@ -273,7 +276,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             if g.json() {
                 return print_json(&out);
             }
-            println!("{} {vmid} destroyed", noun(kind));
+            outln!("{} {vmid} destroyed", noun(kind));
         }
         GuestCmd::List => {
             let rows: Vec<_> = c
@@ -296,7 +299,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
                     r.lock.unwrap_or_default(),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
         GuestCmd::Status { vmid } => {
             let loc = locate(&c, kind, vmid).await?;
@@ -304,27 +307,27 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             if g.json() {
                 return print_json(&s);
             }
-            println!("status: {}", s.status);
-            println!("node: {}", s.node);
+            outln!("status: {}", s.status);
+            outln!("node: {}", s.node);
             if let Some(n) = &s.name {
-                println!("name: {n}");
+                outln!("name: {n}");
             }
             if let Some(q) = &s.qmp_status {
-                println!("qmpstatus: {q}");
+                outln!("qmpstatus: {q}");
             }
             if let Some(p) = s.pid {
-                println!("pid: {p}");
+                outln!("pid: {p}");
             }
-            println!("memory: {} MiB", s.memory_mib);
-            println!("cpus: {}", s.cpus);
+            outln!("memory: {} MiB", s.memory_mib);
+            outln!("cpus: {}", s.cpus);
             if let (Some(a), Some(r)) = (&s.accel, &s.accel_reason) {
-                println!("accel: {a} ({r})");
+                outln!("accel: {a} ({r})");
             }
             if let Some(u) = s.uptime_secs {
-                println!("uptime: {u} s");
+                outln!("uptime: {u} s");
             }
             if let Some(l) = &s.lock {
-                println!("lock: {l}");
+                outln!("lock: {l}");
             }
         }
         GuestCmd::Config { vmid } => {
@@ -333,7 +336,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             if g.json() {
                 return print_json(&v);
             }
-            print!("{}", v.text);
+            out!("{}", v.text);
         }
         GuestCmd::Set {
             vmid,
@@ -358,7 +361,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             if g.json() {
                 return print_json(&v);
             }
-            print!("{}", v.text);
+            out!("{}", v.text);
         }
         GuestCmd::Unlock { vmid } => {
             let loc = locate(&c, kind, vmid).await?;
@@ -437,6 +440,6 @@ async fn power(
     if g.json() {
         return print_json(&s);
     }
-    println!("{} {vmid} on {}: {}", noun(kind), s.node, s.status);
+    outln!("{} {vmid} on {}: {}", noun(kind), s.node, s.status);
     Ok(())
 }

@@ -58,8 +58,13 @@ pub enum HaCmd {
     Remove { sid: String },
     /// Quorum, master, each node's LRM and each service, like `ha-manager status`.
     Status,
-    /// Ask HA to migrate a service (live for running VMs).
-    Migrate { sid: String, node: String },
+    /// Ask HA to migrate a service (live for running VMs): `brigade ha migrate vm:100 n2`.
+    Migrate {
+        sid: String,
+        /// The node to move it to.
+        #[arg(value_name = "NODE")]
+        target: String,
+    },
     /// List HA groups.
     Groups,
     /// Add a group: `--nodes n1:2,n2:1` (higher priority preferred).
@@ -99,7 +104,7 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&out);
             }
-            println!("{sid} is HA-managed");
+            outln!("{sid} is HA-managed");
         }
         HaCmd::Set { sid, opts } => {
             let out = c
@@ -119,15 +124,15 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                 return print_json(&out);
             }
         }
-        HaCmd::Migrate { sid, node } => {
+        HaCmd::Migrate { sid, target } => {
             let out = c
-                .ha_migrate(&sid, &node)
+                .ha_migrate(&sid, &target)
                 .await
                 .with_context(|| format!("cannot migrate {sid}"))?;
             if g.json() {
                 return print_json(&out);
             }
-            println!("migration of {sid} to {node} requested; `brigade ha status` follows it");
+            outln!("migration of {sid} to {target} requested; `brigade ha status` follows it");
         }
         HaCmd::Status => {
             let s = c.ha_status().await?;
@@ -135,14 +140,14 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                 return print_json(&s);
             }
             if let Some(why) = &s.stale {
-                println!("WARNING: {why}");
+                outln!("WARNING: {why}");
             }
-            println!(
+            outln!(
                 "quorum {} (view of {})",
                 if s.quorate { "OK" } else { "NOT OK" },
                 s.view_of
             );
-            println!(
+            outln!(
                 "master {} (fence_timeout {} ms, lease {} ms)",
                 s.master.as_deref().unwrap_or("none"),
                 s.fence_timeout_ms,
@@ -156,7 +161,7 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                     }
                     _ => String::new(),
                 };
-                println!("lrm {} ({}, {}{heard})", n.name, n.state, n.mode);
+                outln!("lrm {} ({}, {}{heard})", n.name, n.state, n.mode);
             }
             for sv in &s.services {
                 let target = sv
@@ -174,9 +179,12 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                     .as_ref()
                     .map(|e| format!(" (last command failed: {e})"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "service {} ({}{target}, {}{running}) requested {}{error}",
-                    sv.sid, sv.node, sv.state, sv.request
+                    sv.sid,
+                    sv.node,
+                    sv.state,
+                    sv.request
                 );
             }
         }
@@ -203,7 +211,7 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                     grp["nofailback"].to_string(),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
         HaCmd::GroupAdd {
             name,
@@ -242,12 +250,12 @@ fn simulate(dir: &std::path::Path, write: bool) -> anyhow::Result<()> {
     let log = match brigade_ha::sim::simulate(&scenario) {
         Ok(log) => log,
         Err((v, log)) => {
-            println!("{}", log.join("\n"));
+            outln!("{}", log.join("\n"));
             bail!("invariant violated: {v}");
         }
     };
     let got = log.join("\n") + "\n";
-    print!("{got}");
+    out!("{got}");
     let expect = dir.join("log.expect");
     if write {
         std::fs::write(&expect, &got)?;

@@ -26,9 +26,9 @@ fn parse(content: &str) -> Vec<LogEvent> {
 
 fn show(g: &GlobalArgs, ev: &LogEvent) -> anyhow::Result<()> {
     if g.json() {
-        println!("{}", serde_json::to_string(ev)?);
+        outln!("{}", serde_json::to_string(ev)?);
     } else {
-        println!(
+        outln!(
             "{}  {:<6} {:<15} {}",
             format_time(ev.time),
             ev.node,

@@ -84,7 +84,7 @@ pub async fn run(
         );
     }
     let r = task.result.unwrap_or_default();
-    println!(
+    outln!(
         "{} {vmid} migrated {} {} -> {} in {:.2} s",
         if kind == GuestKind::Qemu {
             "VM"
@@ -97,10 +97,10 @@ pub async fn run(
         r.total_time_ms as f64 / 1000.0
     );
     if let Some(d) = r.downtime_ms {
-        println!("downtime: {d} ms (reported by QEMU)");
+        outln!("downtime: {d} ms (reported by QEMU)");
     }
     if !r.copied_volumes.is_empty() {
-        println!("copied: {}", r.copied_volumes.join(", "));
+        outln!("copied: {}", r.copied_volumes.join(", "));
     }
     Ok(())
 }

@@ -36,7 +36,9 @@ pub enum NodeCmd {
     Maintenance {
         #[arg(value_parser = ["enable", "disable"])]
         action: String,
-        node: String,
+        /// The node to drain or bring back.
+        #[arg(value_name = "NODE")]
+        target: String,
     },
     /// The watchdog helper (started by the daemon): kills the node's HA guests when
     /// the daemon stops feeding it before the lease deadline.
@@ -109,15 +111,15 @@ pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
             }
             brigade_node::daemon::run(cfg).await
         }
-        NodeCmd::Maintenance { action, node } => {
+        NodeCmd::Maintenance { action, target } => {
             let c = crate::connect::client(g)?;
             let enable = action == "enable";
-            let out = c.ha_maintenance(&node, enable).await?;
+            let out = c.ha_maintenance(&target, enable).await?;
             if g.json() {
                 return crate::output::print_json(&out);
             }
-            println!(
-                "node {node}: maintenance {} ({})",
+            outln!(
+                "node {target}: maintenance {} ({})",
                 if enable { "enabled" } else { "disabled" },
                 if enable {
                     "its HA guests migrate to other nodes; `brigade ha status` shows them"

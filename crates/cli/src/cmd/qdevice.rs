@@ -86,9 +86,10 @@ pub async fn run(g: &GlobalArgs, cmd: QdeviceCmd) -> anyhow::Result<()> {
             if fingerprint.is_none() {
                 eprintln!("note: the qdevice's certificate was not pinned; pass --fingerprint (printed by 'brigade qdevice run') to check it");
             }
-            println!(
+            outln!(
                 "Qdevice joined cluster {} with nodeid {}; it votes but never leads.",
-                r.cluster, r.node_id
+                r.cluster,
+                r.node_id
             );
         }
         QdeviceCmd::Remove => {
@@ -98,7 +99,7 @@ pub async fn run(g: &GlobalArgs, cmd: QdeviceCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&serde_json::json!({ "removed": true }));
             }
-            println!("Qdevice removed.");
+            outln!("Qdevice removed.");
         }
     }
     Ok(())

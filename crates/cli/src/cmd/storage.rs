@@ -59,7 +59,7 @@ pub async fn run(g: &GlobalArgs, cmd: StorageCmd) -> anyhow::Result<()> {
                     s.nodes.map(|n| n.join(",")).unwrap_or_else(|| "all".into()),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
         StorageCmd::Add {
             id,
@@ -83,7 +83,7 @@ pub async fn run(g: &GlobalArgs, cmd: StorageCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&out);
             }
-            println!("storage {id} added");
+            outln!("storage {id} added");
         }
         StorageCmd::Remove { id } => {
             let out = c
@@ -93,7 +93,7 @@ pub async fn run(g: &GlobalArgs, cmd: StorageCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&out);
             }
-            println!("storage {id} removed");
+            outln!("storage {id} removed");
         }
         StorageCmd::Status { on } => {
             let nodes = match on {
@@ -143,7 +143,7 @@ pub async fn run(g: &GlobalArgs, cmd: StorageCmd) -> anyhow::Result<()> {
                     r.path,
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
             for e in errors {
                 eprintln!("warning: {e}");
             }

@@ -7,15 +7,20 @@ use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 
-use brigade_harness::{firewall, pid_alive, ProcCluster};
-use brigade_node::config::RaftTuning;
+use brigade_harness::{firewall, ProcCluster};
 use brigade_node::NodeConfig;
 
 use crate::connect::GlobalArgs;
-use crate::output::{print_json, table};
 
 /// The lab's addresses: 127.0.LAB_SUBNET.1..N.
 pub const LAB_SUBNET: u8 = 1;
+
+mod status;
+mod try_text;
+mod up;
+
+use status::status;
+use up::up;
 /// Default lab directory.
 pub const DEFAULT_LAB_DIR: &str = "/var/lib/brigade-lab";
 /// The firewall tag of lab partitions.
@@ -59,13 +64,15 @@ pub enum LabCmd {
     },
     /// Power-cut a node: SIGKILL its daemon and its guests.
     Kill {
-        node: String,
+        #[arg(value_name = "NODE")]
+        name: String,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
     /// Start a killed or stopped node again.
     Start {
-        node: String,
+        #[arg(value_name = "NODE")]
+        name: String,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
@@ -73,7 +80,8 @@ pub enum LabCmd {
     /// (iptables rules on the loopback addresses).
     Partition {
         /// A node, or a comma-separated group.
-        node: String,
+        #[arg(value_name = "NODE")]
+        group: String,
         /// Further groups; every group is cut from every other.
         more: Vec<String>,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
@@ -81,7 +89,8 @@ pub enum LabCmd {
     },
     /// Restart a node with its wall clock shifted by SECONDS (libfaketime; monotonic time untouched).
     Skew {
-        node: String,
+        #[arg(value_name = "NODE")]
+        name: String,
         /// Seconds to shift (negative: behind); 0 restarts it with the real clock.
         #[arg(allow_hyphen_values = true)]
         seconds: i64,
@@ -219,17 +228,17 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
         LabCmd::Status { watch: false, dir } => status(g, &dir).await,
         LabCmd::Status { watch: true, dir } => loop {
             // Clear the screen, then draw the view again.
-            print!("\x1b[2J\x1b[H");
-            println!(
+            out!("\x1b[2J\x1b[H");
+            outln!(
                 "brigade lab status (every {} s; Ctrl-C to stop)",
                 LAB_WATCH_INTERVAL.as_secs()
             );
             if let Err(e) = status(g, &dir).await {
-                println!("{e:#}");
+                outln!("{e:#}");
             }
             tokio::time::sleep(LAB_WATCH_INTERVAL).await;
         },
-        LabCmd::Kill { node, dir } => {
+        LabCmd::Kill { name: node, dir } => {
             let mut state = load(&dir)?;
             let i = node_index(&state, &node)?;
             let mut c = attach(&dir, &state)?;
@@ -238,10 +247,10 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             c.kill_guests(i);
             record_pids(&mut state, &c);
             save(&dir, &state)?;
-            println!("{node} power-cut: daemon and {guests} guest(s) SIGKILLed. Watch with `brigade lab status`.");
+            outln!("{node} power-cut: daemon and {guests} guest(s) SIGKILLed. Watch with `brigade lab status`.");
             Ok(())
         }
-        LabCmd::Start { node, dir } => {
+        LabCmd::Start { name: node, dir } => {
             let mut state = load(&dir)?;
             let i = node_index(&state, &node)?;
             let mut c = attach(&dir, &state)?;
@@ -252,10 +261,14 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             c.wait_api(i).await?;
             record_pids(&mut state, &c);
             save(&dir, &state)?;
-            println!("{node} started.");
+            outln!("{node} started.");
             Ok(())
         }
-        LabCmd::Partition { node, more, dir } => {
+        LabCmd::Partition {
+            group: node,
+            more,
+            dir,
+        } => {
             require_root("lab partition")?;
             let state = load(&dir)?;
             let c = attach(&dir, &state)?;
@@ -289,13 +302,17 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
                         .join(",")
                 })
                 .collect();
-            println!(
+            outln!(
                 "Partitioned: {}. Undo with `brigade lab heal`.",
                 names.join(" | ")
             );
             Ok(())
         }
-        LabCmd::Skew { node, seconds, dir } => {
+        LabCmd::Skew {
+            name: node,
+            seconds,
+            dir,
+        } => {
             let mut state = load(&dir)?;
             let i = node_index(&state, &node)?;
             let mut c = attach(&dir, &state)?;
@@ -324,13 +341,13 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             c.wait_api(i).await?;
             record_pids(&mut state, &c);
             save(&dir, &state)?;
-            println!("{node} restarted with its clock {seconds:+} s off. `brigade cluster status` shows the offset; over 10 s is an alarm.");
+            outln!("{node} restarted with its clock {seconds:+} s off. `brigade cluster status` shows the offset; over 10 s is an alarm.");
             Ok(())
         }
         LabCmd::Heal { dir: _ } => {
             require_root("lab heal")?;
             firewall::heal(LAB_FIREWALL_TAG)?;
-            println!("All lab partitions removed.");
+            outln!("All lab partitions removed.");
             Ok(())
         }
         LabCmd::Down { dir } => {
@@ -345,7 +362,7 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             let _ = firewall::heal(LAB_FIREWALL_TAG);
             record_pids(&mut state, &c);
             save(&dir, &state)?;
-            println!(
+            outln!(
                 "Lab stopped ({} nodes). Its files stay in {}.",
                 state.nodes.len(),
                 dir.display()
@@ -353,335 +370,4 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-async fn up(
-    g: &GlobalArgs,
-    nodes: usize,
-    with_qdevice: bool,
-    guests: usize,
-    dir: &Path,
-) -> anyhow::Result<()> {
-    if nodes == 0 || nodes > MAX_LAB_NODES {
-        bail!("--nodes must be between 1 and {MAX_LAB_NODES}");
-    }
-    if guests > MAX_LAB_GUESTS {
-        bail!("--guests must be at most {MAX_LAB_GUESTS}");
-    }
-    let appliance = crate::cmd::guest::appliance_dir();
-    if guests > 0 && !Path::new(&appliance).join("vmlinuz").exists() {
-        bail!("the test appliance is missing in {appliance}: run scripts/build-appliance (scripts/lab-up does), or use --guests 0");
-    }
-    let need = nodes as u64 * NODE_MEMORY_MIB + (guests as u64 + 1) * DEMO_GUEST_MEMORY_MIB;
-    let available = brigade_guest::memory::available_mib()?;
-    if need > available {
-        bail!("not enough memory for this lab: {nodes} node(s) and {guests} guest(s) need about {need} MiB, {available} MiB are available; try fewer --nodes or --guests");
-    }
-    if let Ok(state) = load(dir) {
-        let running: Vec<&str> = state
-            .nodes
-            .iter()
-            .filter(|n| n.pid.is_some_and(pid_alive))
-            .map(|n| n.name.as_str())
-            .collect();
-        if !running.is_empty() {
-            bail!("the lab in {} is already up ({} running); `brigade lab status` shows it, `brigade lab down` stops it", dir.display(), running.join(", "));
-        }
-        kill_strays(dir);
-        // A stopped or crashed lab: start afresh, removing only what the lab made.
-        if let Ok(old) = attach(dir, &state) {
-            for i in 0..old.nodes.len() {
-                old.kill_guests(i);
-            }
-        }
-        for n in &state.nodes {
-            if let Ok(cfg) = NodeConfig::load(&n.config_path) {
-                let _ = std::fs::remove_dir_all(cfg.state_dir());
-            }
-            let _ = std::fs::remove_file(&n.config_path);
-        }
-    }
-    for i in 1..=nodes {
-        let addr = format!("127.0.{LAB_SUBNET}.{i}:8006");
-        if std::net::TcpStream::connect_timeout(&addr.parse()?, Duration::from_millis(200)).is_ok()
-        {
-            bail!("port {addr} is in use: another brigade node (or lab) is running; stop it first");
-        }
-    }
-    std::fs::create_dir_all(dir)?;
-    eprintln!(
-        "starting {nodes} node(s) on 127.0.{LAB_SUBNET}.1-{nodes} in {} ...",
-        dir.display()
-    );
-    let formed = ProcCluster::form_opts(
-        &std::env::current_exe()?,
-        dir,
-        LAB_SUBNET,
-        nodes,
-        RaftTuning::default(),
-        true,
-    )
-    .await;
-    let mut c = match formed {
-        Ok(c) => c,
-        Err(e) => {
-            // Leave nothing running behind a failed start.
-            kill_strays(dir);
-            return Err(e.context("the lab did not start (its processes were stopped)"));
-        }
-    };
-    if with_qdevice {
-        eprintln!("adding a qdevice on 127.0.{LAB_SUBNET}.{} ...", nodes + 1);
-        let q = c.spawn_qdevice()?;
-        c.setup_qdevice(q).await?;
-    }
-    let all: Vec<usize> = (0..nodes).collect();
-    c.wait_quorate(&all).await?;
-    let ca_path = dir.join("brigade-root-ca.pem");
-    std::fs::write(&ca_path, c.ca_pem.clone().unwrap_or_default())?;
-    let state = LabState {
-        nodes: c
-            .nodes
-            .iter()
-            .map(|n| LabNode {
-                name: n.name.clone(),
-                config_path: n.config_path.clone(),
-                pid: n.pid(),
-            })
-            .collect(),
-        root_token: c.root_token.clone().unwrap_or_default(),
-        ca_path: ca_path.clone(),
-    };
-    save(dir, &state)?;
-    // The nodes are recorded: whatever happens next, `lab down` stops them.
-    if guests > 0 {
-        if let Err(e) = demo_guests(&c, dir, guests, &appliance).await {
-            eprintln!("warning: the lab is up, but its demo guests failed: {e:#}");
-        }
-    }
-    if g.json() {
-        return print_json(&state);
-    }
-    println!("Lab up: {nodes} node(s), cluster \"test\".");
-    println!("  API:        https://127.0.{LAB_SUBNET}.1:8006/api2/json (every node serves it)");
-    println!("  Token:      {}", state.root_token);
-    println!("  CA:         {}", ca_path.display());
-    println!("  Logs:       {}/n*.log", dir.display());
-    println!();
-    println!("Try:");
-    println!(
-        "  export BRIGADE_CONFIG={}",
-        c.nodes[0].config_path.display()
-    );
-    println!("  brigade cluster status");
-    if guests > 0 {
-        println!("  brigade vm list; brigade ha status          # where each guest runs; VM 100 is HA-managed");
-        println!("  brigade lab kill n1                        # VM 100 restarts on a survivor (tick 1 again) in ~13 s");
-        println!("  brigade vm console 101 --follow            # its serial ticks");
-        println!("  brigade vm migrate 101 n3 --online         # live: the ticks keep counting");
-    }
-    println!("  brigade lab status                         # nodes, quorum, leader, guests");
-    println!(
-        "  brigade lab partition n2; brigade --config {} cluster status",
-        c.nodes
-            .get(1)
-            .map(|n| n.config_path.display().to_string())
-            .unwrap_or_default()
-    );
-    println!("  brigade lab heal; brigade lab down");
-    Ok(())
-}
-
-/// A shared storage in the lab directory, `guests` appliance VMs spread over the nodes,
-/// and one container.
-async fn demo_guests(
-    c: &ProcCluster,
-    dir: &Path,
-    guests: usize,
-    appliance: &str,
-) -> anyhow::Result<()> {
-    use brigade_core::layout::GuestKind;
-    let client = c.client(0)?;
-    let shared = dir.join("shared");
-    std::fs::create_dir_all(&shared)?;
-    client
-        .storage_add(&brigade_node::guest_messages::StorageAddRequest {
-            storage: "shared".into(),
-            kind: "dir".into(),
-            path: shared.display().to_string(),
-            content: None,
-            shared: true,
-            nodes: None,
-        })
-        .await
-        .context("adding the shared storage")?;
-    let node_names: Vec<String> = c
-        .nodes
-        .iter()
-        .filter(|n| !n.config.qdevice)
-        .map(|n| n.name.clone())
-        .collect();
-    for k in 0..guests {
-        let vmid = FIRST_DEMO_VMID + k as u32;
-        let node = &node_names[k % node_names.len()];
-        let mut config = brigade_guest::vm_config::appliance_params(
-            appliance,
-            DEMO_GUEST_MEMORY_MIB,
-            Some("shared:1"),
-        );
-        config.insert("name".into(), format!("demo{}", k + 1));
-        eprintln!("creating VM {vmid} on {node} ...");
-        client
-            .guest_create(node, GuestKind::Qemu, vmid, &config, None, k != 0)
-            .await
-            .with_context(|| format!("creating demo VM {vmid}"))?;
-        if k == 0 {
-            // The first one is HA-managed: HA starts it, and restarts it elsewhere if its node dies.
-            client
-                .ha_add(&brigade_node::ha::ops::ResourceRequest {
-                    sid: Some(format!("vm:{vmid}")),
-                    ..Default::default()
-                })
-                .await
-                .with_context(|| format!("making VM {vmid} HA-managed"))?;
-        }
-    }
-    let ctid = FIRST_DEMO_VMID + guests as u32;
-    let node = &node_names[guests % node_names.len()];
-    let config: std::collections::BTreeMap<String, String> = [
-        ("hostname", "democt".to_string()),
-        ("memory", "64".to_string()),
-        ("rootfs", "local:1".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    eprintln!("creating container {ctid} on {node} ...");
-    client
-        .guest_create(
-            node,
-            GuestKind::Lxc,
-            ctid,
-            &config,
-            Some(&format!("{appliance}/rootfs")),
-            true,
-        )
-        .await
-        .with_context(|| format!("creating demo container {ctid}"))?;
-    Ok(())
-}
-
-async fn status(g: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
-    let state = load(dir)?;
-    let mut c = attach(dir, &state)?;
-    let mut rows = Vec::new();
-    for i in 0..c.nodes.len() {
-        let running = c.nodes[i].is_running();
-        let s = if running {
-            c.client(i)?.status().await.ok()
-        } else {
-            None
-        };
-        rows.push(serde_json::json!({
-            "node": c.nodes[i].name,
-            "address": c.nodes[i].addr.to_string(),
-            "pid": c.nodes[i].pid(),
-            "running": running,
-            "quorate": s.as_ref().map(|s| s.quorate),
-            "role": s.as_ref().and_then(|s| s.cfs.as_ref()).map(|c| c.role.clone()),
-            "leader": s.as_ref().and_then(|s| s.cfs.as_ref()).and_then(|c| c.leader_name.clone()),
-        }));
-    }
-    if g.json() {
-        return print_json(&rows);
-    }
-    let mut t = table(&[
-        "Node",
-        "Address",
-        "PID",
-        "Daemon",
-        "Quorate",
-        "Role",
-        "Leader (its view)",
-    ]);
-    for r in &rows {
-        let s = |k: &str| {
-            r[k].as_str()
-                .map(String::from)
-                .unwrap_or_else(|| "-".into())
-        };
-        t.add_row(vec![
-            s("node"),
-            s("address"),
-            r["pid"]
-                .as_u64()
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into()),
-            if r["running"].as_bool() == Some(true) {
-                "running".into()
-            } else {
-                "dead".into()
-            },
-            match r["quorate"].as_bool() {
-                Some(true) => "yes".into(),
-                Some(false) => "NO".into(),
-                None => "-".into(),
-            },
-            s("role"),
-            s("leader"),
-        ]);
-    }
-    println!("{t}");
-    // The guests, as a live and quorate node sees them (else any live one, said so).
-    let candidates: Vec<usize> = (0..c.nodes.len())
-        .filter(|i| c.nodes[*i].is_running() && !c.nodes[*i].config.qdevice)
-        .collect();
-    let quorate = |i: &usize| rows[*i]["quorate"].as_bool() == Some(true);
-    let live = candidates
-        .iter()
-        .copied()
-        .find(quorate)
-        .or_else(|| candidates.first().copied());
-    if let Some(i) = live {
-        let client = c.client(i)?;
-        if quorate(&i) {
-            println!("Guests, as seen by {} (quorate):", c.nodes[i].name);
-        } else {
-            println!(
-                "Guests, as seen by {}, which is NOT quorate: this view may be out of date",
-                c.nodes[i].name
-            );
-        }
-        let ha = client.ha_status().await.ok();
-        if let Ok(rows) = client.resources().await {
-            let mut t = table(&["VMID", "Type", "Name", "Node", "Status", "HA", "Lock"]);
-            for r in rows {
-                let sid = format!(
-                    "{}:{}",
-                    if r.kind == brigade_core::layout::GuestKind::Qemu {
-                        "vm"
-                    } else {
-                        "ct"
-                    },
-                    r.vmid
-                );
-                let ha_state = ha
-                    .as_ref()
-                    .and_then(|h| h.services.iter().find(|s| s.sid == sid))
-                    .map(|s| s.state.clone())
-                    .unwrap_or_else(|| "-".into());
-                t.add_row(vec![
-                    r.vmid.to_string(),
-                    r.kind.to_string(),
-                    r.name.unwrap_or_default(),
-                    r.node,
-                    r.status,
-                    ha_state,
-                    r.lock.unwrap_or_default(),
-                ]);
-            }
-            println!("{t}");
-        }
-    }
-    Ok(())
 }

@@ -6,7 +6,9 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-use super::{ok, ApiJson, ApiResult};
+use serde::Deserialize;
+
+use super::{ok, ApiJson, ApiQuery, ApiResult};
 use crate::messages::*;
 use crate::node::Node;
 
@@ -42,8 +44,21 @@ async fn nodes(State(node): State<Arc<Node>>) -> ApiResult<Vec<NodeRow>> {
     Ok(ok(node.nodes()?))
 }
 
-async fn delnode(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult<()> {
-    node.delnode(&name).await?;
+/// `DELETE /cluster/nodes/{name}?force=true`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DelnodeQuery {
+    /// Remove it even while guest configs are still under `nodes/NAME`.
+    #[serde(default)]
+    force: bool,
+}
+
+async fn delnode(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<DelnodeQuery>,
+) -> ApiResult<()> {
+    node.delnode(&name, q.force).await?;
     Ok(ok(()))
 }
 

@@ -1,4 +1,5 @@
 //! `/fs/...`: the replicated file tree: read, list, write, mkdir, delete, rename, lock, watch.
+//! Writes and renames of files whose format brigade owns are validated first.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -90,8 +91,17 @@ async fn write(
             return Err(NodeError::Invalid("give either content or data, not both".into()).into())
         }
     };
+    let path = cfs_path(&req.path)?;
+    // An existing file refuses a create-exclusive write whatever the new content.
+    if req.create_exclusive && node.require_cluster()?.cfs.read(&path).is_ok() {
+        return Err(brigade_cfs::CfsError::Exists {
+            path: path.to_string(),
+        }
+        .into());
+    }
+    node.validate_write(&path, &data)?;
     let op = Op::Write {
-        path: cfs_path(&req.path)?,
+        path,
         data,
         expect_version: req.expect_version,
         create_exclusive: req.create_exclusive,
@@ -129,14 +139,9 @@ async fn rename(
     State(node): State<Arc<Node>>,
     ApiJson(req): ApiJson<RenameRequest>,
 ) -> ApiResult<Applied> {
-    propose(
-        &node,
-        Op::Rename {
-            from: cfs_path(&req.from)?,
-            to: cfs_path(&req.to)?,
-        },
-    )
-    .await
+    let (from, to) = (cfs_path(&req.from)?, cfs_path(&req.to)?);
+    node.validate_rename(&from, &to)?;
+    propose(&node, Op::Rename { from, to }).await
 }
 
 async fn lock(

@@ -1,5 +1,6 @@
-//! The HTTPS API (`/api2/json/...`): routing, authentication, errors, body parsing.
+//! The HTTPS API (`/api2/json/...`): routing, authentication, errors.
 
+mod body;
 mod cluster;
 mod console;
 mod fs;
@@ -14,14 +15,14 @@ mod version;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+
+pub use body::{ApiJson, ApiQuery, API_BODY_MAX_BYTES};
 
 use crate::error::{ErrorBody, NodeError};
 use crate::node::Node;
@@ -63,48 +64,6 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<Json<Data<T>>, ApiError>;
-
-/// A JSON body whose parse errors become clear 400 answers.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(r) => Err(ApiError(NodeError::Invalid(format!(
-                "invalid request body: {}",
-                r.body_text()
-            )))),
-        }
-    }
-}
-
-/// Query parameters whose parse errors become clear 400 answers.
-pub struct ApiQuery<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for ApiQuery<T>
-where
-    axum::extract::Query<T>: FromRequestParts<S, Rejection = QueryRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(r) => Err(ApiError(NodeError::Invalid(format!(
-                "invalid query: {}",
-                r.body_text()
-            )))),
-        }
-    }
-}
 
 async fn authenticate(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
@@ -164,6 +123,7 @@ pub fn router(node: Arc<Node>) -> Router {
                 .merge(qdevice::adopt_routes()),
         )
         .merge(metrics)
+        .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .fallback(not_found)
         .with_state(node)
 }

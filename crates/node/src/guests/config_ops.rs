@@ -16,15 +16,6 @@ use crate::node::Node;
 /// Console output returned when no tail is asked for.
 const DEFAULT_CONSOLE_TAIL: u64 = 64 * 1024;
 
-/// Validates a config text for its kind.
-pub(crate) fn validate(kind: GuestKind, kv: &KeyValueConfig) -> Result<(), NodeError> {
-    match kind {
-        GuestKind::Qemu => VmConfig::from_kv(kv).map(|_| ()),
-        GuestKind::Lxc => CtConfig::from_kv(kv).map(|_| ()),
-    }
-    .map_err(NodeError::from)
-}
-
 /// The volumes a config refers to (disks, unused disks, container root).
 pub(crate) fn volumes(kind: GuestKind, text: &str) -> Result<Vec<VolumeId>, NodeError> {
     Ok(match kind {
@@ -98,7 +89,8 @@ impl Node {
             kv.set(k, v)
                 .map_err(|e| NodeError::Invalid(e.to_string()))?;
         }
-        validate(l.kind, &kv)?;
+        // The same validation as a write of the file through `fs write` or the mount.
+        crate::validate::guest_config(l.kind, &l.node, &kv, &self.host_path_policy())?;
         let text = kv.to_text();
         let version = self
             .write_guest_config(&l.path, text.clone(), Some(l.version))

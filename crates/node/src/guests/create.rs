@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout::GuestKind;
 use brigade_core::VmId;
-use brigade_guest::{size, storage, CtConfig, StorageConfig, VmConfig, VolumeId};
+use brigade_guest::{size, storage, StorageConfig, VolumeId};
 
 use super::locate::{self, noun};
 use crate::error::NodeError;
@@ -119,9 +119,11 @@ impl Node {
             kv.set(k, &value)
                 .map_err(|e| NodeError::Invalid(e.to_string()))?;
         }
+        // The same validation as a write of the file through `fs write` or the mount.
+        let policy = self.host_path_policy();
         let template = match kind {
             GuestKind::Qemu => {
-                VmConfig::from_kv(&kv)?;
+                crate::validate::guest_config(kind, self.config.name.as_str(), &kv, &policy)?;
                 None
             }
             GuestKind::Lxc => {
@@ -130,12 +132,17 @@ impl Node {
                         "rootfs: missing (e.g. --rootfs local:1 to make a 1 GiB root from --ostemplate)".into(),
                     ));
                 }
-                CtConfig::from_kv(&kv)?;
+                crate::validate::guest_config(kind, self.config.name.as_str(), &kv, &policy)?;
                 let t = ostemplate.map(PathBuf::from).ok_or_else(|| {
                     NodeError::Invalid(
                         "containers need --ostemplate DIR (a root file system to copy; see scripts/build-appliance)".into(),
                     )
                 })?;
+                // A host directory copied into the container: the same places as a VM's kernel.
+                policy
+                    .for_node(self.config.name.as_str())
+                    .check("ostemplate", &t.to_string_lossy())
+                    .map_err(NodeError::Invalid)?;
                 if !t.join("sbin/init").exists() {
                     return Err(NodeError::Invalid(format!(
                         "ostemplate {} has no /sbin/init",

@@ -21,6 +21,54 @@ fn to_value<T: serde::Serialize>(v: T) -> Result<Value, NodeError> {
     serde_json::to_value(v).map_err(NodeError::internal)
 }
 
+/// What a guest request would do that HA decides for an HA-managed guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HaAction {
+    Start,
+    Stop,
+    Migrate(String),
+    Destroy,
+}
+
+fn ha_action(req: &GuestRequest) -> Option<(brigade_ha::ServiceId, HaAction)> {
+    use GuestRequest as R;
+    let (kind, vmid, action) = match req {
+        R::Start { kind, vmid } => (kind, vmid, HaAction::Start),
+        R::Stop { kind, vmid } | R::Shutdown { kind, vmid, .. } => (kind, vmid, HaAction::Stop),
+        R::Destroy { kind, vmid } => (kind, vmid, HaAction::Destroy),
+        R::Migrate {
+            kind, vmid, target, ..
+        } => (kind, vmid, HaAction::Migrate(target.clone())),
+        _ => return None,
+    };
+    Some((
+        brigade_ha::ServiceId {
+            kind: *kind,
+            vmid: *vmid,
+        },
+        action,
+    ))
+}
+
+/// The refusal of an HA-managed guest's start, stop, migration or destruction,
+/// with the one `ha` command that does what was asked.
+fn ha_refusal(sid: brigade_ha::ServiceId, action: &HaAction) -> String {
+    match action {
+        HaAction::Start => format!(
+            "{sid} is HA-managed: HA starts it; use 'brigade ha set {sid} --state started'"
+        ),
+        HaAction::Stop => format!(
+            "{sid} is HA-managed: HA would start it again; use 'brigade ha set {sid} --state stopped'"
+        ),
+        HaAction::Migrate(target) => format!(
+            "{sid} is HA-managed: HA moves it (live while it runs); use 'brigade ha migrate {sid} {target}'"
+        ),
+        HaAction::Destroy => format!(
+            "{sid} is HA-managed: take it out of HA first with 'brigade ha remove {sid}'"
+        ),
+    }
+}
+
 impl Node {
     /// Runs `req` on `node`: here, or forwarded to it.
     pub async fn guest_on(
@@ -107,20 +155,9 @@ impl Node {
     async fn run_guest_request(self: &Arc<Self>, req: GuestRequest) -> Result<Value, NodeError> {
         use GuestRequest as R;
         // HA-managed guests are started, stopped and moved by HA.
-        if let R::Start { kind, vmid }
-        | R::Stop { kind, vmid }
-        | R::Shutdown { kind, vmid, .. }
-        | R::Destroy { kind, vmid }
-        | R::Migrate { kind, vmid, .. } = &req
-        {
-            let sid = brigade_ha::ServiceId {
-                kind: *kind,
-                vmid: *vmid,
-            };
+        if let Some((sid, action)) = ha_action(&req) {
             if self.ha_managed(sid) {
-                return Err(NodeError::Conflict(format!(
-                    "{sid} is HA-managed: use 'brigade ha set {sid} --state started|stopped', 'brigade ha migrate {sid} NODE' or 'brigade ha remove {sid}'"
-                )));
+                return Err(NodeError::Conflict(ha_refusal(sid, &action)));
             }
         }
         // Nothing that starts, moves or changes a guest runs on a node without quorum
@@ -260,5 +297,57 @@ impl Node {
             }
             R::StorageStatus => to_value(self.local_storage_status()?),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brigade_core::layout::GuestKind;
+
+    #[test]
+    fn each_ha_refusal_names_the_command_for_what_was_asked() {
+        let vmid = brigade_core::VmId::try_from(100).expect("vmid");
+        let kind = GuestKind::Qemu;
+        for (req, want) in [
+            (
+                GuestRequest::Start { kind, vmid },
+                "use 'brigade ha set vm:100 --state started'",
+            ),
+            (
+                GuestRequest::Stop { kind, vmid },
+                "use 'brigade ha set vm:100 --state stopped'",
+            ),
+            (
+                GuestRequest::Shutdown {
+                    kind,
+                    vmid,
+                    timeout_secs: None,
+                    force_stop: false,
+                },
+                "use 'brigade ha set vm:100 --state stopped'",
+            ),
+            (
+                GuestRequest::Migrate {
+                    kind,
+                    vmid,
+                    target: "n2".into(),
+                    online: true,
+                },
+                "use 'brigade ha migrate vm:100 n2'",
+            ),
+            (
+                GuestRequest::Destroy { kind, vmid },
+                "with 'brigade ha remove vm:100'",
+            ),
+        ] {
+            let (sid, action) = ha_action(&req).expect("an HA action");
+            let msg = ha_refusal(sid, &action);
+            assert!(msg.ends_with(want), "{msg}");
+            if !matches!(action, HaAction::Migrate(_)) {
+                assert!(!msg.contains("ha migrate"), "{msg}");
+            }
+        }
+        assert!(ha_action(&GuestRequest::Status { kind, vmid }).is_none());
     }
 }

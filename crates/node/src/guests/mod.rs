@@ -22,7 +22,7 @@ use brigade_guest::{AccelChoice, RunDir};
 pub(crate) use common::{config_lock, without_lock};
 pub(crate) use config_ops::volumes as guest_volumes;
 pub use dispatch::{CATCH_UP_TIMEOUT, MIN_VERSION_HEADER};
-pub use locate::{find as find_guest, guests_on, require as locate_require, Located};
+pub use locate::{find as find_guest, guests_on, noun, require as locate_require, Located};
 pub use resources::LocalState;
 pub use tasks::Tasks;
 pub use tunnel::tunnel_handler;

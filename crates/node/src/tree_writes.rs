@@ -1,0 +1,56 @@
+//! Writes and renames that reach the tree from outside the daemon (the API's `fs`
+//! calls, the FUSE mount, guest create and set) are checked by [`crate::validate`]
+//! with what this node knows: its storages, its state and appliance directories.
+
+use brigade_core::layout;
+use brigade_core::CfsPath;
+use brigade_guest::StorageConfig;
+
+use crate::error::NodeError;
+use crate::node::{cfs_path, Node};
+use crate::validate::{self, HostPathPolicy};
+
+impl Node {
+    /// Where guests' host paths may point, from this node's view of storage.cfg (a
+    /// missing or broken storage.cfg allows only the appliance directory).
+    pub fn host_path_policy(&self) -> HostPathPolicy {
+        let storage = self
+            .cluster()
+            .and_then(|rt| {
+                let p = cfs_path(layout::STORAGE_CFG).ok()?;
+                let f = rt.cfs.read(&p).ok()?;
+                StorageConfig::parse(&String::from_utf8_lossy(&f.data)).ok()
+            })
+            .unwrap_or_default();
+        HostPathPolicy {
+            node: self.config.name.to_string(),
+            state_dir: self.config.state_dir(),
+            appliance_dir: self.config.appliance_dir(),
+            storage,
+        }
+    }
+
+    /// Refuses `data` as the new content of `path` if brigade owns its format and it is invalid.
+    pub fn validate_write(&self, path: &CfsPath, data: &[u8]) -> Result<(), NodeError> {
+        validate::validate_file(path.as_str(), data, &self.host_path_policy())
+    }
+
+    /// Refuses moving `from` to `to` if a file would land where brigade owns the format
+    /// and its content is not valid there (every file, when `from` is a directory).
+    pub fn validate_rename(&self, from: &CfsPath, to: &CfsPath) -> Result<(), NodeError> {
+        let rt = self.require_cluster()?;
+        let policy = self.host_path_policy();
+        for (path, (_, data)) in rt.cfs.dump(from) {
+            let rest = path.strip_prefix(from.as_str()).unwrap_or_default();
+            let target = format!("{}{rest}", to.as_str());
+            validate::validate_file(&target, &data, &policy).map_err(|e| {
+                if rest.is_empty() {
+                    e
+                } else {
+                    NodeError::Invalid(format!("{target}: {e}"))
+                }
+            })?;
+        }
+        Ok(())
+    }
+}

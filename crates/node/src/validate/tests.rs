@@ -1,0 +1,199 @@
+//! Every file kind brigade owns: a valid content passes, a broken one is refused with
+//! the problem named; free-form files pass whatever they hold.
+
+use std::path::PathBuf;
+
+use super::*;
+
+fn policy() -> HostPathPolicy {
+    HostPathPolicy {
+        node: "n1".into(),
+        state_dir: PathBuf::from("/var/lib/brigade/n1"),
+        appliance_dir: PathBuf::from("/var/cache/brigade/appliance"),
+        storage: StorageConfig::parse(
+            "dir: local\n\tpath {state_dir}/storage\n\tcontent images,rootdir\n",
+        )
+        .expect("storage.cfg"),
+    }
+}
+
+fn ok(path: &str, data: &str) {
+    if let Err(e) = validate_file(path, data.as_bytes(), &policy()) {
+        panic!("{path} refused {data:?}: {e}");
+    }
+}
+
+fn refused(path: &str, data: &[u8], needle: &str) {
+    let e = validate_file(path, data, &policy())
+        .expect_err(path)
+        .to_string();
+    assert!(e.contains(needle), "{path}: expected {needle:?} in: {e}");
+}
+
+fn cluster_conf() -> String {
+    let first = brigade_core::cluster_conf::NodeEntry {
+        name: "n1".parse().expect("name"),
+        nodeid: 1,
+        votes: 1,
+        link0: "127.0.1.1".parse().expect("ip"),
+        link1: None,
+    };
+    ClusterConf::new("lab", first).to_text()
+}
+
+#[test]
+fn guest_configs() {
+    ok("nodes/n1/qemu-server/101.conf", "memory: 256\n");
+    ok("nodes/n1/qemu-server/101.conf", "");
+    ok(
+        "nodes/n1/qemu-server/101.conf",
+        "kernel: /var/cache/brigade/appliance/vmlinuz\ninitrd: /var/lib/brigade/n1/storage/i.img\n",
+    );
+    refused(
+        "nodes/n1/qemu-server/101.conf",
+        b"bogus: 1\n",
+        "unknown config key \"bogus\"",
+    );
+    refused("nodes/n1/qemu-server/101.conf", b"memory: 1\n", "memory");
+    refused("nodes/n1/qemu-server/101.conf", b"memory 256\n", "line 1");
+    refused(
+        "nodes/n1/qemu-server/101.conf",
+        b"memory: \xff\n",
+        "not UTF-8",
+    );
+    refused(
+        "nodes/n1/qemu-server/101.conf",
+        b"kernel: /etc/shadow\n",
+        "kernel: /etc/shadow is not an allowed host path",
+    );
+    refused(
+        "nodes/n1/qemu-server/101.conf",
+        b"kernel: /var/cache/brigade/appliance/vmlinuz\ninitrd: /etc/shadow\n",
+        "initrd: /etc/shadow",
+    );
+    ok(
+        "nodes/n2/lxc/102.conf",
+        "rootfs: local:102/subvol-102-disk-0\nmemory: 64\n",
+    );
+    refused("nodes/n2/lxc/102.conf", b"memory: 64\n", "rootfs: missing");
+    refused(
+        "nodes/n2/lxc/102.conf",
+        b"rootfs: local:x\nbogus: 1\n",
+        "bogus",
+    );
+    // Not guest configs: free-form.
+    ok("nodes/n1/qemu-server/notes.txt", "bogus: 1\n");
+    ok("nodes/n1/qemu-server/sedXy12", "bogus: 1\n");
+}
+
+#[test]
+fn cluster_files() {
+    ok("cluster.conf", &cluster_conf());
+    refused(
+        "cluster.conf",
+        b"cluster: lab\n\tbogus 1\n",
+        "cluster.conf:",
+    );
+    refused("cluster.conf", b"nonsense", "cluster.conf:");
+    ok("datacenter.cfg", "migration: secure\nha: fence_timeout=6\n");
+    refused("datacenter.cfg", b"bogus: 1\n", "unknown key \"bogus\"");
+    ok(
+        "storage.cfg",
+        "dir: shared\n\tpath /mnt/pve/nfs\n\tcontent images\n\tshared 1\n",
+    );
+    refused("storage.cfg", b"lvm: x\n\tpath /x\n", "not supported");
+    refused("storage.cfg", b"dir: x\n\tpath relative\n", "absolute path");
+}
+
+#[test]
+fn ha_files() {
+    ok("ha/resources.cfg", "vm: 100\n\tstate started\n");
+    refused(
+        "ha/resources.cfg",
+        b"vm: 100\n\tstate sideways\n",
+        "sideways",
+    );
+    ok("ha/groups.cfg", "group: g1\n\tnodes n1:2,n2:1\n");
+    refused(
+        "ha/groups.cfg",
+        b"group: g1\n\tnodes n1\n\trestricted 7\n",
+        "restricted",
+    );
+    let status = serde_json::to_string(&ManagerStatus::default()).expect("json");
+    ok("ha/manager_status", &status);
+    refused(
+        "ha/manager_status",
+        b"{\"bogus\": 1",
+        "ha/manager_status: not what brigade writes there",
+    );
+    let lrm = serde_json::to_string(&LrmStatus::default()).expect("json");
+    ok("nodes/n2/lrm_status", &lrm);
+    refused("nodes/n2/lrm_status", b"hello", "nodes/n2/lrm_status");
+    ok("ha/maintenance", "n1\nn2 shutdown\n");
+    refused("ha/maintenance", b"n1 later\n", "line 1");
+    refused("ha/maintenance", b"N1\n", "line 1");
+    ok("ha/crm_commands", "migrate vm:100 n2\nmigrate ct:102 n3\n");
+    refused(
+        "ha/crm_commands",
+        b"migrate vm:100\n",
+        "expected 'migrate SID NODE'",
+    );
+    refused("ha/crm_commands", b"migrate xx:100 n2\n", "line 1");
+}
+
+#[test]
+fn private_and_log_files() {
+    let t = crate::token::ApiToken::generate("root@pam!root");
+    ok(
+        "priv/token.cfg",
+        &crate::token::tokens_cfg_add("", &t, "root").expect("cfg"),
+    );
+    refused(
+        "priv/token.cfg",
+        b"user: root\n\tcomment x\n",
+        "must be 'token: ID'",
+    );
+    ok(
+        "priv/join-tokens/ab12",
+        "{\"hash\": \"00\", \"expires\": 5}",
+    );
+    refused("priv/join-tokens/ab12", b"{}", "priv/join-tokens/ab12");
+    ok(
+        "cluster.log",
+        "{\"time\":1,\"node\":\"n1\",\"kind\":\"joined\",\"msg\":\"x\"}\n",
+    );
+    refused("cluster.log", b"hello\n", "line 1: not a log event");
+    let ca = brigade_net::pki::generate_ca("lab").expect("ca");
+    ok("brigade-root-ca.pem", &ca.cert_pem);
+    refused(
+        "brigade-root-ca.pem",
+        b"not a certificate",
+        "no PEM certificate",
+    );
+    ok("priv/brigade-root-ca.key", &ca.key_pem);
+    refused(
+        "priv/brigade-root-ca.key",
+        b"nope",
+        "priv/brigade-root-ca.key",
+    );
+    ok("priv/authkey", &"ab".repeat(32));
+    refused("priv/authkey", b"short", "at least 32 bytes");
+    // Files brigade does not parse are free-form.
+    ok("notes/anything", "\u{1}binary-ish");
+    ok("nodes/n1/custom.cfg", "whatever");
+}
+
+#[test]
+fn kinds_by_path() {
+    assert_eq!(
+        file_kind("nodes/n1/lxc/101.conf"),
+        Some(FileKind::Guest {
+            kind: GuestKind::Lxc,
+            node: "n1".into()
+        })
+    );
+    assert_eq!(file_kind("nodes/n3/lrm_status"), Some(FileKind::LrmStatus));
+    assert_eq!(file_kind("priv/join-tokens/ab"), Some(FileKind::JoinToken));
+    assert_eq!(file_kind("nodes/n3/lrm_status/x"), None);
+    assert_eq!(file_kind("ha/other"), None);
+}
