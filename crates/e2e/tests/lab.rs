@@ -336,8 +336,16 @@ async fn tour_step(t: &mut Tour, cmd: &str) {
             }
         }
         "brigade ha status" => {
-            let out = t.ok(cmd);
-            assert!(out.contains("service vm:100 (n2, started)"), "{out}");
+            // Its LRM reports it running with its next renewal (within a second).
+            eventually(
+                SETTLE,
+                "ha status shows vm:100 started and running on n2",
+                || async {
+                    let r = t.run_cmd(cmd);
+                    r.ok() && r.stdout.contains("service vm:100 (n2, started)")
+                },
+            )
+            .await;
         }
         "brigade lab kill n2" if t.two_nodes => {
             let out = t.ok(cmd);

@@ -137,6 +137,7 @@ pub struct LrmStatus {
     pub mode: LrmMode,
     /// Renewal counter: every renewal is a new write.
     pub seq: u64,
+    #[serde(default)]
     pub results: BTreeMap<ServiceId, LrmResult>,
     /// The fence timeout this renewal's lease runs on (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
