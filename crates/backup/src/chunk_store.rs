@@ -64,16 +64,34 @@ impl Counters {
     }
 }
 
+/// When written chunks reach the disk (Proxmox Backup Server's `sync-level`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncLevel {
+    /// Each chunk is fsynced before it is renamed into place.
+    File,
+    /// The whole file system is synced (syncfs) before a snapshot's manifest is written
+    /// and after it is renamed into place: one sync per backup instead of one per chunk.
+    #[default]
+    Filesystem,
+}
+
 /// The chunk store in one backup storage directory.
 #[derive(Debug, Clone)]
 pub struct ChunkStore {
     base: PathBuf,
     root: PathBuf,
+    sync_level: SyncLevel,
 }
 
 impl ChunkStore {
     /// Opens (creating if needed) the chunk store of the storage at `base`.
     pub fn open(base: &Path) -> Result<ChunkStore> {
+        ChunkStore::open_with(base, SyncLevel::default())
+    }
+
+    /// Opens the chunk store with an explicit sync level.
+    pub fn open_with(base: &Path, sync_level: SyncLevel) -> Result<ChunkStore> {
         let root = base.join(CHUNK_DIR);
         std::fs::create_dir_all(&root).map_err(BackupError::store_io(
             base,
@@ -82,11 +100,16 @@ impl ChunkStore {
         Ok(ChunkStore {
             base: base.to_path_buf(),
             root,
+            sync_level,
         })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn sync_level(&self) -> SyncLevel {
+        self.sync_level
     }
 
     /// Where the chunk named `digest` lives.
@@ -146,10 +169,12 @@ impl ChunkStore {
                 &self.base,
                 format!("cannot write {}", tmp.display()),
             ))?;
-            f.sync_all().map_err(BackupError::store_io(
-                &self.base,
-                format!("cannot sync {}", tmp.display()),
-            ))?;
+            if self.sync_level == SyncLevel::File {
+                f.sync_all().map_err(BackupError::store_io(
+                    &self.base,
+                    format!("cannot sync {}", tmp.display()),
+                ))?;
+            }
             std::fs::rename(&tmp, &path).map_err(BackupError::store_io(
                 &self.base,
                 format!("cannot rename {}", tmp.display()),
@@ -253,7 +278,7 @@ mod tests {
     #[test]
     fn insert_once_read_verified_and_detect_corruption() {
         let d = tempfile::tempdir().expect("tempdir");
-        let store = ChunkStore::open(d.path()).expect("open");
+        let store = ChunkStore::open_with(d.path(), SyncLevel::File).expect("open");
         let c = Counters::default();
         let data = vec![7u8; 1000];
         let dg = digest_of(&data);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::chunk_store::{ChunkStore, TEMP_SUFFIX};
+use crate::chunk_store::{ChunkStore, SyncLevel, TEMP_SUFFIX};
 use crate::error::{BackupError, Result};
 use crate::index::{FixedIndex, INDEX_EXT};
 use crate::manifest::{Manifest, CONFIG_NAME, MANIFEST_NAME};
@@ -80,6 +80,11 @@ pub struct Datastore {
 impl Datastore {
     /// Opens the backup storage at `base`, initializing it when new.
     pub fn open(base: &Path) -> Result<Datastore> {
+        Datastore::open_with(base, SyncLevel::default())
+    }
+
+    /// Opens the backup storage with an explicit sync level.
+    pub fn open_with(base: &Path, sync_level: SyncLevel) -> Result<Datastore> {
         std::fs::create_dir_all(base).map_err(BackupError::store_io(
             base,
             format!("cannot create {}", base.display()),
@@ -112,7 +117,7 @@ impl Datastore {
         Ok(Datastore {
             base: base.to_path_buf(),
             id,
-            chunks: ChunkStore::open(base)?,
+            chunks: ChunkStore::open_with(base, sync_level)?,
         })
     }
 
@@ -333,8 +338,10 @@ impl SnapshotWriter {
         Ok(name)
     }
 
-    /// Writes the config and manifest, then makes the snapshot visible with one rename.
+    /// Makes the chunks and indexes durable, writes the config and manifest, then makes
+    /// the snapshot visible with one rename (synced too).
     pub fn commit(mut self, manifest: &Manifest) -> Result<SnapshotId> {
+        sync_fs(&self.ds.base)?;
         self.write_file(CONFIG_NAME, manifest.config.as_bytes())?;
         self.write_file(MANIFEST_NAME, &manifest.encode()?)?;
         let _ = std::fs::remove_file(self.dir.join(WRITER_FILE));

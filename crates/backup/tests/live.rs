@@ -21,6 +21,15 @@ fn request(vm: &Vm, work: &std::path::Path) -> LiveBackupRequest {
     }
 }
 
+/// Fills the file system of `path` with one file until it is full.
+fn fill(path: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).expect("filler");
+    let block = vec![0x55u8; MIB as usize];
+    while f.write_all(&block).is_ok() {}
+    let _ = f.sync_all();
+}
+
 /// Waits until the wall clock is in a new second (snapshots are named by the second).
 async fn next_second() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -32,7 +41,9 @@ async fn live_full_then_incremental_backup_restores_exactly_while_the_guest_runs
     let image = dir.path().join("vm-100-disk-0.qcow2");
     create_image(&image, "qcow2", "1G");
     qemu_io(&image, "qcow2", "write -P 0xab 0 64M");
-    let ds = Datastore::open(&dir.path().join("store")).expect("datastore");
+    // The storage is a small tmpfs, so the test can fill it.
+    let fs = Tmpfs::mount("64M");
+    let ds = Datastore::open(fs.path()).expect("datastore");
     let work = dir.path().join("w");
 
     let vm = Vm::start(100, &image).await;
@@ -63,6 +74,25 @@ async fn live_full_then_incremental_backup_restores_exactly_while_the_guest_runs
     let out2 = vm.hmp("qemu-io drive-scsi0 flush").await;
     let sum2 = image_sha256(&image);
     assert_ne!(sum1, sum2, "qemu-io said {out:?} {out2:?}");
+
+    // 2a. A full storage fails the backup clearly: no snapshot is listed, the guest runs,
+    // and the bitmap of the first snapshot still counts (the next backup stays incremental).
+    next_second().await;
+    let filler = fs.path().join("filler");
+    fill(&filler);
+    let e = backup_live(&ds, &request(&vm, &work))
+        .await
+        .expect_err("the storage is full");
+    assert!(e.is_storage_full(), "{e:?}");
+    assert_eq!(ds.snapshots(100).expect("list"), vec![r1.snapshot]);
+    assert!(ds.writers().expect("writers").is_empty());
+    assert_eq!(vm.status().await, "running");
+    let blocks = vm.qmp("query-block", serde_json::json!({})).await;
+    let bitmaps = blocks[0]["inserted"]["dirty-bitmaps"].clone();
+    assert_eq!(bitmaps.as_array().map(Vec::len), Some(1), "{bitmaps}");
+    assert_eq!(bitmaps[0]["recording"], true, "{bitmaps}");
+    std::fs::remove_file(&filler).expect("rm filler");
+
     next_second().await;
     let r2 = backup_live(&ds, &request(&vm, &work))
         .await
