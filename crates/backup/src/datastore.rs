@@ -58,8 +58,15 @@ pub struct WriterInfo {
     pub dir: PathBuf,
 }
 
+/// How long an in-progress directory without its marker yet counts as a starting backup.
+pub const MARKERLESS_GRACE_SECS: i64 = 60;
+
 impl WriterInfo {
+    /// Whether its writer still runs (pid 0: no marker yet, alive while young).
     pub fn alive(&self) -> bool {
+        if self.pid == 0 {
+            return Utc::now().timestamp() - self.started < MARKERLESS_GRACE_SECS;
+        }
         brigade_guest::process::is_alive(self.pid as i32)
     }
 }
@@ -258,10 +265,14 @@ impl Datastore {
                 let info = std::fs::read(dir.join(WRITER_FILE))
                     .ok()
                     .and_then(|b| serde_json::from_slice::<WriterInfo>(&b).ok());
-                // A marker not written yet belongs to a writer starting now.
-                let info = info.unwrap_or(WriterInfo {
-                    pid: std::process::id(),
-                    started: Utc::now().timestamp(),
+                // No marker yet: a writer starting (or one that died right away).
+                let info = info.unwrap_or_else(|| WriterInfo {
+                    pid: 0,
+                    started: std::fs::metadata(&dir)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_secs() as i64),
                     dir: PathBuf::new(),
                 });
                 out.push(WriterInfo { dir, ..info });

@@ -169,5 +169,26 @@ mod tests {
             .expect("insert");
         let r = garbage_collect(&ds).expect("gc");
         assert_eq!((r.removed_chunks, r.kept_unreferenced), (0, 1));
+        // An hour-old unreferenced chunk stays while a backup that started two hours ago
+        // runs (it may have reused it), and goes once that backup is over.
+        let path = ds.chunks.chunk_path(&crate::chunk_store::digest_of(&fresh));
+        age(&path, Duration::from_secs(3600));
+        let w = ds
+            .begin(102, parse_time("2026-01-04T00:00:00Z").expect("t"))
+            .expect("w");
+        let marker = ds
+            .guest_dir(102)
+            .join(".tmp-2026-01-04T00:00:00Z/writer.json");
+        let started = chrono::Utc::now().timestamp() - 7200;
+        std::fs::write(
+            &marker,
+            format!(r#"{{"pid":{},"started":{started}}}"#, std::process::id()),
+        )
+        .expect("marker");
+        let r = garbage_collect(&ds).expect("gc");
+        assert_eq!((r.removed_chunks, r.kept_unreferenced), (0, 1));
+        drop(w);
+        let r = garbage_collect(&ds).expect("gc");
+        assert_eq!(r.removed_chunks, 1);
     }
 }

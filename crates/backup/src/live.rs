@@ -153,11 +153,13 @@ pub async fn backup_live(ds: &Datastore, req: &LiveBackupRequest) -> Result<Back
             "mode stop backs up image files of a stopped guest (backup_files)".into(),
         ));
     }
-    let mut q = Qmp::connect(&req.qmp_socket).await?;
     std::fs::create_dir_all(&req.work_dir).map_err(BackupError::io(format!(
         "cannot create {}",
         req.work_dir.display()
     )))?;
+    // One backup per guest at a time: the teardown below would break a running one.
+    let _lock = lock_work_dir(&req.work_dir, req.vmid)?;
+    let mut q = Qmp::connect(&req.qmp_socket).await?;
     let drives = query_drives(&mut q, &req.slots, &req.work_dir).await?;
     teardown(&mut q, &drives).await;
     let prev = ds.latest(req.vmid)?;
@@ -374,6 +376,25 @@ async fn teardown(q: &mut Qmp, drives: &[Drive]) {
     }
 }
 
+/// Holds `<work_dir>/backup.lock` exclusively for the backup's duration.
+fn lock_work_dir(dir: &Path, vmid: u32) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = dir.join("backup.lock");
+    let file = std::fs::File::create(&path)
+        .map_err(BackupError::io(format!("cannot create {}", path.display())))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
+        |(_, errno)| {
+            if errno == nix::errno::Errno::EWOULDBLOCK {
+                BackupError::Exists(format!("a backup of VM {vmid} is already running"))
+            } else {
+                BackupError::Io {
+                    context: format!("cannot lock {}", path.display()),
+                    source: errno.into(),
+                }
+            }
+        },
+    )
+}
+
 fn has_id(list: &Value, key: &str, id: &str) -> bool {
     list.as_array().is_some_and(|a| {
         a.iter()
@@ -394,6 +415,16 @@ async fn wait_until(q: &mut Qmp, query: &str, done: impl Fn(&Value) -> bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_backup_of_the_same_guest_is_refused_while_one_runs() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let held = lock_work_dir(d.path(), 100).expect("first");
+        let e = lock_work_dir(d.path(), 100).expect_err("second");
+        assert!(matches!(e, BackupError::Exists(_)), "{e}");
+        drop(held);
+        lock_work_dir(d.path(), 100).expect("after the first ended");
+    }
 
     #[test]
     fn bitmap_names_and_usability() {

@@ -174,6 +174,28 @@ pub fn compute<Tz: TimeZone>(
         .collect()
 }
 
+/// Applies `keep` to a guest's snapshots in `ds` (periods in the node's local time);
+/// with `dry_run` nothing is removed. Returns each snapshot with its mark, newest first.
+pub fn prune_guest(
+    ds: &crate::datastore::Datastore,
+    vmid: u32,
+    keep: &KeepOptions,
+    dry_run: bool,
+) -> Result<Vec<(crate::datastore::SnapshotId, PruneMark)>> {
+    let snaps = ds.snapshots(vmid)?;
+    let times: Vec<DateTime<Utc>> = snaps.iter().map(|s| s.time).collect();
+    let marks = compute(&times, keep, &chrono::Local);
+    let mut out = Vec::new();
+    for (time, mark) in marks {
+        let id = crate::datastore::SnapshotId { vmid, time };
+        if mark == PruneMark::Remove && !dry_run {
+            ds.remove_snapshot(&id)?;
+        }
+        out.push((id, mark));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +309,39 @@ mod tests {
         ] {
             assert!(KeepOptions::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn prune_guest_removes_what_the_rules_do_not_keep() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let ds = crate::datastore::Datastore::open(d.path()).expect("ds");
+        for h in 0..5 {
+            let w = ds
+                .begin(100, t(&format!("2026-12-01T0{h}:00:00Z")))
+                .expect("begin");
+            let m = crate::manifest::Manifest {
+                vmid: 100,
+                backup_time: String::new(),
+                started: 0,
+                finished: 0,
+                mode: crate::manifest::BackupMode::Stop,
+                config: String::new(),
+                disks: vec![],
+            };
+            w.commit(&m).expect("commit");
+        }
+        let k = KeepOptions::parse("keep-last=2").expect("k");
+        let dry = prune_guest(&ds, 100, &k, true).expect("dry run");
+        assert_eq!(dry.iter().filter(|x| x.1 == PruneMark::Remove).count(), 3);
+        assert_eq!(ds.snapshots(100).expect("list").len(), 5);
+        prune_guest(&ds, 100, &k, false).expect("prune");
+        let left: Vec<String> = ds
+            .snapshots(100)
+            .expect("list")
+            .iter()
+            .map(|s| s.time_string())
+            .collect();
+        assert_eq!(left, ["2026-12-01T03:00:00Z", "2026-12-01T04:00:00Z"]);
     }
 
     #[test]
