@@ -7,8 +7,10 @@
 //! there, recording and consistent, and the disk kept its size, one QMP transaction starts the
 //! fleecing job, adds the new snapshot's bitmap and freezes the old one, which is exported with
 //! the point in time: only chunks it marks are read. Otherwise (first backup, QEMU restarted,
-//! crash: an inconsistent bitmap) the whole disk is read and chunks compared by hash. The guest
-//! runs throughout; only the transaction is atomic.
+//! crash: an inconsistent bitmap) the whole disk is read and chunks compared by hash. A
+//! persistent bitmap reloaded by a restarted QEMU is not trusted either (the image may have been
+//! written while QEMU was down): a non-persistent marker bitmap tells the QEMU process apart.
+//! The guest runs throughout; only the transaction is atomic.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -132,10 +134,29 @@ async fn query_drives(q: &mut Qmp, slots: &[String], work: &Path) -> Result<Vec<
     Ok(out)
 }
 
+/// The bitmap that marks a QEMU process a backup already ran in: not persistent, so a
+/// restarted QEMU lacks it (kept by a live migration with the `dirty-bitmaps` capability).
+pub const INSTANCE_BITMAP: &str = "brigade-backup-instance";
+/// Its granularity: it never records anything, so the coarsest QEMU takes.
+const INSTANCE_GRANULARITY: u64 = 1 << 26;
+
+impl Drive {
+    fn has_bitmap(&self, name: &str) -> bool {
+        self.bitmaps
+            .iter()
+            .any(|b| b.get("name").and_then(Value::as_str) == Some(name))
+    }
+}
+
+/// Incremental only if the previous snapshot's bitmap is usable, the disk kept its size, and
+/// this QEMU process is the one that created the bitmap: a persistent bitmap reloaded after a
+/// stop misses whatever wrote the image while QEMU was down, so a restart means a full read.
 fn plan(ds: &Datastore, prev: Option<&SnapshotId>, d: &Drive) -> Plan {
     let prev_index = prev.and_then(|p| ds.index(p, &d.slot).ok());
+    let same_process = d.has_bitmap(INSTANCE_BITMAP);
     let old_bitmap = prev.map(|p| bitmap_name(ds.id(), p.time)).filter(|name| {
-        prev_index.as_ref().is_some_and(|i| i.image_size == d.size)
+        same_process
+            && prev_index.as_ref().is_some_and(|i| i.image_size == d.size)
             && d.bitmaps.iter().any(|b| {
                 b.get("name").and_then(Value::as_str) == Some(name.as_str()) && bitmap_usable(b)
             })
@@ -194,7 +215,10 @@ pub async fn backup_live(ds: &Datastore, req: &LiveBackupRequest) -> Result<Back
                     let Some(name) = b.get("name").and_then(Value::as_str) else {
                         continue;
                     };
-                    if name.starts_with(&format!("{PREFIX}-{}-", ds.id())) && name != new_bitmap {
+                    if name.starts_with(&format!("{PREFIX}-{}-", ds.id()))
+                        && name != new_bitmap
+                        && name != INSTANCE_BITMAP
+                    {
                         let _ = q
                             .execute(
                                 "block-dirty-bitmap-remove",
@@ -267,6 +291,11 @@ async fn run(
         if let Some(old) = &p.old_bitmap {
             actions.push(json!({"type": "block-dirty-bitmap-disable", "data": {
                 "node": d.node, "name": old}}));
+        }
+        if !d.has_bitmap(INSTANCE_BITMAP) {
+            actions.push(json!({"type": "block-dirty-bitmap-add", "data": {
+                "node": d.node, "name": INSTANCE_BITMAP, "persistent": false,
+                "disabled": true, "granularity": INSTANCE_GRANULARITY}}));
         }
     }
     // The point in time: every disk at once, the guest still running.

@@ -243,3 +243,15 @@ pub fn write_random_raw(path: &Path, len: u64, seed: u64) {
         f.write_all(&buf).expect("write");
     }
 }
+
+/// The dirty bitmaps of the VM's first drive that count changes for a datastore (not the
+/// instance marker).
+pub fn change_bitmaps(blocks: &serde_json::Value) -> Vec<serde_json::Value> {
+    blocks[0]["inserted"]["dirty-bitmaps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|b| b["name"] != brigade_backup::live::INSTANCE_BITMAP)
+        .collect()
+}
