@@ -17,6 +17,8 @@ pub mod nbd_source;
 pub mod prune;
 pub mod qemu_img;
 pub mod restore;
+pub mod restore_config;
+pub mod schedule;
 pub mod verify;
 
 pub use backup_file::{backup_files, BackupReport, DiskFile, FileBackupRequest};
