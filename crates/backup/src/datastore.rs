@@ -219,7 +219,7 @@ impl Datastore {
         if self.snapshot_dir(&id).exists() {
             return Err(BackupError::Exists(format!("snapshot {id} exists already")));
         }
-        self.clean_stale()?;
+        self.clean_stale_writers()?;
         let guest = self.guest_dir(vmid);
         std::fs::create_dir_all(&guest).map_err(BackupError::store_io(
             &self.base,
@@ -281,8 +281,8 @@ impl Datastore {
         Ok(out)
     }
 
-    /// Removes what dead writers left: in-progress snapshots and chunk temp files.
-    pub fn clean_stale(&self) -> Result<usize> {
+    /// Removes the in-progress snapshots of dead writers (cheap: run before every backup).
+    pub fn clean_stale_writers(&self) -> Result<usize> {
         let mut removed = 0;
         for w in self.writers()? {
             if !w.alive() {
@@ -293,6 +293,13 @@ impl Datastore {
                 removed += 1;
             }
         }
+        Ok(removed)
+    }
+
+    /// Removes what dead writers left: in-progress snapshots and chunk temp files (this
+    /// lists the whole chunk store: GC runs it).
+    pub fn clean_stale(&self) -> Result<usize> {
+        let mut removed = self.clean_stale_writers()?;
         for c in self.chunks.list()? {
             let name = c.path.file_name().map(|n| n.to_string_lossy().into_owned());
             let Some(name) = name.filter(|n| n.ends_with(TEMP_SUFFIX)) else {

@@ -11,6 +11,7 @@ pub mod gc;
 pub mod index;
 pub mod jobs_cfg;
 pub mod live;
+pub mod live_cleanup;
 pub mod manifest;
 pub mod nbd;
 pub mod nbd_source;

@@ -13,7 +13,6 @@
 //! The guest runs throughout; only the transaction is atomic.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -26,16 +25,13 @@ use crate::datastore::{format_time, Datastore, SnapshotId};
 use crate::disk_backup::{backup_disk, DiskResult, RateLimit};
 use crate::error::{BackupError, Result};
 use crate::index::FixedIndex;
+use crate::live_cleanup::{lock_work_dir, teardown};
 use crate::manifest::{BackupMode, Manifest};
 use crate::nbd_source::NbdSource;
 use crate::qemu_img;
 
-/// How long QEMU may take to drop an export or a job after being asked.
-pub const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often the teardown polls QEMU.
-const TEARDOWN_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Prefix of every QMP object this module creates.
-const PREFIX: &str = "brigade-backup";
+pub(crate) const PREFIX: &str = "brigade-backup";
 
 /// A live backup of a running guest.
 #[derive(Debug, Clone)]
@@ -55,16 +51,16 @@ pub struct LiveBackupRequest {
 
 /// What QEMU says of one drive.
 #[derive(Debug, Clone)]
-struct Drive {
-    slot: String,
-    node: String,
-    format: String,
-    size: u64,
-    bitmaps: Vec<Value>,
-    fleece_node: String,
-    fleece_file: PathBuf,
-    job: String,
-    export: String,
+pub(crate) struct Drive {
+    pub(crate) slot: String,
+    pub(crate) node: String,
+    pub(crate) format: String,
+    pub(crate) size: u64,
+    pub(crate) bitmaps: Vec<Value>,
+    pub(crate) fleece_node: String,
+    pub(crate) fleece_file: PathBuf,
+    pub(crate) job: String,
+    pub(crate) export: String,
 }
 
 /// Each disk's result, its counters before and after, and the totals.
@@ -204,13 +200,30 @@ pub async fn backup_live(ds: &Datastore, req: &LiveBackupRequest) -> Result<Back
     )
     .await;
     teardown(&mut q, &drives).await;
-    if paused {
-        q.execute("cont", None).await?;
-    }
+    let resumed = if paused {
+        q.execute("cont", None).await.map(|_| ())
+    } else {
+        Ok(())
+    };
+    let outcome = finish(ds, &mut q, &drives, &plans, &new_bitmap, outcome).await;
+    resumed?;
+    outcome
+}
+
+/// After the read: on success drop the bitmaps older than the new one; on failure give the
+/// old bitmap back what the new one counted, so the next backup is still incremental.
+async fn finish(
+    ds: &Datastore,
+    q: &mut Qmp,
+    drives: &[Drive],
+    plans: &[Plan],
+    new_bitmap: &str,
+    outcome: Result<BackupReport>,
+) -> Result<BackupReport> {
     match outcome {
         Ok(report) => {
             // The new bitmap now counts from this snapshot; older ones are of no use.
-            for d in &drives {
+            for d in drives {
                 for b in &d.bitmaps {
                     let Some(name) = b.get("name").and_then(Value::as_str) else {
                         continue;
@@ -231,9 +244,7 @@ pub async fn backup_live(ds: &Datastore, req: &LiveBackupRequest) -> Result<Back
             Ok(report)
         }
         Err(e) => {
-            // Give the old bitmap back what the new one counted, so the next backup is
-            // still incremental from the previous snapshot.
-            for (d, p) in drives.iter().zip(&plans) {
+            for (d, p) in drives.iter().zip(plans) {
                 let mut actions = Vec::new();
                 if let Some(old) = &p.old_bitmap {
                     actions.push(json!({"type": "block-dirty-bitmap-merge",
@@ -369,91 +380,9 @@ async fn run(
     })
 }
 
-/// Removes what a backup set up in QEMU (exports, NBD server, jobs, overlays); each step is
-/// best effort, so it also clears what an earlier, interrupted backup left.
-async fn teardown(q: &mut Qmp, drives: &[Drive]) {
-    for d in drives {
-        let _ = q
-            .execute(
-                "block-export-del",
-                Some(json!({"id": d.export, "mode": "hard"})),
-            )
-            .await;
-    }
-    wait_until(q, "query-block-exports", |v| {
-        !drives.iter().any(|d| has_id(v, "id", &d.export))
-    })
-    .await;
-    let _ = q.execute("nbd-server-stop", None).await;
-    for d in drives {
-        let _ = q
-            .execute(
-                "block-job-cancel",
-                Some(json!({"device": d.job, "force": true})),
-            )
-            .await;
-    }
-    wait_until(q, "query-block-jobs", |v| {
-        !drives.iter().any(|d| has_id(v, "device", &d.job))
-    })
-    .await;
-    for d in drives {
-        let _ = q
-            .execute("blockdev-del", Some(json!({"node-name": d.fleece_node})))
-            .await;
-        let _ = std::fs::remove_file(&d.fleece_file);
-    }
-}
-
-/// Holds `<work_dir>/backup.lock` exclusively for the backup's duration.
-fn lock_work_dir(dir: &Path, vmid: u32) -> Result<nix::fcntl::Flock<std::fs::File>> {
-    let path = dir.join("backup.lock");
-    let file = std::fs::File::create(&path)
-        .map_err(BackupError::io(format!("cannot create {}", path.display())))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
-        |(_, errno)| {
-            if errno == nix::errno::Errno::EWOULDBLOCK {
-                BackupError::Exists(format!("a backup of VM {vmid} is already running"))
-            } else {
-                BackupError::Io {
-                    context: format!("cannot lock {}", path.display()),
-                    source: errno.into(),
-                }
-            }
-        },
-    )
-}
-
-fn has_id(list: &Value, key: &str, id: &str) -> bool {
-    list.as_array().is_some_and(|a| {
-        a.iter()
-            .any(|x| x.get(key).and_then(Value::as_str) == Some(id))
-    })
-}
-
-async fn wait_until(q: &mut Qmp, query: &str, done: impl Fn(&Value) -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < TEARDOWN_TIMEOUT {
-        match q.execute(query, None).await {
-            Ok(v) if !done(&v) => tokio::time::sleep(TEARDOWN_POLL_INTERVAL).await,
-            _ => return,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_second_backup_of_the_same_guest_is_refused_while_one_runs() {
-        let d = tempfile::tempdir().expect("tempdir");
-        let held = lock_work_dir(d.path(), 100).expect("first");
-        let e = lock_work_dir(d.path(), 100).expect_err("second");
-        assert!(matches!(e, BackupError::Exists(_)), "{e}");
-        drop(held);
-        lock_work_dir(d.path(), 100).expect("after the first ended");
-    }
 
     #[test]
     fn bitmap_names_and_usability() {
