@@ -192,6 +192,21 @@ mod tests {
     }
 
     #[test]
+    fn the_rate_limit_slows_reads_down() {
+        let mut l = RateLimit::kib_per_sec(1024);
+        let start = Instant::now();
+        for _ in 0..4 {
+            l.consumed(128 * 1024);
+        }
+        // 512 KiB at 1 MiB/s: about half a second, never much less.
+        assert!(
+            start.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
     fn incremental_reads_only_changed_chunks_and_full_dedups() {
         let d = tempfile::tempdir().expect("tempdir");
         let store = ChunkStore::open(d.path()).expect("store");

@@ -20,6 +20,7 @@ pub mod qemu_img;
 pub mod restore;
 pub mod restore_config;
 pub mod schedule;
+pub mod storage;
 pub mod verify;
 
 pub use backup_file::{backup_files, BackupReport, DiskFile, FileBackupRequest};
