@@ -1,5 +1,17 @@
 //! Backups of guest disks, modelled on Proxmox Backup Server and vzdump: a deduplicating chunk store,
 //! live incremental backups through QMP and NBD, restore, verify, prune, GC, schedules and `jobs.cfg`.
+//!
+//! On disk, in a `dir` storage with `content backup`:
+//!
+//! ```text
+//! <path>/.brigade-datastore                      {"id": "<16 hex>"}: ties dirty bitmaps to this store
+//! <path>/.chunks/<4 hex>/<sha256>                  4 MiB chunks (the last of an image shorter)
+//! <path>/dump/vm/<vmid>/<RFC 3339 UTC time>/       one snapshot, listed only with its manifest:
+//!     manifest.json                                config, disks, sizes, checksums, times, mode; checksummed
+//!     qemu-server.conf                             the guest config, for people
+//!     <slot>.img.fidx                              fixed index: size, chunk size, digests, checksum
+//! <path>/dump/vm/<vmid>/.tmp-<time>/writer.json    a backup in progress (pid, start): GC respects it
+//! ```
 
 pub mod backup_file;
 pub mod calendar;
