@@ -1,0 +1,24 @@
+//! Proxmox VE's access model for brigade, pure: identities, roles, ACLs, pools, tokens, tickets, TFA.
+//!
+//! See README.md beside this crate for the model and for how the daemon uses it.
+
+pub mod acl;
+pub mod acl_path;
+pub mod permissions;
+pub mod privileges;
+pub mod roles;
+pub mod text_codec;
+pub mod token;
+pub mod user_cfg;
+pub mod user_cfg_parse;
+pub mod userid;
+
+pub use acl::{Acl, AclEntry, AclSubject, EffectivePrivs};
+pub use acl_path::AclPath;
+pub use permissions::{Denied, Permissions};
+pub use privileges::{PrivSet, Privilege};
+pub use roles::Roles;
+pub use token::TokenInfo;
+pub use user_cfg::{Group, Pool, PoolId, User, UserCfg};
+pub use user_cfg_parse::{parse_user_cfg, UserCfgError};
+pub use userid::{Authid, GroupId, Realm, RoleId, TokenName, Userid};
