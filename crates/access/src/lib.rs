@@ -4,10 +4,18 @@
 
 pub mod acl;
 pub mod acl_path;
+pub mod csrf;
+pub mod domains_cfg;
+pub mod grant;
 pub mod permissions;
 pub mod privileges;
+pub mod rate_limit;
 pub mod roles;
+pub mod shadow;
 pub mod text_codec;
+pub mod tfa;
+pub mod ticket;
+pub mod ticket_keys;
 pub mod token;
 pub mod user_cfg;
 pub mod user_cfg_parse;

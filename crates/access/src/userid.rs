@@ -128,6 +128,18 @@ pub const REALM_PVE: &str = "pve";
 /// The first administrator, who holds every privilege everywhere.
 pub const ROOT_USERID: &str = "root@pam";
 
+impl Realm {
+    /// The `pam` realm.
+    pub fn pam() -> Realm {
+        Realm(REALM_PAM.to_string())
+    }
+
+    /// The `pve` realm.
+    pub fn pve() -> Realm {
+        Realm(REALM_PVE.to_string())
+    }
+}
+
 /// A user: `name@realm`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
