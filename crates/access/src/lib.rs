@@ -7,6 +7,7 @@ pub mod acl_path;
 pub mod csrf;
 pub mod domains_cfg;
 pub mod grant;
+pub mod login;
 pub mod permissions;
 pub mod privileges;
 pub mod rate_limit;
