@@ -6,6 +6,7 @@ pub mod acl;
 pub mod acl_path;
 pub mod csrf;
 pub mod domains_cfg;
+pub mod forwarded;
 pub mod grant;
 pub mod login;
 pub mod permissions;
