@@ -1,11 +1,12 @@
 //! Proxmox VE's access model for brigade, pure: identities, roles, ACLs, pools, tokens, tickets, TFA.
 //!
-//! See README.md beside this crate for the model and for how the daemon uses it.
+#![doc = include_str!("../README.md")]
 
 pub mod acl;
 pub mod acl_path;
 pub mod csrf;
 pub mod domains_cfg;
+pub mod files;
 pub mod forwarded;
 pub mod grant;
 pub mod login;
