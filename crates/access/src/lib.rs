@@ -13,6 +13,7 @@ pub mod login;
 pub mod permissions;
 pub mod privileges;
 pub mod rate_limit;
+pub mod requirement;
 pub mod roles;
 pub mod shadow;
 pub mod text_codec;
