@@ -78,6 +78,21 @@ impl AclPath {
         format!("/pool/{pool}").parse()
     }
 
+    /// `/access/groups`.
+    pub fn access_groups() -> AclPath {
+        AclPath("/access/groups".into())
+    }
+
+    /// `/access/groups/{group}` (group ids are always valid path segments).
+    pub fn access_group(group: &crate::userid::GroupId) -> AclPath {
+        AclPath(format!("/access/groups/{group}"))
+    }
+
+    /// `/access/realm/{realm}` (realm names are always valid path segments).
+    pub fn access_realm(realm: &crate::userid::Realm) -> AclPath {
+        AclPath(format!("/access/realm/{realm}"))
+    }
+
     /// `/storage/{id}`, if the id is valid.
     pub fn storage(id: &str) -> Result<AclPath, InvalidPath> {
         format!("/storage/{id}").parse()

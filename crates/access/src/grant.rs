@@ -17,7 +17,7 @@ use crate::permissions::{Denied, Permissions};
 use crate::privileges::{PrivSet, Privilege};
 use crate::roles::NO_ACCESS;
 use crate::user_cfg::UserCfg;
-use crate::userid::{Authid, GroupId, RoleId, Userid, REALM_PAM};
+use crate::userid::{Authid, GroupId, Realm, RoleId, Userid, REALM_PAM};
 
 /// A refused change of access.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,14 +119,11 @@ pub fn check_acl_change(
 }
 
 fn groups_path() -> AclPath {
-    "/access/groups".parse().unwrap_or_else(|_| AclPath::root())
+    AclPath::access_groups()
 }
 
-/// `/access/groups/{g}` (a group id always makes a valid path; `/access/groups` otherwise).
 fn group_path(g: &GroupId) -> AclPath {
-    format!("/access/groups/{g}")
-        .parse()
-        .unwrap_or_else(|_| groups_path())
+    AclPath::access_group(g)
 }
 
 /// Proxmox's `userid-group`: `privs` on all groups, or on each of `new_groups` and (for an
@@ -165,9 +162,11 @@ fn check_realm_allocate_user(
     auth: &Authid,
     target: &Userid,
 ) -> Result<(), Denied> {
-    let path: AclPath = format!("/access/realm/{}", target.realm())
+    let realm: Realm = target
+        .realm()
         .parse()
-        .map_err(|_| denied(auth, AclPath::root(), "Realm.AllocateUser"))?;
+        .map_err(|_| denied(auth, AclPath::access_groups(), "Realm.AllocateUser"))?;
+    let path = AclPath::access_realm(&realm);
     perms.check(auth, &path, Privilege::RealmAllocateUser)
 }
 

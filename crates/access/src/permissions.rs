@@ -96,7 +96,7 @@ impl<'a> Permissions<'a> {
         };
         let mut roles = RoleFlags::new();
         for pool in pools {
-            roles.extend(self.cfg.acl.roles_for(who, &pool.acl_path()));
+            roles.extend(self.cfg.acl.roles_for(who, pool.acl_path()));
         }
         roles
     }

@@ -258,8 +258,9 @@ impl TfaCfg {
         serde_json::from_str(text).map_err(|e| TfaError::Format(e.to_string()))
     }
 
-    pub fn write(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
+    /// Writes the file (an error rather than an empty file if serialising ever failed).
+    pub fn write(&self) -> Result<String, TfaError> {
+        serde_json::to_string_pretty(self).map_err(|e| TfaError::Format(e.to_string()))
     }
 }
 

@@ -149,7 +149,7 @@ fn tfa_cfg_round_trips_the_spent_state() {
             recovery: Some(codes),
         },
     );
-    let back = TfaCfg::parse(&cfg.write()).expect("parses");
+    let back = TfaCfg::parse(&cfg.write().expect("serialises")).expect("parses");
     assert_eq!(back, cfg);
     let mut alice = back.users.values().next().cloned().expect("alice");
     assert_eq!(

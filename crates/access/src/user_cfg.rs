@@ -60,42 +60,44 @@ pub struct Group {
 
 /// A resource pool id: up to three levels `a/b/c` of letters, digits, '.', '-', '_'.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PoolId(String);
+pub struct PoolId {
+    id: String,
+    path: AclPath,
+}
 
 impl PoolId {
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
     }
 
     /// Its ACL path `/pool/{id}`.
-    pub fn acl_path(&self) -> AclPath {
-        AclPath::pool(&self.0).unwrap_or_else(|_| AclPath::root())
+    pub fn acl_path(&self) -> &AclPath {
+        &self.path
     }
 }
 
 impl std::str::FromStr for PoolId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
-        let ok = !s.is_empty()
-            && !s.starts_with('/')
-            && !s.ends_with('/')
-            && !s.contains("//")
-            && AclPath::pool(s).is_ok();
-        if ok {
-            Ok(PoolId(s.to_string()))
-        } else {
-            Err(IdError {
+        let shape_ok =
+            !s.is_empty() && !s.starts_with('/') && !s.ends_with('/') && !s.contains("//");
+        match AclPath::pool(s) {
+            Ok(path) if shape_ok => Ok(PoolId {
+                id: s.to_string(),
+                path,
+            }),
+            _ => Err(IdError {
                 kind: "pool id",
                 value: s.to_string(),
                 reason: "use up to 3 levels a/b/c of letters, digits, '.', '-', '_'",
-            })
+            }),
         }
     }
 }
 
 impl std::fmt::Display for PoolId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.id)
     }
 }
 
