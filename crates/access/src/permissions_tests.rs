@@ -383,3 +383,46 @@ proptest! {
         prop_assert!(token.is_subset(user), "token {token} user {user}");
     }
 }
+
+#[test]
+fn nested_pools_inherit_from_their_parent_pool_path() {
+    let mut cfg = base();
+    cfg.pools
+        .insert("team".parse().expect("pool"), Pool::default());
+    cfg.pools.insert(
+        "team/dev".parse().expect("pool"),
+        Pool {
+            vms: [vm(150)].into(),
+            ..Pool::default()
+        },
+    );
+    grant(&mut cfg, "/pool/team", "@devs", "PVEVMUser", true);
+    assert_eq!(
+        privs(&cfg, "bob@pve", "/vms/150"),
+        role_privs(&cfg, "PVEVMUser")
+    );
+    // Without propagation the parent's entry stays on the parent.
+    grant(&mut cfg, "/pool/team", "@devs", "PVEVMUser", false);
+    assert!(privs(&cfg, "bob@pve", "/vms/150").is_empty());
+}
+
+#[test]
+fn root_tokens_are_limited_by_their_own_acl() {
+    let mut cfg = base();
+    cfg.tokens
+        .insert(auth("root@pam!backup"), TokenInfo::default());
+    grant(&mut cfg, "/vms", "root@pam!backup", "PVEAuditor", true);
+    assert_eq!(
+        privs(&cfg, "root@pam!backup", "/vms/100"),
+        role_privs(&cfg, "PVEAuditor")
+    );
+    assert!(privs(&cfg, "root@pam!backup", "/nodes/n1").is_empty());
+    cfg.tokens.insert(
+        auth("root@pam!full"),
+        TokenInfo {
+            privsep: false,
+            ..TokenInfo::default()
+        },
+    );
+    assert_eq!(privs(&cfg, "root@pam!full", "/nodes/n1"), PrivSet::all());
+}
