@@ -1,0 +1,61 @@
+//! brigade-sdn: guest networks modelled on Proxmox SDN (zones, vnets, subnets) and node bridges.
+//!
+//! The cluster-wide configuration lives in the replicated tree as `sdn/zones.cfg`,
+//! `sdn/vnets.cfg` and `sdn/subnets.cfg` (Proxmox section-config format), and each node's
+//! own bridges in `nodes/<node>/network.cfg` (ifupdown2-style stanzas, see [`node_net`]).
+//! Everything from text to the list of `ip`/`bridge` steps is pure: [`config`] parses,
+//! [`validate`] refuses a broken configuration before anything is applied, [`plan`] computes
+//! the devices one node should have, [`current`] parses what the kernel reports, [`diff`]
+//! turns the difference into ordered steps and [`apply`] runs them (in a network namespace
+//! when asked). Only devices whose `ifalias` starts with [`OWNED_ALIAS_PREFIX`] are ever
+//! changed or removed. [`nic`] covers guest NICs (`netN`), [`status`] the per-node result.
+
+pub mod apply;
+pub mod cidr;
+pub mod command;
+pub mod config;
+pub mod current;
+pub mod diff;
+pub mod error;
+pub mod nic;
+pub mod node_net;
+pub mod plan;
+pub mod section;
+#[cfg(test)]
+mod simulate;
+pub mod status;
+pub mod subnets_cfg;
+pub mod validate;
+pub mod vnets_cfg;
+pub mod zones_cfg;
+
+pub use error::{Result, SdnError};
+
+/// The `ifalias` prefix of every device `sdn apply` created; nothing else is touched.
+pub const OWNED_ALIAS_PREFIX: &str = "brigade:sdn:";
+/// The `ifalias` prefix of guest NIC devices (TAP, veth) plugged by the guest driver.
+pub const NIC_ALIAS_PREFIX: &str = "brigade:nic:";
+/// Linux's limit on interface names (IFNAMSIZ - 1).
+pub const MAX_IFNAME_LEN: usize = 15;
+/// Proxmox's limit on vnet and zone names (so `vxlan_<vnet>` and `ln_<vnet>` fit).
+pub const MAX_SDN_ID_LEN: usize = 8;
+
+/// Whether `name` is a usable Linux interface name: 1-15 chars, no `/`, whitespace, `:`.
+pub fn is_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_IFNAME_LEN
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Whether `id` is a valid zone or vnet id as Proxmox has them: a letter, then letters or
+/// digits, at most 8 characters.
+pub fn is_sdn_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && id.len() <= MAX_SDN_ID_LEN
+        && chars.all(|c| c.is_ascii_alphanumeric())
+}
