@@ -149,7 +149,10 @@ fn create_commands(link: &DesiredLink) -> Vec<Command> {
     let name = link.name.as_str();
     let alias = |n: &str| Command::ip(&["link", "set", "dev", n, "alias", &link.alias]);
     match &link.kind {
-        LinkKind::Bridge { vlan_filtering } => vec![
+        // `vlan_filtering` only when asked: kernels without CONFIG_BRIDGE_VLAN_FILTERING refuse even `0`.
+        LinkKind::Bridge {
+            vlan_filtering: true,
+        } => vec![
             Command::ip(&[
                 "link",
                 "add",
@@ -158,10 +161,18 @@ fn create_commands(link: &DesiredLink) -> Vec<Command> {
                 "type",
                 "bridge",
                 "vlan_filtering",
-                if *vlan_filtering { "1" } else { "0" },
+                "1",
             ]),
             alias(name),
         ],
+        LinkKind::Bridge {
+            vlan_filtering: false,
+        } => {
+            vec![
+                Command::ip(&["link", "add", "name", name, "type", "bridge"]),
+                alias(name),
+            ]
+        }
         LinkKind::Vxlan {
             vni,
             local,
