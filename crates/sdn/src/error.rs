@@ -21,6 +21,10 @@ pub enum SdnError {
     /// The configuration cannot be realised on this node.
     #[error("cannot plan node {node}: {message}")]
     Plan { node: String, message: String },
+    /// The node's devices do not allow the change (a name taken by a device brigade did not
+    /// create, a port that does not exist).
+    #[error("cannot change the node's network: {0}")]
+    Conflict(String),
     /// A guest NIC property string (`netN`) is refused; `key` names it.
     #[error("{key}: {message}")]
     Nic { key: String, message: String },

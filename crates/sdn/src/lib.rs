@@ -20,10 +20,12 @@ pub mod error;
 pub mod nic;
 pub mod node_net;
 pub mod plan;
+pub mod plug;
 pub mod section;
 #[cfg(test)]
 mod simulate;
 pub mod status;
+pub mod step;
 pub mod subnets_cfg;
 pub mod validate;
 pub mod vnets_cfg;

@@ -1,5 +1,5 @@
-//! PURE: guest NICs. `netN` property strings parsed and checked, stable MACs, TAP/veth names,
-//! the plug steps (as commands the guest driver runs) and QEMU's `-netdev`/`-device` arguments.
+//! PURE: guest NICs: `netN` property strings parsed and checked (bridges, tags, duplicate
+//! MACs) and stable MACs. The host devices and plug commands are in [`crate::plug`].
 //!
 //! VM form: `virtio=MAC,bridge=vmbr0[,tag=30][,firewall=0][,rate=MBps][,link_down=1][,mtu=N]`;
 //! container form: `name=eth0,bridge=vmbr0[,hwaddr=MAC][,tag=..][,ip=..][,gw=..][,type=veth]...`.
@@ -9,12 +9,10 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::command::Command;
 use crate::config::SdnConfig;
 use crate::error::{Result, SdnError};
 use crate::node_net::NodeNetwork;
 use crate::validate::MAX_VLAN;
-use crate::NIC_ALIAS_PREFIX;
 
 /// Proxmox's MAC prefix (OUI) for generated addresses.
 pub const PROXMOX_OUI: [u8; 3] = [0xBC, 0x24, 0x11];
@@ -25,10 +23,6 @@ pub const NIC_MODELS: &[(&str, &str)] = &[
     ("rtl8139", "rtl8139"),
     ("vmxnet3", "vmxnet3"),
 ];
-/// Token-bucket latency for the rate limit (how long a packet may wait).
-pub const RATE_LATENCY: &str = "25ms";
-/// Bytes per MB in `rate=` (Proxmox's MB/s are 2^20 bytes).
-const BYTES_PER_MB: f64 = 1_048_576.0;
 
 /// A MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -279,152 +273,6 @@ pub fn check_unique_macs(nics: &[(u32, &Nic)]) -> Result<()> {
     Ok(())
 }
 
-/// The host side of VM `vmid`'s NIC `index`: `tap100i0`.
-pub fn tap_name(vmid: u32, index: u32) -> String {
-    format!("tap{vmid}i{index}")
-}
-
-/// The host side of container `vmid`'s NIC `index`: `veth100i0`.
-pub fn veth_name(vmid: u32, index: u32) -> String {
-    format!("veth{vmid}i{index}")
-}
-
-/// Which device a NIC gets on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostDevice {
-    /// A TAP device for QEMU.
-    Tap { name: String },
-    /// A veth pair whose other end `guest_name` goes into the container's namespace `guest_netns`.
-    Veth {
-        name: String,
-        guest_netns: String,
-        guest_name: String,
-    },
-}
-
-impl HostDevice {
-    /// The host-side device name.
-    pub fn name(&self) -> &str {
-        match self {
-            HostDevice::Tap { name } | HostDevice::Veth { name, .. } => name,
-        }
-    }
-}
-
-/// The commands that plug `nic` on `dev` into its bridge (`bridge_vlan_aware`: whether
-/// the bridge filters VLANs), in order: create, mark, MTU, master, VLAN, rate, link state.
-pub fn plug_commands(dev: &HostDevice, nic: &Nic, bridge_vlan_aware: bool) -> Vec<Command> {
-    let name = dev.name();
-    let alias = format!("{NIC_ALIAS_PREFIX}{}", nic.key);
-    let mut c = match dev {
-        HostDevice::Tap { .. } => vec![Command::ip(&["tuntap", "add", "dev", name, "mode", "tap"])],
-        HostDevice::Veth {
-            guest_netns,
-            guest_name,
-            ..
-        } => {
-            let mut args = vec![
-                "link",
-                "add",
-                "name",
-                name,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                guest_name.as_str(),
-                "netns",
-                guest_netns.as_str(),
-            ];
-            let mac = nic.mac.map(|m| m.to_string());
-            if let Some(mac) = &mac {
-                args.extend(["address", mac.as_str()]);
-            }
-            vec![Command::ip(&args)]
-        }
-    };
-    c.push(Command::ip(&["link", "set", "dev", name, "alias", &alias]));
-    if let Some(mtu) = nic.mtu {
-        c.push(Command::ip(&[
-            "link",
-            "set",
-            "dev",
-            name,
-            "mtu",
-            &mtu.to_string(),
-        ]));
-    }
-    c.push(Command::ip(&[
-        "link",
-        "set",
-        "dev",
-        name,
-        "master",
-        &nic.bridge,
-    ]));
-    if bridge_vlan_aware {
-        c.push(Command::bridge(&[
-            "vlan", "del", "dev", name, "vid", "1-4094",
-        ]));
-        let vid = nic.tag.unwrap_or(1).to_string();
-        c.push(Command::bridge(&[
-            "vlan", "add", "dev", name, "vid", &vid, "pvid", "untagged",
-        ]));
-    }
-    if let Some(rate) = nic.rate {
-        // Shapes traffic towards the guest; bits per second, a burst of one 1/10 s of traffic.
-        let bits = (rate * BYTES_PER_MB * 8.0).round() as u64;
-        let burst = (rate * BYTES_PER_MB / 10.0).round().max(1600.0) as u64;
-        c.push(Command::tc(&[
-            "qdisc",
-            "replace",
-            "dev",
-            name,
-            "root",
-            "tbf",
-            "rate",
-            &format!("{bits}bit"),
-            "burst",
-            &burst.to_string(),
-            "latency",
-            RATE_LATENCY,
-        ]));
-    }
-    c.push(Command::ip(&[
-        "link",
-        "set",
-        "dev",
-        name,
-        if nic.link_down { "down" } else { "up" },
-    ]));
-    c
-}
-
-/// The command that unplugs (removes) the host side.
-pub fn unplug_command(dev: &HostDevice) -> Command {
-    Command::ip(&["link", "del", "dev", dev.name()])
-}
-
-/// QEMU's arguments for a VM NIC on TAP `ifname` (`-netdev` and `-device`).
-pub fn qemu_args(nic: &Nic, ifname: &str, mac: Mac) -> Vec<String> {
-    let driver = NIC_MODELS
-        .iter()
-        .find(|(m, _)| *m == nic.model)
-        .map(|(_, d)| *d)
-        .unwrap_or("virtio-net-pci");
-    let id = &nic.key;
-    let mut device = format!("{driver},netdev={id},mac={mac},id={id}");
-    if let Some(mtu) = nic.mtu.filter(|_| driver == "virtio-net-pci") {
-        device.push_str(&format!(",host_mtu={mtu}"));
-    }
-    vec![
-        "-netdev".to_string(),
-        format!("tap,id={id},ifname={ifname},script=no,downscript=no"),
-        "-device".to_string(),
-        device,
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,43 +350,5 @@ mod tests {
             "{e}"
         );
         check_unique_macs(&[(100, &a)]).expect("single");
-    }
-
-    #[test]
-    fn stable_macs_names_plug_steps_and_qemu_args() {
-        let m = Mac::generate("c1/100/net0");
-        assert_eq!(m, Mac::generate("c1/100/net0"));
-        assert_ne!(m, Mac::generate("c1/101/net0"));
-        assert_eq!(m.0[..3], PROXMOX_OUI);
-        assert_eq!(Mac::parse(&m.to_string()), Some(m));
-        assert_eq!(tap_name(100, 0), "tap100i0");
-        assert_eq!(tap_name(999_999_999, 31).len(), 15);
-        let n = nic("virtio,bridge=vmbr0,tag=30,rate=1,link_down=1").expect("n");
-        let cmds: Vec<String> = plug_commands(
-            &HostDevice::Tap {
-                name: "tap100i0".into(),
-            },
-            &n,
-            true,
-        )
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-        assert_eq!(
-            cmds,
-            vec![
-                "ip tuntap add dev tap100i0 mode tap",
-                "ip link set dev tap100i0 alias brigade:nic:net0",
-                "ip link set dev tap100i0 master vmbr0",
-                "bridge vlan del dev tap100i0 vid 1-4094",
-                "bridge vlan add dev tap100i0 vid 30 pvid untagged",
-                "tc qdisc replace dev tap100i0 root tbf rate 8388608bit burst 104858 latency 25ms",
-                "ip link set dev tap100i0 down",
-            ]
-        );
-        assert_eq!(
-            qemu_args(&n, "tap100i0", m)[1..].join(" "),
-            format!("tap,id=net0,ifname=tap100i0,script=no,downscript=no -device virtio-net-pci,netdev=net0,mac={m},id=net0")
-        );
     }
 }

@@ -6,9 +6,10 @@ mod common;
 use brigade_sdn::apply::apply_node;
 use brigade_sdn::command::Command;
 use brigade_sdn::config::SdnConfig;
-use brigade_sdn::nic::{parse_nic, plug_commands, tap_name, HostDevice};
+use brigade_sdn::nic::parse_nic;
 use brigade_sdn::node_net::{parse_node_network, NodeNetwork};
 use brigade_sdn::plan::PlanInput;
+use brigade_sdn::plug::{plug_commands, tap_name, BridgeInfo, HostDevice};
 use brigade_sdn::SdnError;
 use common::{apply, guest, Netns, TwoNodes};
 
@@ -36,7 +37,19 @@ fn simple_zone_node_bridge_and_tap_plugging() {
     assert!(ns
         .ip(&["addr", "show", "dev", "vmbr0"])
         .contains("10.9.0.1/24"));
-    let g = guest(&ns, "g", 200, "name=eth0,bridge=v1", "10.5.0.10/24", false);
+    let g = guest(
+        &ns,
+        "g",
+        200,
+        "name=eth0,bridge=v1,hwaddr=BC:24:11:00:00:09",
+        "10.5.0.10/24",
+        false,
+    );
+    assert!(
+        g.ip(&["link", "show", "eth0"])
+            .contains("bc:24:11:00:00:09"),
+        "hwaddr is the container's MAC"
+    );
     assert!(
         g.pings("10.5.0.1", 3),
         "guest reaches the simple zone's gateway"
@@ -46,7 +59,14 @@ fn simple_zone_node_bridge_and_tap_plugging() {
     let tap = HostDevice::Tap {
         name: tap_name(201, 1),
     };
-    for c in plug_commands(&tap, &nic, false) {
+    for c in plug_commands(
+        &tap,
+        &nic,
+        BridgeInfo {
+            vlan_aware: false,
+            mtu: Some(1400),
+        },
+    ) {
         ns.runner().run(&c).expect("plug tap");
     }
     let shown = ns.ip(&["-d", "link", "show", "tap201i1"]);

@@ -8,9 +8,10 @@ use std::process::Command;
 
 use brigade_sdn::apply::{apply_node, ApplyReport, Runner};
 use brigade_sdn::config::SdnConfig;
-use brigade_sdn::nic::{parse_nic, plug_commands, veth_name, HostDevice};
+use brigade_sdn::nic::parse_nic;
 use brigade_sdn::node_net::NodeNetwork;
 use brigade_sdn::plan::PlanInput;
+use brigade_sdn::plug::{plug_commands, veth_name, BridgeInfo, HostDevice};
 
 /// Seconds busybox ping waits for a reply.
 pub const PING_WAIT_S: &str = "2";
@@ -167,7 +168,14 @@ pub fn guest(
         guest_name: "eth0".into(),
     };
     let runner = host.runner();
-    for c in plug_commands(&dev, &nic, vlan_aware) {
+    for c in plug_commands(
+        &dev,
+        &nic,
+        BridgeInfo {
+            vlan_aware,
+            mtu: None,
+        },
+    ) {
         runner.run(&c).expect("plug");
     }
     g.ip(&["addr", "add", cidr, "dev", "eth0"]);
