@@ -43,6 +43,20 @@ impl SdnConfig {
         self.subnets.iter().filter(move |s| s.vnet == vnet)
     }
 
+    /// Removes `addr` from every vxlan zone's explicit `peers` (a node leaving the cluster);
+    /// whether anything changed. Zones without `peers` follow the cluster's node list anyway.
+    pub fn remove_peer(&mut self, addr: std::net::Ipv4Addr) -> bool {
+        let mut changed = false;
+        for z in &mut self.zones {
+            if let crate::zones_cfg::ZoneKind::Vxlan { peers } = &mut z.kind {
+                let before = peers.len();
+                peers.retain(|p| *p != addr);
+                changed |= peers.len() != before;
+            }
+        }
+        changed
+    }
+
     /// A version of this configuration: the SHA-256 of its canonical text (what `sdn status`
     /// compares between nodes).
     pub fn version(&self) -> String {
@@ -161,6 +175,23 @@ mod tests {
                 .collect(),
             zones,
         })
+    }
+
+    #[test]
+    fn a_leaving_node_is_removed_from_explicit_peers() {
+        let mut c = SdnConfig::parse("vxlan: z\n\tpeers 10.0.0.1,10.0.0.2\n\nsimple: s\n", "", "")
+            .expect("parse");
+        assert!(c.remove_peer(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(
+            c.zones[0].kind,
+            ZoneKind::Vxlan {
+                peers: vec![Ipv4Addr::new(10, 0, 0, 1)]
+            }
+        );
+        assert!(
+            !c.remove_peer(Ipv4Addr::new(10, 0, 0, 2)),
+            "nothing left to remove"
+        );
     }
 
     proptest! {

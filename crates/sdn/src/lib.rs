@@ -8,13 +8,34 @@
 //! the devices one node should have, [`current`] parses what the kernel reports, [`diff`]
 //! turns the difference into ordered steps and [`apply`] runs them (in a network namespace
 //! when asked). Only devices whose `ifalias` starts with [`OWNED_ALIAS_PREFIX`] are ever
-//! changed or removed. [`nic`] covers guest NICs (`netN`), [`status`] the per-node result.
+//! changed or removed. [`nic`] parses guest NICs (`netN`), [`plug`] turns one into the
+//! commands plugging its TAP or veth into a bridge, [`dhcp`] runs dnsmasq for a simple zone,
+//! [`status`] is what each node reports (`nodes/<node>/sdn-status.json`).
+//!
+//! ```text
+//! # sdn/zones.cfg                 # sdn/vnets.cfg          # sdn/subnets.cfg
+//! simple: lan                     vnet: web                subnet: lan-10.5.0.0-24
+//!     mtu 1500                        zone ovl                 vnet db
+//!                                     tag 100                  gateway 10.5.0.1
+//! vlan: office                        alias web tier           snat 1
+//!     bridge vmbr0                                             dhcp-range start-address=10.5.0.10,end-address=10.5.0.99
+//!                                 vnet: db
+//! vxlan: ovl                          zone lan
+//!     peers 10.0.0.1,10.0.0.2
+//!     mtu 1450
+//! ```
+//!
+//! Devices on a node: a bridge per vnet named like it; `vxlan_<vnet>` for vxlan zones;
+//! `ln_<vnet>`/`pr_<vnet>` veth pairs (or `<port>.<tag>`) for vlan zones; the bridges of
+//! network.cfg; guest ends `tap<vmid>i<n>` / `veth<vmid>i<n>` (alias `brigade:nic:netN`,
+//! never touched by `sdn apply`).
 
 pub mod apply;
 pub mod cidr;
 pub mod command;
 pub mod config;
 pub mod current;
+pub mod dhcp;
 pub mod diff;
 pub mod error;
 pub mod nic;
