@@ -9,7 +9,7 @@ use brigade_sdn::apply::pending_steps;
 use brigade_sdn::config::SdnConfig;
 use brigade_sdn::node_net::NodeNetwork;
 use brigade_sdn::plan::PlanInput;
-use common::{apply, guest, TwoNodes};
+use common::{apply, guest, ThreeNodes, TwoNodes};
 
 fn overlay() -> SdnConfig {
     SdnConfig::parse(
@@ -189,4 +189,39 @@ fn a_leaving_node_is_removed_from_the_fdb_and_a_removed_vnet_goes() {
         "the node is back"
     );
     assert!(ga1.pings("10.1.0.12", 3));
+}
+
+#[test]
+fn three_nodes_replicate_to_every_peer() {
+    let n = ThreeNodes::new();
+    let sdn = overlay();
+    let net = NodeNetwork::default();
+    let mut guests = Vec::new();
+    for (i, node) in n.nodes.iter().enumerate() {
+        apply(node, &format!("n{}", i + 1), &net, &sdn, &n.addresses);
+        let mut peers = fdb_dsts(node, "vxlan_v1");
+        peers.sort();
+        let expected: Vec<String> = (1..=3)
+            .filter(|j| *j != i + 1)
+            .map(|j| format!("10.98.0.{j}"))
+            .collect();
+        assert_eq!(peers, expected, "head-end replication to every other node");
+        let vmid = 500 + i as u32;
+        guests.push(guest(
+            node,
+            &format!("g{i}"),
+            vmid,
+            "name=eth0,bridge=v1",
+            &format!("10.1.0.{}/24", 21 + i),
+            false,
+        ));
+    }
+    for (i, g) in guests.iter().enumerate() {
+        for j in (0..3).filter(|j| *j != i) {
+            assert!(
+                g.pings(&format!("10.1.0.{}", 21 + j), 2),
+                "guest {i} -> guest {j}"
+            );
+        }
+    }
 }

@@ -182,3 +182,46 @@ pub fn guest(
     g.ip(&["link", "set", "eth0", "up"]);
     g
 }
+
+/// Three "nodes" `n1`-`n3` (10.98.0.1-3) on an underlay switch (a bridge in its own namespace).
+pub struct ThreeNodes {
+    pub switch: Netns,
+    pub nodes: Vec<Netns>,
+    pub addresses: BTreeMap<String, Ipv4Addr>,
+}
+
+impl ThreeNodes {
+    pub fn new() -> ThreeNodes {
+        let switch = Netns::new("sw");
+        switch.ip(&["link", "add", "sw0", "type", "bridge"]);
+        switch.ip(&["link", "set", "sw0", "up"]);
+        let mut nodes = Vec::new();
+        let mut addresses = BTreeMap::new();
+        for i in 1..=3u8 {
+            let node = Netns::new(&format!("n{i}"));
+            let port = format!("p{i}");
+            node.ip(&[
+                "link",
+                "add",
+                "u0",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &port,
+                "netns",
+                &switch.name,
+            ]);
+            switch.ip(&["link", "set", &port, "master", "sw0", "up"]);
+            node.ip(&["addr", "add", &format!("10.98.0.{i}/24"), "dev", "u0"]);
+            node.ip(&["link", "set", "u0", "up"]);
+            addresses.insert(format!("n{i}"), Ipv4Addr::new(10, 98, 0, i));
+            nodes.push(node);
+        }
+        ThreeNodes {
+            switch,
+            nodes,
+            addresses,
+        }
+    }
+}
