@@ -63,19 +63,17 @@ pub fn plug_commands(dev: &HostDevice, nic: &Nic, bridge: BridgeInfo) -> Vec<Com
             guest_name,
             ..
         } => {
-            let mut args = vec![
-                "link",
-                "add",
-                "name",
-                name,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                guest_name.as_str(),
-                "netns",
-                guest_netns.as_str(),
-            ];
+            // Both ends get the MTU; the MAC is the container's (the peer's).
+            let mtu = nic.mtu.or(bridge.mtu).map(|m| m.to_string());
+            let mut args = vec!["link", "add", "name", name];
+            if let Some(mtu) = &mtu {
+                args.extend(["mtu", mtu.as_str()]);
+            }
+            args.extend(["type", "veth", "peer", "name", guest_name.as_str()]);
+            if let Some(mtu) = &mtu {
+                args.extend(["mtu", mtu.as_str()]);
+            }
+            args.extend(["netns", guest_netns.as_str()]);
             let mac = nic.mac.map(|m| m.to_string());
             if let Some(mac) = &mac {
                 args.extend(["address", mac.as_str()]);
@@ -213,6 +211,36 @@ mod tests {
         assert_eq!(
             qemu_args(&n, "tap100i0", m)[1..].join(" "),
             format!("tap,id=net0,ifname=tap100i0,script=no,downscript=no -device virtio-net-pci,netdev=net0,mac={m},id=net0")
+        );
+    }
+
+    #[test]
+    fn a_container_veth_gets_the_bridge_mtu_on_both_ends_and_its_mac_inside() {
+        let n = nic("name=eth0,bridge=v1,hwaddr=BC:24:11:00:00:05").expect("n");
+        let dev = HostDevice::Veth {
+            name: veth_name(105, 0),
+            guest_netns: "ct105".into(),
+            guest_name: "eth0".into(),
+        };
+        let cmds = plug_commands(
+            &dev,
+            &n,
+            BridgeInfo {
+                vlan_aware: false,
+                mtu: Some(1450),
+            },
+        );
+        assert_eq!(
+            cmds[0].to_string(),
+            "ip link add name veth105i0 mtu 1450 type veth peer name eth0 mtu 1450 netns ct105 address BC:24:11:00:00:05"
+        );
+        assert!(
+            cmds.iter().all(|c| !c.to_string().contains("bridge vlan")),
+            "no VLAN commands on a plain bridge"
+        );
+        assert_eq!(
+            unplug_command(&dev).to_string(),
+            "ip link del dev veth105i0"
         );
     }
 }

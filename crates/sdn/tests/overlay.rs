@@ -9,7 +9,8 @@ use brigade_sdn::apply::pending_steps;
 use brigade_sdn::config::SdnConfig;
 use brigade_sdn::node_net::NodeNetwork;
 use brigade_sdn::plan::PlanInput;
-use common::{apply, guest, ThreeNodes, TwoNodes};
+use brigade_sdn::plug::BridgeInfo;
+use common::{apply, guest, guest_with_mtu, ThreeNodes, TwoNodes};
 
 fn overlay() -> SdnConfig {
     SdnConfig::parse(
@@ -51,21 +52,29 @@ fn guests_on_one_vnet_ping_across_nodes_and_another_vni_cannot_reach_them() {
         "link MTU 1500 − 50: {details}"
     );
     // Same subnet space on both vnets: only the VNI separates them.
-    let ga1 = guest(
+    let vnet_mtu = BridgeInfo {
+        vlan_aware: false,
+        mtu: Some(1450),
+    };
+    let ga1 = guest_with_mtu(
         &n.a,
         "ga1",
         101,
         "name=eth0,bridge=v1",
         "10.1.0.11/24",
-        false,
+        vnet_mtu,
     );
-    let gb1 = guest(
+    let gb1 = guest_with_mtu(
         &n.b,
         "gb1",
         102,
         "name=eth0,bridge=v1",
         "10.1.0.12/24",
-        false,
+        vnet_mtu,
+    );
+    assert!(
+        ga1.ip(&["link", "show", "eth0"]).contains("mtu 1450"),
+        "the guest end has the vnet's MTU"
     );
     let ga2 = guest(
         &n.a,
@@ -85,6 +94,11 @@ fn guests_on_one_vnet_ping_across_nodes_and_another_vni_cannot_reach_them() {
     );
     assert!(ga1.pings("10.1.0.12", 3), "v1 across the overlay");
     assert!(gb1.pings("10.1.0.11", 3), "v1 back");
+    // A full-size frame of the vnet (1450-byte IP packets: 1422 bytes of ICMP payload) crosses.
+    assert!(
+        ga1.pings_size("10.1.0.12", 2, 1422),
+        "full MTU across the overlay"
+    );
     assert!(gb2.pings("10.1.0.13", 3), "v2 across the overlay works too");
     assert!(!ga1.pings("10.1.0.14", 2), "VNI 100 reached VNI 200");
     assert!(!ga2.pings("10.1.0.12", 2), "VNI 200 reached VNI 100");

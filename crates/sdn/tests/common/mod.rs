@@ -58,6 +58,29 @@ impl Netns {
         Runner::netns(&self.name)
     }
 
+    /// Whether `ping -c COUNT -s SIZE` from here to `ip` gets a reply.
+    pub fn pings_size(&self, ip: &str, count: u32, size: u32) -> bool {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "busybox",
+                "ping",
+                "-c",
+                &count.to_string(),
+                "-s",
+                &size.to_string(),
+                "-W",
+                PING_WAIT_S,
+                ip,
+            ])
+            .output()
+            .expect("spawn ping")
+            .status
+            .success()
+    }
+
     /// Whether `ping -c COUNT` from here to `ip` gets a reply.
     pub fn pings(&self, ip: &str, count: u32) -> bool {
         Command::new("ip")
@@ -160,6 +183,22 @@ pub fn guest(
     cidr: &str,
     vlan_aware: bool,
 ) -> Netns {
+    let bridge = BridgeInfo {
+        vlan_aware,
+        mtu: None,
+    };
+    guest_with_mtu(host, suffix, vmid, nic, cidr, bridge)
+}
+
+/// [`guest`] with the bridge's MTU given to both veth ends.
+pub fn guest_with_mtu(
+    host: &Netns,
+    suffix: &str,
+    vmid: u32,
+    nic: &str,
+    cidr: &str,
+    bridge: BridgeInfo,
+) -> Netns {
     let g = Netns::new(suffix);
     let nic = parse_nic("net0", nic).expect("nic");
     let dev = HostDevice::Veth {
@@ -168,14 +207,7 @@ pub fn guest(
         guest_name: "eth0".into(),
     };
     let runner = host.runner();
-    for c in plug_commands(
-        &dev,
-        &nic,
-        BridgeInfo {
-            vlan_aware,
-            mtu: None,
-        },
-    ) {
+    for c in plug_commands(&dev, &nic, bridge) {
         runner.run(&c).expect("plug");
     }
     g.ip(&["addr", "add", cidr, "dev", "eth0"]);
