@@ -213,6 +213,51 @@ pub fn parse_nic(key: &str, value: &str) -> Result<Nic> {
     Ok(nic)
 }
 
+impl Nic {
+    /// The property string again (VM or container form), e.g. after [`Nic::with_mac`]
+    /// filled in a generated MAC to be written back so it is kept.
+    pub fn to_property_string(&self) -> String {
+        let mut parts = Vec::new();
+        match (&self.ct_name, self.mac) {
+            (Some(name), _) => parts.push(format!("name={name}")),
+            (None, Some(mac)) => parts.push(format!("{}={mac}", self.model)),
+            (None, None) => parts.push(self.model.clone()),
+        }
+        parts.push(format!("bridge={}", self.bridge));
+        if let (Some(_), Some(mac)) = (&self.ct_name, self.mac) {
+            parts.push(format!("hwaddr={mac}"));
+        }
+        if let Some(tag) = self.tag {
+            parts.push(format!("tag={tag}"));
+        }
+        if self.firewall {
+            parts.push("firewall=1".into());
+        }
+        if let Some(rate) = self.rate {
+            parts.push(format!("rate={rate}"));
+        }
+        if self.link_down {
+            parts.push("link_down=1".into());
+        }
+        if let Some(mtu) = self.mtu {
+            parts.push(format!("mtu={mtu}"));
+        }
+        if let Some(ip) = &self.ct_ip {
+            parts.push(format!("ip={ip}"));
+        }
+        if let Some(gw) = &self.ct_gw {
+            parts.push(format!("gw={gw}"));
+        }
+        parts.join(",")
+    }
+
+    /// The NIC with a MAC: its own, or one generated from `seed` (e.g. `"<cluster>/<vmid>/net0"`).
+    pub fn with_mac(mut self, seed: &str) -> Nic {
+        self.mac = Some(self.mac.unwrap_or_else(|| Mac::generate(seed)));
+        self
+    }
+}
+
 /// The bridges a NIC may name on a node: network.cfg bridges and the vnets deployed there,
 /// each with whether a `tag=` is allowed (VLAN-aware).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -350,5 +395,27 @@ mod tests {
             "{e}"
         );
         check_unique_macs(&[(100, &a)]).expect("single");
+    }
+
+    #[test]
+    fn a_generated_mac_is_written_back_and_kept() {
+        for v in [
+            "virtio,bridge=vmbr0,tag=30,firewall=1,rate=12.5,link_down=1,mtu=1450",
+            "name=eth0,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1",
+        ] {
+            let n = nic(v).expect("parse").with_mac("c1/100/net0");
+            let text = n.to_property_string();
+            assert!(
+                text.contains(&Mac::generate("c1/100/net0").to_string()),
+                "{text}"
+            );
+            let back = nic(&text).expect("reparse");
+            assert_eq!(back, n);
+            assert_eq!(
+                back.clone().with_mac("other seed"),
+                back,
+                "an existing MAC is kept"
+            );
+        }
     }
 }
