@@ -13,6 +13,7 @@
 mod check;
 mod lrm;
 mod node;
+mod rule_line;
 mod scenario;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +24,7 @@ pub use scenario::{describe, Event, Scenario};
 
 use crate::config::ShutdownPolicy;
 use crate::crm::{self, CrmAction, CrmInput, NodeInput};
+use crate::crs::{GuestStats, Live, NodeStats, Usage};
 use crate::status::LrmMode;
 use crate::{Resource, ServiceId, Timing};
 
@@ -38,6 +40,14 @@ pub struct Sim {
     /// When the leader saw each node's last renewal commit.
     seen: BTreeMap<String, u64>,
     pub log: Vec<String>,
+    /// Node capacities (`node` lines).
+    pub capacity: BTreeMap<String, NodeStats>,
+    /// What runs on each node besides its guests (`load` events).
+    base_load: BTreeMap<String, Live>,
+    /// Each guest's live usage while it runs (`usage` events; its configured size otherwise).
+    guest_live: BTreeMap<ServiceId, Live>,
+    /// Also check after every step that no feasible rule is broken.
+    pub check_rules: bool,
 }
 
 impl Sim {
@@ -54,6 +64,10 @@ impl Sim {
             leader_since: 0,
             seen: BTreeMap::new(),
             log: Vec::new(),
+            capacity: BTreeMap::new(),
+            base_load: BTreeMap::new(),
+            guest_live: BTreeMap::new(),
+            check_rules: false,
         }
     }
 
@@ -102,6 +116,8 @@ impl Sim {
                 | Event::DaemonStart(_)
                 | Event::DaemonHang(_)
                 | Event::FailStart(..)
+                | Event::Load(..)
+                | Event::Usage(..)
         );
         if is_write && !self.quorate() {
             self.say("event", &format!("{text} (refused: no quorum)"));
@@ -159,6 +175,8 @@ impl Sim {
                 memory,
                 max_restart,
                 max_relocate,
+                cpus,
+                failback,
             } => {
                 let c = &mut self.committed;
                 if c.resources.resources.contains_key(&sid) {
@@ -166,6 +184,9 @@ impl Sim {
                 } else if let Some(n) = node.filter(|_| !c.locations.contains_key(&sid)) {
                     c.locations.insert(sid, n);
                     c.memory.insert(sid, memory);
+                    if let Some(cpus) = cpus {
+                        c.cpus.insert(sid, cpus);
+                    }
                 }
                 if outcome.is_none() && !self.committed.locations.contains_key(&sid) {
                     outcome = Some(format!("refused: {sid} has no config"));
@@ -176,6 +197,7 @@ impl Sim {
                     r.state = state;
                     r.max_restart = max_restart.unwrap_or(r.max_restart);
                     r.max_relocate = max_relocate.unwrap_or(r.max_relocate);
+                    r.failback = failback;
                     self.committed.resources.resources.insert(sid, r);
                 }
             }
@@ -208,6 +230,21 @@ impl Sim {
                 }
             }
             Event::Policy(p) => self.committed.policy = p,
+            Event::Rule(r) => {
+                let rules = &mut self.committed.rules.rules;
+                match rules.iter_mut().find(|x| x.id == r.id) {
+                    Some(x) => *x = r,
+                    None => rules.push(r),
+                }
+            }
+            Event::RuleRemove(id) => self.committed.rules.rules.retain(|r| r.id != id),
+            Event::Crs(c) => self.committed.crs = c,
+            Event::Load(n, l) => {
+                self.base_load.insert(n, l);
+            }
+            Event::Usage(sid, l) => {
+                self.guest_live.insert(sid, l);
+            }
             Event::FenceTimeout(ms) => self.committed.timing = Timing::from_fence_timeout(ms),
         }
         match outcome {
@@ -337,7 +374,11 @@ impl Sim {
         }
         self.watchdogs();
         self.finish_drains();
-        self.check()
+        self.check()?;
+        if self.check_rules {
+            self.check_rules()?;
+        }
+        Ok(())
     }
 
     /// Raft leadership: the current leader while it can, else the first eligible node.
@@ -368,8 +409,57 @@ impl Sim {
         }
     }
 
+    /// What the nodes would sample now: capacities, sizes, and the live usage of what
+    /// runs where.
+    fn usage(&self) -> Usage {
+        let c = &self.committed;
+        let mut u = Usage::default();
+        for (sid, mem) in &c.memory {
+            let cpus = c.cpus.get(sid).copied().unwrap_or(1.0);
+            let at = self.nodes.iter().find(|n| n.running.contains(sid));
+            let live = at.map(|n| {
+                let l = self.guest_live.get(sid).copied().unwrap_or(Live {
+                    cpu: cpus,
+                    memory_mib: *mem,
+                });
+                (n.name.clone(), l)
+            });
+            u.guests.insert(
+                *sid,
+                GuestStats {
+                    cpus,
+                    memory_mib: *mem,
+                    live,
+                },
+            );
+        }
+        for n in &self.nodes {
+            let Some(cap) = self.capacity.get(&n.name) else {
+                continue;
+            };
+            let mut live = self.base_load.get(&n.name).copied().unwrap_or_default();
+            for g in u.guests.values() {
+                if let Some((at, l)) = &g.live {
+                    if *at == n.name {
+                        live.cpu += l.cpu;
+                        live.memory_mib += l.memory_mib;
+                    }
+                }
+            }
+            u.nodes.insert(
+                n.name.clone(),
+                NodeStats {
+                    live: n.powered.then_some(live),
+                    ..*cap
+                },
+            );
+        }
+        u
+    }
+
     /// The CRM on the leader, on the committed tree.
     fn crm_step(&mut self, leader: &str) {
+        let usage = self.usage();
         let c = &self.committed;
         let inputs: Vec<NodeInput> = self
             .nodes
@@ -392,6 +482,9 @@ impl Sim {
             memory_mib: &c.memory,
             maintenance: &c.maintenance,
             migrations: &c.migrations,
+            rules: &c.rules,
+            crs: c.crs,
+            usage: &usage,
         };
         let out = crm::step(&input, &c.manager);
         for a in &out.actions {
@@ -476,6 +569,8 @@ impl Sim {
 /// Runs a scenario; returns the log, or the violated invariant.
 pub fn simulate(scenario: &Scenario) -> Result<Vec<String>, (Violation, Vec<String>)> {
     let mut sim = Sim::new(&scenario.nodes, scenario.timing);
+    sim.capacity = scenario.capacity.clone();
+    sim.check_rules = scenario.check_rules;
     match sim.run(&scenario.events, scenario.end_ms) {
         Ok(()) => Ok(sim.log),
         Err(v) => Err((v, sim.log)),
