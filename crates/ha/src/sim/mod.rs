@@ -15,6 +15,7 @@ mod lrm;
 mod node;
 mod rule_line;
 mod scenario;
+mod usage;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +25,7 @@ pub use scenario::{describe, Event, Scenario};
 
 use crate::config::ShutdownPolicy;
 use crate::crm::{self, CrmAction, CrmInput, NodeInput};
-use crate::crs::{GuestStats, Live, NodeStats, Usage};
+use crate::crs::{Live, NodeStats};
 use crate::status::LrmMode;
 use crate::{Resource, ServiceId, Timing};
 
@@ -407,54 +408,6 @@ impl Sim {
                 None => self.say("raft", "no quorum"),
             }
         }
-    }
-
-    /// What the nodes would sample now: capacities, sizes, and the live usage of what
-    /// runs where.
-    fn usage(&self) -> Usage {
-        let c = &self.committed;
-        let mut u = Usage::default();
-        for (sid, mem) in &c.memory {
-            let cpus = c.cpus.get(sid).copied().unwrap_or(1.0);
-            let at = self.nodes.iter().find(|n| n.running.contains(sid));
-            let live = at.map(|n| {
-                let l = self.guest_live.get(sid).copied().unwrap_or(Live {
-                    cpu: cpus,
-                    memory_mib: *mem,
-                });
-                (n.name.clone(), l)
-            });
-            u.guests.insert(
-                *sid,
-                GuestStats {
-                    cpus,
-                    memory_mib: *mem,
-                    live,
-                },
-            );
-        }
-        for n in &self.nodes {
-            let Some(cap) = self.capacity.get(&n.name) else {
-                continue;
-            };
-            let mut live = self.base_load.get(&n.name).copied().unwrap_or_default();
-            for g in u.guests.values() {
-                if let Some((at, l)) = &g.live {
-                    if *at == n.name {
-                        live.cpu += l.cpu;
-                        live.memory_mib += l.memory_mib;
-                    }
-                }
-            }
-            u.nodes.insert(
-                n.name.clone(),
-                NodeStats {
-                    live: n.powered.then_some(live),
-                    ..*cap
-                },
-            );
-        }
-        u
     }
 
     /// The CRM on the leader, on the committed tree.
