@@ -107,6 +107,21 @@ fn node_lease_ms(configured: Timing, lrm: &LrmStatus) -> u64 {
     configured.lease_ms.max(announced)
 }
 
+/// When the next node lease runs out on the leader's clock (ms), if one is running:
+/// the CRM's next step is due then (a node lost now is recovered at that instant, not
+/// up to a round later).
+pub fn next_lease_expiry(input: &CrmInput) -> Option<u64> {
+    input
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let since = n.last_renewal_ms.unwrap_or(input.leader_since_ms);
+            let at = since.saturating_add(node_lease_ms(input.timing, &n.lrm));
+            (at > input.now_ms).then_some(at)
+        })
+        .min()
+}
+
 fn initial_state(req: RequestState) -> ServiceState {
     match req {
         RequestState::Started => ServiceState::Started,

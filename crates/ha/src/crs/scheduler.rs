@@ -37,6 +37,9 @@ impl NodeLoad {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Score {
     key: (f64, f64),
+    /// With the guest there: the highest and average memory load, the highest and
+    /// average CPU load over the nodes (static and dynamic).
+    criteria: [f64; 4],
     /// The node's own memory and CPU load (%) with the guest there.
     pub mem_pct: f64,
     pub cpu_pct: f64,
@@ -192,23 +195,22 @@ impl Scheduler {
         };
         let target = at(to);
         let (tc, tm) = target.frac();
+        let fr: Vec<(f64, f64)> = nodes.iter().map(|n| at(n).frac()).collect();
+        let k = fr.len().max(1) as f64;
+        let criteria = [
+            fr.iter().map(|f| f.1).fold(0.0, f64::max),
+            fr.iter().map(|f| f.1).sum::<f64>() / k,
+            fr.iter().map(|f| f.0).fold(0.0, f64::max),
+            fr.iter().map(|f| f.0).sum::<f64>() / k,
+        ];
+        // Static and dynamic keys are weighed in `rank`, over all candidates.
         let key = match self.mode {
             CrsMode::Basic => (target.services as f64, target.memory_cfg_mib as f64),
-            CrsMode::Static | CrsMode::Dynamic => {
-                let fr: Vec<(f64, f64)> = nodes.iter().map(|n| at(n).frac()).collect();
-                let k = fr.len().max(1) as f64;
-                let max_c = fr.iter().map(|f| f.0).fold(0.0, f64::max);
-                let max_m = fr.iter().map(|f| f.1).fold(0.0, f64::max);
-                let avg_c = fr.iter().map(|f| f.0).sum::<f64>() / k;
-                let avg_m = fr.iter().map(|f| f.1).sum::<f64>() / k;
-                (
-                    W_MEM_MAX * max_m + W_MEM_AVG * avg_m + W_CPU_MAX * max_c + W_CPU_AVG * avg_c,
-                    tm,
-                )
-            }
+            CrsMode::Static | CrsMode::Dynamic => (0.0, tm),
         };
         Score {
             key,
+            criteria,
             mem_pct: tm * 100.0,
             cpu_pct: tc * 100.0,
             services: target.services,
@@ -234,6 +236,26 @@ impl Scheduler {
                 )
             })
             .collect();
+        if self.mode != CrsMode::Basic {
+            // Each criterion relative to its worst candidate (as TOPSIS normalizes), so
+            // an overcommitted CPU does not drown memory, which weighs most.
+            let weights = [W_MEM_MAX, W_MEM_AVG, W_CPU_MAX, W_CPU_AVG];
+            let worst: Vec<f64> = (0..4)
+                .map(|c| v.iter().map(|(_, s)| s.criteria[c]).fold(0.0, f64::max))
+                .collect();
+            for (_, s) in &mut v {
+                s.key.0 = (0..4)
+                    .map(|c| {
+                        let norm = if worst[c] > 0.0 {
+                            s.criteria[c] / worst[c]
+                        } else {
+                            0.0
+                        };
+                        weights[c] * norm
+                    })
+                    .sum();
+            }
+        }
         v.sort_by(|(na, a), (nb, b)| {
             a.key
                 .0
