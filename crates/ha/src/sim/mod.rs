@@ -10,6 +10,7 @@
 //! and its self-fence kill the HA guests of its own view, at the deadline of its own
 //! lease; the daemon feeds the watchdog only while that lease is valid.
 
+mod admin;
 mod check;
 mod lrm;
 mod node;
@@ -23,7 +24,6 @@ pub use check::Violation;
 use node::{Daemon, SimNode, View};
 pub use scenario::{describe, Event, Scenario};
 
-use crate::config::ShutdownPolicy;
 use crate::crm::{self, CrmAction, CrmInput, NodeInput};
 use crate::crs::{Live, NodeStats};
 use crate::status::LrmMode;
@@ -252,76 +252,6 @@ impl Sim {
             Some(why) => self.say("event", &format!("{text} ({why})")),
             None => self.say("event", &text),
         }
-    }
-
-    /// A guest config outside HA (`vm create`), started there if asked (`vm start`,
-    /// which needs quorum on that node). Returns why it was refused.
-    fn guest_event(
-        &mut self,
-        sid: ServiceId,
-        node: &str,
-        running: bool,
-        memory: u64,
-    ) -> Option<String> {
-        let i = self.index(node)?;
-        match self.committed.locations.get(&sid) {
-            Some(at) if at != node => return Some(format!("refused: {sid} lives on {at}")),
-            Some(_) => {}
-            None => {
-                self.committed.locations.insert(sid, node.to_string());
-                self.committed.memory.insert(sid, memory);
-            }
-        }
-        if running {
-            if self.committed.ha_set().contains(&sid) {
-                return Some(format!("start refused: {sid} is HA-managed"));
-            }
-            if !self.in_majority(i) {
-                return Some(format!("start refused: {node} is not quorate"));
-            }
-            self.nodes[i].running.insert(sid);
-        }
-        None
-    }
-
-    fn daemon_stop(&mut self, n: &str) {
-        let Some(i) = self.index(n) else {
-            return;
-        };
-        // The final write commits only if this node is in the quorate majority.
-        let commits = self.in_majority(i);
-        let now = self.now_ms;
-        let node = &mut self.nodes[i];
-        if node.daemon != Daemon::Running {
-            return;
-        }
-        match node.view.policy {
-            ShutdownPolicy::Migrate => {
-                node.draining = true;
-                if commits {
-                    self.committed.maintenance.insert(n.to_string());
-                }
-                return;
-            }
-            ShutdownPolicy::Freeze => {
-                node.lrm.mode = LrmMode::Freeze;
-                // Disarm only once the CRM is sure to see the freeze; otherwise the
-                // watchdog fences as for any lost node.
-                if commits {
-                    node.watchdog_armed = false;
-                }
-            }
-            ShutdownPolicy::Failover => {
-                node.kill_ha_guests();
-                node.watchdog_armed = false;
-                node.lrm.mode = LrmMode::Released;
-            }
-        }
-        // The final lrm_status write, if it can commit (it renews the lease too).
-        if commits {
-            self.renew(i, now);
-        }
-        self.nodes[i].daemon = Daemon::Stopped;
     }
 
     /// Node `i`'s lrm_status write commits (a lease renewal); it then has applied
