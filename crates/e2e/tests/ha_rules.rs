@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
-use brigade_e2e::apart::ApartWatch;
+use brigade_e2e::apart::{Affinity, ApartWatch};
 use brigade_e2e::guests::{add_shared_storage, appliance, guest_pid, vm_ticks, wait_tick};
 use brigade_e2e::witness::ProcessWatch;
 use brigade_e2e::{cluster, eventually};
@@ -172,6 +172,7 @@ async fn rules_hold_through_power_cuts_and_static_crs_places_by_free_memory() {
     )
     .await;
     let apart = ApartWatch::start(&c, VM, CT_APART);
+    let together = ApartWatch::watch(&c, CT_PAIR[0], CT_PAIR[1], Affinity::Together);
     let once = ProcessWatch::start(&c, VM);
 
     // Power cut of VM 100's node: it goes to n3, not to n2 where container 101 runs.
@@ -237,6 +238,11 @@ async fn rules_hold_through_power_cuts_and_static_crs_places_by_free_memory() {
     assert!(
         apart.finish().is_empty(),
         "VM 100 and container 101 shared a node"
+    );
+    let split = together.finish();
+    assert!(
+        split.is_empty(),
+        "the positive pair ran on two nodes at once: {split:?}"
     );
     assert!(once.finish() <= 1, "VM 100 ran twice at once");
 
