@@ -23,6 +23,9 @@ const CT_APART: u32 = 101;
 const CT_PAIR: [u32; 2] = [102, 103];
 const CT_PINNED: u32 = 104;
 const CT_LARGE: u32 = 105;
+/// One more HA container, on n1 at first: it weighs the basic CRS so that placed one by
+/// one the pair would be split over n1 and n2 in the last power cut.
+const CT_FILLER: u32 = 106;
 /// Fence after 6 s without a committed renewal (lease 7.2 s); nodes dead after 3 s.
 const DATACENTER: &str = "migration: secure\nha: fence_timeout=6\n";
 const NODE_TIMEOUT_SECS: u32 = 3;
@@ -121,7 +124,7 @@ async fn rules_hold_through_power_cuts_and_static_crs_places_by_free_memory() {
     add_shared_storage(&c, &n1).await;
 
     // VM 100 on n1 and container 101 on n2, kept apart; 102 and 103 together on n3;
-    // 104 on n3, free for now.
+    // 104 on n3, free for now; 106 on n1.
     let vm = brigade_guest::vm_config::appliance_params(
         appliance.to_str().expect("utf-8"),
         128,
@@ -135,7 +138,8 @@ async fn rules_hold_through_power_cuts_and_static_crs_places_by_free_memory() {
         create_ct(&n1, "n3", ct, 64, &template).await;
     }
     create_ct(&n1, "n3", CT_PINNED, 64, &template).await;
-    for sid in ["vm:100", "ct:101", "ct:102", "ct:103", "ct:104"] {
+    create_ct(&n1, "n1", CT_FILLER, 64, &template).await;
+    for sid in ["vm:100", "ct:101", "ct:102", "ct:103", "ct:104", "ct:106"] {
         ha_add(&n1, sid, "started").await;
     }
     rule(
@@ -168,6 +172,7 @@ async fn rules_hold_through_power_cuts_and_static_crs_places_by_free_memory() {
             runs_on(&c, CT_APART) == Some(1)
                 && CT_PAIR.iter().all(|ct| runs_on(&c, *ct) == Some(2))
                 && runs_on(&c, CT_PINNED) == Some(2)
+                && runs_on(&c, CT_FILLER) == Some(0)
         },
     )
     .await;
@@ -272,6 +277,7 @@ async fn rules_hold_through_power_cuts_and_static_crs_places_by_free_memory() {
         (CT_PAIR[0], 64),
         (CT_PAIR[1], 64),
         (CT_PINNED, 64),
+        (CT_FILLER, 64),
     ] {
         if let Some(i) = runs_on(&c, vmid) {
             used[i] += mib;
