@@ -1,5 +1,6 @@
 //! Shared helpers of the cluster end-to-end tests.
 
+pub mod apart;
 pub mod guests;
 pub mod readme;
 pub mod witness;
