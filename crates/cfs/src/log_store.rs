@@ -93,7 +93,7 @@ impl LogStore {
 
     /// Like [`LogStore::open`], reporting write failures to `fault`.
     pub fn open_reporting(path: &Path, fault: Arc<StorageFault>) -> Result<Self, redb::Error> {
-        let db = Database::create(path)?;
+        let db = crate::integrity::open_verified(path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOGS)?;
         txn.open_table(META)?;
