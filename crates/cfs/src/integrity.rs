@@ -31,10 +31,18 @@ pub fn open_verified(path: &Path) -> Result<Database, redb::Error> {
     }
 }
 
-/// Names the file in a corruption error; other errors stay as they are.
+/// Names the file in a corruption error; other errors stay as they are. A header
+/// redb cannot read comes back as invalid data or as a format to upgrade: damage too.
 fn corrupted_or(path: &Path, e: redb::Error) -> redb::Error {
+    let name = path.display();
     match e {
-        redb::Error::Corrupted(m) => redb::Error::Corrupted(format!("{}: {m}", path.display())),
+        redb::Error::Corrupted(m) => redb::Error::Corrupted(format!("{name}: {m}")),
+        redb::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            redb::Error::Corrupted(format!("{name}: its header is not a redb header ({io})"))
+        }
+        redb::Error::UpgradeRequired(v) => redb::Error::Corrupted(format!(
+            "{name}: its header names file format {v}, which this brigade never wrote"
+        )),
         other => other,
     }
 }
@@ -139,6 +147,23 @@ mod tests {
         let e = open_verified(&path).expect_err("refused");
         assert!(is_corruption(&e), "{e}");
         assert!(e.to_string().contains("d.redb"), "{e}");
+    }
+
+    #[test]
+    fn a_damaged_header_is_called_corruption() {
+        // Found by `brigade chaos run --nodes 3 --seed 1`: the node refused with
+        // "storage error: I/O error: invalid data", not saying its store was damaged.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("h.redb");
+        write_records(&path);
+        let mut bytes = std::fs::read(&path).expect("read");
+        for (i, b) in bytes.iter_mut().take(512).enumerate() {
+            *b = (i * 7 + 3) as u8;
+        }
+        std::fs::write(&path, bytes).expect("write");
+        let e = open_verified(&path).expect_err("refused");
+        assert!(is_corruption(&e), "{e:?}");
+        assert!(e.to_string().contains("h.redb"), "{e}");
     }
 
     #[test]

@@ -234,6 +234,10 @@ fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
             } else {
                 Durability::None
             });
+            // Two-phase: a damaged newest commit is then an error when the file is
+            // opened, never a silent roll back to the one before (which could forget a
+            // vote or entries this node acknowledged). It costs one more fsync.
+            txn.set_two_phase_commit(durable);
             {
                 let mut logs = txn.open_table(LOGS)?;
                 let mut meta = txn.open_table(META)?;
