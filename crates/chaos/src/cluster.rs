@@ -49,7 +49,11 @@ pub struct Mounts(Vec<PathBuf>);
 impl Drop for Mounts {
     fn drop(&mut self) {
         for m in &self.0 {
-            let _ = Command::new("umount").arg("-l").arg(m).status();
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(m)
+                .stderr(std::process::Stdio::null())
+                .status();
         }
     }
 }

@@ -101,16 +101,15 @@ fn check_disk(vmid: u32, records: &[&WitnessRecord], problems: &mut Vec<String>)
         }
         let r = at[0];
         match current {
-            Some(c) if c.boot == r.boot => {
-                if r.n <= c.n {
-                    problems.push(format!(
-                        "VM {vmid}: boot {} went back from its record #{} to #{} at G={g}: two copies of it wrote",
-                        r.boot, c.n, r.n
-                    ));
-                    problems.push(record_line(c));
-                    problems.push(record_line(r));
-                }
+            Some(c) if c.boot == r.boot && r.n <= c.n => {
+                problems.push(format!(
+                    "VM {vmid}: boot {} went back from its record #{} to #{} at G={g}: two copies of it wrote",
+                    r.boot, c.n, r.n
+                ));
+                problems.push(record_line(c));
+                problems.push(record_line(r));
             }
+            Some(c) if c.boot == r.boot => {}
             Some(c) => {
                 if finished.contains(&r.boot.as_str()) {
                     problems.push(format!(
@@ -254,37 +253,38 @@ mod tests {
         }
     }
 
+    fn growth(node: &str, at: u64) -> ConsoleGrowth {
+        ConsoleGrowth {
+            vmid: 100,
+            node: node.into(),
+            at,
+        }
+    }
+
     #[test]
     fn successive_boots_and_a_migrated_boot_pass() {
-        let mut e = Evidence::default();
-        e.records = (1..=5).map(|g| rec("a", g, g)).collect();
-        e.records.extend((1..=5).map(|n| rec("b", n, 5 + n)));
-        e.growth = vec![
-            ConsoleGrowth {
-                vmid: 100,
-                node: "n1".into(),
-                at: 1_000_000,
-            },
-            ConsoleGrowth {
-                vmid: 100,
-                node: "n2".into(),
-                at: 2_050_000,
-            },
-        ];
-        e.lives = vec![life("n1", 0, 100), life("n2", 150, 300)];
+        let mut records: Vec<WitnessRecord> = (1..=5).map(|g| rec("a", g, g)).collect();
+        records.extend((1..=5).map(|n| rec("b", n, 5 + n)));
+        let e = Evidence {
+            records,
+            growth: vec![growth("n1", 1_000_000), growth("n2", 2_050_000)],
+            lives: vec![life("n1", 0, 100), life("n2", 150, 300)],
+        };
         let v = check(&e, &[100], &[201]);
         assert!(v.passed, "{v:?}");
     }
 
     #[test]
     fn interleaved_boots_fail() {
-        let mut e = Evidence::default();
-        e.records = vec![
-            rec("a", 1, 1),
-            rec("a", 2, 2),
-            rec("b", 1, 3),
-            rec("a", 3, 4),
-        ];
+        let e = Evidence {
+            records: vec![
+                rec("a", 1, 1),
+                rec("a", 2, 2),
+                rec("b", 1, 3),
+                rec("a", 3, 4),
+            ],
+            ..Evidence::default()
+        };
         let v = check(&e, &[100], &[]);
         assert!(!v.passed);
         assert!(v.summary.contains("both ran"), "{v:?}");
@@ -292,15 +292,19 @@ mod tests {
 
     #[test]
     fn two_boots_at_one_position_fail() {
-        let mut e = Evidence::default();
-        e.records = vec![rec("a", 1, 1), rec("a", 2, 2), rec("b", 1, 2)];
+        let e = Evidence {
+            records: vec![rec("a", 1, 1), rec("a", 2, 2), rec("b", 1, 2)],
+            ..Evidence::default()
+        };
         assert!(!check(&e, &[100], &[]).passed);
     }
 
     #[test]
     fn a_double_run_of_a_container_fails() {
-        let mut e = Evidence::default();
-        e.lives = vec![life("n1", 0, 100), life("n2", 90, 300)];
+        let e = Evidence {
+            lives: vec![life("n1", 0, 100), life("n2", 90, 300)],
+            ..Evidence::default()
+        };
         let v = check(&e, &[], &[201]);
         assert!(!v.passed);
         assert!(v.excerpt.iter().any(|l| l.contains("on n2")), "{v:?}");
@@ -308,19 +312,10 @@ mod tests {
 
     #[test]
     fn two_consoles_growing_together_fail() {
-        let mut e = Evidence::default();
-        e.growth = vec![
-            ConsoleGrowth {
-                vmid: 100,
-                node: "n1".into(),
-                at: 1_000_000,
-            },
-            ConsoleGrowth {
-                vmid: 100,
-                node: "n2".into(),
-                at: 1_200_000,
-            },
-        ];
+        let e = Evidence {
+            growth: vec![growth("n1", 1_000_000), growth("n2", 1_200_000)],
+            ..Evidence::default()
+        };
         assert!(!check(&e, &[100], &[]).passed);
     }
 }

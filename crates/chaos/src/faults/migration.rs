@@ -77,33 +77,42 @@ impl Executor {
             Some(l) => self.restart(l).await,
             None => Some("no leader was known: nothing was killed".into()),
         };
-        let (outcome, error) = match task {
-            Err(e) => classify(&e),
-            Ok(None) => (Outcome::Ok, None),
-            Ok(Some(t)) => follow_task(&client, &t).await,
+        let history = self.history.clone();
+        let node = self.cc.names[via].clone();
+        let record = move |outcome, error| {
+            let end = history.now();
+            history.record(Op {
+                client: NEMESIS_CLIENT,
+                node,
+                kind,
+                start,
+                end,
+                outcome,
+                observed: None,
+                error,
+            });
         };
-        self.history.record(Op {
-            client: NEMESIS_CLIENT,
-            node: self.cc.names[via].clone(),
-            kind,
-            start,
-            end: self.now(),
-            outcome,
-            observed: None,
-            error: error.clone(),
-        });
         let what = format!(
-            "{} of VM {vmid} to {target}, leader {} {} {delay_ms} ms in, down {:.1} s: migration {}",
+            "{} of VM {vmid} to {target}, leader {} {} {delay_ms} ms in, down {:.1} s",
             if ha { "HA migration" } else { "live migration" },
             leader_name.as_deref().unwrap_or("(none)"),
             if power { "power-cut" } else { "killed" },
             hold.as_secs_f64(),
-            match outcome {
-                Outcome::Ok => "ok".to_string(),
-                Outcome::Failed => format!("failed ({})", error.unwrap_or_default()),
-                Outcome::Unknown => format!("unknown ({})", error.unwrap_or_default()),
-            }
         );
+        match task {
+            Err(e) => {
+                let (o, e) = classify(&e);
+                record(o, e);
+            }
+            Ok(None) => record(Outcome::Ok, None),
+            // Followed meanwhile, so the next fault need not wait for it.
+            Ok(Some(t)) => {
+                tokio::spawn(async move {
+                    let (o, e) = follow_task(&client, &t).await;
+                    record(o, e);
+                });
+            }
+        }
         (what, note)
     }
 }
