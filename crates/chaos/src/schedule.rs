@@ -504,6 +504,22 @@ mod tests {
     }
 
     #[test]
+    fn a_thirty_minute_run_plans_over_200_faults_of_every_kind() {
+        for (seed, nodes) in [(30, 5), (30, 3), (1800, 5)] {
+            let s = Schedule::generate(seed, nodes, Duration::from_secs(1800), &FaultKind::ALL);
+            assert!(
+                s.faults.len() >= 220,
+                "seed {seed}: {} faults",
+                s.faults.len()
+            );
+            for k in FaultKind::ALL {
+                let n = s.faults.iter().filter(|f| f.fault.kind() == k).count();
+                assert!(n >= 20, "seed {seed}, {nodes} nodes: {n} of {k}");
+            }
+        }
+    }
+
+    #[test]
     fn partitions_split_every_node_into_a_side() {
         let s = Schedule::generate(7, 5, Duration::from_secs(3600), &FaultKind::ALL);
         for f in &s.faults {

@@ -16,6 +16,10 @@ pub struct CorruptionOutcome {
     pub damage: String,
     /// It refused to start; else it started (the damage hit nothing it uses).
     pub refused: bool,
+    /// When it did not refuse: its API answered (a node that neither refuses nor
+    /// answers hangs on its damaged files).
+    #[serde(default)]
+    pub answered: bool,
     /// Its last words.
     pub message: String,
     /// The refusal said what happened and what to do.
@@ -30,6 +34,12 @@ pub fn check(outcomes: &[CorruptionOutcome]) -> Verdict {
         if o.refused && !o.clear {
             problems.push(format!(
                 "{} refused to start without saying why and what to do ({}): {}",
+                o.node, o.damage, o.message
+            ));
+        }
+        if !o.refused && !o.answered {
+            problems.push(format!(
+                "{} neither refused to start nor answered ({}): {}",
                 o.node, o.damage, o.message
             ));
         }
@@ -63,12 +73,31 @@ mod tests {
             node: "n2".into(),
             damage: "log.redb: a page".into(),
             refused: true,
+            answered: false,
             message: "error: cannot start the node: storage error: oops".into(),
             clear: false,
             rejoined: true,
         };
         assert!(!check(std::slice::from_ref(&o)).passed);
         o.clear = true;
+        assert!(check(&[o]).passed);
+    }
+
+    #[test]
+    fn a_node_that_neither_refuses_nor_answers_fails() {
+        let mut o = CorruptionOutcome {
+            node: "n1".into(),
+            damage: "state.redb: a record".into(),
+            refused: false,
+            answered: false,
+            message: String::new(),
+            clear: false,
+            rejoined: false,
+        };
+        let v = check(std::slice::from_ref(&o));
+        assert!(!v.passed);
+        assert!(v.summary.contains("nor answered"), "{v:?}");
+        o.answered = true;
         assert!(check(&[o]).passed);
     }
 }

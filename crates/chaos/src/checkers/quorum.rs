@@ -28,16 +28,18 @@ pub struct MinorityWindow {
 }
 
 /// Which nodes are certainly without quorum, given who reaches whom: a node is, if no
-/// node in reach of it (itself included) reaches a majority of the `votes` (the
-/// qdevice votes too and is reachable unless cut: pass it as an extra node).
-pub fn certain_minority(reach: &[Vec<bool>], votes: usize) -> Vec<bool> {
+/// node in reach of it (itself included) that may lead reaches a majority of the
+/// `votes`. The first `leaders` rows are the nodes; a qdevice after them votes and is
+/// reachable unless cut, but never leads (openraft `enable_elect = false`), so a node
+/// that reaches only the qdevice is not quorate through it.
+pub fn certain_minority(reach: &[Vec<bool>], votes: usize, leaders: usize) -> Vec<bool> {
     let majority = votes / 2 + 1;
     let n = reach.len();
     let degree: Vec<usize> = (0..n)
         .map(|i| (0..n).filter(|&j| i == j || reach[i][j]).count())
         .collect();
     (0..n)
-        .map(|i| !(0..n).any(|j| (i == j || reach[i][j]) && degree[j] >= majority))
+        .map(|i| !(0..leaders.min(n)).any(|j| (i == j || reach[i][j]) && degree[j] >= majority))
         .collect()
 }
 
@@ -97,15 +99,31 @@ mod tests {
         let mut r = full(5);
         cut(&mut r, &[0, 1], &[2, 3, 4]);
         assert_eq!(
-            certain_minority(&r, 5),
+            certain_minority(&r, 5, 5),
             vec![true, true, false, false, false]
         );
         let mut r = full(5);
         cut(&mut r, &[0, 1], &[3, 4]);
-        assert_eq!(certain_minority(&r, 5), vec![false; 5]);
+        assert_eq!(certain_minority(&r, 5, 5), vec![false; 5]);
         let mut r = full(3);
         cut(&mut r, &[2], &[0, 1]);
-        assert_eq!(certain_minority(&r, 3), vec![false, false, true]);
+        assert_eq!(certain_minority(&r, 3, 3), vec![false, false, true]);
+    }
+
+    #[test]
+    fn a_node_that_reaches_only_the_qdevice_is_certain() {
+        // Four nodes and a qdevice (row 4): n1 cut from every node still reaches the
+        // qdevice, which reaches a majority but never leads.
+        let mut r = full(5);
+        cut(&mut r, &[0], &[1, 2, 3]);
+        assert_eq!(
+            certain_minority(&r, 5, 4),
+            vec![true, false, false, false, false]
+        );
+        // Two against two: the qdevice may give either side its vote.
+        let mut r = full(5);
+        cut(&mut r, &[0, 1], &[2, 3]);
+        assert_eq!(certain_minority(&r, 5, 4), vec![false; 5]);
     }
 
     #[test]

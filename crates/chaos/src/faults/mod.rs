@@ -171,7 +171,10 @@ impl Executor {
     /// Notes the windows in which the nodes `certain` cannot be quorate, from `from`.
     fn open_windows(&mut self, reach: &[Vec<bool>], from: Micros, to: Micros, fault: &str) {
         let votes = reach.len();
-        for (i, certain) in certain_minority(reach, votes).into_iter().enumerate() {
+        for (i, certain) in certain_minority(reach, votes, self.nodes())
+            .into_iter()
+            .enumerate()
+        {
             let from = from + micros(LEASE_GRACE);
             if certain && i < self.nodes() && from < to {
                 self.windows.push(MinorityWindow {

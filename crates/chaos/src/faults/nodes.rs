@@ -120,16 +120,16 @@ impl Executor {
         let before = self.log(i).len();
         let _ = self.cc.c.start(i);
         let deadline = Instant::now() + REFUSAL_TIMEOUT;
-        let refused = loop {
+        let (refused, answered) = loop {
             if !self.cc.c.nodes[i].is_running() {
-                break true;
+                break (true, false);
             }
             let answers = match self.cc.c.local_client(i) {
                 Ok(c) => bounded(c.version()).await.is_some(),
                 Err(_) => false,
             };
             if answers || Instant::now() > deadline {
-                break false;
+                break (false, answers);
             }
             tokio::time::sleep(RETRY).await;
         };
@@ -145,6 +145,7 @@ impl Executor {
             node: name.clone(),
             damage: what.clone(),
             refused,
+            answered,
             clear: refused
                 && message.contains("corrupted")
                 && message.contains(&format!("delnode {name} --force")),
@@ -158,9 +159,14 @@ impl Executor {
                 "refused to start; {}",
                 rejoin.unwrap_or_else(|| "wiped and joined again".into())
             ))
-        } else {
+        } else if answered {
             self.expected_up[i] = true;
             Some("it started: the damage hit nothing it uses".into())
+        } else {
+            self.expected_up[i] = true;
+            Some(format!(
+                "it neither refused nor answered within {REFUSAL_TIMEOUT:?}"
+            ))
         };
         self.corruptions.push(outcome);
         (format!("{what}; then {name} started"), note)
