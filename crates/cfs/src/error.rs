@@ -52,6 +52,9 @@ pub enum CfsError {
     StorageFailed { message: String },
     #[error("cluster RPC failed: {message}")]
     Rpc { message: String },
+    /// A store file failed its integrity check: this node's replica cannot be trusted.
+    #[error("the stores of this node are corrupted: {message}; it does not start, so that it never serves wrong data: wipe its state directory and join the cluster again")]
+    Corrupted { message: String },
 }
 
 impl CfsError {

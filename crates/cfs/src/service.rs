@@ -15,6 +15,7 @@ use brigade_core::CfsPath;
 
 use crate::command::{Applied, Change, CommandResult, Op, Proposal};
 use crate::error::CfsError;
+use crate::integrity;
 use crate::log_store::LogStore;
 use crate::network::{RaftTransport, KIND_PROPOSE, KIND_READ_INDEX};
 use crate::quorum::QuorumTracker;
@@ -191,11 +192,27 @@ impl Cfs {
     /// Opens the stores and starts Raft (not yet a member of anything if new).
     pub async fn start(opts: CfsOptions) -> Result<Arc<Cfs>, CfsError> {
         std::fs::create_dir_all(&opts.data_dir).map_err(CfsError::storage)?;
+        if let Some(why) = integrity::earlier_corruption(&opts.data_dir) {
+            return Err(CfsError::Corrupted {
+                message: format!("found earlier ({why})"),
+            });
+        }
         let fault = Arc::new(StorageFault::default());
-        let log = LogStore::open_reporting(&opts.data_dir.join(LOG_FILE), fault.clone())
-            .map_err(CfsError::storage)?;
-        let sm = StateMachine::open_reporting(&opts.data_dir.join(STATE_FILE), fault.clone())
-            .map_err(CfsError::storage)?;
+        let opened = LogStore::open_reporting(&opts.data_dir.join(LOG_FILE), fault.clone())
+            .and_then(|log| {
+                StateMachine::open_reporting(&opts.data_dir.join(STATE_FILE), fault.clone())
+                    .map(|sm| (log, sm))
+            });
+        let (log, sm) = match opened {
+            Ok(stores) => stores,
+            Err(e) if integrity::is_corruption(&e) => {
+                let message = e.to_string();
+                integrity::mark_corrupted(&opts.data_dir, &message);
+                tracing::error!("{message}: this node's replica cannot be trusted");
+                return Err(CfsError::Corrupted { message });
+            }
+            Err(e) => return Err(CfsError::storage(e)),
+        };
         sm.spawn_flusher();
         let shared = sm.shared();
         let sm_handle = sm.clone();
@@ -439,8 +456,15 @@ impl Cfs {
         if !self.is_quorate() {
             return Err(CfsError::NotQuorate);
         }
+        // Every write acknowledged so far is in the leader's log, but openraft's read
+        // index can be older than some of them: a leader restarted before anyone else
+        // stood for election leads on in its term (openraft restores the leadership at
+        // startup) and counts from its stored commit index, which is older than the
+        // writes it acknowledged last (the index is not fsynced). Reading at least up
+        // to the leader's last log entry covers them.
+        let last_log = self.raft().metrics().borrow().last_log_index.unwrap_or(0);
         match self.raft().ensure_linearizable().await {
-            Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
+            Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0).max(last_log)),
             Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
                 let node = f.leader_node.ok_or(CfsError::NoLeader)?;
                 self.forward::<(), u64>(&node, KIND_READ_INDEX, &()).await
