@@ -63,6 +63,11 @@ enum Command {
     /// Benchmarks that print brigade's figures next to a peer's.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Shell completions: `brigade completions bash > /etc/bash_completion.d/brigade` (zsh, fish).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Man pages generated from these definitions (the package build runs it).
+    #[command(hide = true)]
+    Man(cmd::completions::ManArgs),
 }
 
 fn init_logging() {
@@ -122,6 +127,14 @@ fn main() {
             Command::Log(a) => cmd::log::run(&cli.global, a).await,
             Command::Lab(c) => lab::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(&cli.global, c).await,
+            Command::Completions(a) => {
+                cmd::completions::completions(<Cli as clap::CommandFactory>::command(), &a);
+                Ok(())
+            }
+            Command::Man(a) => {
+                let json = cli.global.json();
+                cmd::completions::man(<Cli as clap::CommandFactory>::command(), &a, json)
+            }
         }
     });
     if let Err(e) = result {

@@ -1,6 +1,7 @@
 //! The CLI's command groups.
 
 pub mod cluster;
+pub mod completions;
 pub mod console;
 pub mod fs;
 pub mod guest;
@@ -8,5 +9,6 @@ pub mod ha;
 pub mod log;
 pub mod migrate;
 pub mod node;
+pub mod node_init;
 pub mod qdevice;
 pub mod storage;
