@@ -66,6 +66,11 @@ enum Command {
     /// Random faults against a loaded cluster it starts, with the history checked.
     #[command(subcommand)]
     Chaos(cmd::chaos::ChaosCmd),
+    /// Shell completions: `brigade completions bash > /etc/bash_completion.d/brigade` (zsh, fish).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Man pages generated from these definitions (the package build runs it).
+    #[command(hide = true)]
+    Man(cmd::completions::ManArgs),
 }
 
 fn init_logging() {
@@ -128,6 +133,14 @@ fn main() {
             Command::Chaos(c) => {
                 init_logging();
                 cmd::chaos::run(&cli.global, c).await
+            }
+            Command::Completions(a) => {
+                cmd::completions::completions(<Cli as clap::CommandFactory>::command(), &a);
+                Ok(())
+            }
+            Command::Man(a) => {
+                let json = cli.global.json();
+                cmd::completions::man(<Cli as clap::CommandFactory>::command(), &a, json)
             }
         }
     });

@@ -298,6 +298,10 @@ impl Node {
         };
         let resp = client
             .post(format!("https://{target}/api2/json/cluster/join/request"))
+            .header(
+                crate::format_version::FORMAT_HEADER,
+                crate::format_version::announced().to_string(),
+            )
             .json(&application)
             .send()
             .await

@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod delnode;
 pub mod error;
 pub mod faults;
+pub mod format_version;
 pub mod guest_messages;
 pub mod guests;
 pub mod ha;

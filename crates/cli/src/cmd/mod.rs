@@ -2,6 +2,7 @@
 
 pub mod chaos;
 pub mod cluster;
+pub mod completions;
 pub mod console;
 pub mod fs;
 pub mod guest;
@@ -10,5 +11,6 @@ pub mod ha_rules;
 pub mod log;
 pub mod migrate;
 pub mod node;
+pub mod node_init;
 pub mod qdevice;
 pub mod storage;

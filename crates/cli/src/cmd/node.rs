@@ -32,6 +32,8 @@ pub enum NodeCmd {
         #[arg(long)]
         rpc_port: Option<u16>,
     },
+    /// Write this machine's node.toml (flags, or questions on a terminal) and print the next command.
+    Init(crate::cmd::node_init::InitArgs),
     /// Drain a node for maintenance: its HA guests migrate live to others; `disable` brings them back.
     Maintenance {
         #[arg(value_parser = ["enable", "disable"])]
@@ -129,6 +131,7 @@ pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        NodeCmd::Init(a) => crate::cmd::node_init::run(g, &a),
         NodeCmd::Watchdog { .. } => bail!("the watchdog helper runs outside the async runtime"),
     }
 }

@@ -17,8 +17,14 @@ pub fn routes() -> Router<Arc<Node>> {
 
 async fn apply(
     State(node): State<Arc<Node>>,
+    headers: axum::http::HeaderMap,
     ApiJson(app): ApiJson<JoinApplication>,
 ) -> ApiResult<JoinGrant> {
+    use crate::format_version::{announced, check_joiner, FORMAT_HEADER};
+    let joiner = headers
+        .get(FORMAT_HEADER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
+    check_joiner(joiner.as_deref(), announced()).map_err(|e| NodeError::Conflict(e.to_string()))?;
     match node.admin(AdminOp::Join(app)).await? {
         AdminResult::Joined(grant) => Ok(ok(grant)),
         AdminResult::Removed => {
