@@ -20,7 +20,15 @@ pub const CORRUPTED_MARKER: &str = "CORRUPTED";
 
 /// Opens (or creates) `path`, then verifies every page of it.
 pub fn open_verified(path: &Path) -> Result<Database, redb::Error> {
-    let mut db = Database::create(path).map_err(|e| corrupted_or(path, e.into()))?;
+    // redb asserts, rather than reports, that the file is as long as its header says:
+    // a truncated store would panic the node instead of being refused.
+    let opened = std::panic::catch_unwind(|| Database::create(path)).map_err(|_| {
+        redb::Error::Corrupted(format!(
+            "{}: the file is shorter than its header says (truncated)",
+            path.display()
+        ))
+    })?;
+    let mut db = opened.map_err(|e| corrupted_or(path, e.into()))?;
     match db.check_integrity() {
         Ok(true) => Ok(db),
         Ok(false) => Err(redb::Error::Corrupted(format!(
@@ -164,6 +172,26 @@ mod tests {
         let e = open_verified(&path).expect_err("refused");
         assert!(is_corruption(&e), "{e:?}");
         assert!(e.to_string().contains("h.redb"), "{e}");
+    }
+
+    #[test]
+    fn a_truncated_file_is_called_corruption() {
+        // Found by `brigade chaos run --nodes 5 --duration 30m --seed 1800`: a log.redb
+        // cut short made redb's open panic (assertion `raw_file_len() >=
+        // header.layout().len()`), so the node died with a panic instead of refusing.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.redb");
+        write_records(&path);
+        let len = std::fs::metadata(&path).expect("metadata").len();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        f.set_len(len / 3).expect("truncate");
+        drop(f);
+        let e = open_verified(&path).expect_err("refused");
+        assert!(is_corruption(&e), "{e:?}");
+        assert!(e.to_string().contains("t.redb"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! store files damaged.
 
 use std::io::Write as _;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
 use rand::rngs::StdRng;
@@ -40,59 +41,57 @@ pub fn free(state_dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Damages `file` as `damage` says (`seed` picks the bytes); what was done.
+/// Damages `file` as `damage` says (`seed` picks the bytes); what was done. Only the
+/// damaged bytes are written, in place: the store files are sparse (a `log.redb` of
+/// 130 MB may hold 15 MB), so rewriting a whole file would not fit its filesystem.
 pub fn damage(file: &Path, damage: Damage, seed: u64) -> std::io::Result<String> {
-    let mut bytes = std::fs::read(file)?;
+    let bytes = std::fs::read(file)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let what = match damage {
+    let (at, new, what) = match damage {
         Damage::Record => {
-            let at: Vec<usize> = bytes
+            let found: Vec<usize> = bytes
                 .windows(RECORD_NEEDLE.len())
                 .enumerate()
                 .filter(|(_, w)| *w == RECORD_NEEDLE)
                 .map(|(i, _)| i)
                 .collect();
-            if at.is_empty() {
-                return page(&mut bytes, &mut rng, 500, file, &name);
+            match found.get(rng.gen_range(0..found.len().max(1))) {
+                Some(i) => {
+                    let i = i + RECORD_NEEDLE.len();
+                    let b = bytes.get(i).copied().unwrap_or_default() ^ 0x01;
+                    (
+                        i as u64,
+                        vec![b],
+                        format!("{name}: flipped a bit of a record's key at byte {i}"),
+                    )
+                }
+                None => page(bytes.len() as u64, &mut rng, 500, &name),
             }
-            let i = at[rng.gen_range(0..at.len())] + RECORD_NEEDLE.len();
-            if let Some(b) = bytes.get_mut(i) {
-                *b ^= 0x01;
-            }
-            format!("{name}: flipped a bit of a record's key at byte {i}")
         }
-        Damage::Page { at_permille } => {
-            return page(&mut bytes, &mut rng, at_permille, file, &name);
-        }
+        Damage::Page { at_permille } => page(bytes.len() as u64, &mut rng, at_permille, &name),
         Damage::Header => {
-            let end = bytes.len().min(512);
-            rng.fill(&mut bytes[..end]);
-            format!("{name}: overwrote its header ({end} bytes)")
+            let mut header = vec![0u8; bytes.len().min(512)];
+            rng.fill(&mut header[..]);
+            let what = format!("{name}: overwrote its header ({} bytes)", header.len());
+            (0, header, what)
         }
     };
-    std::fs::write(file, &bytes)?;
+    let f = std::fs::OpenOptions::new().write(true).open(file)?;
+    f.write_all_at(&new, at)?;
+    f.sync_all()?;
     Ok(what)
 }
 
-fn page(
-    bytes: &mut [u8],
-    rng: &mut StdRng,
-    at_permille: u16,
-    file: &Path,
-    name: &str,
-) -> std::io::Result<String> {
-    let len = bytes.len() as u64;
+/// Random bytes for the page at `at_permille` of a file of `len` bytes.
+fn page(len: u64, rng: &mut StdRng, at_permille: u16, name: &str) -> (u64, Vec<u8>, String) {
     let at = (len * u64::from(at_permille) / 1000) / PAGE * PAGE;
-    let end = (at + PAGE).min(len);
-    if let Some(p) = bytes.get_mut(at as usize..end as usize) {
-        rng.fill(p);
-    }
-    std::fs::write(file, &*bytes)?;
-    Ok(format!("{name}: overwrote the page at byte {at}"))
+    let mut p = vec![0u8; (at + PAGE).min(len).saturating_sub(at) as usize];
+    rng.fill(&mut p[..]);
+    (at, p, format!("{name}: overwrote the page at byte {at}"))
 }
 
 /// The store files of a node's state directory.
@@ -136,6 +135,38 @@ mod tests {
             let what = damage(&f, d, 7).expect("damage");
             assert_ne!(std::fs::read(&f).expect("read"), original, "{what}");
         }
+    }
+
+    #[test]
+    fn damage_writes_in_place_and_keeps_a_sparse_file_sparse() {
+        // Found by the 30-minute run (seed 1800): a sparse log.redb of 135 MB holding
+        // 17 MB was rewritten whole on its 96 MiB tmpfs, failed with ENOSPC halfway and
+        // left the file truncated, not damaged as the report said.
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("log.redb");
+        let len: u64 = 64 << 20;
+        let file = std::fs::File::create(&f).expect("create");
+        file.write_all_at(b"head chaos/reg/r1 tail", 4096)
+            .expect("write");
+        file.set_len(len).expect("sparse");
+        drop(file);
+        for d in [
+            Damage::Record,
+            Damage::Page { at_permille: 900 },
+            Damage::Header,
+        ] {
+            damage(&f, d, 3).expect("damage");
+            let m = std::fs::metadata(&f).expect("metadata");
+            assert_eq!(m.len(), len, "{d:?} changed the length");
+            assert!(
+                m.blocks() * 512 < 1 << 20,
+                "{d:?} filled the holes: {} blocks",
+                m.blocks()
+            );
+        }
+        let bytes = std::fs::read(&f).expect("read");
+        assert_ne!(&bytes[4096..4096 + 22], b"head chaos/reg/r1 tail");
     }
 
     #[test]
