@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use brigade_client::Client;
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::guest_messages::StorageAddRequest;
 
 /// The test appliance (built by scripts/build-appliance, which scripts/test runs).

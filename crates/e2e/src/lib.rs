@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use brigade_client::Client;
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 
 /// Removes the firewall rules tagged `.0` when dropped, so a failing test leaves no partition behind.
@@ -17,7 +17,7 @@ pub struct HealOnDrop(pub &'static str);
 
 impl Drop for HealOnDrop {
     fn drop(&mut self) {
-        let _ = brigade_harness::firewall::heal(self.0);
+        let _ = brigade_localcluster::firewall::heal(self.0);
     }
 }
 

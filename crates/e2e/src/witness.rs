@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 
 use crate::guests::qemu_processes_in;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use brigade_cfs::NOT_QUORATE_MSG;
 use brigade_e2e::readme::Coverage;
 use brigade_e2e::{bin, brigade, brigade_env, eventually, test_dir, LineSink};
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 use serde_json::Value;
 
@@ -177,7 +177,7 @@ async fn cli_forms_a_cluster_and_edits_files() {
     let dir = test_dir("cli");
     let mut cov = Coverage::new("On real machines");
     let mut c = ProcCluster::new(&bin(), &dir, SUBNET, RaftTuning::default());
-    // The harness runs each daemon as `brigade node run --config FILE`.
+    // The local cluster runs each daemon as `brigade node run --config FILE`.
     for _ in 0..3 {
         c.spawn_node().expect("spawn");
     }

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use brigade_e2e::{bin, dump, eventually, test_dir};
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 
 /// The size of n3's state filesystem.

@@ -11,7 +11,7 @@ use brigade_e2e::guests::{
 };
 use brigade_e2e::witness::ProcessWatch;
 use brigade_e2e::{cluster, eventually, HealOnDrop};
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 use brigade_node::ha::ops::ResourceRequest;
 
@@ -117,7 +117,7 @@ async fn an_isolated_node_kills_its_vm_before_it_starts_elsewhere() {
     let watch = ProcessWatch::start(&c, VMID);
     let _heal = HealOnDrop("ha-isolate");
     let others: Vec<_> = [0, 2].iter().map(|i| c.nodes[*i].addr).collect();
-    brigade_harness::firewall::partition(&[c.nodes[1].addr], &others, "ha-isolate")
+    brigade_localcluster::firewall::partition(&[c.nodes[1].addr], &others, "ha-isolate")
         .expect("partition");
     let to = recovered_elsewhere(&c, &n1, 1).await;
     assert!(guest_pid(&c, 1, VMID).is_none(), "n2 still runs VM 100");
@@ -130,7 +130,7 @@ async fn an_isolated_node_kills_its_vm_before_it_starts_elsewhere() {
         c.dir.join("n2.log").display()
     );
     drop(_heal);
-    brigade_harness::firewall::heal("ha-isolate").expect("heal");
+    brigade_localcluster::firewall::heal("ha-isolate").expect("heal");
     // n2 returns; the VM must stay single (and running) through the reunion.
     tokio::time::sleep(Duration::from_secs(8)).await;
     eventually(

@@ -17,7 +17,7 @@ async fn acknowledged_writes_survive_a_leader_kill() {
     // History of acknowledged writes: path -> content.
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
     let mut seq = 0u64;
-    let mut write_some = |c: &brigade_harness::ProcCluster, targets: Vec<usize>, n: usize| {
+    let mut write_some = |c: &brigade_localcluster::ProcCluster, targets: Vec<usize>, n: usize| {
         let clients: Vec<_> = targets
             .iter()
             .map(|i| c.client(*i).expect("client"))

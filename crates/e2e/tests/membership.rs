@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use brigade_cfs::NOT_QUORATE_MSG;
 use brigade_client::Client;
 use brigade_e2e::{bin, cluster, eventually, test_dir, write_retrying};
-use brigade_harness::{firewall, ProcCluster};
+use brigade_localcluster::{firewall, ProcCluster};
 use brigade_node::config::RaftTuning;
 
 /// A short node_timeout keeps these tests fast; detection itself is benchmarked at the default.

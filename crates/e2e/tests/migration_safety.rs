@@ -12,7 +12,7 @@ use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{add_shared_storage, appliance, qemu_processes, vm_ticks, wait_tick};
 use brigade_e2e::witness::TickWitness;
 use brigade_e2e::{cluster, eventually, HealOnDrop};
-use brigade_harness::{firewall, ProcCluster};
+use brigade_localcluster::{firewall, ProcCluster};
 use brigade_node::config::RaftTuning;
 use brigade_node::faults::FAULTS_FILE;
 

@@ -195,7 +195,7 @@ async fn the_tree_mounted_on_every_node() {
     // An isolated node: writes fail with EROFS, reads work.
     let _heal = HealOnDrop("mount-isolate");
     let others = [c.nodes[0].addr, c.nodes[1].addr];
-    brigade_harness::firewall::partition(&[c.nodes[2].addr], &others, "mount-isolate")
+    brigade_localcluster::firewall::partition(&[c.nodes[2].addr], &others, "mount-isolate")
         .expect("partition");
     // A write already forwarded to the leader when the link broke ends only with the
     // write timeout (its outcome unknown: EIO); from then on writes fail at once.
@@ -213,7 +213,7 @@ async fn the_tree_mounted_on_every_node() {
         std::fs::read_to_string(m3.join("cluster.conf")).is_ok(),
         "reads work"
     );
-    brigade_harness::firewall::heal("mount-isolate").expect("heal");
+    brigade_localcluster::firewall::heal("mount-isolate").expect("heal");
     drop(_heal);
 
     // .members follows a node's death.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use brigade_cfs::NOT_QUORATE_MSG;
 use brigade_e2e::{cluster, dump, eventually, write_retrying};
-use brigade_harness::firewall;
+use brigade_localcluster::firewall;
 use brigade_node::config::RaftTuning;
 
 const TAG: &str = "e2e-partition";

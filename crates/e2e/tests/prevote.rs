@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use brigade_e2e::{cluster, eventually, HealOnDrop};
-use brigade_harness::firewall;
+use brigade_localcluster::firewall;
 use brigade_node::config::RaftTuning;
 
 const TAG: &str = "e2e-prevote";

@@ -5,7 +5,7 @@ use std::time::Duration;
 use brigade_cfs::NOT_QUORATE_MSG;
 use brigade_client::Client;
 use brigade_e2e::{cluster, eventually, write_retrying};
-use brigade_harness::{firewall, ProcCluster};
+use brigade_localcluster::{firewall, ProcCluster};
 use brigade_node::config::RaftTuning;
 
 async fn quorate(c: &Client) -> bool {

@@ -14,7 +14,7 @@ use brigade_e2e::readme::Coverage;
 use brigade_e2e::{
     assert_quiet_on_closed_pipe, bin, brigade_into_closed_pipe, cluster, eventually, LineSink,
 };
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 use serde_json::Value;
 

@@ -15,7 +15,7 @@ use clap::Args;
 use serde::Serialize;
 
 use brigade_client::{Client, WriteRequest};
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 
 use crate::output::{print_json, table};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 use brigade_node::guest_messages::StorageAddRequest;
 use brigade_node::ha::ops::ResourceRequest;

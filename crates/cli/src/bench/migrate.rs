@@ -12,7 +12,7 @@ use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_guest::qemu::{self, Incoming, LaunchSpec};
 use brigade_guest::{Accel, RunDir, VmConfig};
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 use brigade_node::guest_messages::StorageAddRequest;
 use clap::Args;

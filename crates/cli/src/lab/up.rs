@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use brigade_harness::{pid_alive, ProcCluster};
+use brigade_localcluster::{pid_alive, ProcCluster};
 use brigade_node::config::RaftTuning;
 use brigade_node::NodeConfig;
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 
 use brigade_client::{Client, ClientOptions};
+use brigade_guest::process::{self, Signal};
 use brigade_node::config::{NodeConfig, RaftTuning};
 use brigade_node::state_dir::{API_CERT, LOCAL_TOKEN};
 
@@ -37,7 +38,7 @@ fn clear_run_dir(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Run directories of harness nodes (`/run/brigade/<address>`, unique per address).
+/// Run directories of local-cluster nodes (`/run/brigade/<address>`, unique per address).
 pub const TEST_RUN_ROOT: &str = "/run/brigade";
 
 /// Poll interval while waiting.
@@ -71,13 +72,10 @@ impl NodeProc {
         }
     }
 
-    fn signal(&self, sig: i32) {
+    /// Signals the node's process group (the daemon and any wrapper such as faketime).
+    fn signal(&self, sig: Signal) {
         if let Some(pid) = self.pid() {
-            #[allow(unsafe_code)]
-            // SAFETY: kill(2) on the process group this harness started; no memory is involved.
-            unsafe {
-                libc::kill(-(pid as i32), sig);
-            }
+            let _ = process::send_group(pid as i32, sig);
         }
     }
 }
@@ -279,7 +277,7 @@ impl ProcCluster {
     /// SIGKILL: a power cut of the daemon.
     pub fn kill(&mut self, i: usize) {
         let node = &mut self.nodes[i];
-        node.signal(libc::SIGKILL);
+        node.signal(Signal::SIGKILL);
         if let Some(mut c) = node.child.take() {
             let _ = c.wait();
         } else if let Some(pid) = node.detached_pid {
@@ -291,12 +289,12 @@ impl ProcCluster {
     /// SIGTERM and wait: a clean stop.
     pub fn stop(&mut self, i: usize) -> anyhow::Result<()> {
         let node = &mut self.nodes[i];
-        node.signal(libc::SIGTERM);
+        node.signal(Signal::SIGTERM);
         if node.child.is_none() {
             if let Some(pid) = node.detached_pid.take() {
                 if !wait_gone(pid, Duration::from_secs(15)) {
                     node.detached_pid = Some(pid);
-                    node.signal(libc::SIGKILL);
+                    node.signal(Signal::SIGKILL);
                     node.detached_pid = None;
                     bail!("{} did not stop within 15 s of SIGTERM; killed", node.name);
                 }
@@ -322,10 +320,10 @@ impl ProcCluster {
 
     /// SIGSTOP / SIGCONT.
     pub fn pause(&self, i: usize) {
-        self.nodes[i].signal(libc::SIGSTOP);
+        self.nodes[i].signal(Signal::SIGSTOP);
     }
     pub fn resume(&self, i: usize) {
-        self.nodes[i].signal(libc::SIGCONT);
+        self.nodes[i].signal(Signal::SIGCONT);
     }
 
     /// A client of node `i`: the cluster root token and CA once created,
@@ -513,22 +511,9 @@ impl ProcCluster {
     }
 }
 
-/// Whether a process exists (signal 0).
+/// Whether a process exists and is not a zombie.
 pub fn pid_alive(pid: u32) -> bool {
-    #[allow(unsafe_code)]
-    // SAFETY: kill(2) with signal 0 only checks for existence.
-    let r = unsafe { libc::kill(pid as i32, 0) };
-    r == 0 && !is_zombie(pid)
-}
-
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
+    process::is_alive(pid as i32)
 }
 
 /// Waits until `pid` is gone; false on timeout.
@@ -549,8 +534,8 @@ impl Drop for ProcCluster {
             return;
         }
         for n in &mut self.nodes {
-            n.signal(libc::SIGCONT);
-            n.signal(libc::SIGKILL);
+            n.signal(Signal::SIGCONT);
+            n.signal(Signal::SIGKILL);
             if let Some(mut c) = n.child.take() {
                 let _ = c.wait();
             }
