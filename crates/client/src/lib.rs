@@ -3,7 +3,7 @@
 mod guests;
 mod ha;
 
-pub use guests::{GuestLocation, GUEST_TIMEOUT};
+pub use guests::GUEST_TIMEOUT;
 
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -13,11 +13,14 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use brigade_cfs::{Applied, Change, DirEntryInfo};
+use brigade_api::cfs::{Applied, Change, DirEntryInfo};
+use brigade_api::{Data, ErrorBody};
 use brigade_net::{http_client, tls};
-use brigade_node::api::Data;
-use brigade_node::error::ErrorBody;
-pub use brigade_node::messages::*;
+
+pub use brigade_api;
+pub use brigade_api::cluster::*;
+pub use brigade_api::fs::*;
+pub use brigade_api::guests::GuestLocation;
 
 /// Default timeout of one API request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -112,7 +115,7 @@ impl Client {
         match &self.token {
             Some(t) => r.header(
                 reqwest::header::AUTHORIZATION,
-                format!("{} {t}", brigade_node::token::AUTH_SCHEME),
+                brigade_api::token::authorization(t),
             ),
             None => r,
         }
@@ -147,7 +150,7 @@ impl Client {
             return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(b) => ClientError::Api {
                     status: status.as_u16(),
-                    kind: b.kind,
+                    kind: b.kind.to_string(),
                     message: b.error,
                 },
                 Err(_) => ClientError::Api {
@@ -407,7 +410,7 @@ impl Client {
             let body: ErrorBody = resp.json().await.map_err(|e| self.transport(e))?;
             return Err(ClientError::Api {
                 status,
-                kind: body.kind,
+                kind: body.kind.to_string(),
                 message: body.error,
             });
         }

@@ -134,7 +134,7 @@ async fn wait_task(
     c: &brigade_client::Client,
     node: &str,
     upid: &str,
-) -> brigade_node::guest_messages::MigrationResult {
+) -> brigade_api::tasks::MigrationResult {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let t = c.task_status(node, upid).await.expect("task");

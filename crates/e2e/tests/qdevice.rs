@@ -157,7 +157,7 @@ async fn two_nodes_without_a_qdevice_stop_when_one_dies_and_say_why() {
     let appliance = brigade_e2e::guests::appliance();
     let dir = c.dir.join("local-images");
     std::fs::create_dir_all(&dir).expect("dir");
-    n1.storage_add(&brigade_node::guest_messages::StorageAddRequest {
+    n1.storage_add(&brigade_api::storage::StorageAddRequest {
         storage: "shared".into(),
         kind: "dir".into(),
         path: dir.display().to_string(),

@@ -10,12 +10,13 @@ use brigade_core::{layout, NodeName};
 use brigade_net::pki;
 use brigade_net::{http_client, tls};
 
-use crate::error::{ErrorBody, NodeError};
+use crate::error::NodeError;
 use crate::join_token::{JoinToken, StoredJoinToken, JOIN_TOKEN_TTL_SECS};
-use crate::messages::*;
 use crate::node::{cfs_path, ClusterRuntime, Node};
 use crate::state_dir::Membership;
 use crate::token::{self, ApiToken};
+use brigade_api::cluster::*;
+use brigade_api::ErrorBody;
 
 /// How long a joining node waits to be replicated to and quorate.
 pub const JOIN_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -316,7 +317,7 @@ impl Node {
             })?;
             return Err(NodeError::from(body));
         }
-        let grant: JoinGrant = serde_json::from_slice::<crate::api::Data<JoinGrant>>(&bytes)
+        let grant: JoinGrant = serde_json::from_slice::<brigade_api::Data<JoinGrant>>(&bytes)
             .map_err(|e| NodeError::Upstream(format!("bad join answer: {e}")))?
             .data;
         let fp = pki::fingerprint_pem(&grant.ca_pem).map_err(NodeError::internal)?;

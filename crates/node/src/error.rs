@@ -1,5 +1,6 @@
 //! Typed errors of node operations, each with the HTTP status the API answers.
 
+use brigade_api::{ErrorBody, ErrorKind};
 use brigade_cfs::CfsError;
 
 /// Why a node operation failed.
@@ -36,21 +37,21 @@ impl NodeError {
         NodeError::Internal(e.to_string())
     }
 
-    /// A short machine-readable kind.
-    pub fn kind(&self) -> &'static str {
+    /// What kind of error it is, for programs.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            NodeError::Cfs(CfsError::NotQuorate) => "not_quorate",
-            NodeError::Cfs(CfsError::StorageFailed { .. }) => "storage_failed",
-            NodeError::Cfs(_) => "cfs",
-            NodeError::Invalid(_) => "invalid",
-            NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => "conflict",
-            NodeError::Unauthorized(_) => "unauthorized",
-            NodeError::TooLarge(_) => "too_large",
-            NodeError::NotFound(_) => "not_found",
-            NodeError::NotInCluster => "not_in_cluster",
-            NodeError::Unavailable(_) => "unavailable",
-            NodeError::Upstream(_) => "upstream",
-            NodeError::Internal(_) => "internal",
+            NodeError::Cfs(CfsError::NotQuorate) => ErrorKind::NotQuorate,
+            NodeError::Cfs(CfsError::StorageFailed { .. }) => ErrorKind::StorageFailed,
+            NodeError::Cfs(_) => ErrorKind::Cfs,
+            NodeError::Invalid(_) => ErrorKind::Invalid,
+            NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => ErrorKind::Conflict,
+            NodeError::Unauthorized(_) => ErrorKind::Unauthorized,
+            NodeError::TooLarge(_) => ErrorKind::TooLarge,
+            NodeError::NotFound(_) => ErrorKind::NotFound,
+            NodeError::NotInCluster => ErrorKind::NotInCluster,
+            NodeError::Unavailable(_) => ErrorKind::Unavailable,
+            NodeError::Upstream(_) => ErrorKind::Upstream,
+            NodeError::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -89,15 +90,6 @@ impl NodeError {
     }
 }
 
-/// The JSON body of every error answer.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ErrorBody {
-    pub error: String,
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cfs: Option<CfsError>,
-}
-
 impl From<brigade_guest::GuestError> for NodeError {
     fn from(e: brigade_guest::GuestError) -> Self {
         use brigade_guest::GuestError as G;
@@ -115,7 +107,7 @@ impl From<&NodeError> for ErrorBody {
     fn from(e: &NodeError) -> Self {
         ErrorBody {
             error: e.to_string(),
-            kind: e.kind().to_string(),
+            kind: e.kind(),
             cfs: match e {
                 NodeError::Cfs(c) => Some(c.clone()),
                 _ => None,
@@ -126,14 +118,14 @@ impl From<&NodeError> for ErrorBody {
 
 impl From<ErrorBody> for NodeError {
     fn from(b: ErrorBody) -> Self {
-        match (b.cfs, b.kind.as_str()) {
+        match (b.cfs, b.kind) {
             (Some(c), _) => NodeError::Cfs(c),
-            (None, "invalid") => NodeError::Invalid(b.error),
-            (None, "conflict") => NodeError::Conflict(b.error),
-            (None, "unauthorized") => NodeError::Unauthorized(b.error),
-            (None, "too_large") => NodeError::TooLarge(b.error),
-            (None, "not_found") => NodeError::NotFound(b.error),
-            (None, "unavailable") => NodeError::Unavailable(b.error),
+            (None, ErrorKind::Invalid) => NodeError::Invalid(b.error),
+            (None, ErrorKind::Conflict) => NodeError::Conflict(b.error),
+            (None, ErrorKind::Unauthorized) => NodeError::Unauthorized(b.error),
+            (None, ErrorKind::TooLarge) => NodeError::TooLarge(b.error),
+            (None, ErrorKind::NotFound) => NodeError::NotFound(b.error),
+            (None, ErrorKind::Unavailable) => NodeError::Unavailable(b.error),
             (None, _) => NodeError::Upstream(b.error),
         }
     }

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use brigade_api::storage::StorageAddRequest;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_guest::qemu::{self, Incoming, LaunchSpec};
 use brigade_guest::{Accel, RunDir, VmConfig};
 use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
-use brigade_node::guest_messages::StorageAddRequest;
 use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -179,7 +179,7 @@ async fn wait_task(
     c: &Client,
     node: &str,
     upid: &str,
-) -> anyhow::Result<brigade_node::guest_messages::MigrationResult> {
+) -> anyhow::Result<brigade_api::tasks::MigrationResult> {
     let start = Instant::now();
     loop {
         let t = c.task_status(node, upid).await?;

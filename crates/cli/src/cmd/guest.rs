@@ -294,7 +294,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
                     r.vmid.to_string(),
                     r.name.unwrap_or_default(),
                     r.node,
-                    r.status,
+                    r.status.to_string(),
                     r.memory_mib.to_string(),
                     r.lock.unwrap_or_default(),
                 ]);

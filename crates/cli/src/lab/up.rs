@@ -156,7 +156,7 @@ async fn demo_guests(
     let shared = dir.join("shared");
     std::fs::create_dir_all(&shared)?;
     client
-        .storage_add(&brigade_node::guest_messages::StorageAddRequest {
+        .storage_add(&brigade_api::storage::StorageAddRequest {
             storage: "shared".into(),
             kind: "dir".into(),
             path: shared.display().to_string(),

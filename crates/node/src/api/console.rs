@@ -13,8 +13,8 @@ use hyper_util::rt::TokioIo;
 
 use super::ApiError;
 use crate::error::NodeError;
-use crate::guest_messages::GuestRequest;
 use crate::node::Node;
+use brigade_api::guests::GuestRequest;
 
 /// The protocol name clients ask for in `Upgrade:`.
 pub const CONSOLE_UPGRADE: &str = "brigade-console";

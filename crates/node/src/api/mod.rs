@@ -20,19 +20,14 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use brigade_api::{Data, ErrorBody};
+use serde::Serialize;
 
 pub use body::{ApiJson, ApiQuery, API_BODY_MAX_BYTES};
 
-use crate::error::{ErrorBody, NodeError};
+use crate::error::NodeError;
 use crate::node::Node;
 use crate::token;
-
-/// Every successful answer: `{"data": ...}`, as Proxmox's API.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Data<T> {
-    pub data: T,
-}
 
 /// A JSON answer wrapped in `data`.
 pub fn ok<T: Serialize>(data: T) -> Json<Data<T>> {

@@ -10,8 +10,8 @@ use super::common::check_unlocked;
 use super::locate::{noun, Located};
 use super::power::lock_of;
 use crate::error::NodeError;
-use crate::guest_messages::GuestConfigView;
 use crate::node::Node;
+use brigade_api::guests::GuestConfigView;
 
 /// Console output returned when no tail is asked for.
 const DEFAULT_CONSOLE_TAIL: u64 = 64 * 1024;

@@ -12,8 +12,8 @@ use brigade_guest::{container, AccelChoice, CtConfig, GuestError, VmConfig};
 use super::common::check_unlocked;
 use super::locate::Located;
 use crate::error::NodeError;
-use crate::guest_messages::GuestStatus;
 use crate::node::Node;
+use brigade_api::guests::{GuestState, GuestStatus};
 
 impl Node {
     /// The accelerator for VMs on this node, probed once.
@@ -213,7 +213,7 @@ impl Node {
             kind: l.kind,
             node: l.node.clone(),
             name,
-            status: if pid.is_some() { "running" } else { "stopped" }.into(),
+            status: GuestState::of(pid.is_some()),
             qmp_status: None,
             pid,
             memory_mib: num("memory", brigade_guest::vm_config::DEFAULT_MEMORY_MIB),

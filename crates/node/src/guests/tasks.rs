@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::guest_messages::{MigrationProgress, MigrationResult, TaskStatus};
+use brigade_api::tasks::{MigrationProgress, MigrationResult, TaskState, TaskStatus};
 
 /// Finished tasks kept for polling.
 const FINISHED_KEPT: usize = 256;
@@ -42,7 +42,7 @@ impl Tasks {
                     node: node.to_string(),
                     kind: kind.to_string(),
                     vmid,
-                    status: "running".into(),
+                    status: TaskState::Running,
                     error: None,
                     progress: None,
                     result: None,
@@ -65,11 +65,11 @@ impl Tasks {
             if let Some(task) = t.tasks.get_mut(upid) {
                 match outcome {
                     Ok(r) => {
-                        task.status = "ok".into();
+                        task.status = TaskState::Ok;
                         task.result = Some(r);
                     }
                     Err(e) => {
-                        task.status = "error".into();
+                        task.status = TaskState::Error;
                         task.error = Some(e);
                     }
                 }
@@ -87,7 +87,7 @@ impl Tasks {
         self.with(|t| {
             t.tasks
                 .values()
-                .any(|task| task.vmid == vmid && task.status == "running")
+                .any(|task| task.vmid == vmid && task.status == TaskState::Running)
         })
     }
 

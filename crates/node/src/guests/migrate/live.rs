@@ -18,8 +18,9 @@ use super::{
     migration_insecure, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
 };
 use crate::error::NodeError;
-use crate::guest_messages::{GuestRequest, MigrationProgress, MigrationResult};
 use crate::node::Node;
+use brigade_api::guests::GuestRequest;
+use brigade_api::tasks::{MigrationProgress, MigrationResult};
 
 /// QEMU's run state of a migrated guest that arrived whole and waits, paused (`-S`).
 pub const INCOMING_COMPLETE: &str = "paused";

@@ -27,8 +27,9 @@ use super::config_ops::volumes;
 use super::locate::{noun, Located};
 use super::power::lock_of;
 use crate::error::NodeError;
-use crate::guest_messages::{GuestRequest, TaskStarted};
 use crate::node::{cfs_path, ClusterRuntime, Node};
+use brigade_api::guests::GuestRequest;
+use brigade_api::tasks::TaskStarted;
 
 /// How often a live migration's progress is polled.
 pub const MIGRATION_POLL_INTERVAL: Duration = Duration::from_millis(100);

@@ -13,8 +13,8 @@ use tokio::io::AsyncBufReadExt;
 use super::super::config_ops::volumes;
 use super::super::locate::Located;
 use crate::error::NodeError;
-use crate::guest_messages::MigrationResult;
 use crate::node::Node;
+use brigade_api::tasks::MigrationResult;
 
 impl Node {
     pub(super) async fn migrate_offline(
