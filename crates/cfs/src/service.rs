@@ -11,7 +11,7 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::{Config, ServerState, SnapshotPolicy};
 use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 
-use brigade_core::CfsPath;
+use brigade_core::{poll_until, CfsPath};
 
 use crate::command::{Applied, Change, CommandResult, Op, Proposal};
 use crate::error::CfsError;
@@ -34,6 +34,8 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const LOCAL_APPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often that wait re-checks without a change event.
 const LOCAL_APPLY_POLL: Duration = Duration::from_millis(5);
+/// How often a bootstrapping node checks that it leads its one-member cluster.
+const BOOTSTRAP_POLL: Duration = Duration::from_millis(20);
 /// Most operations batched into one Raft entry.
 pub const MAX_BATCH_OPS: usize = 512;
 /// Most file bytes batched into one Raft entry.
@@ -350,16 +352,13 @@ impl Cfs {
             .initialize(members)
             .await
             .map_err(CfsError::invalid)?;
-        let deadline = Instant::now() + WRITE_TIMEOUT;
-        while !self.is_quorate() {
-            if Instant::now() > deadline {
-                return Err(CfsError::Timeout {
-                    secs: WRITE_TIMEOUT.as_secs(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(())
+        poll_until(Instant::now() + WRITE_TIMEOUT, BOOTSTRAP_POLL, || {
+            std::future::ready(self.is_quorate())
+        })
+        .await
+        .map_err(|_| CfsError::Timeout {
+            secs: WRITE_TIMEOUT.as_secs(),
+        })
     }
 
     // ---- reads ----

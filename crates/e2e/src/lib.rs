@@ -2,6 +2,7 @@
 
 pub mod guests;
 pub mod readme;
+pub mod timing;
 pub mod witness;
 
 use std::collections::BTreeMap;
@@ -9,8 +10,16 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use brigade_client::Client;
+use brigade_core::{poll_until, poll_until_blocking};
 use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
+
+/// How often [`eventually`] and [`holds_for`] check.
+pub const EVENTUALLY_INTERVAL: Duration = Duration::from_millis(100);
+/// How often blocking waits (pipes, child processes) check.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How often [`wait_task`] asks for a task's status.
+pub const TASK_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Removes the firewall rules tagged `.0` when dropped, so a failing test leaves no partition behind.
 pub struct HealOnDrop(pub &'static str);
@@ -146,14 +155,10 @@ impl LineSink {
 
     /// Waits up to `timeout` until `done(lines)`; returns the lines then.
     pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let lines = self.lines();
-            if done(&lines) || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let _ = poll_until_blocking(Instant::now() + timeout, POLL_INTERVAL, || {
+            done(&self.lines())
+        });
+        self.lines()
     }
 
     /// Every line, once the writer is gone.
@@ -205,26 +210,45 @@ pub async fn dump(client: &Client, dir: &str) -> anyhow::Result<BTreeMap<String,
     Ok(out)
 }
 
-/// Polls `check` until it returns true or `timeout` passes.
-pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+/// Polls `check` until it returns true; fails the test if `timeout` passes first.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let start = Instant::now();
-    let deadline = start + timeout;
     eprintln!("waiting for: {what}");
-    loop {
-        if check().await {
-            eprintln!("  done after {:?}: {what}", start.elapsed());
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let r = poll_until(start + timeout, EVENTUALLY_INTERVAL, check).await;
+    assert!(r.is_ok(), "timed out after {timeout:?} waiting for: {what}");
+    eprintln!("  done after {:?}: {what}", start.elapsed());
+}
+
+/// Polls `check` throughout `period` (a negative wait: "nothing happens for a while");
+/// fails the test at the first poll where it does not hold.
+pub async fn holds_for<F, Fut>(period: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    eprintln!("checking for {period:?}: {what}");
+    let broke = poll_until(start + period, EVENTUALLY_INTERVAL, || {
+        let f = check();
+        async move { !f.await }
+    })
+    .await;
+    assert!(
+        broke.is_err(),
+        "after {:?} of {period:?}, no longer: {what}",
+        start.elapsed()
+    );
+}
+
+/// Lets the cluster settle for `period` (derived from its timing, see [`timing`]): the
+/// time in which what the test provoked must have happened, or can no longer happen.
+pub async fn settle(period: Duration, why: &str) {
+    eprintln!("settling for {period:?}: {why}");
+    tokio::time::sleep(period).await;
 }
 
 /// Writes `path` through `client`, retrying while the cluster elects a leader.
@@ -234,17 +258,48 @@ pub async fn write_retrying(
     content: &str,
     timeout: Duration,
 ) -> anyhow::Result<u64> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    let last = std::cell::RefCell::new(None);
+    let written = poll_until(Instant::now() + timeout, EVENTUALLY_INTERVAL, || async {
         match client.fs_put(path, content).await {
-            Ok(a) => return Ok(a.version),
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(a) => Some(a.version),
+            Err(e) => {
+                *last.borrow_mut() = Some(e);
+                None
             }
-            Err(e) => return Err(e.into()),
         }
+    })
+    .await;
+    match (written, last.into_inner()) {
+        (Ok(v), _) => Ok(v),
+        (Err(_), Some(e)) => Err(e.into()),
+        (Err(t), None) => Err(t.into()),
     }
+}
+
+/// Waits up to `timeout` for a child process to exit; its status, if it did.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    poll_until_blocking(Instant::now() + timeout, POLL_INTERVAL, || {
+        child.try_wait().ok().flatten()
+    })
+    .ok()
+}
+
+/// Waits until task `upid` on `node` ends; its status then (ok or error).
+pub async fn wait_task(
+    client: &Client,
+    node: &str,
+    upid: &str,
+    timeout: Duration,
+) -> brigade_api::tasks::TaskStatus {
+    let ended = poll_until(Instant::now() + timeout, TASK_POLL_INTERVAL, || async {
+        let t = client.task_status(node, upid).await.expect("task status");
+        (t.status != brigade_api::tasks::TaskState::Running).then_some(t)
+    })
+    .await;
+    ended.unwrap_or_else(|e| panic!("task {upid} did not finish: {e}"))
 }
 
 #[cfg(test)]

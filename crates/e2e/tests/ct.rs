@@ -130,20 +130,15 @@ async fn a_container_runs_stops_and_migrates_offline() {
     assert_eq!(n1.locate(VMID).await.expect("locate").node, "n3");
 }
 
+/// The migration task's result, once it ended well.
 async fn wait_task(
     c: &brigade_client::Client,
     node: &str,
     upid: &str,
 ) -> brigade_api::tasks::MigrationResult {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let t = c.task_status(node, upid).await.expect("task");
-        match t.status.as_str() {
-            "ok" => return t.result.expect("a result"),
-            "error" => panic!("task failed: {:?}", t.error),
-            _ => {}
-        }
-        assert!(std::time::Instant::now() < deadline, "task did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = brigade_e2e::wait_task(c, node, upid, Duration::from_secs(60)).await;
+    match t.status.as_str() {
+        "ok" => t.result.expect("a result"),
+        _ => panic!("task failed: {:?}", t.error),
     }
 }

@@ -9,8 +9,9 @@ use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{
     add_shared_storage, appliance, guest_pid, qemu_processes, vm_ticks, wait_tick,
 };
+use brigade_e2e::timing::ClusterTiming;
 use brigade_e2e::witness::ProcessWatch;
-use brigade_e2e::{cluster, eventually, HealOnDrop};
+use brigade_e2e::{cluster, eventually, holds_for, settle, HealOnDrop};
 use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 use brigade_node::ha::ops::ResourceRequest;
@@ -20,9 +21,20 @@ const VMID: u32 = 100;
 /// 7.2 s), still longer than a Raft leader election (about 3.5 s here), which a
 /// healthy node must ride out without fencing itself.
 const DATACENTER: &str = "migration: secure\nha: fence_timeout=6\n";
+/// The fence timeout DATACENTER sets.
+const FENCE_TIMEOUT_SECS: u64 = 6;
 const NODE_TIMEOUT_SECS: u32 = 3;
 const BOOT: Duration = Duration::from_secs(40);
 const FAILOVER: Duration = Duration::from_secs(60);
+
+/// The timing of the clusters `setup` makes.
+fn timing() -> ClusterTiming {
+    ClusterTiming::new(
+        &RaftTuning::default(),
+        NODE_TIMEOUT_SECS,
+        FENCE_TIMEOUT_SECS,
+    )
+}
 
 /// A 3-node cluster with shared storage and HA VM 100 running on n2.
 async fn setup(name: &str, subnet: u8) -> (ProcCluster, Client) {
@@ -132,7 +144,7 @@ async fn an_isolated_node_kills_its_vm_before_it_starts_elsewhere() {
     drop(_heal);
     brigade_localcluster::firewall::heal("ha-isolate").expect("heal");
     // n2 returns; the VM must stay single (and running) through the reunion.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    settle(timing().reunion(), "n2 returns to the cluster").await;
     eventually(
         Duration::from_secs(30),
         "VM 100 runs once after healing",
@@ -159,7 +171,12 @@ async fn a_hung_daemon_is_fenced_by_its_watchdog_and_does_not_restart_the_vm() {
     c.resume(1);
     c.wait_api(1).await.expect("n2 answers again");
     // Give n2's LRM time to act: it must not start the VM again.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    holds_for(
+        timing().lrm_reaction(),
+        "n2 does not start VM 100 again",
+        || async { guest_pid(&c, 1, VMID).is_none() },
+    )
+    .await;
     assert!(
         guest_pid(&c, 1, VMID).is_none(),
         "n2 started VM 100 again after resuming"

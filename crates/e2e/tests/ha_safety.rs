@@ -20,6 +20,10 @@ const VMID: u32 = 100;
 const NODE_TIMEOUT_SECS: u32 = 3;
 const BOOT: Duration = Duration::from_secs(40);
 const FAILOVER: Duration = Duration::from_secs(60);
+/// How long the clean-stop test watches for a QEMU reappearing on the stopping node.
+const STOP_WATCH: Duration = Duration::from_secs(6);
+/// How often it looks.
+const STOP_WATCH_INTERVAL: Duration = Duration::from_millis(50);
 
 fn set_fault(c: &ProcCluster, i: usize, line: &str) {
     std::fs::write(
@@ -129,7 +133,7 @@ async fn a_failover_shutdown_never_restarts_what_it_kills() {
         let dir = c.run_dir(1);
         std::thread::spawn(move || {
             // Whether a QEMU of VM 100 reappears on n2 while it stops.
-            let deadline = std::time::Instant::now() + Duration::from_secs(6);
+            let deadline = std::time::Instant::now() + STOP_WATCH;
             let mut seen_again = false;
             let mut gone = false;
             while std::time::Instant::now() < deadline {
@@ -141,7 +145,7 @@ async fn a_failover_shutdown_never_restarts_what_it_kills() {
                 } else if gone {
                     seen_again = true;
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(STOP_WATCH_INTERVAL);
             }
             seen_again
         })

@@ -14,7 +14,7 @@ use brigade_e2e::guests::{appliance, ticks};
 use brigade_e2e::readme::{strip_comment, Coverage};
 use brigade_e2e::{
     assert_quiet_on_closed_pipe, bin, brigade_env, brigade_into_closed_pipe, eventually, test_dir,
-    LineSink, Run,
+    wait_exit, LineSink, Run,
 };
 use serde_json::Value;
 
@@ -176,11 +176,7 @@ fn console_ticks(t: &Tour, args: &[&str], want: usize, ctrl_d: bool) -> (Vec<u64
     let mut stderr = String::new();
     if ctrl_d {
         drop(child.stdin.take());
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let status = child.try_wait().ok().flatten();
+        let status = wait_exit(&mut child, Duration::from_secs(10));
         if status.is_none() {
             let _ = child.kill();
         }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{add_shared_storage, appliance, qemu_processes, vm_ticks, wait_tick};
+use brigade_e2e::timing::APPLIANCE_TICK;
 use brigade_e2e::witness::TickWitness;
-use brigade_e2e::{cluster, eventually, HealOnDrop};
+use brigade_e2e::{cluster, eventually, wait_task, HealOnDrop};
 use brigade_localcluster::{firewall, ProcCluster};
 use brigade_node::config::RaftTuning;
 use brigade_node::faults::FAULTS_FILE;
@@ -21,7 +22,7 @@ const BOOT: Duration = Duration::from_secs(40);
 /// A migration of the 128 MiB appliance takes about a second here; allow for load.
 const MIGRATION: Duration = Duration::from_secs(60);
 /// The witness needs a few ticks on each side of a switch-over to see two copies.
-const SETTLE: Duration = Duration::from_secs(4);
+const SETTLE: Duration = APPLIANCE_TICK.saturating_mul(4);
 const TAG: &str = "migration-safety";
 
 fn set_fault(c: &ProcCluster, i: usize, line: &str) {
@@ -45,16 +46,10 @@ async fn migrate(via: &Client, target: &str) -> Result<(), String> {
         .guest_migrate(&loc, target, true)
         .await
         .map_err(|e| e.to_string())?;
-    let deadline = std::time::Instant::now() + MIGRATION;
-    loop {
-        let s = via.task_status(&task.node, &task.upid).await.expect("task");
-        match s.status.as_str() {
-            "running" => {}
-            "ok" => return Ok(()),
-            _ => return Err(s.error.unwrap_or_default()),
-        }
-        assert!(std::time::Instant::now() < deadline, "migration task hangs");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let s = wait_task(via, &task.node, &task.upid, MIGRATION).await;
+    match s.status.as_str() {
+        "ok" => Ok(()),
+        _ => Err(s.error.unwrap_or_default()),
     }
 }
 

@@ -8,6 +8,10 @@ use brigade_e2e::{cluster, eventually, HealOnDrop};
 use brigade_localcluster::firewall;
 use brigade_node::config::RaftTuning;
 
+/// How often the majority writes while the partition lasts.
+const WRITE_INTERVAL_CUT: Duration = Duration::from_millis(200);
+/// How often it writes after the heal (each write must stay fast).
+const WRITE_INTERVAL_HEALED: Duration = Duration::from_millis(100);
 const TAG: &str = "e2e-prevote";
 /// Many election timeouts (default 1-2 s after a 2 s leader lease).
 const ISOLATION: Duration = Duration::from_secs(20);
@@ -51,7 +55,7 @@ async fn an_isolated_node_rejoins_without_deposing_the_leader() {
             .await
             .expect("the majority writes during the partition");
         k += 1;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(WRITE_INTERVAL_CUT).await;
     }
     let isolated = status(cut).await;
     eprintln!(
@@ -82,7 +86,7 @@ async fn an_isolated_node_rejoins_without_deposing_the_leader() {
             )),
         }
         n += 1;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(WRITE_INTERVAL_HEALED).await;
     }
     eprintln!("{n} writes after the heal, slowest {worst:?}");
     assert!(

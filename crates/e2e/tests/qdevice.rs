@@ -4,9 +4,22 @@ use std::time::Duration;
 
 use brigade_cfs::NOT_QUORATE_MSG;
 use brigade_client::Client;
-use brigade_e2e::{cluster, eventually, write_retrying};
+use brigade_e2e::timing::ClusterTiming;
+use brigade_e2e::{cluster, eventually, settle, write_retrying};
 use brigade_localcluster::{firewall, ProcCluster};
 use brigade_node::config::RaftTuning;
+
+/// How often "exactly one side is quorate" is checked while it must stay so.
+const STAYS_CHECK_INTERVAL: Duration = Duration::from_millis(300);
+
+/// The timing of these clusters (default Raft timing; node_timeout and HA untouched).
+fn timing() -> ClusterTiming {
+    ClusterTiming::new(
+        &RaftTuning::default(),
+        brigade_core::cluster_conf::DEFAULT_NODE_TIMEOUT_SECS,
+        u64::from(brigade_core::cluster_conf::DEFAULT_NODE_TIMEOUT_SECS),
+    )
+}
 
 async fn quorate(c: &Client) -> bool {
     c.status().await.is_ok_and(|s| s.quorate)
@@ -97,11 +110,15 @@ async fn cutting_the_two_nodes_apart_leaves_exactly_one_quorate() {
     firewall::cut(c.nodes[0].addr, c.nodes[1].addr, "e2e-qdevice-cut").expect("cut");
     let (n1, n2) = (c.client(0).expect("n1"), c.client(1).expect("n2"));
     // Give the loser time to lose its lease, then check it stays lost.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    settle(
+        timing().quorum_settles(),
+        "the cut decides who keeps quorum",
+    )
+    .await;
     for _ in 0..10 {
         let (a, b) = (quorate(&n1).await, quorate(&n2).await);
         assert!(a ^ b, "exactly one side is quorate (n1 {a}, n2 {b})");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(STAYS_CHECK_INTERVAL).await;
     }
     let loser = if quorate(&n1).await { &n2 } else { &n1 };
     assert_eq!(
@@ -122,7 +139,11 @@ async fn losing_the_qdevice_keeps_both_nodes_quorate_and_it_counts_again_when_ba
     let (mut c, q) = with_qdevice("qdevice-lost", 32, 2).await;
     c.kill(q);
     let (n1, n2) = (c.client(0).expect("n1"), c.client(1).expect("n2"));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    settle(
+        timing().lease_outlived(),
+        "a node without its majority would lose quorum",
+    )
+    .await;
     assert!(quorate(&n1).await && quorate(&n2).await, "2 of 3 votes");
     write_retrying(&n2, "qdevice/without", "ok", Duration::from_secs(20))
         .await
@@ -249,7 +270,11 @@ async fn four_nodes_and_a_qdevice_split_two_two_exactly_one_half_quorate() {
     let b: Vec<_> = c.nodes[2..4].iter().map(|n| n.addr).collect();
     firewall::partition(&a, &b, "e2e-qdevice-four").expect("partition");
     let clients: Vec<Client> = (0..4).map(|i| c.client(i).expect("client")).collect();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    settle(
+        timing().quorum_settles(),
+        "the split decides which half keeps quorum",
+    )
+    .await;
     eventually(Duration::from_secs(20), "exactly one half quorate", || {
         let clients = clients.clone();
         async move {

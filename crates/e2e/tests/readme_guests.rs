@@ -12,7 +12,8 @@ use std::time::Duration;
 use brigade_e2e::guests::{appliance, ticks, vm_ticks, wait_tick};
 use brigade_e2e::readme::Coverage;
 use brigade_e2e::{
-    assert_quiet_on_closed_pipe, bin, brigade_into_closed_pipe, cluster, eventually, LineSink,
+    assert_quiet_on_closed_pipe, bin, brigade_into_closed_pipe, cluster, eventually, wait_exit,
+    LineSink,
 };
 use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
@@ -117,11 +118,7 @@ fn attach_and_detach(cli: &Cli, vmid: &str) -> Vec<u64> {
     let two_ticks = |l: &[String]| l.iter().filter(|l| l.contains("tick ")).count() >= 2;
     out.wait_for(Duration::from_secs(20), two_ticks);
     drop(child.stdin.take());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let done = child.try_wait().ok().flatten();
+    let done = wait_exit(&mut child, Duration::from_secs(10));
     let _ = child.kill();
     let _ = child.wait();
     assert!(done.is_some_and(|s| s.success()), "Ctrl-D did not detach");

@@ -5,10 +5,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use brigade_core::layout::GuestKind;
+use brigade_core::poll_until;
 use brigade_e2e::guests::{
     add_shared_storage, appliance, guest_pid, qemu_processes, vm_ticks, wait_tick,
 };
-use brigade_e2e::{bin, brigade, cluster, eventually};
+use brigade_e2e::timing::APPLIANCE_TICK;
+use brigade_e2e::{bin, brigade, cluster, eventually, holds_for, EVENTUALLY_INTERVAL};
 use brigade_node::config::RaftTuning;
 
 const VMID: u32 = 100;
@@ -36,9 +38,10 @@ async fn console_line(cfg: &std::path::Path) -> String {
             .unwrap_or_default()
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !reader.is_finished() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let _ = poll_until(deadline, EVENTUALLY_INTERVAL, || {
+        std::future::ready(reader.is_finished())
+    })
+    .await;
     let _ = child.kill();
     let _ = child.wait();
     reader.join().expect("reader").trim().to_string()
@@ -93,7 +96,10 @@ async fn a_vm_runs_survives_its_daemon_and_migrates_live() {
     let pid = guest_pid(&c, 0, VMID).expect("qemu runs on n1");
     c.kill(0);
     let before = vm_ticks(&c, 0, VMID).last().copied().unwrap_or(0);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    holds_for(2 * APPLIANCE_TICK, "QEMU outlives its daemon", || async {
+        brigade_guest::process::is_alive(pid)
+    })
+    .await;
     assert!(
         brigade_guest::process::is_alive(pid),
         "QEMU died with its daemon"

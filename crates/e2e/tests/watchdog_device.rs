@@ -3,11 +3,16 @@
 //! deadline is further away than the device's timeout, stops so the device would fire
 //! by the deadline, and closes it with the magic 'V' when disarmed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use brigade_e2e::{bin, eventually};
+use brigade_e2e::{bin, eventually, holds_for};
 use brigade_node::ha::clock::boot_ms;
 use brigade_node::ha::watchdog::Feed;
+
+/// The device's timeout given to the helper (`--device-timeout 2`).
+const DEVICE_TIMEOUT_MS: u64 = 2000;
+/// How long the device must stay quiet once deadline - timeout passed: past the deadline.
+const QUIET: Duration = Duration::from_millis(DEVICE_TIMEOUT_MS + 500);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_helper_feeds_a_device_until_the_deadline_minus_its_timeout() {
@@ -42,15 +47,20 @@ async fn the_helper_feeds_a_device_until_the_deadline_minus_its_timeout() {
     })
     .await;
     // Past deadline - timeout, the device gets nothing more.
-    while boot_ms() < deadline - 1900 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last_keepalive = deadline - DEVICE_TIMEOUT_MS + 100;
+    eventually(
+        Duration::from_secs(5),
+        "deadline - timeout has passed",
+        || async { boot_ms() >= last_keepalive },
+    )
+    .await;
     let fed = size();
     assert!(fed >= 2, "about one keepalive a second: {fed}");
-    let quiet = Instant::now();
-    while quiet.elapsed() < Duration::from_millis(2500) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Quiet until (and past) the deadline, when the device would fire.
+    holds_for(QUIET, "no keepalive after deadline - timeout", || async {
+        size() == fed
+    })
+    .await;
     assert_eq!(size(), fed, "keepalives after deadline - timeout");
     // A later deadline: alive again; then disarmed: the magic close.
     std::fs::write(

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 
 use brigade_client::{Client, ClientOptions};
+use brigade_core::{poll_until, poll_until_blocking};
 use brigade_guest::process::{self, Signal};
 use brigade_node::config::{NodeConfig, RaftTuning};
 use brigade_node::state_dir::{API_CERT, LOCAL_TOKEN};
@@ -43,6 +44,10 @@ pub const TEST_RUN_ROOT: &str = "/run/brigade";
 
 /// Poll interval while waiting.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long a node may take to exit after SIGTERM (a clean stop).
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a SIGKILLed node (started by an earlier process) may take to be gone.
+pub const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One node process.
 pub struct NodeProc {
@@ -281,7 +286,7 @@ impl ProcCluster {
         if let Some(mut c) = node.child.take() {
             let _ = c.wait();
         } else if let Some(pid) = node.detached_pid {
-            wait_gone(pid, Duration::from_secs(5));
+            wait_gone(pid, KILL_TIMEOUT);
         }
         node.detached_pid = None;
     }
@@ -292,28 +297,32 @@ impl ProcCluster {
         node.signal(Signal::SIGTERM);
         if node.child.is_none() {
             if let Some(pid) = node.detached_pid.take() {
-                if !wait_gone(pid, Duration::from_secs(15)) {
+                if !wait_gone(pid, STOP_TIMEOUT) {
                     node.detached_pid = Some(pid);
                     node.signal(Signal::SIGKILL);
                     node.detached_pid = None;
-                    bail!("{} did not stop within 15 s of SIGTERM; killed", node.name);
+                    bail!(
+                        "{} did not stop within {STOP_TIMEOUT:?} of SIGTERM; killed",
+                        node.name
+                    );
                 }
             }
         }
         node.detached_pid = None;
         if let Some(mut c) = node.child.take() {
-            let deadline = Instant::now() + Duration::from_secs(15);
-            loop {
-                if c.try_wait()?.is_some() {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                    bail!("{} did not stop within 15 s of SIGTERM", node.name);
-                }
-                std::thread::sleep(POLL_INTERVAL);
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            let exited = poll_until_blocking(deadline, POLL_INTERVAL, || {
+                c.try_wait().map(|s| s.is_some()).unwrap_or(true)
+            });
+            if exited.is_err() {
+                let _ = c.kill();
+                let _ = c.wait();
+                bail!(
+                    "{} did not stop within {STOP_TIMEOUT:?} of SIGTERM",
+                    node.name
+                );
             }
+            c.wait()?;
         }
         Ok(())
     }
@@ -372,23 +381,23 @@ impl ProcCluster {
     /// Waits until node `i` answers its API.
     pub async fn wait_api(&self, i: usize) -> anyhow::Result<()> {
         let deadline = Instant::now() + NODE_START_TIMEOUT;
-        loop {
-            if let Ok(c) = self.local_client(i) {
-                if c.version().await.is_ok() {
-                    return Ok(());
-                }
+        let answered = poll_until(deadline, POLL_INTERVAL, || async {
+            match self.local_client(i) {
+                Ok(c) => c.version().await.is_ok(),
+                Err(_) => false,
             }
-            if Instant::now() > deadline {
-                bail!(
-                    "{} did not answer its API within {:?} (see {}/{}.log)",
-                    self.nodes[i].name,
-                    NODE_START_TIMEOUT,
-                    self.dir.display(),
-                    self.nodes[i].name
-                );
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
+        })
+        .await;
+        if answered.is_err() {
+            bail!(
+                "{} did not answer its API within {:?} (see {}/{}.log)",
+                self.nodes[i].name,
+                NODE_START_TIMEOUT,
+                self.dir.display(),
+                self.nodes[i].name
+            );
         }
+        Ok(())
     }
 
     /// Starts `n` nodes, creates cluster `name` on the first and joins the others.
@@ -457,26 +466,32 @@ impl ProcCluster {
     /// Waits until every listed node reports itself quorate with the same leader.
     pub async fn wait_quorate(&self, nodes: &[usize]) -> anyhow::Result<u64> {
         let deadline = Instant::now() + QUORUM_TIMEOUT;
-        loop {
+        let leader = poll_until(deadline, POLL_INTERVAL, || async {
             let mut leaders = Vec::new();
             for &i in nodes {
-                match self.client(i)?.status().await {
+                let c = match self.client(i) {
+                    Ok(c) => c,
+                    Err(e) => return Some(Err(e)),
+                };
+                match c.status().await {
                     Ok(s) if s.quorate => leaders.push(s.cfs.and_then(|c| c.leader)),
-                    _ => break,
+                    _ => return None,
                 }
             }
-            if leaders.len() == nodes.len() && leaders.windows(2).all(|w| w[0] == w[1]) {
-                if let Some(Some(l)) = leaders.first() {
-                    return Ok(*l);
-                }
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "nodes {nodes:?} did not agree on a quorate leader within {QUORUM_TIMEOUT:?}"
-                );
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+            let agreed = leaders.windows(2).all(|w| w[0] == w[1]);
+            leaders
+                .first()
+                .copied()
+                .flatten()
+                .filter(|_| agreed)
+                .map(Ok)
+        })
+        .await;
+        leader.map_err(|_| {
+            anyhow::anyhow!(
+                "nodes {nodes:?} did not agree on a quorate leader within {QUORUM_TIMEOUT:?}"
+            )
+        })?
     }
 
     /// Edits cluster.conf through the API (compare-and-swap on its version).
@@ -518,14 +533,7 @@ pub fn pid_alive(pid: u32) -> bool {
 
 /// Waits until `pid` is gone; false on timeout.
 pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while pid_alive(pid) {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(POLL_INTERVAL);
-    }
-    true
+    poll_until_blocking(Instant::now() + timeout, POLL_INTERVAL, || !pid_alive(pid)).is_ok()
 }
 
 impl Drop for ProcCluster {

@@ -21,6 +21,9 @@ pub struct Protocols {
     pub tunnel: Option<TunnelHandler>,
 }
 
+/// How long the listener pauses after a failed accept (out of file descriptors, say).
+const ACCEPT_RETRY_INTERVAL: Duration = Duration::from_millis(50);
+
 /// How long a client may take to finish the TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -49,7 +52,7 @@ pub async fn serve_tls<S, B>(
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(ACCEPT_RETRY_INTERVAL).await;
                 continue;
             }
         };

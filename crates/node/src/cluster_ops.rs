@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use brigade_cfs::{Cfs, CfsError, Member, Op};
 use brigade_core::cluster_conf::{ClusterConf, NodeEntry};
-use brigade_core::{layout, NodeName};
+use brigade_core::{layout, poll_until, NodeName};
 use brigade_net::pki;
 use brigade_net::{http_client, tls};
 
@@ -20,6 +20,8 @@ use brigade_api::ErrorBody;
 
 /// How long a joining node waits to be replicated to and quorate.
 pub const JOIN_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a joining node checks whether it votes yet.
+const JOIN_SETTLE_POLL: Duration = Duration::from_millis(50);
 /// Timeout of the join application sent to a member.
 pub const JOIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -358,14 +360,13 @@ impl Node {
                 .unwrap_or(usize::MAX);
             me_voter || voters >= max_voters
         };
-        while !settled(&rt) {
-            if Instant::now() > deadline {
-                return Err(NodeError::Upstream(
+        poll_until(deadline, JOIN_SETTLE_POLL, || std::future::ready(settled(&rt)))
+            .await
+            .map_err(|_| {
+                NodeError::Upstream(
                     "joined, but the cluster has not replicated to this node yet; check 'brigade cluster status'".into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+                )
+            })?;
         tracing::info!(cluster = %grant.cluster, node_id = grant.node_id, "joined cluster");
         Ok(JoinResult {
             cluster: grant.cluster,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use brigade_cfs::Op;
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout::{self, GuestKind};
-use brigade_core::{CfsPath, VmId};
+use brigade_core::{poll_until, CfsPath, VmId};
 use brigade_guest::{GuestLock, Storage, StorageConfig, VolumeId};
 
 use super::locate::{self, noun, Located};
@@ -17,6 +17,8 @@ use crate::node::{cfs_path, ClusterRuntime, Node};
 /// How long a peer not (yet) heard is given before it is called offline.
 pub const LIVENESS_GRACE: std::time::Duration =
     brigade_membership::service::HEARTBEAT_INTERVAL.saturating_mul(2);
+/// How often that grace looks for the peer's heartbeat.
+const LIVENESS_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Node {
     /// The guest, which must live on this node.
@@ -164,11 +166,9 @@ impl Node {
                     .any(|p| p.name == name && p.alive)
         };
         // A node that just started has not heard everyone yet: give heartbeats a moment.
-        let waited = std::time::Instant::now();
-        while !is_alive() && waited.elapsed() < LIVENESS_GRACE {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        if !is_alive() {
+        let grace = std::time::Instant::now() + LIVENESS_GRACE;
+        let heard = poll_until(grace, LIVENESS_POLL, || std::future::ready(is_alive())).await;
+        if heard.is_err() {
             return Err(NodeError::Unavailable(format!(
                 "node {name} is offline (no heartbeats within node_timeout)"
             )));

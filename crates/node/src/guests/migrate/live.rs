@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use brigade_core::layout::GuestKind;
+use brigade_core::poll_until;
 use brigade_guest::qemu;
 use brigade_net::tunnel;
 use serde_json::{json, Value};
@@ -99,30 +100,26 @@ impl Node {
             );
         }
         self.kill_guest(GuestKind::Qemu, l.vmid).await?;
-        let waited = Instant::now();
-        loop {
-            let s = self
-                .guest_on_within(
-                    target,
-                    GuestRequest::IncomingStatus { vmid: l.vmid },
-                    SWITCH_OVER_REQUEST_TIMEOUT,
-                )
-                .await;
-            if s.as_ref()
-                .ok()
-                .and_then(|s| s.get("status"))
-                .and_then(Value::as_str)
-                == Some("running")
-            {
-                break;
-            }
-            if waited.elapsed() > TARGET_RESUME_TIMEOUT {
-                return Err(NodeError::Upstream(format!(
-                    "the guest was handed over to {target} but does not run there yet after {} s; {target} resumes it once it sees its config",
-                    TARGET_RESUME_TIMEOUT.as_secs()
-                )));
-            }
-            tokio::time::sleep(MIGRATION_POLL_INTERVAL / 4).await;
+        let runs_there = poll_until(
+            Instant::now() + TARGET_RESUME_TIMEOUT,
+            MIGRATION_POLL_INTERVAL / 4,
+            || async {
+                let s = self
+                    .guest_on_within(
+                        target,
+                        GuestRequest::IncomingStatus { vmid: l.vmid },
+                        SWITCH_OVER_REQUEST_TIMEOUT,
+                    )
+                    .await;
+                s.ok().and_then(|s| s.get("status").cloned()) == Some(json!("running"))
+            },
+        )
+        .await;
+        if runs_there.is_err() {
+            return Err(NodeError::Upstream(format!(
+                "the guest was handed over to {target} but does not run there yet after {} s; {target} resumes it once it sees its config",
+                TARGET_RESUME_TIMEOUT.as_secs()
+            )));
         }
         result.handover_ms = Some(completed_at.elapsed().as_millis() as u64);
         result.total_time_ms = started.elapsed().as_millis() as u64;
@@ -250,36 +247,44 @@ impl Node {
         let completed_at = Instant::now();
         crate::faults::pause_or(&self.config.state_dir(), "migrate.completed").await;
         // The target must confirm it holds the whole guest before the config moves.
-        loop {
-            let s = self
-                .guest_on_within(
-                    target,
-                    GuestRequest::IncomingStatus { vmid: l.vmid },
-                    SWITCH_OVER_REQUEST_TIMEOUT,
-                )
-                .await
-                .map_err(|e| {
-                    NodeError::Upstream(format!(
-                        "the target {target} could not confirm it holds the guest ({e}); the guest keeps running here"
-                    ))
-                })?;
-            match s.get("status").and_then(Value::as_str) {
-                Some(INCOMING_COMPLETE) => break,
-                Some("inmigrate") | Some("prelaunch") => {}
-                other => {
-                    return Err(NodeError::Upstream(format!(
+        let confirmed = poll_until(
+            completed_at + TARGET_RESUME_TIMEOUT,
+            MIGRATION_POLL_INTERVAL / 10,
+            || async {
+                let s = match self
+                    .guest_on_within(
+                        target,
+                        GuestRequest::IncomingStatus { vmid: l.vmid },
+                        SWITCH_OVER_REQUEST_TIMEOUT,
+                    )
+                    .await
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return Some(Err(NodeError::Upstream(format!(
+                            "the target {target} could not confirm it holds the guest ({e}); the guest keeps running here"
+                        ))))
+                    }
+                };
+                match s.get("status").and_then(Value::as_str) {
+                    Some(INCOMING_COMPLETE) => Some(Ok(())),
+                    Some("inmigrate") | Some("prelaunch") => None,
+                    other => Some(Err(NodeError::Upstream(format!(
                         "the target {target} did not receive the guest (its copy is {}); the guest keeps running here",
                         other.unwrap_or("gone")
-                    )))
+                    )))),
                 }
-            }
-            if completed_at.elapsed() > TARGET_RESUME_TIMEOUT {
+            },
+        )
+        .await;
+        match confirmed {
+            Ok(answer) => answer?,
+            Err(_) => {
                 return Err(NodeError::Upstream(format!(
                     "the target {target} did not confirm the whole guest within {} s; the guest keeps running here",
                     TARGET_RESUME_TIMEOUT.as_secs()
-                )));
+                )))
             }
-            tokio::time::sleep(MIGRATION_POLL_INTERVAL / 10).await;
         }
         let ram = info.get("ram");
         Ok((
