@@ -124,21 +124,20 @@ fn write_op(
 
 fn read_text(cfs: &Cfs, path: &str) -> Result<(String, u64), NodeError> {
     let f = cfs.read(&cfs_path(path)?)?;
-    let text = String::from_utf8(f.data)
-        .map_err(|_| NodeError::Internal(format!("{path} is not UTF-8")))?;
+    let text =
+        String::from_utf8(f.data).map_err(NodeError::failed(format!("{path} is not UTF-8")))?;
     Ok((text, f.version))
 }
 
 /// Reads and parses cluster.conf from the local replica.
 pub fn read_cluster_conf(cfs: &Cfs) -> Result<ClusterConf, NodeError> {
     let (text, _) = read_text(cfs, layout::CLUSTER_CONF)?;
-    ClusterConf::parse(&text).map_err(|e| NodeError::Internal(format!("cluster.conf: {e}")))
+    ClusterConf::parse(&text).map_err(NodeError::failed("cluster.conf"))
 }
 
 fn read_cluster_conf_versioned(cfs: &Cfs) -> Result<(ClusterConf, u64), NodeError> {
     let (text, version) = read_text(cfs, layout::CLUSTER_CONF)?;
-    let conf =
-        ClusterConf::parse(&text).map_err(|e| NodeError::Internal(format!("cluster.conf: {e}")))?;
+    let conf = ClusterConf::parse(&text).map_err(NodeError::failed("cluster.conf"))?;
     Ok((conf, version))
 }
 
@@ -268,7 +267,7 @@ impl Node {
         if let Some(rt) = self.cluster() {
             return Err(NodeError::AlreadyInCluster(rt.membership.cluster.clone()));
         }
-        let token = JoinToken::decode(&req.token).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let token = JoinToken::decode(&req.token).map_err(NodeError::from)?;
         let target: SocketAddr = match req.address.parse::<SocketAddr>() {
             Ok(sa) => sa,
             Err(_) => match req.address.parse::<IpAddr>() {
@@ -309,7 +308,7 @@ impl Node {
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| NodeError::Upstream(e.to_string()))?;
+            .map_err(NodeError::peer(format!("reading the answer of {target}")))?;
         if !status.is_success() {
             let body: ErrorBody = serde_json::from_slice(&bytes).map_err(|_| {
                 NodeError::Upstream(format!(
@@ -320,7 +319,7 @@ impl Node {
             return Err(NodeError::from(body));
         }
         let grant: JoinGrant = serde_json::from_slice::<brigade_api::Data<JoinGrant>>(&bytes)
-            .map_err(|e| NodeError::Upstream(format!("bad join answer: {e}")))?
+            .map_err(NodeError::peer("bad join answer"))?
             .data;
         let fp = pki::fingerprint_pem(&grant.ca_pem).map_err(NodeError::internal)?;
         if fp != token.ca_fingerprint {
@@ -392,13 +391,13 @@ impl Node {
             .json(&op)
             .send()
             .await
-            .map_err(|e| {
-                NodeError::Upstream(format!("cannot reach the leader {}: {e}", leader.name))
-            })?;
-        let result: Result<AdminResult, ErrorBody> = resp
-            .json()
-            .await
-            .map_err(|e| NodeError::Upstream(e.to_string()))?;
+            .map_err(NodeError::peer(format!(
+                "cannot reach the leader {}",
+                leader.name
+            )))?;
+        let result: Result<AdminResult, ErrorBody> = resp.json().await.map_err(NodeError::peer(
+            format!("bad answer of the leader {}", leader.name),
+        ))?;
         result.map_err(NodeError::from)
     }
 
@@ -437,10 +436,7 @@ impl Node {
         {
             return Err(refused());
         }
-        let name: NodeName = app
-            .name
-            .parse()
-            .map_err(|e: brigade_core::FormatError| NodeError::Invalid(e.to_string()))?;
+        let name: NodeName = app.name.parse().map_err(NodeError::Format)?;
         let address: IpAddr = app
             .address
             .parse()
@@ -544,9 +540,7 @@ impl Node {
     }
 
     async fn remove_node(&self, rt: &ClusterRuntime, name: &str) -> Result<(), NodeError> {
-        let name: NodeName = name
-            .parse()
-            .map_err(|e: brigade_core::FormatError| NodeError::Invalid(e.to_string()))?;
+        let name: NodeName = name.parse().map_err(NodeError::Format)?;
         let (mut conf, version) = read_cluster_conf_versioned(&rt.cfs)?;
         let entry = conf
             .node(&name)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use brigade_cfs::{Cfs, CfsOptions, Member, RaftSettings};
 use brigade_core::layout;
-use brigade_core::{CfsPath, FormatError};
+use brigade_core::CfsPath;
 use brigade_net::pki::CertPair;
 use brigade_net::tls::{self, ReloadableCert};
 use brigade_net::{http_client, serve};
@@ -55,8 +55,7 @@ pub struct Node {
 }
 
 pub(crate) fn cfs_path(s: &str) -> Result<CfsPath, NodeError> {
-    s.parse()
-        .map_err(|e: FormatError| NodeError::Invalid(e.to_string()))
+    s.parse().map_err(NodeError::Format)
 }
 
 impl Node {
@@ -143,9 +142,13 @@ impl Node {
             .map_err(NodeError::internal)?;
         let mut listeners = Vec::new();
         for addr in std::iter::once(self.config.rpc_addr()).chain(self.config.rpc_addr1()) {
-            listeners.push(TcpListener::bind(addr).await.map_err(|e| {
-                NodeError::Internal(format!("cannot listen on {addr} for cluster RPC: {e}"))
-            })?);
+            listeners.push(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(NodeError::failed(format!(
+                        "cannot listen on {addr} for cluster RPC"
+                    )))?,
+            );
         }
         let cfs = Cfs::start(CfsOptions {
             node_id: membership.node_id,
@@ -169,7 +172,7 @@ impl Node {
             interval: brigade_membership::service::HEARTBEAT_INTERVAL,
         })
         .await
-        .map_err(|e| NodeError::Internal(e.to_string()))?;
+        .map_err(NodeError::failed("cannot start membership"))?;
         let server_tls =
             tls::rpc_server_config(ca_pem, identity.clone()).map_err(NodeError::internal)?;
         let routes = crate::rpc::router(self.clone());

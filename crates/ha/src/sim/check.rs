@@ -7,7 +7,9 @@ use crate::config::RequestState;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("at {time_ms} ms: {message}")]
 pub struct Violation {
+    /// When (simulated time).
     pub time_ms: u64,
+    /// What broke.
     pub message: String,
 }
 
@@ -34,17 +36,20 @@ impl Sim {
     }
 
     /// Whether every service asked to run runs exactly once (after the cluster healed).
-    pub fn all_started_run_once(&self) -> Result<(), String> {
+    pub fn all_started_run_once(&self) -> Result<(), Violation> {
         let running = self.running();
         for (sid, r) in &self.committed.resources.resources {
             if r.state == RequestState::Started {
                 match running.get(sid).map(Vec::len) {
                     Some(1) => {}
                     n => {
-                        return Err(format!(
-                            "{sid} should run once, runs on {} node(s)",
-                            n.unwrap_or(0)
-                        ))
+                        return Err(Violation {
+                            time_ms: self.now_ms,
+                            message: format!(
+                                "{sid} should run once, runs on {} node(s)",
+                                n.unwrap_or(0)
+                            ),
+                        })
                     }
                 }
             }

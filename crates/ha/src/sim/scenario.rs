@@ -113,27 +113,44 @@ fn kv<'a>(words: &'a [&'a str], key: &str) -> Option<&'a str> {
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }
 
-fn on_off(w: Option<&&str>) -> Result<bool, String> {
-    match w.copied() {
-        Some("on") | Some("enable") => Ok(true),
-        Some("off") | Some("disable") => Ok(false),
-        other => Err(format!("expected on/off, got {other:?}")),
+/// Why the words after `@TIME` are not an event.
+#[derive(Debug, thiserror::Error)]
+enum EventError {
+    /// A word is missing or not what the event needs.
+    #[error("{0}")]
+    Malformed(String),
+    /// A value the HA configuration refuses (a service id, a state, a policy).
+    #[error(transparent)]
+    Value(#[from] HaError),
+}
+
+impl From<&str> for EventError {
+    fn from(m: &str) -> Self {
+        EventError::Malformed(m.to_string())
     }
 }
 
-fn memory(w: &[&str]) -> Result<u64, String> {
+fn on_off(w: Option<&&str>) -> Result<bool, EventError> {
+    match w.copied() {
+        Some("on") | Some("enable") => Ok(true),
+        Some("off") | Some("disable") => Ok(false),
+        other => Err(EventError::Malformed(format!(
+            "expected on/off, got {other:?}"
+        ))),
+    }
+}
+
+fn memory(w: &[&str]) -> Result<u64, EventError> {
     kv(w, "memory").map_or(Ok(DEFAULT_GUEST_MEMORY_MIB), |m| {
-        m.parse().map_err(|_| format!("bad memory {m:?}"))
+        m.parse()
+            .map_err(|_| EventError::Malformed(format!("bad memory {m:?}")))
     })
 }
 
-fn parse_event(w: &[&str]) -> Result<Event, String> {
+fn parse_event(w: &[&str]) -> Result<Event, EventError> {
     let node = |i: usize| w.get(i).map(|s| s.to_string()).ok_or("missing node");
-    let sid = |i: usize| -> Result<ServiceId, String> {
-        w.get(i)
-            .ok_or("missing service")?
-            .parse()
-            .map_err(|e: HaError| e.to_string())
+    let sid = |i: usize| -> Result<ServiceId, EventError> {
+        Ok(w.get(i).ok_or("missing service")?.parse()?)
     };
     Ok(match (w.first().copied(), w.get(2).copied()) {
         (Some("power"), _) => Event::Power(node(1)?, on_off(w.get(2))?),
@@ -145,9 +162,9 @@ fn parse_event(w: &[&str]) -> Result<Event, String> {
         (Some("maintenance"), _) => Event::Maintenance(node(1)?, on_off(w.get(2))?),
         (Some("migrate"), _) => Event::Migrate(sid(1)?, node(2)?),
         (Some("failstart"), _) => Event::FailStart(sid(1)?, node(2)?, on_off(w.get(3))?),
-        (Some("policy"), _) => Event::Policy(
-            ShutdownPolicy::parse(w.get(1).ok_or("missing policy")?).map_err(|e| e.to_string())?,
-        ),
+        (Some("policy"), _) => {
+            Event::Policy(ShutdownPolicy::parse(w.get(1).ok_or("missing policy")?)?)
+        }
         (Some("timing"), _) => Event::FenceTimeout(
             kv(w, "fence_timeout")
                 .and_then(|v| v.parse().ok())
@@ -155,8 +172,7 @@ fn parse_event(w: &[&str]) -> Result<Event, String> {
         ),
         (Some("group"), _) => Event::Group(Group {
             name: node(1)?,
-            nodes: parse_group_nodes(kv(w, "nodes").ok_or("group needs nodes=")?)
-                .map_err(|e| e.to_string())?,
+            nodes: parse_group_nodes(kv(w, "nodes").ok_or("group needs nodes=")?)?,
             restricted: w.contains(&"restricted"),
             nofailback: w.contains(&"nofailback"),
         }),
@@ -170,17 +186,19 @@ fn parse_event(w: &[&str]) -> Result<Event, String> {
             sid: sid(1)?,
             node: kv(w, "node").map(str::to_string),
             group: kv(w, "group").map(str::to_string),
-            state: RequestState::parse(kv(w, "state").unwrap_or("started"))
-                .map_err(|e| e.to_string())?,
+            state: RequestState::parse(kv(w, "state").unwrap_or("started"))?,
             memory: memory(w)?,
             max_restart: kv(w, "max_restart").and_then(|m| m.parse().ok()),
             max_relocate: kv(w, "max_relocate").and_then(|m| m.parse().ok()),
         },
         (Some("service"), Some("remove")) => Event::ServiceRemove(sid(1)?),
-        (Some("service"), Some(s)) => {
-            Event::ServiceState(sid(1)?, RequestState::parse(s).map_err(|e| e.to_string())?)
+        (Some("service"), Some(s)) => Event::ServiceState(sid(1)?, RequestState::parse(s)?),
+        _ => {
+            return Err(EventError::Malformed(format!(
+                "unknown event {:?}",
+                w.join(" ")
+            )))
         }
-        _ => return Err(format!("unknown event {:?}", w.join(" "))),
     })
 }
 

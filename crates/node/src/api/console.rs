@@ -28,9 +28,7 @@ async fn console(
     Path((name, id)): Path<(String, String)>,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    let vmid: brigade_core::VmId = id
-        .parse()
-        .map_err(|e: brigade_core::FormatError| ApiError(NodeError::Invalid(e.to_string())))?;
+    let vmid: brigade_core::VmId = id.parse().map_err(|e| ApiError(NodeError::Format(e)))?;
     let name = if name == "localhost" {
         node.config.name.to_string()
     } else {

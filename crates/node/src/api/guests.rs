@@ -57,8 +57,7 @@ fn kind(s: &str) -> Result<GuestKind, ApiError> {
 }
 
 fn vmid(s: &str) -> Result<VmId, ApiError> {
-    s.parse()
-        .map_err(|e: brigade_core::FormatError| ApiError(NodeError::Invalid(e.to_string())))
+    s.parse().map_err(|e| ApiError(NodeError::Format(e)))
 }
 
 async fn resources(State(node): State<Arc<Node>>) -> ApiResult<Vec<GuestRow>> {

@@ -68,11 +68,11 @@ async fn authenticate(State(node): State<Arc<Node>>, req: Request, next: Next) -
         )))
         .into_response();
     };
-    let presented = match value
+    let parsed: Result<token::ApiToken, crate::error::BoxError> = value
         .to_str()
-        .map_err(|e| e.to_string())
-        .and_then(|v| token::parse_header(v).map_err(|e| e.to_string()))
-    {
+        .map_err(Into::into)
+        .and_then(|v| token::parse_header(v).map_err(Into::into));
+    let presented = match parsed {
         Ok(t) => t,
         Err(e) => {
             return ApiError(NodeError::Unauthorized(format!(

@@ -176,7 +176,7 @@ impl Node {
         member
             .rpc_addr
             .parse()
-            .map_err(|e| NodeError::Internal(format!("bad RPC address of {name}: {e}")))
+            .map_err(NodeError::failed(format!("bad RPC address of {name}")))
     }
 }
 
@@ -201,11 +201,10 @@ pub(crate) fn check_unlocked(
 
 /// `text` with `lock` set (Some) or removed (None).
 pub(crate) fn with_lock(text: &str, lock: Option<GuestLock>) -> Result<String, NodeError> {
-    let mut kv = KeyValueConfig::parse(text).map_err(|e| NodeError::Invalid(e.to_string()))?;
+    let mut kv = KeyValueConfig::parse(text).map_err(NodeError::from)?;
     kv.entries.retain(|(k, _)| k != "lock");
     if let Some(l) = lock {
-        kv.set("lock", l.as_str())
-            .map_err(|e| NodeError::Invalid(e.to_string()))?;
+        kv.set("lock", l.as_str()).map_err(NodeError::from)?;
     }
     Ok(kv.to_text())
 }

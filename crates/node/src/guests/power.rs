@@ -71,7 +71,7 @@ impl Node {
             if quorate {
                 Ok(())
             } else {
-                Err(GuestError::Unavailable(format!(
+                Err(GuestError::Refused(format!(
                     "node {} is not quorate: it starts no guest (its view of the cluster may be stale)",
                     self.config.name
                 )))

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::error::NodeError;
 use brigade_api::tasks::{MigrationProgress, MigrationResult, TaskState, TaskStatus};
 
 /// Finished tasks kept for polling.
@@ -60,7 +61,7 @@ impl Tasks {
         })
     }
 
-    pub fn finish(&self, upid: &str, outcome: Result<MigrationResult, String>) {
+    pub fn finish(&self, upid: &str, outcome: Result<MigrationResult, NodeError>) {
         self.with(|t| {
             if let Some(task) = t.tasks.get_mut(upid) {
                 match outcome {
@@ -70,7 +71,7 @@ impl Tasks {
                     }
                     Err(e) => {
                         task.status = TaskState::Error;
-                        task.error = Some(e);
+                        task.error = Some(brigade_core::error::message_with_causes(&e));
                     }
                 }
             }
@@ -106,7 +107,7 @@ mod tests {
         let id = t.begin("n1", "qmigrate", 100);
         assert!(id.starts_with("UPID:n1:"));
         assert_eq!(t.get(&id).expect("known").status, "running");
-        t.finish(&id, Err("boom".into()));
+        t.finish(&id, Err(NodeError::internal("boom")));
         let s = t.get(&id).expect("kept");
         assert_eq!(
             (s.status.as_str(), s.error.as_deref()),

@@ -29,18 +29,12 @@ pub fn read(cfs: &Cfs, path: &str) -> Result<(String, u64), NodeError> {
 
 pub fn resources(cfs: &Cfs) -> Result<(ResourcesConfig, u64), NodeError> {
     let (text, v) = read(cfs, layout::HA_RESOURCES_CFG)?;
-    Ok((
-        ResourcesConfig::parse(&text).map_err(|e| NodeError::Invalid(e.to_string()))?,
-        v,
-    ))
+    Ok((ResourcesConfig::parse(&text).map_err(NodeError::from)?, v))
 }
 
 pub fn groups(cfs: &Cfs) -> Result<(GroupsConfig, u64), NodeError> {
     let (text, v) = read(cfs, layout::HA_GROUPS_CFG)?;
-    Ok((
-        GroupsConfig::parse(&text).map_err(|e| NodeError::Invalid(e.to_string()))?,
-        v,
-    ))
+    Ok((GroupsConfig::parse(&text).map_err(NodeError::from)?, v))
 }
 
 pub fn manager_status(cfs: &Cfs) -> (ManagerStatus, u64) {

@@ -97,13 +97,8 @@ impl Node {
         for a in &out.actions {
             let CrmAction::MoveConfig { sid, from, to } = a;
             let from: brigade_core::NodeName =
-                from.parse().map_err(|e: brigade_core::FormatError| {
-                    crate::error::NodeError::Invalid(e.to_string())
-                })?;
-            let to: brigade_core::NodeName =
-                to.parse().map_err(|e: brigade_core::FormatError| {
-                    crate::error::NodeError::Invalid(e.to_string())
-                })?;
+                from.parse().map_err(crate::error::NodeError::Format)?;
+            let to: brigade_core::NodeName = to.parse().map_err(crate::error::NodeError::Format)?;
             let (from_path, to_path) = (
                 sid.kind.config_path(&from, sid.vmid),
                 sid.kind.config_path(&to, sid.vmid),

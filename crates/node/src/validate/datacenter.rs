@@ -87,7 +87,7 @@ fn is_cidr(s: &str) -> bool {
 impl DatacenterConfig {
     /// Parses and validates datacenter.cfg; every error names the key.
     pub fn parse(text: &str) -> Result<Self, NodeError> {
-        let kv = KeyValueConfig::parse(text).map_err(|e| invalid(e.to_string()))?;
+        let kv = KeyValueConfig::parse(text)?;
         let mut c = DatacenterConfig::default();
         for (key, value) in &kv.entries {
             match key.as_str() {

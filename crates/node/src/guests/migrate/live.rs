@@ -9,7 +9,7 @@ use std::time::Instant;
 use brigade_core::layout::GuestKind;
 use brigade_core::poll_until;
 use brigade_guest::qemu;
-use brigade_net::tunnel;
+use brigade_net::tunnel::{self, TunnelHeader};
 use serde_json::{json, Value};
 
 use super::super::common::with_lock;
@@ -195,18 +195,19 @@ impl Node {
         } else {
             let sock = self.guests.run.migrate_out(v);
             let _ = std::fs::remove_file(&sock);
-            let listener = tokio::net::UnixListener::bind(&sock).map_err(|e| {
-                NodeError::Internal(format!("cannot listen on {}: {e}", sock.display()))
-            })?;
+            let listener = tokio::net::UnixListener::bind(&sock).map_err(NodeError::failed(
+                format!("cannot listen on {}", sock.display()),
+            ))?;
             let tls = rt.client_tls.clone();
             let local = self.config.address;
+            let vmid = l.vmid;
             tokio::spawn(async move {
                 let accepted = tokio::time::timeout(TUNNEL_ACCEPT_TIMEOUT, listener.accept()).await;
                 let _ = std::fs::remove_file(&sock);
                 let Ok(Ok((mut qemu_side, _))) = accepted else {
                     return;
                 };
-                let header = json!({ "kind": "migrate", "vmid": v });
+                let header = TunnelHeader::Migrate { vmid };
                 match tunnel::connect(addr, Some(local), tls, &header).await {
                     Ok(mut remote) => {
                         let _ = tokio::io::copy_bidirectional(&mut qemu_side, &mut remote).await;

@@ -155,9 +155,7 @@ impl Node {
                     }
                 }
             }
-            me.guests
-                .tasks
-                .finish(&task, outcome.map_err(|e| e.to_string()));
+            me.guests.tasks.finish(&task, outcome);
         });
         Ok(TaskStarted {
             upid,
