@@ -4,25 +4,27 @@
 use std::net::IpAddr;
 use std::process::Command;
 
-use anyhow::{bail, Context as _};
+use crate::{LocalClusterError, Result};
 
-fn iptables(args: &[&str]) -> anyhow::Result<()> {
+fn iptables(args: &[&str]) -> Result<()> {
     let out = Command::new("iptables")
         .args(args)
         .output()
-        .context("cannot run iptables (is it installed? run as root)")?;
+        .map_err(LocalClusterError::io(
+            "cannot run iptables (is it installed? run as root)",
+        ))?;
     if !out.status.success() {
-        bail!(
+        return Err(LocalClusterError::Command(format!(
             "iptables {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
-        );
+        )));
     }
     Ok(())
 }
 
 /// Drops all traffic between `a` and `b`, both directions, tagged `tag`.
-pub fn cut(a: IpAddr, b: IpAddr, tag: &str) -> anyhow::Result<()> {
+pub fn cut(a: IpAddr, b: IpAddr, tag: &str) -> Result<()> {
     let comment = format!("brigade:{tag}");
     for (src, dst) in [(a, b), (b, a)] {
         let (s, d) = (src.to_string(), dst.to_string());
@@ -45,7 +47,7 @@ pub fn cut(a: IpAddr, b: IpAddr, tag: &str) -> anyhow::Result<()> {
 }
 
 /// Cuts every address in `side_a` from every address in `side_b`.
-pub fn partition(side_a: &[IpAddr], side_b: &[IpAddr], tag: &str) -> anyhow::Result<()> {
+pub fn partition(side_a: &[IpAddr], side_b: &[IpAddr], tag: &str) -> Result<()> {
     for a in side_a {
         for b in side_b {
             cut(*a, *b, tag)?;
@@ -55,11 +57,11 @@ pub fn partition(side_a: &[IpAddr], side_b: &[IpAddr], tag: &str) -> anyhow::Res
 }
 
 /// Removes every rule tagged `tag`.
-pub fn heal(tag: &str) -> anyhow::Result<()> {
+pub fn heal(tag: &str) -> Result<()> {
     let comment = format!("brigade:{tag}");
     let out = Command::new("iptables-save")
         .output()
-        .context("cannot run iptables-save")?;
+        .map_err(LocalClusterError::io("cannot run iptables-save"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     for line in text.lines() {
         if line.starts_with("-A INPUT") && line.contains(&format!("\"{comment}\""))

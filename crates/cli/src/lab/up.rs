@@ -89,7 +89,9 @@ pub(super) async fn up(
         Err(e) => {
             // Leave nothing running behind a failed start.
             kill_strays(dir);
-            return Err(e.context("the lab did not start (its processes were stopped)"));
+            return Err(
+                anyhow::Error::new(e).context("the lab did not start (its processes were stopped)")
+            );
         }
     };
     if with_qdevice {
