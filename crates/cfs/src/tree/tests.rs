@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::command::Op;
 
 fn p(s: &str) -> CfsPath {
     s.parse().expect("valid path")
