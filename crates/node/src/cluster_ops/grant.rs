@@ -3,16 +3,15 @@
 use std::net::{IpAddr, SocketAddr};
 
 use brigade_cfs::{CfsError, Member, Op};
-use brigade_core::cluster_conf::NodeEntry;
-use brigade_core::{layout, NodeName};
+use brigade_core::layout;
 use brigade_net::pki;
 
 use crate::error::NodeError;
 use crate::join_token::StoredJoinToken;
 use crate::node::{cfs_path, ClusterRuntime, Node};
-use crate::token::{self};
 use brigade_api::cluster::*;
 
+use super::admission::{admit, token_opens, Admitted};
 use super::{read_cluster_conf_versioned, read_text, write_op};
 
 impl Node {
@@ -31,64 +30,20 @@ impl Node {
         let stored_file = cfs.read(&cfs_path(&token_path)?).map_err(|_| refused())?;
         let stored: StoredJoinToken =
             serde_json::from_slice(&stored_file.data).map_err(|_| refused())?;
-        if !token::constant_time_eq(&stored.hash, &token::hash_secret(&app.secret))
-            || stored.expires < brigade_core::unix_now_secs()
-        {
+        if !token_opens(&stored, &app.secret, brigade_core::unix_now_secs()) {
             return Err(refused());
         }
-        let name: NodeName = app.name.parse().map_err(NodeError::Format)?;
-        let address: IpAddr = app
-            .address
-            .parse()
-            .map_err(|_| NodeError::Invalid(format!("invalid address {:?}", app.address)))?;
-        let link1: Option<IpAddr> = match &app.link1 {
-            Some(s) => Some(
-                s.parse()
-                    .map_err(|_| NodeError::Invalid(format!("invalid link1 address {s:?}")))?,
-            ),
-            None => None,
-        };
         let (mut conf, conf_version) = read_cluster_conf_versioned(cfs)?;
-        if conf.node(&name).is_some() || conf.qdevice.as_ref().is_some_and(|q| q.name == name) {
-            return Err(NodeError::Conflict(format!(
-                "a node named {name} is already in the cluster; remove it with 'brigade cluster delnode {name}' first"
-            )));
-        }
-        if app.qdevice {
-            if let Some(q) = &conf.qdevice {
-                return Err(NodeError::Conflict(format!(
-                    "cluster {} already has a qdevice ({} at {}); remove it first with 'brigade cluster qdevice remove'",
-                    conf.name, q.name, q.address
-                )));
-            }
-        }
-        if let Some(other) = conf.nodes.iter().find(|n| n.link0 == address) {
-            return Err(NodeError::Conflict(format!(
-                "address {address} is already used by node {}",
-                other.name
-            )));
-        }
-        let nodeid = conf.next_nodeid();
+        let Admitted {
+            name,
+            address,
+            link1,
+            nodeid,
+        } = admit(&mut conf, &app)?;
         let (ca_key, _) = read_text(cfs, layout::CA_KEY)?;
         let ips: Vec<IpAddr> = std::iter::once(address).chain(link1).collect();
         let cert = pki::issue_node_cert(&conf.name, &ca_key, name.as_str(), &ips)
             .map_err(NodeError::internal)?;
-        if app.qdevice {
-            conf.qdevice = Some(brigade_core::cluster_conf::QdeviceEntry {
-                name: name.clone(),
-                nodeid,
-                address,
-            });
-        } else {
-            conf.nodes.push(NodeEntry {
-                name: name.clone(),
-                nodeid,
-                votes: 1,
-                link0: address,
-                link1,
-            });
-        }
-        conf.config_version += 1;
         let mut ops = vec![
             Op::Delete {
                 path: cfs_path(&token_path)?,

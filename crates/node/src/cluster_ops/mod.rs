@@ -3,6 +3,7 @@
 //! side of the lifecycle has a file of its own.
 
 mod admin;
+mod admission;
 mod create;
 mod grant;
 mod join;
