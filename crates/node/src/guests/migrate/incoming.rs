@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::super::locate;
 use super::super::power::lock_of;
-use super::live::INCOMING_COMPLETE;
+use super::states::INCOMING_COMPLETE;
 use crate::error::NodeError;
 use crate::node::Node;
 

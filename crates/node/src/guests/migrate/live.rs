@@ -21,10 +21,10 @@ use super::{
 use crate::error::NodeError;
 use crate::node::Node;
 use brigade_api::guests::GuestRequest;
-use brigade_api::tasks::{MigrationProgress, MigrationResult};
+use brigade_api::tasks::MigrationResult;
 
-/// QEMU's run state of a migrated guest that arrived whole and waits, paused (`-S`).
-pub const INCOMING_COMPLETE: &str = "paused";
+use super::states::{live_result, progress_of, source_step, target_copy, SourceStep, TargetCopy};
+
 /// How long the source keeps trying to resume after a migration that did not hand over.
 pub const SOURCE_RESUME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long one status, resume or abort request to the target may take during the
@@ -223,26 +223,15 @@ impl Node {
         let info = loop {
             tokio::time::sleep(MIGRATION_POLL_INTERVAL).await;
             let info = mon.execute("query-migrate", None).await?;
-            let status = info
-                .get("status")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            self.guests
-                .tasks
-                .progress(upid, progress_of(&info, &status));
-            match status.as_str() {
-                "completed" => break info,
-                "failed" | "cancelled" => {
-                    let why = info
-                        .get("error-desc")
-                        .and_then(Value::as_str)
-                        .unwrap_or("QEMU reported failure");
+            self.guests.tasks.progress(upid, progress_of(&info));
+            match source_step(&info) {
+                SourceStep::Completed => break info,
+                SourceStep::Failed(why) => {
                     return Err(NodeError::Upstream(format!(
                         "live migration to {target} failed: {why}; the guest keeps running here"
                     )));
                 }
-                _ => {}
+                SourceStep::Continue => {}
             }
         };
         let completed_at = Instant::now();
@@ -267,12 +256,11 @@ impl Node {
                         ))))
                     }
                 };
-                match s.get("status").and_then(Value::as_str) {
-                    Some(INCOMING_COMPLETE) => Some(Ok(())),
-                    Some("inmigrate") | Some("prelaunch") => None,
-                    other => Some(Err(NodeError::Upstream(format!(
-                        "the target {target} did not receive the guest (its copy is {}); the guest keeps running here",
-                        other.unwrap_or("gone")
+                match target_copy(&s) {
+                    TargetCopy::Whole => Some(Ok(())),
+                    TargetCopy::Arriving => None,
+                    TargetCopy::Lost(copy) => Some(Err(NodeError::Upstream(format!(
+                        "the target {target} did not receive the guest (its copy is {copy}); the guest keeps running here"
                     )))),
                 }
             },
@@ -287,45 +275,9 @@ impl Node {
                 )))
             }
         }
-        let ram = info.get("ram");
         Ok((
-            MigrationResult {
-                vmid: v,
-                source: self.config.name.to_string(),
-                target: target.to_string(),
-                online: true,
-                total_time_ms: 0,
-                qemu_total_time_ms: info.get("total-time").and_then(Value::as_u64),
-                downtime_ms: info.get("downtime").and_then(Value::as_u64),
-                handover_ms: None,
-                transferred_bytes: ram
-                    .and_then(|r| r.get("transferred"))
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-                copied_volumes: Vec::new(),
-            },
+            live_result(v, self.config.name.as_str(), target, &info),
             completed_at,
         ))
-    }
-}
-
-/// The progress figures of one `query-migrate` answer.
-fn progress_of(info: &Value, status: &str) -> MigrationProgress {
-    let ram = info.get("ram");
-    let num = |k: &str| {
-        ram.and_then(|r| r.get(k))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    MigrationProgress {
-        status: status.to_string(),
-        transferred_bytes: num("transferred"),
-        remaining_bytes: num("remaining"),
-        total_bytes: num("total"),
-        mbps: ram
-            .and_then(|r| r.get("mbps"))
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0),
-        expected_downtime_ms: info.get("expected-downtime").and_then(Value::as_u64),
     }
 }

@@ -10,6 +10,7 @@ mod incoming;
 mod live;
 mod offline;
 mod stale;
+mod states;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
