@@ -1,5 +1,8 @@
 //! Shared helpers of the cluster end-to-end tests.
 
+// Test support: a failed expectation is a failed test, with its message.
+#![allow(clippy::expect_used)]
+
 pub mod guests;
 pub mod readme;
 pub mod timing;
@@ -342,13 +345,32 @@ mod tests {
         out
     }
 
+    /// The `.rs` files below `dir`: the test binary's modules in `tests/cluster/`, and any
+    /// test file of its own in `tests/`.
+    fn test_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).expect("tests dir").flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                out.extend(test_files(&path));
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+        out
+    }
+
     #[test]
     fn every_test_file_has_subnets_of_its_own() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
         let mut owners: BTreeMap<u8, Vec<String>> = BTreeMap::new();
-        for e in std::fs::read_dir(&dir).expect("tests dir").flatten() {
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            let name = e.file_name().to_string_lossy().into_owned();
+        for path in test_files(&dir) {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let name = path
+                .strip_prefix(&dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             let mut mine = claimed(&text);
             mine.sort_unstable();
             mine.dedup();

@@ -3,6 +3,9 @@
 //! starts a guest without quorum, and once the cluster heals every started guest runs
 //! exactly once.
 
+// A test: a failed expectation is a failed test.
+#![allow(clippy::expect_used)]
+
 use brigade_ha::config::{RequestState, ShutdownPolicy};
 use brigade_ha::sim::{Event, Sim};
 use brigade_ha::{ServiceId, Timing};
