@@ -273,12 +273,7 @@ fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
                     ..
                 } => {
                     durable_upto = Some(last_index);
-                    callback.log_io_completed(
-                        result
-                            .as_ref()
-                            .map(|_| ())
-                            .map_err(|e| std::io::Error::other(e.clone())),
-                    );
+                    callback.log_io_completed(result.clone().map_err(std::io::Error::other));
                 }
                 WriteOp::Meta {
                     done: Some(done), ..
@@ -287,7 +282,7 @@ fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
                 | WriteOp::Purge { done, .. } => {
                     let _ = done.send(result.clone());
                 }
-                _ => {}
+                WriteOp::Meta { done: None, .. } => {}
             }
         }
         if let (Ok(()), Some(upto)) = (&result, durable_upto) {

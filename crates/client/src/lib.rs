@@ -455,10 +455,12 @@ impl Watch {
     pub async fn next(&mut self) -> Option<Result<Change, ClientError>> {
         loop {
             match self.next_line().await? {
-                Ok(line) => match serde_json::from_slice::<Change>(&line) {
-                    Ok(c) => return Some(Ok(c)),
-                    Err(_) => continue,
-                },
+                Ok(line) => {
+                    // A line that is not a change (a keep-alive) is skipped.
+                    if let Ok(c) = serde_json::from_slice::<Change>(&line) {
+                        return Some(Ok(c));
+                    }
+                }
                 Err(e) => return Some(Err(e)),
             }
         }

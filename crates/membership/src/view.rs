@@ -151,7 +151,7 @@ impl MemberView {
         if hb.boot > peer.boot {
             // A restart of the peer: forget its old sequence numbers on every link.
             peer.boot = hb.boot;
-            for l in peer.links.iter_mut() {
+            for l in &mut peer.links {
                 l.last_seq = 0;
                 l.last_recv = None;
             }
@@ -170,7 +170,7 @@ impl MemberView {
                 now_ns as f64,
             );
             let rtt_ms = ((t4 - t1) - (t3 - t2)).max(0.0) / 1e6;
-            let offset_ms = ((t2 - t1) + (t3 - t4)) / 2.0 / 1e6;
+            let offset_ms = f64::midpoint(t2 - t1, t3 - t4) / 1e6;
             link.rtt_ms = Some(match link.rtt_ms {
                 Some(old) => old * (1.0 - RTT_SMOOTHING) + rtt_ms * RTT_SMOOTHING,
                 None => rtt_ms,

@@ -112,9 +112,8 @@ where
         }
     });
     loop {
-        let (id, kind, _, payload) = match read_frame(&mut rd).await {
-            Ok(f) => f,
-            Err(_) => break,
+        let Ok((id, kind, _, payload)) = read_frame(&mut rd).await else {
+            break;
         };
         let (handler, tx) = (handler.clone(), tx.clone());
         tokio::spawn(async move {

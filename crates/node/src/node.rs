@@ -166,9 +166,9 @@ impl Node {
                 .chain(self.config.link1)
                 .collect(),
             port: self.config.heartbeat_port,
-            node_timeout: Duration::from_secs(
-                brigade_core::cluster_conf::DEFAULT_NODE_TIMEOUT_SECS as u64,
-            ),
+            node_timeout: Duration::from_secs(u64::from(
+                brigade_core::cluster_conf::DEFAULT_NODE_TIMEOUT_SECS,
+            )),
             interval: brigade_membership::service::HEARTBEAT_INTERVAL,
         })
         .await
@@ -247,7 +247,7 @@ impl Node {
                 };
                 last_version = f.version;
                 rt.members
-                    .set_node_timeout(Duration::from_secs(conf.node_timeout_secs as u64));
+                    .set_node_timeout(Duration::from_secs(u64::from(conf.node_timeout_secs)));
                 let qdevice = conf.qdevice.iter().map(|q| brigade_membership::Peer {
                     id: q.nodeid,
                     name: q.name.to_string(),

@@ -77,7 +77,7 @@ pub(super) async fn run_batcher(
                     waiters,
                 ),
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
-                    fail(CfsError::NoLeader, waiters)
+                    fail(CfsError::NoLeader, waiters);
                 }
                 Ok(Err(e)) => fail(CfsError::rpc(e), waiters),
             }

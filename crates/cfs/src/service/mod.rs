@@ -176,7 +176,7 @@ impl Cfs {
             log: Mutex::new(Some(log_handle)),
             transport,
             proposals,
-            write_latency: Default::default(),
+            write_latency: crate::latency::Histogram::default(),
             fault,
             config,
             data_dir: opts.data_dir.clone(),

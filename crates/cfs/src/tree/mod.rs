@@ -78,7 +78,9 @@ impl Tree {
             undo: Vec::new(),
             changes: Vec::new(),
         };
-        let result = tx.apply(&cmd.op).and_then(|g| tx.check_limits().map(|_| g));
+        let result = tx
+            .apply(&cmd.op)
+            .and_then(|g| tx.check_limits().map(|()| g));
         match result {
             Ok(lock_generation) if !tx.changes.is_empty() => {
                 let changes = std::mem::take(&mut tx.changes);

@@ -238,7 +238,7 @@ impl Tx<'_> {
             if held.owner != owner && steal_generation != Some(held.generation) {
                 return Err(CfsError::Locked {
                     path: path.to_string(),
-                    owner: held.owner.to_string(),
+                    owner: held.owner.clone(),
                 });
             }
         }

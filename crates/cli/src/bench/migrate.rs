@@ -255,7 +255,7 @@ async fn raw_side(dir: &Path, args: &MigrateBenchArgs, accel: Accel) -> anyhow::
                 let info = mon.execute("query-migrate", None).await?;
                 match info.get("status").and_then(Value::as_str) {
                     Some("completed") => break info,
-                    Some("failed") | Some("cancelled") => bail!("raw migration failed: {info}"),
+                    Some("failed" | "cancelled") => bail!("raw migration failed: {info}"),
                     _ if started.elapsed() > MIGRATION_TIMEOUT => bail!("raw migration timed out"),
                     _ => {}
                 }

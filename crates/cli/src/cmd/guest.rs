@@ -265,7 +265,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
                 "shutdown",
                 json!({ "timeout": timeout, "forceStop": force_stop }),
             )
-            .await?
+            .await?;
         }
         GuestCmd::Destroy { vmid } => {
             let loc = locate(&c, kind, vmid).await?;

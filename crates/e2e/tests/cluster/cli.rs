@@ -269,7 +269,7 @@ async fn cli_forms_a_cluster_and_edits_files() {
     let stored = std::fs::read_to_string(c.nodes[0].state_dir().join("priv/root.token"))
         .expect("stored token");
     assert_eq!(stored.trim(), root_token);
-    c.root_token = Some(root_token.to_string());
+    c.root_token = Some(root_token.clone());
     c.ca_pem =
         Some(std::fs::read_to_string(c.nodes[0].state_dir().join("tls/ca.pem")).expect("ca"));
     let mode = std::fs::metadata(c.nodes[0].state_dir().join("priv/root.token")).expect("meta");

@@ -45,7 +45,7 @@ async fn killed_node_is_reported_dead_by_both_survivors_and_returns() {
     let killed = Instant::now();
     for (who, client) in [("n1", &n1), ("n2", &n2)] {
         eventually(
-            Duration::from_secs(TEST_NODE_TIMEOUT_SECS as u64 + 20),
+            Duration::from_secs(u64::from(TEST_NODE_TIMEOUT_SECS) + 20),
             "n3 reported dead",
             || {
                 let client = client.clone();
@@ -60,7 +60,7 @@ async fn killed_node_is_reported_dead_by_both_survivors_and_returns() {
         );
     }
     assert!(
-        killed.elapsed() >= Duration::from_secs(TEST_NODE_TIMEOUT_SECS as u64 - 1),
+        killed.elapsed() >= Duration::from_secs(u64::from(TEST_NODE_TIMEOUT_SECS) - 1),
         "not before node_timeout"
     );
     let s = n1.status().await.expect("status");
@@ -203,7 +203,7 @@ async fn cutting_link0_keeps_every_node_alive_and_quorate_over_link1() {
     eprintln!("writing over link1 {:?} after the cut", cut.elapsed());
     let clients: Vec<Client> = (0..3).map(|i| c.client(i).expect("client")).collect();
     eventually(
-        Duration::from_secs(TEST_NODE_TIMEOUT_SECS as u64 + 10),
+        Duration::from_secs(u64::from(TEST_NODE_TIMEOUT_SECS) + 10),
         "link0 shown down, nodes alive and quorate",
         || {
             let clients = clients.clone();

@@ -89,7 +89,7 @@ impl Scenario {
                         .get(1)
                         .and_then(|w| w.parse::<u64>().ok())
                         .ok_or_else(|| bad(n, "end SECONDS"))?
-                        * 1000
+                        * 1000;
                 }
                 w if w.starts_with('@') => {
                     let t: u64 = w[1..].parse().map_err(|_| bad(n, "bad time"))?;
@@ -132,8 +132,8 @@ impl From<&str> for EventError {
 
 fn on_off(w: Option<&&str>) -> Result<bool, EventError> {
     match w.copied() {
-        Some("on") | Some("enable") => Ok(true),
-        Some("off") | Some("disable") => Ok(false),
+        Some("on" | "enable") => Ok(true),
+        Some("off" | "disable") => Ok(false),
         other => Err(EventError::Malformed(format!(
             "expected on/off, got {other:?}"
         ))),

@@ -52,8 +52,8 @@ impl Node {
             AdminOp::DelNode { name } => self
                 .remove_node(rt, &name)
                 .await
-                .map(|_| AdminResult::Removed),
-            AdminOp::RemoveQdevice => self.remove_qdevice(rt).await.map(|_| AdminResult::Removed),
+                .map(|()| AdminResult::Removed),
+            AdminOp::RemoveQdevice => self.remove_qdevice(rt).await.map(|()| AdminResult::Removed),
         }
     }
 

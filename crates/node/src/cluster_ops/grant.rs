@@ -61,7 +61,7 @@ impl Node {
             }
         }
         match cfs.propose(Op::Batch { ops }).await {
-            Err(CfsError::VersionMismatch { path, .. }) | Err(CfsError::NotFound { path })
+            Err(CfsError::VersionMismatch { path, .. } | CfsError::NotFound { path })
                 if path.contains("join-tokens") =>
             {
                 return Err(refused())

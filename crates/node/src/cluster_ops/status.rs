@@ -129,7 +129,7 @@ impl Node {
                 cfs: None,
                 config: None,
                 members: Vec::new(),
-                heartbeats: Default::default(),
+                heartbeats: brigade_api::membership::DropCounters::default(),
                 warnings: Vec::new(),
             };
         };

@@ -160,13 +160,13 @@ impl Node {
                 let t = timeout
                     .map(Duration::from_secs)
                     .unwrap_or(qemu::DEFAULT_SHUTDOWN_TIMEOUT);
-                qemu::shutdown(&self.guests.run, v, t, force).await?
+                qemu::shutdown(&self.guests.run, v, t, force).await?;
             }
             GuestKind::Lxc => {
                 let t = timeout
                     .map(Duration::from_secs)
                     .unwrap_or(container::DEFAULT_CT_SHUTDOWN_TIMEOUT);
-                container::shutdown(&self.guests.run, v, t, force).await?
+                container::shutdown(&self.guests.run, v, t, force).await?;
             }
         }
         Ok(())

@@ -58,7 +58,7 @@ impl Tasks {
             if let Some(task) = t.tasks.get_mut(upid) {
                 task.progress = Some(p);
             }
-        })
+        });
     }
 
     pub fn finish(&self, upid: &str, outcome: Result<MigrationResult, NodeError>) {
@@ -80,7 +80,7 @@ impl Tasks {
                 let old = t.finished.remove(0);
                 t.tasks.remove(&old);
             }
-        })
+        });
     }
 
     /// Whether a task of this guest is running here.

@@ -88,7 +88,7 @@ pub struct HaSettings {
 
 pub fn settings(cfs: &Cfs) -> HaSettings {
     let node_timeout_ms = crate::cluster_ops::read_cluster_conf(cfs)
-        .map(|c| c.node_timeout_secs as u64 * 1000)
+        .map(|c| u64::from(c.node_timeout_secs) * 1000)
         .unwrap_or(10_000);
     let mut fence_ms = node_timeout_ms;
     let mut policy = ShutdownPolicy::Freeze;

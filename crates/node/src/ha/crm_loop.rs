@@ -21,9 +21,7 @@ impl Node {
                 let timing = config_io::settings(&rt.cfs).timing;
                 let leads =
                     rt.cfs.status().leader == Some(rt.membership.node_id) && rt.cfs.is_quorate();
-                if !leads {
-                    leader_since = None;
-                } else {
+                if leads {
                     // Since Raft made this node leader (or, later, since first seen leading):
                     // a full lease passes before anyone is expired.
                     let since = *leader_since.get_or_insert_with(|| {
@@ -35,6 +33,8 @@ impl Node {
                     if let Err(e) = node.crm_tick(&rt, timing, since).await {
                         tracing::debug!("CRM step not written: {e}");
                     }
+                } else {
+                    leader_since = None;
                 }
                 tokio::time::sleep(Duration::from_millis(timing.renew_ms)).await;
             }

@@ -158,10 +158,10 @@ impl Node {
             }
             LrmCommand::Start { sid, uid } => self.spawn_command(sid, uid, Action::Start),
             LrmCommand::Migrate { sid, target, uid } => {
-                self.spawn_command(sid, uid, Action::Migrate(target))
+                self.spawn_command(sid, uid, Action::Migrate(target));
             }
             LrmCommand::Relocate { sid, target, uid } => {
-                self.spawn_command(sid, uid, Action::Relocate(target))
+                self.spawn_command(sid, uid, Action::Relocate(target));
             }
         }
     }
@@ -239,7 +239,7 @@ impl Node {
         loop {
             tokio::time::sleep(TASK_POLL).await;
             match self.guests.tasks.get(&task.upid) {
-                Some(s) if s.status == "running" => continue,
+                Some(s) if s.status == "running" => {}
                 Some(s) if s.status == "ok" => {
                     self.log_event(
                         "ha",

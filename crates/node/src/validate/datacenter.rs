@@ -143,7 +143,7 @@ impl DatacenterConfig {
                                 c.shutdown_policy = Some(
                                     ShutdownPolicy::parse(v)
                                         .map_err(|e| invalid(format!("ha: {e}")))?,
-                                )
+                                );
                             }
                             _ => {
                                 return Err(invalid(format!(

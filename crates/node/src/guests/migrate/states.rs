@@ -53,7 +53,7 @@ pub(super) enum TargetCopy {
 pub(super) fn target_copy(answer: &Value) -> TargetCopy {
     match answer.get("status").and_then(Value::as_str) {
         Some(INCOMING_COMPLETE) => TargetCopy::Whole,
-        Some("inmigrate") | Some("prelaunch") => TargetCopy::Arriving,
+        Some("inmigrate" | "prelaunch") => TargetCopy::Arriving,
         other => TargetCopy::Lost(other.unwrap_or("gone").to_string()),
     }
 }
