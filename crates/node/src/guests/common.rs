@@ -82,7 +82,7 @@ impl Node {
     ) -> Result<(Storage, PathBuf), NodeError> {
         let s = cfg.get(&vol.storage)?;
         if !s.available_on(self.config.name.as_str()) {
-            return Err(NodeError::Unavailable(format!(
+            return Err(NodeError::Insufficient(format!(
                 "storage {:?} is not available on node {}",
                 s.id, self.config.name
             )));
@@ -104,7 +104,7 @@ impl Node {
     pub(crate) fn check_memory(&self, what: &str, need_mib: u64) -> Result<(), NodeError> {
         let free = self.free_guest_memory_mib()?;
         if need_mib > free {
-            return Err(NodeError::Unavailable(format!(
+            return Err(NodeError::Insufficient(format!(
                 "not enough memory on node {} for {what}: it needs {need_mib} MiB, {free} MiB are available",
                 self.config.name
             )));

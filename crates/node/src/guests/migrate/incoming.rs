@@ -32,7 +32,7 @@ impl Node {
         for s in storages {
             let st = scfg.get(s)?;
             if !st.available_on(self.config.name.as_str()) {
-                return Err(NodeError::Unavailable(format!(
+                return Err(NodeError::Insufficient(format!(
                     "storage {s:?} is not available on node {}",
                     self.config.name
                 )));

@@ -118,6 +118,9 @@ impl Node {
         )
         .await
         .map_err(|e| match e {
+            NodeError::Insufficient(m) => {
+                NodeError::Insufficient(format!("cannot migrate {what}: {m}"))
+            }
             NodeError::Unavailable(m) => {
                 NodeError::Unavailable(format!("cannot migrate {what}: {m}"))
             }
