@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use brigade_client::Client;
+use brigade_client::{Client, ClientError};
 use brigade_core::{poll_until, poll_until_blocking};
 use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
@@ -191,8 +191,11 @@ pub async fn cluster(name: &str, subnet: u8, n: usize, tuning: RaftTuning) -> Pr
     c
 }
 
+/// Files by path, with their contents.
+pub type Files = BTreeMap<String, String>;
+
 /// Every file under `dir` on one node (path -> content), read from its local replica.
-pub async fn dump(client: &Client, dir: &str) -> anyhow::Result<BTreeMap<String, String>> {
+pub async fn dump(client: &Client, dir: &str) -> Result<Files, ClientError> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.trim_matches('/').to_string()];
     while let Some(d) = stack.pop() {
@@ -254,13 +257,24 @@ pub async fn settle(period: Duration, why: &str) {
     tokio::time::sleep(period).await;
 }
 
+/// Why a retried write did not get through: the last refusal, or no answer in time.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// The last attempt's error.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// No attempt finished before the deadline.
+    #[error(transparent)]
+    TimedOut(#[from] brigade_core::TimedOut),
+}
+
 /// Writes `path` through `client`, retrying while the cluster elects a leader.
 pub async fn write_retrying(
     client: &Client,
     path: &str,
     content: &str,
     timeout: Duration,
-) -> anyhow::Result<u64> {
+) -> Result<u64, RetryError> {
     let last = std::cell::RefCell::new(None);
     let written = poll_until(Instant::now() + timeout, EVENTUALLY_INTERVAL, || async {
         match client.fs_put(path, content).await {
