@@ -1,0 +1,421 @@
+//! PURE: guest NICs: `netN` property strings parsed and checked (bridges, tags, duplicate
+//! MACs) and stable MACs. The host devices and plug commands are in [`crate::plug`].
+//!
+//! VM form: `virtio=MAC,bridge=vmbr0[,tag=30][,firewall=0][,rate=MBps][,link_down=1][,mtu=N]`;
+//! container form: `name=eth0,bridge=vmbr0[,hwaddr=MAC][,tag=..][,ip=..][,gw=..][,type=veth]...`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::SdnConfig;
+use crate::error::{Result, SdnError};
+use crate::node_net::NodeNetwork;
+use crate::validate::MAX_VLAN;
+
+/// Proxmox's MAC prefix (OUI) for generated addresses.
+pub const PROXMOX_OUI: [u8; 3] = [0xBC, 0x24, 0x11];
+/// The NIC models QEMU gets, with their `-device` driver.
+pub const NIC_MODELS: &[(&str, &str)] = &[
+    ("virtio", "virtio-net-pci"),
+    ("e1000", "e1000"),
+    ("rtl8139", "rtl8139"),
+    ("vmxnet3", "vmxnet3"),
+];
+
+/// A MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    /// Parses `XX:XX:XX:XX:XX:XX`; refuses multicast and all-zero addresses.
+    pub fn parse(s: &str) -> Option<Mac> {
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() != 6 {
+            return None;
+        }
+        let mut b = [0u8; 6];
+        for (out, p) in b.iter_mut().zip(&parts) {
+            if p.len() != 2 {
+                return None;
+            }
+            *out = u8::from_str_radix(p, 16).ok()?;
+        }
+        (b[0] & 1 == 0 && b != [0; 6]).then_some(Mac(b))
+    }
+
+    /// A stable MAC from a seed (e.g. `"<cluster>/<vmid>/net0"`): Proxmox's OUI and 3 bytes of its SHA-256.
+    pub fn generate(seed: &str) -> Mac {
+        let h = Sha256::digest(seed.as_bytes());
+        Mac([
+            PROXMOX_OUI[0],
+            PROXMOX_OUI[1],
+            PROXMOX_OUI[2],
+            h[0],
+            h[1],
+            h[2],
+        ])
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+/// A parsed guest NIC.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nic {
+    /// The config key, `net0`.
+    pub key: String,
+    /// `virtio`, ... for VMs; `veth` for containers.
+    pub model: String,
+    pub mac: Option<Mac>,
+    pub bridge: String,
+    pub tag: Option<u16>,
+    pub firewall: bool,
+    /// MB/s.
+    pub rate: Option<f64>,
+    pub link_down: bool,
+    pub mtu: Option<u32>,
+    /// The container's interface name (`name=eth0`).
+    pub ct_name: Option<String>,
+    /// Container `ip=`/`gw=` (kept as text for the container driver).
+    pub ct_ip: Option<String>,
+    pub ct_gw: Option<String>,
+}
+
+fn nic_err(key: &str, message: impl Into<String>) -> SdnError {
+    SdnError::Nic {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+fn flag(key: &str, name: &str, v: &str) -> Result<bool> {
+    match v {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(nic_err(key, format!("{name}={v:?}: expected 0 or 1"))),
+    }
+}
+
+/// Parses the value of `key` (`net0`), VM or container form.
+pub fn parse_nic(key: &str, value: &str) -> Result<Nic> {
+    let mut nic = Nic {
+        key: key.to_string(),
+        model: String::new(),
+        mac: None,
+        bridge: String::new(),
+        tag: None,
+        firewall: false,
+        rate: None,
+        link_down: false,
+        mtu: None,
+        ct_name: None,
+        ct_ip: None,
+        ct_gw: None,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, item) in value.split(',').enumerate() {
+        let (k, v) = item
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), Some(v.trim())))
+            .unwrap_or((item.trim(), None));
+        if seen.contains(&k) {
+            return Err(nic_err(key, format!("{k} given twice")));
+        }
+        seen.push(k);
+        let need = || {
+            v.filter(|v| !v.is_empty())
+                .ok_or_else(|| nic_err(key, format!("{k} needs a value")))
+        };
+        let mac = |v: &str| {
+            Mac::parse(v).ok_or_else(|| nic_err(key, format!("invalid MAC address {v:?}")))
+        };
+        match k {
+            model if i == 0 && NIC_MODELS.iter().any(|(m, _)| *m == model) => {
+                nic.model = model.to_string();
+                nic.mac = v.map(mac).transpose()?;
+            }
+            "name" if i == 0 => {
+                nic.model = "veth".into();
+                let name = need()?;
+                if !crate::is_ifname(name) {
+                    return Err(nic_err(
+                        key,
+                        format!("name={name:?} is not a valid interface name"),
+                    ));
+                }
+                nic.ct_name = Some(name.to_string());
+            }
+            _ if i == 0 => {
+                let known: Vec<&str> = NIC_MODELS.iter().map(|(m, _)| *m).collect();
+                return Err(nic_err(
+                    key,
+                    format!(
+                        "unknown NIC model {k:?} (known: {}, or name= for containers)",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            "bridge" => nic.bridge = need()?.to_string(),
+            "tag" => {
+                let t: u16 = need()?.parse().map_err(|_| {
+                    nic_err(key, format!("tag={:?} is not a number", v.unwrap_or("")))
+                })?;
+                if !(1..=MAX_VLAN as u16).contains(&t) {
+                    return Err(nic_err(key, format!("tag={t} is outside 1-{MAX_VLAN}")));
+                }
+                nic.tag = Some(t);
+            }
+            "firewall" => nic.firewall = flag(key, k, need()?)?,
+            "link_down" => nic.link_down = flag(key, k, need()?)?,
+            "rate" => {
+                let r: f64 = need()?
+                    .parse()
+                    .map_err(|_| nic_err(key, "rate is not a number (MB/s)"))?;
+                if !(r.is_finite() && r > 0.0) {
+                    return Err(nic_err(key, format!("rate={r} must be above 0 MB/s")));
+                }
+                nic.rate = Some(r);
+            }
+            "mtu" => {
+                let m: u32 = need()?
+                    .parse()
+                    .map_err(|_| nic_err(key, "mtu is not a number"))?;
+                if !(crate::validate::MIN_MTU..=crate::validate::MAX_MTU).contains(&m) {
+                    return Err(nic_err(key, format!("mtu={m} is out of range")));
+                }
+                nic.mtu = Some(m);
+            }
+            "hwaddr" if nic.ct_name.is_some() => nic.mac = Some(mac(need()?)?),
+            "ip" if nic.ct_name.is_some() => nic.ct_ip = Some(need()?.to_string()),
+            "gw" if nic.ct_name.is_some() => nic.ct_gw = Some(need()?.to_string()),
+            "type" if nic.ct_name.is_some() => {
+                if need()? != "veth" {
+                    return Err(nic_err(key, "type must be veth"));
+                }
+            }
+            other => return Err(nic_err(key, format!("unknown property {other:?}"))),
+        }
+    }
+    if nic.bridge.is_empty() {
+        return Err(nic_err(key, "bridge= is required"));
+    }
+    Ok(nic)
+}
+
+impl Nic {
+    /// The property string again (VM or container form), e.g. after [`Nic::with_mac`]
+    /// filled in a generated MAC to be written back so it is kept.
+    pub fn to_property_string(&self) -> String {
+        let mut parts = Vec::new();
+        match (&self.ct_name, self.mac) {
+            (Some(name), _) => parts.push(format!("name={name}")),
+            (None, Some(mac)) => parts.push(format!("{}={mac}", self.model)),
+            (None, None) => parts.push(self.model.clone()),
+        }
+        parts.push(format!("bridge={}", self.bridge));
+        if let (Some(_), Some(mac)) = (&self.ct_name, self.mac) {
+            parts.push(format!("hwaddr={mac}"));
+        }
+        if let Some(tag) = self.tag {
+            parts.push(format!("tag={tag}"));
+        }
+        if self.firewall {
+            parts.push("firewall=1".into());
+        }
+        if let Some(rate) = self.rate {
+            parts.push(format!("rate={rate}"));
+        }
+        if self.link_down {
+            parts.push("link_down=1".into());
+        }
+        if let Some(mtu) = self.mtu {
+            parts.push(format!("mtu={mtu}"));
+        }
+        if let Some(ip) = &self.ct_ip {
+            parts.push(format!("ip={ip}"));
+        }
+        if let Some(gw) = &self.ct_gw {
+            parts.push(format!("gw={gw}"));
+        }
+        parts.join(",")
+    }
+
+    /// The NIC with a MAC: its own, or one generated from `seed` (e.g. `"<cluster>/<vmid>/net0"`).
+    pub fn with_mac(mut self, seed: &str) -> Nic {
+        self.mac = Some(self.mac.unwrap_or_else(|| Mac::generate(seed)));
+        self
+    }
+}
+
+/// The bridges a NIC may name on a node: network.cfg bridges and the vnets deployed there,
+/// each with whether a `tag=` is allowed (VLAN-aware).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KnownBridges(pub BTreeMap<String, bool>);
+
+impl KnownBridges {
+    /// The bridges of `node`.
+    pub fn of_node(node: &str, network: &NodeNetwork, sdn: &SdnConfig) -> KnownBridges {
+        let mut m: BTreeMap<String, bool> = network
+            .bridges
+            .iter()
+            .map(|b| (b.name.clone(), b.vlan_aware))
+            .collect();
+        for v in &sdn.vnets {
+            if sdn.zone(&v.zone).is_some_and(|z| z.on_node(node)) {
+                m.insert(v.id.clone(), v.vlanaware);
+            }
+        }
+        KnownBridges(m)
+    }
+}
+
+/// Refuses a NIC naming an unknown bridge, or a tag on a bridge that is not VLAN-aware.
+pub fn check_nic(nic: &Nic, bridges: &KnownBridges) -> Result<()> {
+    let Some(vlan_aware) = bridges.0.get(&nic.bridge) else {
+        let known: Vec<&str> = bridges.0.keys().map(String::as_str).collect();
+        return Err(nic_err(
+            &nic.key,
+            format!(
+                "unknown bridge {:?} (known here: {})",
+                nic.bridge,
+                known.join(", ")
+            ),
+        ));
+    };
+    if let (Some(tag), false) = (nic.tag, vlan_aware) {
+        return Err(nic_err(
+            &nic.key,
+            format!("tag={tag} needs a VLAN-aware bridge; {} is not", nic.bridge),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a MAC used by two NICs; `nics` are (guest id, NIC) across the cluster.
+pub fn check_unique_macs(nics: &[(u32, &Nic)]) -> Result<()> {
+    let mut seen: BTreeMap<Mac, (u32, &str)> = BTreeMap::new();
+    for (vmid, nic) in nics {
+        if let Some(mac) = nic.mac {
+            if let Some((other, key)) = seen.insert(mac, (*vmid, &nic.key)) {
+                return Err(nic_err(
+                    &nic.key,
+                    format!("MAC {mac} of guest {vmid} is already used by {key} of guest {other}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node_net::parse_node_network;
+
+    fn nic(v: &str) -> Result<Nic> {
+        parse_nic("net0", v)
+    }
+
+    #[test]
+    fn parses_vm_and_container_forms() {
+        let n =
+            nic("virtio=bc:24:11:00:00:01,bridge=vmbr0,tag=30,firewall=1,rate=12.5,link_down=1")
+                .expect("vm");
+        assert_eq!(
+            n.mac.map(|m| m.to_string()).as_deref(),
+            Some("BC:24:11:00:00:01")
+        );
+        assert_eq!(
+            (n.tag, n.firewall, n.rate, n.link_down),
+            (Some(30), true, Some(12.5), true)
+        );
+        let c = nic(
+            "name=eth0,bridge=v1,hwaddr=BC:24:11:AA:BB:CC,ip=10.1.0.5/24,gw=10.1.0.1,type=veth",
+        )
+        .expect("ct");
+        assert_eq!(c.ct_name.as_deref(), Some("eth0"));
+        assert_eq!(c.model, "veth");
+    }
+
+    #[test]
+    fn refusals_name_the_key() {
+        for (v, needle) in [
+            ("pcnet,bridge=vmbr0", "unknown NIC model"),
+            ("virtio=zz,bridge=vmbr0", "invalid MAC"),
+            ("virtio=01:00:00:00:00:01,bridge=vmbr0", "invalid MAC"),
+            ("virtio,bridge=vmbr0,tag=4095", "tag=4095"),
+            ("virtio,bridge=vmbr0,tag=0", "tag=0"),
+            ("virtio,bridge=vmbr0,tag=x", "not a number"),
+            ("virtio,tag=3", "bridge= is required"),
+            ("virtio,bridge=vmbr0,rate=-1", "rate"),
+            ("virtio,bridge=vmbr0,link_down=yes", "link_down"),
+            ("virtio,bridge=vmbr0,bridge=vmbr1", "twice"),
+            (
+                "virtio,bridge=vmbr0,hwaddr=BC:24:11:00:00:01",
+                "unknown property",
+            ),
+        ] {
+            let e = nic(v).expect_err(v);
+            assert!(
+                e.to_string().starts_with("net0: ") && e.to_string().contains(needle),
+                "{v}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn checks_bridges_tags_and_duplicate_macs() {
+        let net = parse_node_network("iface vmbr0 inet manual\n\tbridge-ports none\n\tbridge-vlan-aware yes\n\niface vmbr1 inet manual\n\tbridge-ports none\n")
+            .expect("net");
+        let sdn = SdnConfig::parse("vxlan: z\n", "vnet: v1\n\tzone z\n\ttag 5\n", "").expect("sdn");
+        let known = KnownBridges::of_node("n1", &net, &sdn);
+        check_nic(&nic("virtio,bridge=vmbr0,tag=30").expect("n"), &known).expect("vlan-aware");
+        check_nic(&nic("virtio,bridge=v1").expect("n"), &known).expect("vnet");
+        let e = check_nic(&nic("virtio,bridge=vmbr7").expect("n"), &known).expect_err("unknown");
+        assert!(e.to_string().contains("unknown bridge \"vmbr7\""), "{e}");
+        let e = check_nic(&nic("virtio,bridge=vmbr1,tag=3").expect("n"), &known).expect_err("tag");
+        assert!(e.to_string().contains("VLAN-aware"), "{e}");
+        let a = nic("virtio=BC:24:11:00:00:01,bridge=v1").expect("a");
+        let mut b = a.clone();
+        b.key = "net1".into();
+        let e = check_unique_macs(&[(100, &a), (101, &b)]).expect_err("dup");
+        assert!(
+            e.to_string().contains("net1") && e.to_string().contains("guest 100"),
+            "{e}"
+        );
+        check_unique_macs(&[(100, &a)]).expect("single");
+    }
+
+    #[test]
+    fn a_generated_mac_is_written_back_and_kept() {
+        for v in [
+            "virtio,bridge=vmbr0,tag=30,firewall=1,rate=12.5,link_down=1,mtu=1450",
+            "name=eth0,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1",
+        ] {
+            let n = nic(v).expect("parse").with_mac("c1/100/net0");
+            let text = n.to_property_string();
+            assert!(
+                text.contains(&Mac::generate("c1/100/net0").to_string()),
+                "{text}"
+            );
+            let back = nic(&text).expect("reparse");
+            assert_eq!(back, n);
+            assert_eq!(
+                back.clone().with_mac("other seed"),
+                back,
+                "an existing MAC is kept"
+            );
+        }
+    }
+}
