@@ -25,6 +25,9 @@ pub struct ResourceRequest {
     /// A free-text comment.
     #[serde(default)]
     pub comment: Option<String>,
+    /// Move back to a higher-priority node of its node-affinity rule when one returns.
+    #[serde(default)]
+    pub failback: Option<bool>,
 }
 
 /// `POST /cluster/ha/groups`.
@@ -65,6 +68,9 @@ pub struct HaServiceRow {
     /// The last failed command's message, if the last command failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Why an HA rule keeps it from running now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// One node's LRM in `ha status`.

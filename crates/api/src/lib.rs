@@ -14,6 +14,7 @@ pub mod error;
 pub mod fs;
 pub mod guests;
 pub mod ha;
+pub mod ha_rules;
 pub mod membership;
 pub mod storage;
 pub mod tasks;

@@ -2,6 +2,7 @@
 
 mod guests;
 mod ha;
+mod ha_rules;
 
 pub use guests::GUEST_TIMEOUT;
 

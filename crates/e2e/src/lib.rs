@@ -3,6 +3,7 @@
 // Test support: a failed expectation is a failed test, with its message.
 #![allow(clippy::expect_used)]
 
+pub mod apart;
 pub mod guests;
 pub mod readme;
 pub mod timing;

@@ -88,6 +88,14 @@ pub struct Resource {
     pub max_restart: u32,
     pub max_relocate: u32,
     pub comment: Option<String>,
+    /// Move back to a higher-priority node of its node affinity when one returns
+    /// (PVE 9's per-resource `failback`, which replaced a group's `nofailback`).
+    #[serde(default = "default_failback")]
+    pub failback: bool,
+}
+
+fn default_failback() -> bool {
+    true
 }
 
 impl Resource {
@@ -99,6 +107,7 @@ impl Resource {
             max_restart: DEFAULT_MAX_RESTART,
             max_relocate: DEFAULT_MAX_RELOCATE,
             comment: None,
+            failback: true,
         }
     }
 }
@@ -131,6 +140,17 @@ impl ResourcesConfig {
                     "max_restart" => r.max_restart = num("max_restart", v)?,
                     "max_relocate" => r.max_relocate = num("max_relocate", v)?,
                     "comment" => r.comment = Some(v.clone()),
+                    "failback" => {
+                        r.failback = match v.as_str() {
+                            "0" => false,
+                            "1" => true,
+                            _ => {
+                                return Err(HaError::Invalid(format!(
+                                    "resources.cfg: {sid}: failback must be 0 or 1, not {v:?}"
+                                )))
+                            }
+                        }
+                    }
                     other => {
                         return Err(HaError::Invalid(format!(
                             "resources.cfg: {sid}: unknown property {other:?}"
@@ -158,6 +178,9 @@ impl ResourcesConfig {
                 }
                 if r.max_relocate != DEFAULT_MAX_RELOCATE {
                     s = s.with("max_relocate", r.max_relocate);
+                }
+                if !r.failback {
+                    s = s.with("failback", 0);
                 }
                 if let Some(c) = &r.comment {
                     s = s.with("comment", c);
@@ -279,7 +302,7 @@ mod tests {
     #[test]
     fn resources_and_groups_round_trip() {
         let r = ResourcesConfig::parse(
-            "vm: 100\n\tstate started\n\tgroup g1\n\tmax_restart 2\n\nct: 101\n\tstate stopped\n",
+            "vm: 100\n\tstate started\n\tgroup g1\n\tmax_restart 2\n\tfailback 0\n\nct: 101\n\tstate stopped\n",
         )
         .expect("parses");
         assert_eq!(r.resources.len(), 2);
@@ -293,6 +316,7 @@ mod tests {
             "vm: 100\n\tbogus 1\n",
             "xx: 100\n\tstate started\n",
             "vm: 100\n\tmax_restart 99\n",
+            "vm: 100\n\tfailback 2\n",
         ] {
             assert!(ResourcesConfig::parse(bad).is_err(), "{bad}");
         }

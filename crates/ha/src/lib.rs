@@ -4,9 +4,10 @@
 
 pub mod config;
 pub mod crm;
+pub mod crs;
 pub mod lease;
 pub mod lrm;
-pub mod placement;
+pub mod rules;
 pub mod service_id;
 pub mod sim;
 pub mod status;

@@ -140,6 +140,7 @@ mod tests {
                     relocates: 0,
                     failed_nodes: Vec::new(),
                     maintenance_node: None,
+                    held: None,
                 },
             );
         }

@@ -90,6 +90,9 @@ pub struct ServiceStatus {
     /// The node it left for maintenance (it returns there when that ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance_node: Option<String>,
+    /// Why an HA rule keeps it from running now (it starts once the rule can hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// `ha/manager_status`: the CRM's whole state.
@@ -101,6 +104,18 @@ pub struct ManagerStatus {
     pub service_status: BTreeMap<ServiceId, ServiceStatus>,
     /// The next command uid.
     pub next_uid: u64,
+    /// HA rules the feasibility checks disabled, with why.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub disabled_rules: BTreeMap<String, String>,
+    /// Consecutive CRM rounds the cluster has been over the auto-rebalance threshold.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rebalance_rounds: u32,
+}
+
+// serde's skip_serializing_if passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What an LRM is doing.

@@ -1,9 +1,10 @@
-//! `brigade ha ...`: like `ha-manager`: resources, groups, status, migrate, simulate.
+//! `brigade ha ...`: like `ha-manager`: resources, rules, groups (a thin layer over
+//! node-affinity rules), status, migrate, simulate.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use brigade_node::ha::ops::{GroupRequest, ResourceRequest};
+use brigade_api::ha::{GroupRequest, ResourceRequest};
 use clap::{Args, Subcommand};
 
 use crate::connect::{client, GlobalArgs};
@@ -14,9 +15,13 @@ pub struct ResourceOpts {
     /// started, stopped, disabled or ignored.
     #[arg(long)]
     state: Option<String>,
-    /// An HA group (nodes with priorities).
+    /// A group: the node-affinity rule of that name (`ha group-add` makes one).
     #[arg(long)]
     group: Option<String>,
+    /// Move back to a higher-priority node of its node-affinity rule when one returns
+    /// (1, the default) or stay (0; a group's nofailback before PVE 9).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
+    failback: Option<u8>,
     /// Restarts on the same node after a failed start (default 1).
     #[arg(long)]
     max_restart: Option<u32>,
@@ -36,6 +41,7 @@ impl ResourceOpts {
             max_restart: self.max_restart,
             max_relocate: self.max_relocate,
             comment: self.comment,
+            failback: self.failback.map(|f| f == 1),
         }
     }
 }
@@ -65,17 +71,22 @@ pub enum HaCmd {
         #[arg(value_name = "NODE")]
         target: String,
     },
-    /// List HA groups.
+    /// HA rules: `ha rules add|list|set|remove` (node-affinity, resource-affinity).
+    Rules {
+        #[command(subcommand)]
+        cmd: super::ha_rules::RulesCmd,
+    },
+    /// List HA groups (node-affinity rules, shown as groups).
     Groups,
-    /// Add a group: `--nodes n1:2,n2:1` (higher priority preferred).
+    /// Add a group: a node-affinity rule `--nodes n1:2,n2:1` (higher priority preferred).
     GroupAdd {
         name: String,
         #[arg(long)]
         nodes: String,
-        /// Only these nodes may run its services.
+        /// Only these nodes may run its services (a strict rule).
         #[arg(long)]
         restricted: bool,
-        /// Do not move services back when a preferred node returns.
+        /// Replaced by each resource's `--failback 0` (says so).
         #[arg(long)]
         nofailback: bool,
     },
@@ -96,6 +107,7 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
     }
     let c = client(g)?;
     match cmd {
+        HaCmd::Rules { cmd } => return super::ha_rules::run(g, &c, cmd).await,
         HaCmd::Add { sid, opts } => {
             let out = c
                 .ha_add(&opts.request(Some(sid.clone())))
@@ -174,11 +186,14 @@ pub async fn run(g: &GlobalArgs, cmd: HaCmd) -> anyhow::Result<()> {
                     ("started", None) => ", running unknown",
                     _ => "",
                 };
-                let error = sv
+                let mut error = sv
                     .last_error
                     .as_ref()
                     .map(|e| format!(" (last command failed: {e})"))
                     .unwrap_or_default();
+                if let Some(h) = &sv.held {
+                    error.push_str(&format!(" (held: {h})"));
+                }
                 outln!(
                     "service {} ({}{target}, {}{running}) requested {}{error}",
                     sv.sid,

@@ -5,6 +5,7 @@ pub mod console;
 pub mod fs;
 pub mod guest;
 pub mod ha;
+pub mod ha_rules;
 pub mod log;
 pub mod migrate;
 pub mod node;

@@ -191,7 +191,7 @@ async fn demo_guests(
         if k == 0 {
             // The first one is HA-managed: HA starts it, and restarts it elsewhere if its node dies.
             client
-                .ha_add(&brigade_node::ha::ops::ResourceRequest {
+                .ha_add(&brigade_api::ha::ResourceRequest {
                     sid: Some(format!("vm:{vmid}")),
                     ..Default::default()
                 })

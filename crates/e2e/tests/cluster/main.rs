@@ -12,6 +12,7 @@ mod ct;
 mod disk_full;
 mod guest_refusals;
 mod ha;
+mod ha_rules;
 mod ha_safety;
 mod lab;
 mod leader_failover;

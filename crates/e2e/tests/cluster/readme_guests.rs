@@ -337,27 +337,26 @@ async fn the_readme_guests_and_ha_sections() {
     cli.refused(&["ha", "add", "ct:101"], "(move it to shared storage)");
     guests.ran("brigade ct list | start | stop | migrate 101 n3 | console 101");
 
-    // HA groups, then VM 100 under HA.
-    cli.ok(&[
-        "ha",
-        "group-add",
-        "g1",
-        "--nodes",
-        "n1:2,n2:1",
-        "--nofailback",
-    ]);
+    // HA groups (node-affinity rules now), then VM 100 under HA.
+    cli.ok(&["ha", "group-add", "g1", "--nodes", "n1:2,n2:1"]);
     cli.ok(&["ha", "group-add", "g2", "--nodes", "n3:1", "--restricted"]);
+    cli.refused(
+        &["ha", "group-add", "g3", "--nodes", "n1", "--nofailback"],
+        "use 'brigade ha add SID --group g3 --failback 0'",
+    );
     let groups = cli.json(&["ha", "groups"]).expect("groups");
     assert_eq!(groups.as_array().map(|g| g.len()), Some(2), "{groups}");
     let out = cli.ok(&["ha", "groups"]);
     assert!(out.contains("g1") && out.contains("g2"), "{out}");
-    ha.ran("brigade ha group-add g1 --nodes n1:2,n2:1 [--restricted] [--nofailback] | ha groups");
+    ha.ran("brigade ha group-add g1 --nodes n1:2,n2:1 [--restricted] | ha groups");
     let out = cli.ok(&[
         "ha",
         "add",
         "vm:100",
         "--group",
         "g1",
+        "--failback",
+        "0",
         "--state",
         "started",
         "--max-restart",
@@ -366,7 +365,7 @@ async fn the_readme_guests_and_ha_sections() {
         "1",
     ]);
     assert!(out.contains("vm:100 is HA-managed"), "{out}");
-    ha.ran("brigade ha add vm:100 [--group g1] [--state started|stopped|disabled|ignored] [--max-restart 1] [--max-relocate 1]");
+    ha.ran("brigade ha add vm:100 [--group g1] [--failback 0|1] [--state started|stopped|disabled|ignored] [--max-restart 1] [--max-relocate 1]");
     // HA takes it over where it runs, or on g1's preferred node.
     let last = std::cell::RefCell::new(String::new());
     eventually(SETTLE, "ha status shows vm:100 started", || async {
@@ -386,6 +385,88 @@ async fn the_readme_guests_and_ha_sections() {
         "{out}"
     );
     ha.ran("brigade ha status");
+
+    // HA rules: a second HA guest (stopped) kept apart from VM 100, then bound to nodes.
+    cli.ok(&[
+        "vm", "create", "103", "--memory", "64", "--disk", "shared:1",
+    ]);
+    cli.ok(&["ha", "add", "vm:103", "--state", "stopped"]);
+    let out = cli.ok(&[
+        "ha",
+        "rules",
+        "add",
+        "resource-affinity",
+        "apart",
+        "--resources",
+        "vm:100,vm:103",
+        "--affinity",
+        "negative",
+    ]);
+    assert!(
+        out.contains("rule apart (resource-affinity, enabled)"),
+        "{out}"
+    );
+    ha.ran("brigade ha rules add resource-affinity apart --resources vm:100,vm:103 --affinity negative");
+    // VM 100 is in g1 already: a second node-affinity rule for it could not hold.
+    cli.refused(
+        &[
+            "ha",
+            "rules",
+            "add",
+            "node-affinity",
+            "pin",
+            "--resources",
+            "vm:100",
+            "--nodes",
+            "n2",
+        ],
+        "rule pin cannot hold: vm:100 is in more than one node-affinity rule (g1, pin)",
+    );
+    cli.ok(&[
+        "ha",
+        "rules",
+        "add",
+        "node-affinity",
+        "pin",
+        "--resources",
+        "vm:103",
+        "--nodes",
+        "n1:2,n2",
+        "--strict",
+    ]);
+    ha.ran("brigade ha rules add node-affinity pin --resources vm:103 --nodes n1:2,n2 [--strict]");
+    let out = cli.ok(&["ha", "rules", "list"]);
+    for needle in ["apart", "pin", "g1", "n1:2,n2", "enabled"] {
+        assert!(out.contains(needle), "{needle}: {out}");
+    }
+    let out = cli.ok(&["ha", "rules", "set", "pin", "--nodes", "n2,n3"]);
+    assert!(out.contains("rule pin (node-affinity, enabled)"), "{out}");
+    let rules = cli.json(&["ha", "rules", "list"]).expect("rules");
+    let pin = rules
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["rule"] == "pin"))
+        .cloned()
+        .expect("pin");
+    assert_eq!(
+        (pin["nodes"].as_str(), pin["strict"].as_bool()),
+        (Some("n2,n3"), Some(true)),
+        "{pin}"
+    );
+    cli.ok(&["ha", "rules", "remove", "pin"]);
+    cli.refused(
+        &["ha", "rules", "remove", "pin"],
+        "HA rule \"pin\" does not exist",
+    );
+    ha.ran("brigade ha rules list | ha rules set pin --nodes n2,n3 | ha rules remove pin");
+    // Leaving HA takes vm:103 out of its rules too.
+    cli.ok(&["ha", "remove", "vm:103"]);
+    let out = cli.ok(&["ha", "rules", "list"]);
+    assert!(
+        out.contains("infeasible") && out.contains("fewer than two resources"),
+        "{out}"
+    );
+    cli.ok(&["ha", "rules", "remove", "apart"]);
+    cli.ok(&["vm", "destroy", "103"]);
 
     // Every HA refusal names the ha command for what was asked; each works.
     cli.refused(

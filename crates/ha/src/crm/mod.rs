@@ -12,13 +12,17 @@
 //! covered `fence_timeout` after sending its last committed renewal, which is
 //! earlier by at least the margin.
 
+mod place;
+mod rebalance;
+mod rules_step;
 mod service;
 mod started;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::RequestState;
-use crate::placement::{select_node, Load};
+use crate::crs::{CrsSettings, Scheduler, Usage};
+use crate::rules::{Compiled, RulesConfig};
 use crate::status::{LrmMode, LrmStatus, ManagerStatus, NodeState, ServiceState};
 use crate::{GroupsConfig, ResourcesConfig, ServiceId, Timing};
 
@@ -51,6 +55,12 @@ pub struct CrmInput<'a> {
     pub maintenance: &'a BTreeSet<String>,
     /// Migrations an administrator asked for (`ha migrate`).
     pub migrations: &'a BTreeMap<ServiceId, String>,
+    /// `ha/rules.cfg`.
+    pub rules: &'a RulesConfig,
+    /// datacenter.cfg `crs:`.
+    pub crs: CrsSettings,
+    /// Node capacities, guest sizes and live usage, for the scheduler.
+    pub usage: &'a Usage,
 }
 
 /// A change to make in cfs before publishing the new status.
@@ -97,6 +107,21 @@ fn node_lease_ms(configured: Timing, lrm: &LrmStatus) -> u64 {
     configured.lease_ms.max(announced)
 }
 
+/// When the next node lease runs out on the leader's clock (ms), if one is running:
+/// the CRM's next step is due then (a node lost now is recovered at that instant, not
+/// up to a round later).
+pub fn next_lease_expiry(input: &CrmInput) -> Option<u64> {
+    input
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let since = n.last_renewal_ms.unwrap_or(input.leader_since_ms);
+            let at = since.saturating_add(node_lease_ms(input.timing, &n.lrm));
+            (at > input.now_ms).then_some(at)
+        })
+        .min()
+}
+
 fn initial_state(req: RequestState) -> ServiceState {
     match req {
         RequestState::Started => ServiceState::Started,
@@ -122,7 +147,8 @@ struct Step<'a, 'b> {
     input: &'b CrmInput<'a>,
     conds: BTreeMap<String, NodeCond>,
     usable: Vec<String>,
-    load: BTreeMap<String, Load>,
+    sched: Scheduler,
+    rules: Compiled,
     out: CrmOutput,
 }
 
@@ -155,27 +181,13 @@ impl Step<'_, '_> {
         })
     }
 
-    fn select(&self, sid: ServiceId, exclude: &[String]) -> Option<String> {
-        let group = self
-            .input
-            .resources
-            .resources
-            .get(&sid)
-            .and_then(|r| r.group.as_ref())
-            .and_then(|g| self.input.groups.groups.get(g));
-        select_node(group, &self.usable, &self.load, exclude)
+    fn fallback_memory(&self, sid: ServiceId) -> u64 {
+        self.input.memory_mib.get(&sid).copied().unwrap_or(0)
     }
 
     fn add_load(&mut self, node: &str, sid: ServiceId, sign: i64) {
-        let mem = self.input.memory_mib.get(&sid).copied().unwrap_or(0);
-        let l = self.load.entry(node.to_string()).or_default();
-        if sign > 0 {
-            l.memory_mib += mem;
-            l.services += 1;
-        } else {
-            l.memory_mib = l.memory_mib.saturating_sub(mem);
-            l.services = l.services.saturating_sub(1);
-        }
+        let mem = self.fallback_memory(sid);
+        self.sched.add(node, sid, sign, self.input.usage, mem);
     }
 }
 
@@ -211,11 +223,15 @@ pub fn step(input: &CrmInput, previous: &ManagerStatus) -> CrmOutput {
         })
         .map(|n| n.name.clone())
         .collect();
+    let names: Vec<String> = input.nodes.iter().map(|n| n.name.clone()).collect();
+    let rules = crate::rules::compile(input.rules, &names);
+    let tracked: BTreeSet<ServiceId> = previous.service_status.keys().copied().collect();
     let mut s = Step {
         input,
         conds,
         usable,
-        load: BTreeMap::new(),
+        sched: Scheduler::new(input.crs.mode, input.usage, &tracked),
+        rules,
         out: CrmOutput {
             status: previous.clone(),
             ..CrmOutput::default()
@@ -225,6 +241,7 @@ pub fn step(input: &CrmInput, previous: &ManagerStatus) -> CrmOutput {
     if previous.master_node.as_deref() != Some(input.me) {
         s.log("became master".to_string());
     }
+    rules_step::log_rule_changes(&mut s);
     // Services no longer configured leave HA; their guests are left alone.
     let gone: Vec<ServiceId> = s
         .out
@@ -243,6 +260,10 @@ pub fn step(input: &CrmInput, previous: &ManagerStatus) -> CrmOutput {
         if may_run(ss.state) {
             s.add_load(&ss.node, *sid, 1);
         }
+        // A move under way loads its target too (a failed one takes that off again).
+        if let (ServiceState::Migrate | ServiceState::Relocate, Some(t)) = (ss.state, &ss.target) {
+            s.add_load(t, *sid, 1);
+        }
     }
     for sid in input
         .resources
@@ -253,6 +274,7 @@ pub fn step(input: &CrmInput, previous: &ManagerStatus) -> CrmOutput {
     {
         service::service_step(&mut s, sid);
     }
+    rebalance::auto_rebalance(&mut s);
     // Node states, for status displays.
     let mut node_status = BTreeMap::new();
     for n in input.nodes {

@@ -1,7 +1,7 @@
 //! One service's CRM step: follow its config, finish moves, fence a lost node and
 //! recover what it covered, then carry out the state the administrator asked for.
 
-use super::{initial_state, may_run, started, CrmAction, Step};
+use super::{initial_state, may_run, place, rules_step, started, CrmAction, Step};
 use crate::config::RequestState;
 use crate::status::{LrmMode, ServiceState, ServiceStatus};
 use crate::{LrmResult, ServiceId};
@@ -40,6 +40,7 @@ pub(super) fn service_step(s: &mut Step, sid: ServiceId) {
                 relocates: 0,
                 failed_nodes: Vec::new(),
                 maintenance_node: None,
+                held: None,
             },
         );
         s.log(format!("{sid}: added on {loc} as {state}"));
@@ -93,7 +94,7 @@ pub(super) fn service_step(s: &mut Step, sid: ServiceId) {
         }
         ServiceState::Started => started::started_step(s, sid, &mut ss, cond, result),
         ServiceState::RequestStop => {
-            if r.state == RequestState::Started {
+            if r.state == RequestState::Started && ss.held.is_none() {
                 ss.state = ServiceState::Started;
                 ss.uid = s.uid();
             } else if result.as_ref().is_some_and(|x| x.ok) {
@@ -117,13 +118,43 @@ pub(super) fn service_step(s: &mut Step, sid: ServiceId) {
                         ss.node
                     ));
                 } else if cond.fresh {
-                    ss.state = ServiceState::Started;
-                    ss.uid = s.uid();
-                    ss.restarts = 0;
-                    ss.relocates = 0;
-                    ss.failed_nodes.clear();
-                    s.add_load(&ss.node.clone(), sid, 1);
-                    s.log(format!("{sid}: start on {}", ss.node));
+                    match rules_step::start_target(s, sid, &ss) {
+                        Ok(None) => {
+                            ss.state = ServiceState::Started;
+                            ss.uid = s.uid();
+                            ss.restarts = 0;
+                            ss.relocates = 0;
+                            ss.failed_nodes.clear();
+                            ss.held = None;
+                            s.add_load(&ss.node.clone(), sid, 1);
+                            s.log(format!("{sid}: start on {}", ss.node));
+                        }
+                        Ok(Some((p, reason))) => {
+                            let here = ss.node.clone();
+                            s.add_load(&p.node, sid, 1);
+                            ss.state = ServiceState::Relocate;
+                            ss.target = Some(p.node.clone());
+                            ss.uid = s.uid();
+                            ss.restarts = 0;
+                            ss.relocates = 0;
+                            ss.failed_nodes.clear();
+                            ss.held = None;
+                            s.log(format!(
+                                "{sid}: start requested: relocate from {here} to {} first ({reason})",
+                                p.node
+                            ));
+                            rules_step::log_why(s, sid, &p);
+                        }
+                        Err(why) => {
+                            // Held by a rule already: it said why when it stopped.
+                            if ss.held.is_none() {
+                                s.log(format!(
+                                    "{sid}: start requested but {why}: it stays stopped until the rule can hold"
+                                ));
+                                ss.held = Some(why);
+                            }
+                        }
+                    }
                 }
             }
             RequestState::Stopped => ss.state = ServiceState::Stopped,
@@ -176,6 +207,19 @@ fn finish_move(s: &mut Step, sid: ServiceId, ss: &mut ServiceStatus, loc: &str) 
                 "{sid}: {} from {} to {target} failed: {}; stays on {}",
                 ss.state, ss.node, res.message, ss.node
             ));
+            // A relocation stopped it first: start it again only where its rules allow.
+            if ss.state == ServiceState::Relocate {
+                if let Some(why) = place::violation(s, sid, &ss.node, false) {
+                    s.log(format!(
+                        "{sid}: not started on {}: {why}; placing it again",
+                        ss.node
+                    ));
+                    ss.target = None;
+                    ss.state = ServiceState::Stopped;
+                    ss.uid = s.uid();
+                    return;
+                }
+            }
         }
         None => return,
     }
@@ -249,18 +293,28 @@ fn recover(s: &mut Step, sid: ServiceId, ss: &mut ServiceStatus) {
     } else {
         vec![ss.node.clone()]
     };
-    let Some(to) = s.select(sid, &exclude) else {
-        if s.out.status.service_status[&sid].state != ServiceState::Recovery {
-            s.log(format!("{sid}: no node available for recovery; waiting"));
+    let p = match place::place(s, sid, &exclude, None, false) {
+        Ok(p) => p,
+        Err(why) => {
+            if s.out.status.service_status[&sid].state != ServiceState::Recovery || ss.held != why {
+                s.log(match &why {
+                    Some(w) => format!("{sid}: no node available for recovery ({w}); waiting"),
+                    None => format!("{sid}: no node available for recovery; waiting"),
+                });
+            }
+            ss.held = why;
+            return;
         }
-        return;
     };
+    let to = p.node.clone();
     s.out.actions.push(CrmAction::MoveConfig {
         sid,
         from: ss.node.clone(),
         to: to.clone(),
     });
     s.log(format!("{sid}: recover from {} to {to}", ss.node));
+    rules_step::log_why(s, sid, &p);
+    ss.held = None;
     s.add_load(&ss.node.clone(), sid, -1);
     s.add_load(&to, sid, 1);
     ss.node = to;

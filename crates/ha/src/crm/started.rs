@@ -1,10 +1,9 @@
 //! The CRM step of a started service: stop or ignore on request, restart and relocate
 //! after failed starts, administrator migrations, maintenance, and failback.
 
-use super::{NodeCond, Step};
+use super::{place, rules_step, NodeCond, Step};
 use crate::config::RequestState;
-use crate::placement::preferred_node;
-use crate::status::{ServiceState, ServiceStatus};
+use crate::status::{NodeState, ServiceState, ServiceStatus};
 use crate::ServiceId;
 
 pub(super) fn started_step(
@@ -44,7 +43,8 @@ pub(super) fn started_step(
             ss.failed_nodes.push(ss.node.clone());
         }
         if ss.relocates < r.max_relocate {
-            if let Some(to) = s.select(sid, &ss.failed_nodes.clone()) {
+            if let Ok(p) = place::place(s, sid, &ss.failed_nodes.clone(), None, false) {
+                let to = p.node.clone();
                 ss.relocates += 1;
                 ss.restarts = 0;
                 ss.state = ServiceState::Relocate;
@@ -54,6 +54,7 @@ pub(super) fn started_step(
                     "{sid}: start on {} failed ({}); relocate to {to} ({}/{})",
                     ss.node, res.message, ss.relocates, r.max_relocate
                 ));
+                rules_step::log_why(s, sid, &p);
                 return;
             }
         }
@@ -73,14 +74,15 @@ pub(super) fn started_step(
         s.out.consumed_migrations.push(sid);
         if *target == here {
             s.log(format!("{sid}: already on {target}"));
+        } else if let Some(why) = s
+            .usable
+            .contains(target)
+            .then(|| place::violation(s, sid, target, true))
+            .flatten()
+        {
+            s.log(format!("{sid}: migration to {target} refused: {why}"));
         } else if s.usable.contains(target) {
-            s.add_load(target, sid, 1);
-            ss.state = ServiceState::Migrate;
-            ss.target = Some(target.clone());
-            ss.uid = s.uid();
-            s.log(format!(
-                "{sid}: migrate from {here} to {target} (requested)"
-            ));
+            rules_step::migrate_with_partners(s, sid, ss, target, "requested", false);
             return;
         } else {
             s.log(format!(
@@ -89,20 +91,29 @@ pub(super) fn started_step(
         }
     }
     if input.maintenance.contains(&here) {
-        if let Some(to) = s.select(sid, std::slice::from_ref(&here)) {
-            s.add_load(&to, sid, 1);
-            ss.state = ServiceState::Migrate;
-            ss.target = Some(to.clone());
-            ss.maintenance_node = Some(here.clone());
-            ss.uid = s.uid();
-            s.log(format!(
-                "{sid}: migrate from {here} to {to} (node maintenance)"
-            ));
+        match place::place(s, sid, std::slice::from_ref(&here), Some(&here), true) {
+            Ok(p) => {
+                rules_step::migrate_with_partners(s, sid, ss, &p.node, "node maintenance", true);
+                rules_step::log_why(s, sid, &p);
+            }
+            // Said once, as the maintenance begins.
+            Err(Some(why))
+                if s.out.status.node_status.get(&here) != Some(&NodeState::Maintenance) =>
+            {
+                s.log(format!(
+                    "{sid}: stays on {here} during its maintenance: {why}"
+                ));
+            }
+            Err(_) => {}
         }
         return;
     }
     if let Some(home) = ss.maintenance_node.clone() {
-        if home != here && s.usable.contains(&home) {
+        // Back home unless a rule now forbids it there (it stays where it is then).
+        if home != here
+            && s.usable.contains(&home)
+            && place::violation(s, sid, &home, true).is_none()
+        {
             s.add_load(&home, sid, 1);
             ss.state = ServiceState::Migrate;
             ss.target = Some(home.clone());
@@ -117,16 +128,18 @@ pub(super) fn started_step(
             ss.maintenance_node = None;
         }
     }
-    let group = r.group.as_ref().and_then(|g| input.groups.groups.get(g));
-    if let Some(g) = group.filter(|g| !g.nofailback) {
-        if let Some(to) = preferred_node(g, &here, &s.usable, &s.load) {
-            s.add_load(&to, sid, 1);
-            ss.state = ServiceState::Migrate;
-            ss.target = Some(to.clone());
-            ss.uid = s.uid();
-            s.log(format!(
-                "{sid}: migrate from {here} to {to} (failback to a preferred node)"
-            ));
-        }
+    if rules_step::enforce(s, sid, ss) {
+        return;
+    }
+    if let Some(p) = place::failback_target(s, sid, &here) {
+        rules_step::migrate_with_partners(
+            s,
+            sid,
+            ss,
+            &p.node,
+            "failback to a preferred node",
+            false,
+        );
+        rules_step::log_why(s, sid, &p);
     }
 }

@@ -10,10 +10,13 @@
 //! and its self-fence kill the HA guests of its own view, at the deadline of its own
 //! lease; the daemon feeds the watchdog only while that lease is valid.
 
+mod admin;
 mod check;
 mod lrm;
 mod node;
+mod rule_line;
 mod scenario;
+mod usage;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,8 +24,8 @@ pub use check::Violation;
 use node::{Daemon, SimNode, View};
 pub use scenario::{describe, Event, Scenario};
 
-use crate::config::ShutdownPolicy;
 use crate::crm::{self, CrmAction, CrmInput, NodeInput};
+use crate::crs::{Live, NodeStats};
 use crate::status::LrmMode;
 use crate::{Resource, ServiceId, Timing};
 
@@ -38,6 +41,14 @@ pub struct Sim {
     /// When the leader saw each node's last renewal commit.
     seen: BTreeMap<String, u64>,
     pub log: Vec<String>,
+    /// Node capacities (`node` lines).
+    pub capacity: BTreeMap<String, NodeStats>,
+    /// What runs on each node besides its guests (`load` events).
+    base_load: BTreeMap<String, Live>,
+    /// Each guest's live usage while it runs (`usage` events; its configured size otherwise).
+    guest_live: BTreeMap<ServiceId, Live>,
+    /// Also check after every step that no feasible rule is broken.
+    pub check_rules: bool,
 }
 
 impl Sim {
@@ -54,6 +65,10 @@ impl Sim {
             leader_since: 0,
             seen: BTreeMap::new(),
             log: Vec::new(),
+            capacity: BTreeMap::new(),
+            base_load: BTreeMap::new(),
+            guest_live: BTreeMap::new(),
+            check_rules: false,
         }
     }
 
@@ -102,6 +117,8 @@ impl Sim {
                 | Event::DaemonStart(_)
                 | Event::DaemonHang(_)
                 | Event::FailStart(..)
+                | Event::Load(..)
+                | Event::Usage(..)
         );
         if is_write && !self.quorate() {
             self.say("event", &format!("{text} (refused: no quorum)"));
@@ -159,6 +176,8 @@ impl Sim {
                 memory,
                 max_restart,
                 max_relocate,
+                cpus,
+                failback,
             } => {
                 let c = &mut self.committed;
                 if c.resources.resources.contains_key(&sid) {
@@ -166,6 +185,9 @@ impl Sim {
                 } else if let Some(n) = node.filter(|_| !c.locations.contains_key(&sid)) {
                     c.locations.insert(sid, n);
                     c.memory.insert(sid, memory);
+                    if let Some(cpus) = cpus {
+                        c.cpus.insert(sid, cpus);
+                    }
                 }
                 if outcome.is_none() && !self.committed.locations.contains_key(&sid) {
                     outcome = Some(format!("refused: {sid} has no config"));
@@ -176,6 +198,7 @@ impl Sim {
                     r.state = state;
                     r.max_restart = max_restart.unwrap_or(r.max_restart);
                     r.max_relocate = max_relocate.unwrap_or(r.max_relocate);
+                    r.failback = failback;
                     self.committed.resources.resources.insert(sid, r);
                 }
             }
@@ -208,82 +231,27 @@ impl Sim {
                 }
             }
             Event::Policy(p) => self.committed.policy = p,
+            Event::Rule(r) => {
+                let rules = &mut self.committed.rules.rules;
+                match rules.iter_mut().find(|x| x.id == r.id) {
+                    Some(x) => *x = r,
+                    None => rules.push(r),
+                }
+            }
+            Event::RuleRemove(id) => self.committed.rules.rules.retain(|r| r.id != id),
+            Event::Crs(c) => self.committed.crs = c,
+            Event::Load(n, l) => {
+                self.base_load.insert(n, l);
+            }
+            Event::Usage(sid, l) => {
+                self.guest_live.insert(sid, l);
+            }
             Event::FenceTimeout(ms) => self.committed.timing = Timing::from_fence_timeout(ms),
         }
         match outcome {
             Some(why) => self.say("event", &format!("{text} ({why})")),
             None => self.say("event", &text),
         }
-    }
-
-    /// A guest config outside HA (`vm create`), started there if asked (`vm start`,
-    /// which needs quorum on that node). Returns why it was refused.
-    fn guest_event(
-        &mut self,
-        sid: ServiceId,
-        node: &str,
-        running: bool,
-        memory: u64,
-    ) -> Option<String> {
-        let i = self.index(node)?;
-        match self.committed.locations.get(&sid) {
-            Some(at) if at != node => return Some(format!("refused: {sid} lives on {at}")),
-            Some(_) => {}
-            None => {
-                self.committed.locations.insert(sid, node.to_string());
-                self.committed.memory.insert(sid, memory);
-            }
-        }
-        if running {
-            if self.committed.ha_set().contains(&sid) {
-                return Some(format!("start refused: {sid} is HA-managed"));
-            }
-            if !self.in_majority(i) {
-                return Some(format!("start refused: {node} is not quorate"));
-            }
-            self.nodes[i].running.insert(sid);
-        }
-        None
-    }
-
-    fn daemon_stop(&mut self, n: &str) {
-        let Some(i) = self.index(n) else {
-            return;
-        };
-        // The final write commits only if this node is in the quorate majority.
-        let commits = self.in_majority(i);
-        let now = self.now_ms;
-        let node = &mut self.nodes[i];
-        if node.daemon != Daemon::Running {
-            return;
-        }
-        match node.view.policy {
-            ShutdownPolicy::Migrate => {
-                node.draining = true;
-                if commits {
-                    self.committed.maintenance.insert(n.to_string());
-                }
-                return;
-            }
-            ShutdownPolicy::Freeze => {
-                node.lrm.mode = LrmMode::Freeze;
-                // Disarm only once the CRM is sure to see the freeze; otherwise the
-                // watchdog fences as for any lost node.
-                if commits {
-                    node.watchdog_armed = false;
-                }
-            }
-            ShutdownPolicy::Failover => {
-                node.kill_ha_guests();
-                node.watchdog_armed = false;
-                node.lrm.mode = LrmMode::Released;
-            }
-        }
-        // The final lrm_status write, if it can commit (it renews the lease too).
-        if commits {
-            self.renew(i, now);
-        }
-        self.nodes[i].daemon = Daemon::Stopped;
     }
 
     /// Node `i`'s lrm_status write commits (a lease renewal); it then has applied
@@ -337,7 +305,11 @@ impl Sim {
         }
         self.watchdogs();
         self.finish_drains();
-        self.check()
+        self.check()?;
+        if self.check_rules {
+            self.check_rules()?;
+        }
+        Ok(())
     }
 
     /// Raft leadership: the current leader while it can, else the first eligible node.
@@ -370,6 +342,7 @@ impl Sim {
 
     /// The CRM on the leader, on the committed tree.
     fn crm_step(&mut self, leader: &str) {
+        let usage = self.usage();
         let c = &self.committed;
         let inputs: Vec<NodeInput> = self
             .nodes
@@ -392,6 +365,9 @@ impl Sim {
             memory_mib: &c.memory,
             maintenance: &c.maintenance,
             migrations: &c.migrations,
+            rules: &c.rules,
+            crs: c.crs,
+            usage: &usage,
         };
         let out = crm::step(&input, &c.manager);
         for a in &out.actions {
@@ -476,6 +452,8 @@ impl Sim {
 /// Runs a scenario; returns the log, or the violated invariant.
 pub fn simulate(scenario: &Scenario) -> Result<Vec<String>, (Violation, Vec<String>)> {
     let mut sim = Sim::new(&scenario.nodes, scenario.timing);
+    sim.capacity = scenario.capacity.clone();
+    sim.check_rules = scenario.check_rules;
     match sim.run(&scenario.events, scenario.end_ms) {
         Ok(()) => Ok(sim.log),
         Err(v) => Err((v, sim.log)),

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{RequestState, ShutdownPolicy};
+use crate::crs::CrsSettings;
 use crate::lease::Lease;
+use crate::rules::RulesConfig;
 use crate::status::{LrmStatus, ManagerStatus};
 use crate::{GroupsConfig, ResourcesConfig, ServiceId, Timing};
 
@@ -16,6 +18,10 @@ pub struct View {
     /// The node whose directory holds each guest's config (HA-managed or not).
     pub locations: BTreeMap<ServiceId, String>,
     pub memory: BTreeMap<ServiceId, u64>,
+    /// Configured CPUs of each guest (1 when not given).
+    pub cpus: BTreeMap<ServiceId, f64>,
+    pub rules: RulesConfig,
+    pub crs: CrsSettings,
     pub maintenance: BTreeSet<String>,
     pub migrations: BTreeMap<ServiceId, String>,
     pub timing: Timing,

@@ -1,10 +1,14 @@
 //! Scenario files (`cmdlist`): timed events for the simulator, parsed and written back.
 
+use std::collections::BTreeMap;
+
 use crate::config::{parse_group_nodes, RequestState, ShutdownPolicy};
+use crate::crs::{CrsSettings, Live, NodeStats};
+use crate::rules::Rule;
 use crate::{Group, HaError, ServiceId, Timing};
 
 /// One timed event of a scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Power(String, bool),
     Network(String, bool),
@@ -20,6 +24,16 @@ pub enum Event {
         running: bool,
         memory: u64,
     },
+    /// `rule NAME node-affinity|resource-affinity ...`: adds or replaces a rule of ha/rules.cfg.
+    Rule(Rule),
+    /// `rule NAME remove`.
+    RuleRemove(String),
+    /// datacenter.cfg `crs:` changes.
+    Crs(CrsSettings),
+    /// `load NODE cpu=C memory=M`: what runs on the node besides its guests.
+    Load(String, Live),
+    /// `usage SID cpu=C memory=M`: the guest's live usage while it runs.
+    Usage(ServiceId, Live),
     /// `ha add`: the guest's config is created on `node` first when it has none.
     ServiceAdd {
         sid: ServiceId,
@@ -29,6 +43,10 @@ pub enum Event {
         memory: u64,
         max_restart: Option<u32>,
         max_relocate: Option<u32>,
+        /// Configured CPUs (`cores=`).
+        cpus: Option<f64>,
+        /// `failback=0`.
+        failback: bool,
     },
     ServiceState(ServiceId, RequestState),
     ServiceRemove(ServiceId),
@@ -48,6 +66,10 @@ pub struct Scenario {
     pub timing: Timing,
     pub events: Vec<(u64, Event)>,
     pub end_ms: u64,
+    /// `node NAME cpus=C memory=M`: node capacities.
+    pub capacity: BTreeMap<String, NodeStats>,
+    /// `invariant rules`: also fail if a feasible rule is broken at any instant.
+    pub check_rules: bool,
 }
 
 /// How long a scenario runs without an `end` line (ms).
@@ -67,6 +89,8 @@ impl Scenario {
             timing: Timing::default(),
             events: Vec::new(),
             end_ms: DEFAULT_END_MS,
+            capacity: BTreeMap::new(),
+            check_rules: false,
         };
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
@@ -84,6 +108,26 @@ impl Scenario {
                         .ok_or_else(|| bad(n, "fence_timeout MS"))?;
                     sc.timing = Timing::from_fence_timeout(ms);
                 }
+                "node" => {
+                    let name = words
+                        .get(1)
+                        .ok_or_else(|| bad(n, "node NAME cpus=C memory=M"))?;
+                    let cpus = kv(&words, "cpus")
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .ok_or_else(|| bad(n, "node needs cpus="))?;
+                    let memory_mib = kv(&words, "memory")
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| bad(n, "node needs memory="))?;
+                    sc.capacity.insert(
+                        name.to_string(),
+                        NodeStats {
+                            cpus,
+                            memory_mib,
+                            live: None,
+                        },
+                    );
+                }
+                "invariant" if words.get(1) == Some(&"rules") => sc.check_rules = true,
                 "end" => {
                     sc.end_ms = words
                         .get(1)
@@ -147,6 +191,18 @@ fn memory(w: &[&str]) -> Result<u64, EventError> {
     })
 }
 
+fn live(w: &[&str]) -> Result<Live, EventError> {
+    let cpu = kv(w, "cpu").map_or(Ok(0.0), |v| {
+        v.parse::<f64>()
+            .map_err(|_| EventError::Malformed(format!("bad cpu {v:?}")))
+    })?;
+    let memory_mib = kv(w, "memory").map_or(Ok(0), |v| {
+        v.parse::<u64>()
+            .map_err(|_| EventError::Malformed(format!("bad memory {v:?}")))
+    })?;
+    Ok(Live { cpu, memory_mib })
+}
+
 fn parse_event(w: &[&str]) -> Result<Event, EventError> {
     let node = |i: usize| w.get(i).map(|s| s.to_string()).ok_or("missing node");
     let sid = |i: usize| -> Result<ServiceId, EventError> {
@@ -176,6 +232,11 @@ fn parse_event(w: &[&str]) -> Result<Event, EventError> {
             restricted: w.contains(&"restricted"),
             nofailback: w.contains(&"nofailback"),
         }),
+        (Some("rule"), Some("remove")) => Event::RuleRemove(node(1)?),
+        (Some("rule"), Some(_)) => Event::Rule(super::rule_line::parse(w)?),
+        (Some("crs"), _) => Event::Crs(CrsSettings::parse(w.get(1).ok_or("crs needs ha=...")?)?),
+        (Some("load"), _) => Event::Load(node(1)?, live(w)?),
+        (Some("usage"), _) => Event::Usage(sid(1)?, live(w)?),
         (Some("guest"), _) => Event::Guest {
             sid: sid(1)?,
             node: kv(w, "node").ok_or("guest needs node=")?.to_string(),
@@ -190,6 +251,13 @@ fn parse_event(w: &[&str]) -> Result<Event, EventError> {
             memory: memory(w)?,
             max_restart: kv(w, "max_restart").and_then(|m| m.parse().ok()),
             max_relocate: kv(w, "max_relocate").and_then(|m| m.parse().ok()),
+            cpus: kv(w, "cores")
+                .map(|c| {
+                    c.parse()
+                        .map_err(|_| EventError::Malformed(format!("bad cores {c:?}")))
+                })
+                .transpose()?,
+            failback: kv(w, "failback") != Some("0"),
         },
         (Some("service"), Some("remove")) => Event::ServiceRemove(sid(1)?),
         (Some("service"), Some(s)) => Event::ServiceState(sid(1)?, RequestState::parse(s)?),
@@ -200,6 +268,21 @@ fn parse_event(w: &[&str]) -> Result<Event, EventError> {
             )))
         }
     })
+}
+
+/// A `crs:` value as datacenter.cfg would hold it.
+fn crs_text(c: &CrsSettings) -> String {
+    let mut v = vec![format!("ha={}", c.mode.as_str())];
+    if c.rebalance_on_start {
+        v.push("ha-rebalance-on-start=1".into());
+    }
+    if let Some(a) = c.auto {
+        v.push("ha-auto-rebalance=1".into());
+        v.push(format!("ha-auto-rebalance-threshold={}", a.threshold_pct));
+        v.push(format!("ha-auto-rebalance-hold-duration={}", a.hold_secs));
+        v.push(format!("ha-auto-rebalance-margin={}", a.margin_pct));
+    }
+    v.join(",")
 }
 
 /// An event as a cmdlist line would write it.
@@ -236,6 +319,11 @@ pub fn describe(e: &Event) -> String {
             state.as_str()
         ),
         Event::ServiceState(sid, st) => format!("service {sid} {}", st.as_str()),
+        Event::Rule(r) => super::rule_line::describe(r),
+        Event::RuleRemove(id) => format!("rule {id} remove"),
+        Event::Crs(c) => format!("crs {}", crs_text(c)),
+        Event::Load(n, l) => format!("load {n} cpu={} memory={}", l.cpu, l.memory_mib),
+        Event::Usage(sid, l) => format!("usage {sid} cpu={} memory={}", l.cpu, l.memory_mib),
         Event::ServiceRemove(sid) => format!("service {sid} remove"),
         Event::Group(g) => format!(
             "group {} nodes={}{}{}",
@@ -274,9 +362,16 @@ mod tests {
             @5 acks n2 off\n\
             @6 failstart vm:100 n2 on\n\
             @7 group g nodes=n1:2,n2:1 restricted\n\
-            @8 maintenance n1 enable\n";
+            @8 maintenance n1 enable\n\
+            @9 rule pin node-affinity resources=vm:100 nodes=n1:2,n2 strict\n\
+            @9 rule apart resource-affinity resources=vm:100,ct:101 affinity=negative\n\
+            @10 rule pin remove\n\
+            @10 crs ha=dynamic,ha-auto-rebalance=1\n\
+            @11 load n1 cpu=1.5 memory=800\n\
+            @11 usage vm:100 cpu=0.5 memory=300\n\
+            @12 service vm:102 add node=n1 cores=4 failback=0\n";
         let sc = Scenario::parse(text).expect("parses");
-        assert_eq!(sc.events.len(), 10);
+        assert_eq!(sc.events.len(), 17);
         for (_, e) in &sc.events {
             let line = describe(e);
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -290,6 +385,10 @@ mod tests {
             "nodes n1\n@1 service vm:100 add memory=lots\n",
             "@1 power n1 off\n",
             "nodes n1\nfrobnicate\n",
+            "nodes n1\n@1 rule r1 node-affinity resources=vm:100\n",
+            "nodes n1\n@1 rule r1 sideways resources=vm:100\n",
+            "nodes n1\n@1 crs ha=fancy\n",
+            "nodes n1\nnode n1 cpus=4\n",
         ] {
             assert!(Scenario::parse(bad).is_err(), "{bad}");
         }

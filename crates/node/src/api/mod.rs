@@ -6,6 +6,7 @@ mod console;
 mod fs;
 mod guests;
 mod ha;
+mod ha_rules;
 mod join;
 mod metrics;
 mod mount;
@@ -104,6 +105,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(qdevice::routes())
         .merge(guests::routes())
         .merge(ha::routes())
+        .merge(ha_rules::routes())
         .merge(mount::routes())
         .merge(console::routes())
         .merge(storage::routes())

@@ -7,10 +7,12 @@ use brigade_cfs::Cfs;
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout;
 use brigade_ha::config::ShutdownPolicy;
+use brigade_ha::crs::CrsSettings;
 use brigade_ha::{GroupsConfig, LrmStatus, ManagerStatus, ResourcesConfig, ServiceId, Timing};
 
 use crate::error::NodeError;
 use crate::node::cfs_path;
+use crate::validate::DatacenterConfig;
 
 /// Nodes in maintenance, one per line: `NODE` (by an administrator) or
 /// `NODE shutdown` (the migrate shutdown policy; lifted when the daemon returns).
@@ -79,44 +81,32 @@ pub fn migrations(cfs: &Cfs) -> (BTreeMap<ServiceId, String>, u64) {
     (out, v)
 }
 
-/// HA settings of datacenter.cfg: `ha: fence_timeout=S,shutdown_policy=P`.
+/// HA settings of datacenter.cfg: `ha: fence_timeout=S,shutdown_policy=P` and `crs:`.
 #[derive(Debug, Clone, Copy)]
 pub struct HaSettings {
     pub timing: Timing,
     pub shutdown_policy: ShutdownPolicy,
+    pub crs: CrsSettings,
 }
 
+/// datacenter.cfg through its validator; an unreadable or invalid file (which the
+/// validator keeps out of the tree) gives the defaults.
 pub fn settings(cfs: &Cfs) -> HaSettings {
     let node_timeout_ms = crate::cluster_ops::read_cluster_conf(cfs)
         .map(|c| u64::from(c.node_timeout_secs) * 1000)
         .unwrap_or(10_000);
-    let mut fence_ms = node_timeout_ms;
-    let mut policy = ShutdownPolicy::Freeze;
-    if let Ok((text, _)) = read(cfs, layout::DATACENTER_CFG) {
-        if let Some(ha) = KeyValueConfig::parse(&text)
-            .ok()
-            .and_then(|kv| kv.get("ha").map(str::to_string))
-        {
-            for item in ha.split(',') {
-                match item.split_once('=') {
-                    Some(("fence_timeout", v)) => {
-                        if let Ok(s) = v.parse::<f64>() {
-                            fence_ms = (s * 1000.0) as u64;
-                        }
-                    }
-                    Some(("shutdown_policy", v)) => {
-                        if let Ok(p) = ShutdownPolicy::parse(v) {
-                            policy = p;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
+    let dc = read(cfs, layout::DATACENTER_CFG)
+        .ok()
+        .and_then(|(text, _)| DatacenterConfig::parse(&text).ok())
+        .unwrap_or_default();
     HaSettings {
-        timing: Timing::from_fence_timeout(fence_ms),
-        shutdown_policy: policy,
+        timing: Timing::from_fence_timeout(dc.fence_timeout_ms.unwrap_or(node_timeout_ms)),
+        shutdown_policy: dc.shutdown_policy.unwrap_or_default(),
+        // The daemon always says why it placed a guest where it did.
+        crs: CrsSettings {
+            explain: true,
+            ..dc.crs.unwrap_or_default()
+        },
     }
 }
 

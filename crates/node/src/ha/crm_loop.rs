@@ -9,8 +9,11 @@ use brigade_core::layout;
 use brigade_ha::crm::{self, CrmAction, CrmInput, NodeInput};
 
 use super::clock::{boot_ms, boot_ms_of};
-use super::config_io;
+use super::{config_io, rules_io};
 use crate::node::{cfs_path, ClusterRuntime, Node};
+
+/// How long after a lease's end the CRM's early step runs (the lease has surely ended).
+const CRM_EXPIRY_SLACK_MS: u64 = 5;
 
 impl Node {
     pub(super) fn spawn_crm(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
@@ -18,7 +21,8 @@ impl Node {
         tokio::spawn(async move {
             let mut leader_since: Option<u64> = None;
             loop {
-                let timing = config_io::settings(&rt.cfs).timing;
+                let settings = config_io::settings(&rt.cfs);
+                let mut wait = Duration::from_millis(settings.timing.renew_ms);
                 let leads =
                     rt.cfs.status().leader == Some(rt.membership.node_id) && rt.cfs.is_quorate();
                 if leads {
@@ -30,25 +34,42 @@ impl Node {
                             .map(boot_ms_of)
                             .unwrap_or_else(boot_ms)
                     });
-                    if let Err(e) = node.crm_tick(&rt, timing, since).await {
-                        tracing::debug!("CRM step not written: {e}");
+                    match node.crm_tick(&rt, settings, since).await {
+                        // Step again the moment the next lease runs out.
+                        Ok(Some(expiry)) => {
+                            let until = expiry.saturating_sub(boot_ms()) + CRM_EXPIRY_SLACK_MS;
+                            wait = wait.min(Duration::from_millis(until));
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::debug!("CRM step not written: {e}"),
                     }
                 } else {
                     leader_since = None;
                 }
-                tokio::time::sleep(Duration::from_millis(timing.renew_ms)).await;
+                tokio::time::sleep(wait).await;
             }
         });
     }
 
+    /// One CRM step; when the next node lease runs out (boot-clock ms), if one does.
     async fn crm_tick(
         &self,
         rt: &ClusterRuntime,
-        timing: brigade_ha::Timing,
+        settings: config_io::HaSettings,
         leader_since_ms: u64,
-    ) -> Result<(), crate::error::NodeError> {
+    ) -> Result<Option<u64>, crate::error::NodeError> {
+        let timing = settings.timing;
         // Every committed entry applied here first: no committed renewal is missed.
         rt.cfs.read_index().await?;
+        let me = self.config.name.to_string();
+        // HA groups become node-affinity rules first, once (as in Proxmox VE 9).
+        let migrated = self.migrate_ha_groups(&rt.cfs).await?;
+        if !migrated.is_empty() {
+            for line in migrated {
+                self.log_event("ha", format!("crm {me}: {line}")).await;
+            }
+            return Ok(None);
+        }
         let conf = crate::cluster_ops::read_cluster_conf(&rt.cfs)?;
         let seen = self
             .ha
@@ -72,9 +93,11 @@ impl Node {
         let (migrations, commands_version) = config_io::migrations(&rt.cfs);
         let (previous, status_version) = config_io::manager_status(&rt.cfs);
         if resources.resources.is_empty() && previous.service_status.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let me = self.config.name.to_string();
+        let (rules, _) = rules_io::rules(&rt.cfs)?;
+        let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+        let usage = rules_io::usage(&rt.cfs, &names, &locations);
         let input = CrmInput {
             now_ms: boot_ms(),
             leader_since_ms,
@@ -87,10 +110,14 @@ impl Node {
             memory_mib: &memory,
             maintenance: &maintenance,
             migrations: &migrations,
+            rules: &rules,
+            crs: settings.crs,
+            usage: &usage,
         };
+        let next = crm::next_lease_expiry(&input);
         let out = crm::step(&input, &previous);
         if out.status == previous && out.actions.is_empty() && out.consumed_migrations.is_empty() {
-            return Ok(());
+            return Ok(next);
         }
         let mut ops = Vec::new();
         let mut cleared = Vec::new();
@@ -154,6 +181,6 @@ impl Node {
         for line in out.log.into_iter().chain(cleared) {
             self.log_event("ha", format!("crm {me}: {line}")).await;
         }
-        Ok(())
+        Ok(next)
     }
 }

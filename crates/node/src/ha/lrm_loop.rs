@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use brigade_core::layout::GuestKind;
+use brigade_core::layout::{self, GuestKind};
 use brigade_ha::config::RequestState;
 use brigade_ha::lrm::{self, LrmCommand, LrmInput};
 use brigade_ha::{LrmResult, ServiceId, Timing};
@@ -17,20 +17,31 @@ use crate::node::{ClusterRuntime, Node};
 
 /// How often a running migration task is polled by the LRM.
 const TASK_POLL: Duration = Duration::from_millis(200);
+/// The shortest LRM round, however often the manager status changes.
+const LRM_MIN_ROUND: Duration = Duration::from_millis(50);
 
 impl Node {
     pub(super) fn spawn_lrm(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
         self.spawn_fence_guard();
         let node = self.clone();
         tokio::spawn(async move {
+            let mut changes = rt.cfs.subscribe();
             loop {
+                let started = tokio::time::Instant::now();
                 let timing = config_io::settings(&rt.cfs).timing;
                 node.ha.lrm(|l| l.timing = timing);
                 if node.ha.stopping() {
                     return;
                 }
                 node.lrm_tick(&rt, timing).await;
-                tokio::time::sleep(Duration::from_millis(timing.renew_ms)).await;
+                // A new manager status (a guest assigned here) starts the next round at once.
+                super::wake::sleep_or_change(
+                    &mut changes,
+                    Duration::from_millis(timing.renew_ms),
+                    |p| p == layout::HA_MANAGER_STATUS,
+                )
+                .await;
+                tokio::time::sleep_until(started + LRM_MIN_ROUND).await;
             }
         });
     }

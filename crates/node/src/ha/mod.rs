@@ -8,7 +8,13 @@ mod crm_loop;
 mod lease_io;
 mod lrm_loop;
 pub mod ops;
+mod proc_usage;
+pub mod rules_io;
+pub mod rules_ops;
 mod shutdown;
+pub mod usage_report;
+mod usage_sampler;
+mod wake;
 pub mod watchdog;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +83,7 @@ impl Node {
         self.supervise_helper();
         self.spawn_renewal_watcher(rt.clone());
         self.spawn_lrm(rt.clone());
+        self.spawn_usage_sampler(rt.clone());
         self.spawn_crm(rt);
     }
 

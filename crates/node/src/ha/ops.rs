@@ -3,8 +3,8 @@
 pub use brigade_api::ha::{GroupRequest, HaNodeRow, HaServiceRow, HaStatus, ResourceRequest};
 use brigade_cfs::Op;
 use brigade_core::layout;
-use brigade_ha::config::{parse_group_nodes, RequestState};
-use brigade_ha::{Group, Resource, ServiceId};
+use brigade_ha::config::RequestState;
+use brigade_ha::{Resource, ServiceId};
 
 use super::config_io;
 use crate::error::NodeError;
@@ -59,30 +59,31 @@ impl Node {
         }
         self.ha_eligible(sid)?;
         let mut r = Resource::new(sid);
-        self.apply_resource_request(&mut r, &req)?;
+        let rules = self.apply_resource_request(&mut r, &req)?;
         res.resources.insert(sid, r.clone());
-        self.write_ha_file(layout::HA_RESOURCES_CFG, res.to_text(), version)
-            .await?;
+        self.write_resources_and_rules(&res, version, rules).await?;
         Ok(r)
     }
 
+    /// Applies `req` to `r`; the rules to write with it when `--group` names a
+    /// node-affinity rule.
     fn apply_resource_request(
         &self,
         r: &mut Resource,
         req: &ResourceRequest,
-    ) -> Result<(), NodeError> {
-        let rt = self.require_cluster()?;
+    ) -> Result<Option<(brigade_ha::rules::RulesConfig, u64)>, NodeError> {
         if let Some(s) = &req.state {
             r.state = RequestState::parse(s).map_err(invalid)?;
         }
+        let mut rules = None;
         if let Some(g) = &req.group {
-            let (groups, _) = config_io::groups(&rt.cfs)?;
-            if !groups.groups.contains_key(g) {
-                return Err(NodeError::NotFound(format!(
-                    "HA group {g:?} does not exist"
-                )));
+            match self.group_join(r.sid, g)? {
+                super::rules_ops::GroupJoin::Legacy => r.group = Some(g.clone()),
+                super::rules_ops::GroupJoin::Rule(x, v) => rules = Some((x, v)),
             }
-            r.group = Some(g.clone());
+        }
+        if let Some(f) = req.failback {
+            r.failback = f;
         }
         for (what, v) in [
             ("max_restart", req.max_restart),
@@ -101,7 +102,7 @@ impl Node {
         if let Some(c) = &req.comment {
             r.comment = Some(c.clone());
         }
-        Ok(())
+        Ok(rules)
     }
 
     pub async fn ha_set(&self, sid: &str, req: ResourceRequest) -> Result<Resource, NodeError> {
@@ -113,10 +114,9 @@ impl Node {
             .get(&sid)
             .cloned()
             .ok_or_else(|| NodeError::NotFound(format!("{sid} is not HA-managed")))?;
-        self.apply_resource_request(&mut r, &req)?;
+        let rules = self.apply_resource_request(&mut r, &req)?;
         res.resources.insert(sid, r.clone());
-        self.write_ha_file(layout::HA_RESOURCES_CFG, res.to_text(), version)
-            .await?;
+        self.write_resources_and_rules(&res, version, rules).await?;
         Ok(r)
     }
 
@@ -127,49 +127,13 @@ impl Node {
         if res.resources.remove(&sid).is_none() {
             return Err(NodeError::NotFound(format!("{sid} is not HA-managed")));
         }
-        self.write_ha_file(layout::HA_RESOURCES_CFG, res.to_text(), version)
-            .await
+        // It leaves every rule too, as in Proxmox.
+        let rules = self.rules_without(sid)?;
+        self.write_resources_and_rules(&res, version, rules).await
     }
 
-    pub fn ha_groups(&self) -> Result<Vec<Group>, NodeError> {
-        let rt = self.require_cluster()?;
-        Ok(config_io::groups(&rt.cfs)?.0.groups.into_values().collect())
-    }
-
-    pub async fn ha_group_add(&self, req: GroupRequest) -> Result<Group, NodeError> {
-        let rt = self.require_cluster()?;
-        if !brigade_core::section_config::is_valid_id(&req.group) || req.group.contains(':') {
-            return Err(invalid(format!("invalid group name {:?}", req.group)));
-        }
-        let nodes = parse_group_nodes(&req.nodes).map_err(invalid)?;
-        let conf = crate::cluster_ops::read_cluster_conf(&rt.cfs)?;
-        for n in nodes.keys() {
-            if !conf.nodes.iter().any(|c| c.name.as_str() == n) {
-                return Err(NodeError::NotFound(format!(
-                    "node {n:?} is not a member of this cluster"
-                )));
-            }
-        }
-        let (mut groups, version) = config_io::groups(&rt.cfs)?;
-        if groups.groups.contains_key(&req.group) {
-            return Err(NodeError::Conflict(format!(
-                "HA group {:?} already exists",
-                req.group
-            )));
-        }
-        let g = Group {
-            name: req.group.clone(),
-            nodes,
-            restricted: req.restricted,
-            nofailback: req.nofailback,
-        };
-        groups.groups.insert(g.name.clone(), g.clone());
-        self.write_ha_file(layout::HA_GROUPS_CFG, groups.to_text(), version)
-            .await?;
-        Ok(g)
-    }
-
-    pub async fn ha_group_remove(&self, name: &str) -> Result<(), NodeError> {
+    /// Removes a group of groups.cfg not migrated to a rule yet.
+    pub(crate) async fn ha_legacy_group_remove(&self, name: &str) -> Result<(), NodeError> {
         let rt = self.require_cluster()?;
         let (res, _) = config_io::resources(&rt.cfs)?;
         let users: Vec<String> = res
@@ -276,6 +240,7 @@ impl Node {
     pub fn ha_status(&self) -> Result<HaStatus, NodeError> {
         let rt = self.require_cluster()?;
         let (res, _) = config_io::resources(&rt.cfs)?;
+        let (rules, _) = super::rules_io::rules(&rt.cfs).unwrap_or_default();
         let (m, _) = config_io::manager_status(&rt.cfs);
         let settings = config_io::settings(&rt.cfs);
         let conf = crate::cluster_ops::read_cluster_conf(&rt.cfs)?;
@@ -327,13 +292,14 @@ impl Node {
                         .unwrap_or_else(|| "queued".into()),
                     target: ss.and_then(|s| s.target.clone()),
                     request: r.state.as_str().into(),
-                    group: r.group.clone(),
+                    group: r.group.clone().or_else(|| self.group_of(&rules, r.sid)),
                     running: report.map(|(l, _)| l.running.contains(&r.sid)),
                     last_error: lrms
                         .get(&node)
                         .and_then(|(l, _)| l.results.get(&r.sid))
                         .filter(|x| !x.ok && ss.is_some_and(|s| s.uid == x.uid))
                         .map(|x| x.message.clone()),
+                    held: ss.and_then(|s| s.held.clone()),
                     node,
                 }
             })

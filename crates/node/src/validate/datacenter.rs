@@ -1,9 +1,11 @@
 //! `datacenter.cfg`: cluster-wide options in Proxmox's `key: value` format, parsed and
 //! validated (`migration: type=secure|insecure[,network=CIDR]`,
-//! `ha: fence_timeout=S[,shutdown_policy=P]`, and Proxmox's keys brigade keeps as they are).
+//! `ha: fence_timeout=S[,shutdown_policy=P]`, `crs: ha=basic|static|dynamic[,...]`, and
+//! Proxmox's keys brigade keeps as they are).
 
 use brigade_core::key_value::KeyValueConfig;
 use brigade_ha::config::ShutdownPolicy;
+use brigade_ha::crs::CrsSettings;
 
 use crate::error::NodeError;
 
@@ -18,7 +20,6 @@ const PASSIVE_KEYS: &[&str] = &[
     "max_workers",
     "bwlimit",
     "description",
-    "crs",
     "fencing",
     "next-id",
     "notify",
@@ -50,6 +51,8 @@ pub struct DatacenterConfig {
     /// `ha: fence_timeout=S`, in milliseconds.
     pub fence_timeout_ms: Option<u64>,
     pub shutdown_policy: Option<ShutdownPolicy>,
+    /// `crs:`: how HA places guests (the cluster resource scheduler).
+    pub crs: Option<CrsSettings>,
 }
 
 fn invalid(m: String) -> NodeError {
@@ -153,6 +156,9 @@ impl DatacenterConfig {
                         }
                     }
                 }
+                "crs" => {
+                    c.crs = Some(CrsSettings::parse(value).map_err(|e| invalid(e.to_string()))?);
+                }
                 k if PASSIVE_KEYS.contains(&k) => {}
                 k => return Err(invalid(format!("datacenter.cfg: unknown key {k:?}"))),
             }
@@ -185,6 +191,12 @@ mod tests {
             DatacenterConfig::parse("").expect("empty"),
             DatacenterConfig::default()
         );
+        let crs = DatacenterConfig::parse("crs: ha=static,ha-rebalance-on-start=1\n")
+            .expect("parses")
+            .crs
+            .expect("crs");
+        assert_eq!(crs.mode, brigade_ha::crs::CrsMode::Static);
+        assert!(crs.rebalance_on_start);
         assert_eq!(
             DatacenterConfig::parse("ha: fence_timeout=2.5\n")
                 .expect("parses")
@@ -219,6 +231,11 @@ mod tests {
             ),
             ("ha: fence_timeout=\n", "ha:"),
             ("migration secure\n", "line 1"),
+            ("crs: ha=fancy\n", "crs: ha=\"fancy\""),
+            (
+                "crs: ha=basic,ha-auto-rebalance=1\n",
+                "needs ha=static or ha=dynamic",
+            ),
         ] {
             let e = DatacenterConfig::parse(text).expect_err(text).to_string();
             assert!(e.contains(needle), "{text:?}: {e}");

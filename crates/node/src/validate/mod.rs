@@ -33,6 +33,8 @@ pub enum FileKind {
     StorageCfg,
     HaResources,
     HaGroups,
+    /// `ha/rules.cfg`.
+    HaRules,
     HaManagerStatus,
     /// `ha/maintenance`: `NODE` or `NODE shutdown` per line.
     HaMaintenance,
@@ -40,6 +42,8 @@ pub enum FileKind {
     HaCrmCommands,
     /// `nodes/<node>/lrm_status`.
     LrmStatus,
+    /// `nodes/<node>/usage`: what the CRS reads.
+    NodeUsage,
     TokensCfg,
     /// `priv/join-tokens/<id>`.
     JoinToken,
@@ -63,6 +67,7 @@ pub fn file_kind(path: &str) -> Option<FileKind> {
         layout::STORAGE_CFG => FileKind::StorageCfg,
         layout::HA_RESOURCES_CFG => FileKind::HaResources,
         layout::HA_GROUPS_CFG => FileKind::HaGroups,
+        crate::ha::rules_io::HA_RULES_CFG => FileKind::HaRules,
         layout::HA_MANAGER_STATUS => FileKind::HaManagerStatus,
         crate::ha::config_io::HA_MAINTENANCE => FileKind::HaMaintenance,
         crate::ha::config_io::HA_CRM_COMMANDS => FileKind::HaCrmCommands,
@@ -75,6 +80,9 @@ pub fn file_kind(path: &str) -> Option<FileKind> {
             let parts: Vec<&str> = path.split('/').collect();
             return match parts.as_slice() {
                 [layout::NODES_DIR, _, "lrm_status"] => Some(FileKind::LrmStatus),
+                [layout::NODES_DIR, _, crate::ha::usage_report::USAGE_FILE] => {
+                    Some(FileKind::NodeUsage)
+                }
                 ["priv", "join-tokens", _] => Some(FileKind::JoinToken),
                 _ => None,
             };
@@ -150,7 +158,11 @@ pub fn validate_file(path: &str, data: &[u8], policy: &HostPathPolicy) -> Result
         FileKind::HaGroups => GroupsConfig::parse(&text(path, data)?)
             .map(|_| ())
             .map_err(invalid),
+        FileKind::HaRules => brigade_ha::rules::RulesConfig::parse(&text(path, data)?)
+            .map(|_| ())
+            .map_err(invalid),
         FileKind::HaManagerStatus => json::<ManagerStatus>(path, data).map(|_| ()),
+        FileKind::NodeUsage => json::<crate::ha::usage_report::UsageReport>(path, data).map(|_| ()),
         FileKind::LrmStatus => json::<LrmStatus>(path, data).map(|_| ()),
         FileKind::JoinToken => json::<crate::join_token::StoredJoinToken>(path, data).map(|_| ()),
         FileKind::ClusterLog => {

@@ -197,3 +197,36 @@ fn kinds_by_path() {
     assert_eq!(file_kind("nodes/n3/lrm_status/x"), None);
     assert_eq!(file_kind("ha/other"), None);
 }
+
+#[test]
+fn ha_rules_and_node_usage() {
+    ok(
+        "ha/rules.cfg",
+        "node-affinity: pin\n\tresources vm:100\n\tnodes n1:2,n2\n\tstrict 1\n\nresource-affinity: apart\n\tresources vm:100,vm:101\n\taffinity negative\n",
+    );
+    refused(
+        "ha/rules.cfg",
+        b"resource-affinity: apart\n\tresources vm:100,vm:101\n",
+        "needs affinity",
+    );
+    refused(
+        "ha/rules.cfg",
+        b"node-affinity: pin\n\tnodes n1\n\tstrict 2\n",
+        "strict",
+    );
+    ok(
+        "nodes/n1/usage",
+        r#"{"cpus":2.0,"memory_mib":4096,"live":{"cpu":0.5,"memory_mib":1500},"guests":{"vm:100":{"cpu":0.31,"memory_mib":140}}}"#,
+    );
+    refused(
+        "nodes/n1/usage",
+        b"{\"cpus\":\"many\"}",
+        "not what brigade writes there",
+    );
+    ok("datacenter.cfg", "crs: ha=dynamic,ha-auto-rebalance=1\n");
+    refused(
+        "datacenter.cfg",
+        b"crs: ha=static,ha-auto-rebalance-margin=5\n",
+        "no effect without",
+    );
+}
