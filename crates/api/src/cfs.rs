@@ -134,6 +134,12 @@ pub enum CfsError {
         /// What failed.
         message: String,
     },
+    /// A store file failed its integrity check: this node's replica cannot be trusted.
+    #[error("the stores of this node are corrupted: {message}; it does not start, so that it never serves wrong data: wipe its state directory and join the cluster again")]
+    Corrupted {
+        /// What the check found.
+        message: String,
+    },
 }
 
 impl CfsError {

@@ -7,6 +7,7 @@ pub mod b64;
 pub mod command;
 pub mod election_guard;
 pub mod error;
+pub mod integrity;
 pub mod latency;
 pub mod log_store;
 pub mod network;

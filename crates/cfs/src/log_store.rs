@@ -96,7 +96,7 @@ impl LogStore {
 
     /// Like [`LogStore::open`], reporting write failures to `fault`.
     pub fn open_reporting(path: &Path, fault: Arc<StorageFault>) -> Result<Self, redb::Error> {
-        let db = Database::create(path)?;
+        let db = crate::integrity::open_verified(path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOGS)?;
         txn.open_table(META)?;
@@ -237,6 +237,10 @@ fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
             } else {
                 Durability::None
             });
+            // Two-phase: a damaged newest commit is then an error when the file is
+            // opened, never a silent roll back to the one before (which could forget a
+            // vote or entries this node acknowledged). It costs one more fsync.
+            txn.set_two_phase_commit(durable);
             {
                 let mut logs = txn.open_table(LOGS)?;
                 let mut meta = txn.open_table(META)?;

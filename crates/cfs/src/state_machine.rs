@@ -163,7 +163,7 @@ impl StateMachine {
 
     /// Like [`StateMachine::open`], reporting write failures to `fault`.
     pub fn open_reporting(path: &Path, fault: Arc<StorageFault>) -> Result<Self, redb::Error> {
-        let db = Database::create(path)?;
+        let db = crate::integrity::open_verified(path)?;
         state_store::create_tables(&db)?;
         let state = state_store::load(&db)?;
         let (changes, _) = broadcast::channel(WATCH_BUFFER);

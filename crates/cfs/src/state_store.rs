@@ -108,6 +108,8 @@ pub fn persist(
 ) -> Result<(), redb::Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(durability);
+    // See the log store: a damaged newest commit must not roll back silently.
+    txn.set_two_phase_commit(matches!(durability, Durability::Immediate));
     {
         let mut t = txn.open_table(FILES)?;
         for (k, v) in files {
@@ -136,6 +138,7 @@ pub fn persist(
 pub fn write_full(db: &Database, state: &SmState, snapshot: &[u8]) -> Result<(), redb::Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate);
+    txn.set_two_phase_commit(true);
     txn.delete_table(FILES)?;
     txn.delete_table(LOCKS)?;
     {
@@ -168,6 +171,7 @@ pub fn write_full(db: &Database, state: &SmState, snapshot: &[u8]) -> Result<(),
 pub fn write_snapshot(db: &Database, snapshot: &[u8]) -> Result<(), redb::Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate);
+    txn.set_two_phase_commit(true);
     {
         let mut t = txn.open_table(SNAPSHOT)?;
         t.insert(KEY_SNAP_META, b"".as_slice())?;

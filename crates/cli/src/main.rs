@@ -63,6 +63,9 @@ enum Command {
     /// Benchmarks that print brigade's figures next to a peer's.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Random faults against a loaded cluster it starts, with the history checked.
+    #[command(subcommand)]
+    Chaos(cmd::chaos::ChaosCmd),
 }
 
 fn init_logging() {
@@ -122,6 +125,10 @@ fn main() {
             Command::Log(a) => cmd::log::run(&cli.global, a).await,
             Command::Lab(c) => lab::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(&cli.global, c).await,
+            Command::Chaos(c) => {
+                init_logging();
+                cmd::chaos::run(&cli.global, c).await
+            }
         }
     });
     if let Err(e) = result {

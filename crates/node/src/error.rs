@@ -142,7 +142,7 @@ impl NodeError {
                 CfsError::NotQuorate | CfsError::NoLeader | CfsError::StorageFailed { .. } => 503,
                 CfsError::Timeout { .. } => 504,
                 CfsError::Rpc { .. } => 502,
-                CfsError::Storage { .. } => 500,
+                CfsError::Storage { .. } | CfsError::Corrupted { .. } => 500,
             },
             NodeError::Invalid(_)
             | NodeError::Format(_)

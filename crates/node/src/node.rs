@@ -113,6 +113,18 @@ impl Node {
         }
     }
 
+    /// A corrupted store stops the node with what to do about it; other errors pass.
+    fn explain_corruption(&self, e: brigade_cfs::CfsError) -> NodeError {
+        let brigade_cfs::CfsError::Corrupted { message } = e else {
+            return e.into();
+        };
+        let name = &self.config.name;
+        NodeError::internal(format!(
+            "the stores of node {name} are corrupted: {message}. Its replica of the cluster state cannot be trusted, so it does not start (it would serve wrong data). To bring {name} back: on another member run 'brigade cluster delnode {name} --force', empty its state directory {}, start the node and join again with 'brigade cluster join ADDRESS --token TOKEN'",
+            self.state.path("").display()
+        ))
+    }
+
     fn raft_settings(&self) -> RaftSettings {
         let t = &self.config.raft;
         let d = RaftSettings::default();
@@ -158,7 +170,8 @@ impl Node {
             local_addr1: self.config.link1,
             settings: self.raft_settings(),
         })
-        .await?;
+        .await
+        .map_err(|e| self.explain_corruption(e))?;
         let members = brigade_membership::Membership::start(brigade_membership::MembershipConfig {
             node_id: membership.node_id,
             node_name: self.config.name.to_string(),

@@ -23,6 +23,7 @@ use brigade_core::poll_until;
 
 use crate::command::{CommandResult, Op};
 use crate::error::CfsError;
+use crate::integrity;
 use crate::log_store::LogStore;
 use crate::network::RaftTransport;
 use crate::quorum::QuorumTracker;
@@ -126,11 +127,27 @@ impl Cfs {
     /// Opens the stores and starts Raft (not yet a member of anything if new).
     pub async fn start(opts: CfsOptions) -> Result<Arc<Cfs>, CfsError> {
         std::fs::create_dir_all(&opts.data_dir).map_err(CfsError::storage)?;
+        if let Some(why) = integrity::earlier_corruption(&opts.data_dir) {
+            return Err(CfsError::Corrupted {
+                message: format!("found earlier ({why})"),
+            });
+        }
         let fault = Arc::new(StorageFault::default());
-        let log = LogStore::open_reporting(&opts.data_dir.join(LOG_FILE), fault.clone())
-            .map_err(CfsError::storage)?;
-        let sm = StateMachine::open_reporting(&opts.data_dir.join(STATE_FILE), fault.clone())
-            .map_err(CfsError::storage)?;
+        let opened = LogStore::open_reporting(&opts.data_dir.join(LOG_FILE), fault.clone())
+            .and_then(|log| {
+                StateMachine::open_reporting(&opts.data_dir.join(STATE_FILE), fault.clone())
+                    .map(|sm| (log, sm))
+            });
+        let (log, sm) = match opened {
+            Ok(stores) => stores,
+            Err(e) if integrity::is_corruption(&e) => {
+                let message = e.to_string();
+                integrity::mark_corrupted(&opts.data_dir, &message);
+                tracing::error!("{message}: this node's replica cannot be trusted");
+                return Err(CfsError::Corrupted { message });
+            }
+            Err(e) => return Err(CfsError::storage(e)),
+        };
         sm.spawn_flusher();
         let shared = sm.shared();
         let sm_handle = sm.clone();

@@ -91,8 +91,15 @@ impl Cfs {
         if !self.is_quorate() {
             return Err(CfsError::NotQuorate);
         }
+        // Every write acknowledged so far is in the leader's log, but openraft's read
+        // index can be older than some of them: a leader restarted before anyone else
+        // stood for election leads on in its term (openraft restores the leadership at
+        // startup) and counts from its stored commit index, which is older than the
+        // writes it acknowledged last (the index is not fsynced). Reading at least up
+        // to the leader's last log entry covers them.
+        let last_log = self.raft().metrics().borrow().last_log_index.unwrap_or(0);
         match self.raft().ensure_linearizable().await {
-            Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
+            Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0).max(last_log)),
             Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
                 let node = f.leader_node.ok_or(CfsError::NoLeader)?;
                 self.forward::<(), u64>(&node, KIND_READ_INDEX, &()).await

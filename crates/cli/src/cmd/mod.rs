@@ -1,5 +1,6 @@
 //! The CLI's command groups.
 
+pub mod chaos;
 pub mod cluster;
 pub mod console;
 pub mod fs;

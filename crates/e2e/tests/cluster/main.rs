@@ -7,7 +7,9 @@
 #![allow(clippy::expect_used)]
 
 mod bad_input;
+mod chaos;
 mod cli;
+mod corrupt_store;
 mod ct;
 mod disk_full;
 mod guest_refusals;
@@ -26,6 +28,7 @@ mod readme_guests;
 mod recover;
 mod replication;
 mod restart;
+mod restarted_leader_reads;
 mod snapshot_join;
 mod state_size;
 mod vm;

@@ -108,18 +108,44 @@ impl Node {
     pub(super) fn spawn_fence_guard(self: &Arc<Self>) {
         let guard = self.clone();
         tokio::spawn(async move {
+            // The lapsed deadline whose fence was reported. The watchdog helper polls
+            // more often than the guard and often kills the guests first; the node
+            // still says, once, that it fenced itself.
+            let mut reported: Option<u64> = None;
             loop {
                 tokio::time::sleep(FENCE_GUARD_INTERVAL).await;
-                if guard.ha.lrm(|l| l.lease.lapsed(boot_ms())) {
-                    let t = guard.ha.lrm(|l| l.timing);
-                    guard.self_fence(t).await;
+                let (lapsed, deadline, covered) = guard.ha.lrm(|l| {
+                    (
+                        l.lease.lapsed(boot_ms()),
+                        l.lease.deadline_ms(),
+                        !l.lease.covers().is_empty(),
+                    )
+                });
+                if !lapsed {
+                    continue;
+                }
+                let t = guard.ha.lrm(|l| l.timing);
+                if guard.self_fence(t).await {
+                    reported = deadline;
+                } else if covered && reported != deadline {
+                    reported = deadline;
+                    guard
+                        .log_event(
+                            "ha-fence",
+                            format!(
+                                "{}: no lease renewal committed within {} ms: self-fenced (the watchdog helper killed its HA guests)",
+                                guard.config.name, t.fence_timeout_ms
+                            ),
+                        )
+                        .await;
                 }
             }
         });
     }
 
-    /// The lease lapsed: kill this node's covered guests at once, and say so.
-    pub(super) async fn self_fence(&self, t: Timing) {
+    /// The lease lapsed: kill this node's covered guests at once, and say so. Whether
+    /// it killed any.
+    pub(super) async fn self_fence(&self, t: Timing) -> bool {
         let (killed, stuck) =
             watchdog::kill_ha_guests_and_wait(&self.guests.run, FENCE_EXIT_TIMEOUT).await;
         // The lease stays lapsed until a renewal commits: the guard and the helper
@@ -144,6 +170,7 @@ impl Node {
             )
             .await;
         }
+        !killed.is_empty()
     }
 
     /// Whether this node's lease holds now (a renewal is known to have committed and

@@ -144,7 +144,9 @@ impl Node {
 
     async fn execute(self: &Arc<Self>, c: LrmCommand, t: Timing) {
         match c {
-            LrmCommand::FenceAll => self.self_fence(t).await,
+            LrmCommand::FenceAll => {
+                self.self_fence(t).await;
+            }
             LrmCommand::Ack { sid, uid } => self.record(sid, uid, Ok(())),
             LrmCommand::KillStray { sid } => {
                 let r = self.kill_guest(sid.kind, sid.vmid).await;

@@ -48,7 +48,10 @@ fn errno(e: &CfsError) -> Errno {
         CfsError::Locked { .. } | CfsError::NotLockOwner { .. } => Errno::EBUSY,
         CfsError::Invalid { .. } => Errno::EINVAL,
         CfsError::VersionMismatch { .. } => Errno::EAGAIN,
-        CfsError::Timeout { .. } | CfsError::Rpc { .. } | CfsError::Storage { .. } => Errno::EIO,
+        CfsError::Timeout { .. }
+        | CfsError::Rpc { .. }
+        | CfsError::Storage { .. }
+        | CfsError::Corrupted { .. } => Errno::EIO,
     }
 }
 
