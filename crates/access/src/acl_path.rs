@@ -42,9 +42,9 @@ fn is_vlan(s: &str) -> bool {
 fn is_known(segs: &[&str]) -> bool {
     match segs {
         [] => true,
-        ["access"] | ["access", "groups"] | ["access", "realm"] => true,
+        ["access"] | ["access", "groups" | "realm"] => true,
         ["access", "groups" | "realm", name] => is_name(name),
-        ["nodes"] | ["storage"] | ["vms"] | ["pool"] | ["mapping"] | ["sdn"] => true,
+        ["nodes" | "storage" | "vms" | "pool" | "mapping" | "sdn"] => true,
         ["nodes" | "storage", name] => is_name(name),
         ["vms", id] => is_vmid(id),
         ["pool", pools @ ..] => pools.len() <= POOL_MAX_DEPTH && pools.iter().all(|p| is_name(p)),

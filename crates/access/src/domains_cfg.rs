@@ -123,7 +123,7 @@ impl DomainsCfg {
             };
             for (key, value) in &s.props {
                 match key.as_str() {
-                    "comment" => realm.comment = value.clone(),
+                    "comment" => realm.comment.clone_from(value),
                     "default" => {
                         realm.default = match value.as_str() {
                             "0" => false,

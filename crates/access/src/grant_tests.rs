@@ -134,7 +134,7 @@ fn nobody_grants_a_role_with_privileges_they_lack() {
     let cfg = cfg();
     match try_grant(&cfg, "vmadmin@pve", "/vms/100", "PVEAdmin", false) {
         Err(GrantError::NotHeld { missing, .. }) => {
-            assert!(missing.contains(Privilege::SysAudit), "{missing}")
+            assert!(missing.contains(Privilege::SysAudit), "{missing}");
         }
         other => panic!("{other:?}"),
     }

@@ -3,6 +3,9 @@
 //!
 //! `cargo run -p brigade-backup --example bench_backup [DATA_MIB]` (root; QEMU under TCG; the appliance).
 
+// A benchmark example: a failed expectation ends it with its message.
+#![allow(clippy::expect_used)]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -192,7 +192,7 @@ fn job(raw: Raw) -> Result<BackupJob> {
                 bwlimit_kib = Some(v.parse::<u64>().map_err(|_| {
                     err(n, format!("bwlimit: expected KiB/s as a number, not {v:?}"))
                 })?)
-                .filter(|b| *b > 0)
+                .filter(|b| *b > 0);
             }
             p if PASSIVE.contains(&p) => extra.push((k, v)),
             other => return Err(err(n, format!("unknown property {other:?}"))),

@@ -35,30 +35,27 @@ pub fn restore_config(
         if key == "lock" {
             continue;
         }
-        match parsed.disks.iter().find(|d| d.slot == key && !d.cdrom) {
-            Some(d) => {
-                let format = d.volume.format().to_string();
-                let name = format!("{vmid}/vm-{vmid}-disk-{}.{format}", disks.len());
-                let volume = VolumeId::parse(&format!("{storage}:{name}"))
-                    .map_err(|e| BackupError::Invalid(e.to_string()))?;
-                let value = line.split_once(':').map(|(_, v)| v.trim()).unwrap_or("");
-                let options = value.split_once(',').map(|(_, o)| o);
-                out.push_str(&format!("{key}: {volume}"));
-                if let Some(o) = options {
-                    out.push(',');
-                    out.push_str(o);
-                }
-                out.push('\n');
-                disks.push(RestoredDisk {
-                    slot: d.slot.clone(),
-                    volume,
-                    format,
-                });
+        if let Some(d) = parsed.disks.iter().find(|d| d.slot == key && !d.cdrom) {
+            let format = d.volume.format().to_string();
+            let name = format!("{vmid}/vm-{vmid}-disk-{}.{format}", disks.len());
+            let volume = VolumeId::parse(&format!("{storage}:{name}"))
+                .map_err(|e| BackupError::Invalid(e.to_string()))?;
+            let value = line.split_once(':').map(|(_, v)| v.trim()).unwrap_or("");
+            let options = value.split_once(',').map(|(_, o)| o);
+            out.push_str(&format!("{key}: {volume}"));
+            if let Some(o) = options {
+                out.push(',');
+                out.push_str(o);
             }
-            None => {
-                out.push_str(line);
-                out.push('\n');
-            }
+            out.push('\n');
+            disks.push(RestoredDisk {
+                slot: d.slot.clone(),
+                volume,
+                format,
+            });
+        } else {
+            out.push_str(line);
+            out.push('\n');
         }
     }
     Ok((out, disks))

@@ -1,5 +1,8 @@
 //! Bad input changes nothing: a full backup storage (a small tmpfs), corrupt chunks and indexes (found by verify, refused by restore), restoring onto an existing target.
 
+// Test support: a failed expectation ends it with its message.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use brigade_backup::datastore::parse_time;

@@ -1,5 +1,8 @@
 //! Live backups of a running QEMU (TCG): a full then an incremental backup while the guest ticks, both restored to the exact content; a lost bitmap falls back to a full read.
 
+// Test support: a failed expectation ends it with its message.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use brigade_backup::manifest::ReadMode;

@@ -2,6 +2,9 @@
 //! trusted (the image was written while QEMU was down), so the backup reads the whole disk and has
 //! the offline write; incremental again in the same QEMU; a crash (SIGKILL) means a full read too.
 
+// Test support: a failed expectation ends it with its message.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use brigade_backup::manifest::ReadMode;

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use brigade_core::CfsPath;
 
+pub use brigade_api::cfs::{Applied, Change, ChangeKind};
+
 use crate::error::CfsError;
 
 /// One tree operation, as proposed by a client.
@@ -67,16 +69,6 @@ pub struct Command {
     pub mtime: u64,
 }
 
-/// What a successful operation did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Applied {
-    /// The cluster version after the operation (the new version of every entry it touched).
-    pub version: u64,
-    /// The lock generation, for lock operations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_generation: Option<u64>,
-}
-
 /// The answer to one operation.
 pub type CommandResult = Result<Applied, CfsError>;
 
@@ -90,24 +82,3 @@ pub struct Proposal {
 
 /// The state machine's answer to one log entry: one result per operation.
 pub type ProposalResult = Vec<CommandResult>;
-
-/// A change to the tree, as seen by watchers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    pub version: u64,
-    pub path: String,
-    pub kind: ChangeKind,
-}
-
-/// What happened to a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeKind {
-    Written,
-    Mkdir,
-    Deleted,
-    RenamedFrom { from: String },
-    RenamedTo { to: String },
-    Locked { owner: String },
-    Unlocked,
-}

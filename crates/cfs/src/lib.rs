@@ -16,7 +16,6 @@ pub mod quorum;
 pub mod recover;
 pub mod rpc;
 pub mod service;
-pub mod service_members;
 pub mod snapshot_diff;
 pub mod state_machine;
 pub mod state_store;

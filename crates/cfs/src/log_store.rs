@@ -52,6 +52,9 @@ struct Cache {
     durable_upto: u64,
 }
 
+/// The outcome of one batch of log writes, shared by every waiter of the batch.
+type WriteResult = Result<(), Arc<redb::Error>>;
+
 enum WriteOp {
     Append {
         entries: Vec<(u64, Vec<u8>)>,
@@ -60,18 +63,18 @@ enum WriteOp {
     },
     Truncate {
         from: u64,
-        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+        done: tokio::sync::oneshot::Sender<WriteResult>,
     },
     Purge {
         upto: u64,
         record: Vec<u8>,
-        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+        done: tokio::sync::oneshot::Sender<WriteResult>,
     },
     Meta {
         key: &'static str,
         value: Vec<u8>,
         durable: bool,
-        done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+        done: Option<tokio::sync::oneshot::Sender<WriteResult>>,
     },
 }
 
@@ -149,7 +152,7 @@ impl LogStore {
     }
 
     async fn completed(
-        wait: tokio::sync::oneshot::Receiver<Result<(), String>>,
+        wait: tokio::sync::oneshot::Receiver<WriteResult>,
     ) -> Result<(), StorageError> {
         match wait.await {
             Ok(Ok(())) => Ok(()),
@@ -227,7 +230,7 @@ fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
             WriteOp::Meta { durable, .. } => *durable,
             _ => true,
         });
-        let result = (|| -> Result<(), redb::Error> {
+        let result: WriteResult = (|| -> Result<(), redb::Error> {
             let mut txn = shared.db.begin_write()?;
             txn.set_durability(if durable {
                 Durability::Immediate
@@ -263,7 +266,8 @@ fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
             }
             txn.commit()?;
             Ok(())
-        })();
+        })()
+        .map_err(Arc::new);
         let mut durable_upto = None;
         for op in batch {
             match op {
@@ -273,21 +277,16 @@ fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
                     ..
                 } => {
                     durable_upto = Some(last_index);
-                    callback.log_io_completed(
-                        result
-                            .as_ref()
-                            .map(|_| ())
-                            .map_err(|e| std::io::Error::other(e.to_string())),
-                    );
+                    callback.log_io_completed(result.clone().map_err(std::io::Error::other));
                 }
                 WriteOp::Meta {
                     done: Some(done), ..
                 }
                 | WriteOp::Truncate { done, .. }
                 | WriteOp::Purge { done, .. } => {
-                    let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                    let _ = done.send(result.clone());
                 }
-                _ => {}
+                WriteOp::Meta { done: None, .. } => {}
             }
         }
         if let (Ok(()), Some(upto)) = (&result, durable_upto) {

@@ -124,9 +124,8 @@ impl Cfs {
         // Count answers as they come: a voter cut off by a firewall never
         // answers, and must not void the answers of the others.
         while !majority_granted(&configs, &granted) {
-            let next = match tokio::time::timeout_at(deadline, pending.next()).await {
-                Ok(Some(answer)) => answer,
-                Ok(None) | Err(_) => break,
+            let Ok(Some(next)) = tokio::time::timeout_at(deadline, pending.next()).await else {
+                break;
             };
             match next {
                 (id, Ok(a)) if a.granted => {

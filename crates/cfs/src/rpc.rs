@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use openraft::raft::{AppendEntriesResponse, InstallSnapshotRequest, VoteRequest};
 
-use brigade_net::frames::Handler;
+use brigade_net::frames::{Handler, HandlerError};
 
 use crate::command::Op;
 use crate::election_guard::PreVoteRequest;
@@ -22,27 +22,60 @@ use crate::types::{NodeId, TypeConfig};
 pub fn frame_handler(cfs: Arc<Cfs>) -> Handler {
     Arc::new(move |kind, payload| {
         let cfs = cfs.clone();
-        Box::pin(async move { handle_frame(&cfs, kind, payload).await })
+        Box::pin(async move {
+            handle_frame(&cfs, kind, payload)
+                .await
+                .map_err(HandlerError::from)
+        })
     })
 }
 
-fn encode<T: serde::Serialize>(v: &T) -> Result<Bytes, String> {
-    serde_json::to_vec(v)
-        .map(Bytes::from)
-        .map_err(|e| e.to_string())
+/// Why a framed request was refused (the caller gets the message).
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// Raft is stopped here until the stores are reopened.
+    #[error("storage failed on this node: {0}")]
+    StorageFailed(String),
+    /// The payload is not what its kind promises.
+    #[error("bad {what}: {source}")]
+    Decode {
+        /// What the payload should have been.
+        what: &'static str,
+        /// Why it was not.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The answer could not be encoded.
+    #[error("{0}")]
+    Encode(#[source] serde_json::Error),
+    /// A frame kind this node does not know.
+    #[error("unknown frame kind {0}")]
+    UnknownKind(u16),
 }
 
-async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, String> {
+fn encode<T: serde::Serialize>(v: &T) -> Result<Bytes, FrameError> {
+    serde_json::to_vec(v)
+        .map(Bytes::from)
+        .map_err(FrameError::Encode)
+}
+
+fn decode<'a, T: serde::Deserialize<'a>>(
+    what: &'static str,
+    payload: &'a [u8],
+) -> Result<T, FrameError> {
+    serde_json::from_slice(payload).map_err(|source| FrameError::Decode { what, source })
+}
+
+async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, FrameError> {
     if matches!(kind, KIND_APPEND | KIND_VOTE | KIND_SNAPSHOT) {
         // Raft is stopped here until the stores are reopened: say why, without asking it.
         if let Some(e) = cfs.storage_error() {
-            return Err(format!("storage failed on this node: {e}"));
+            return Err(FrameError::StorageFailed(e));
         }
     }
     match kind {
         KIND_APPEND => {
-            let frame: AppendFrame =
-                serde_json::from_slice(&payload).map_err(|e| format!("bad append: {e}"))?;
+            let frame: AppendFrame = decode("append", &payload)?;
             let received = Instant::now();
             let entries = frame.rpc.entries.len();
             let result = cfs.raft().append_entries(frame.rpc).await;
@@ -61,13 +94,11 @@ async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, Str
             encode(&result)
         }
         KIND_VOTE => {
-            let rpc: VoteRequest<NodeId> =
-                serde_json::from_slice(&payload).map_err(|e| format!("bad vote: {e}"))?;
+            let rpc: VoteRequest<NodeId> = decode("vote", &payload)?;
             encode(&cfs.raft().vote(rpc).await)
         }
         KIND_SNAPSHOT => {
-            let rpc: InstallSnapshotRequest<TypeConfig> =
-                serde_json::from_slice(&payload).map_err(|e| format!("bad snapshot: {e}"))?;
+            let rpc: InstallSnapshotRequest<TypeConfig> = decode("snapshot", &payload)?;
             let result = cfs.raft().install_snapshot(rpc).await;
             if result.is_ok() {
                 cfs.note_leader_contact();
@@ -75,16 +106,14 @@ async fn handle_frame(cfs: &Cfs, kind: u16, payload: Bytes) -> Result<Bytes, Str
             encode(&result)
         }
         KIND_PRE_VOTE => {
-            let req: PreVoteRequest =
-                serde_json::from_slice(&payload).map_err(|e| format!("bad pre-vote: {e}"))?;
+            let req: PreVoteRequest = decode("pre-vote", &payload)?;
             encode(&cfs.answer_pre_vote(&req))
         }
         KIND_PROPOSE => {
-            let op: Op =
-                serde_json::from_slice(&payload).map_err(|e| format!("bad proposal: {e}"))?;
+            let op: Op = decode("proposal", &payload)?;
             encode(&cfs.propose_as_leader(op).await)
         }
         KIND_READ_INDEX => encode(&cfs.read_index().await),
-        other => Err(format!("unknown frame kind {other}")),
+        other => Err(FrameError::UnknownKind(other)),
     }
 }

@@ -2,6 +2,9 @@
 //! clock of every lock it holds (issue 14 item 6: a renewal that arrived in a
 //! snapshot was never seen, so a new leader could expire a node early).
 
+// A test: a failed expectation is a failed test.
+#![allow(clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use brigade_cfs::command::{Op, Proposal};

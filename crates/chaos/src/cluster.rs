@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use brigade_api::ha::ResourceRequest;
+use brigade_api::storage::StorageAddRequest;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
-use brigade_harness::ProcCluster;
+use brigade_localcluster::{LocalClusterError, ProcCluster};
 use brigade_node::config::RaftTuning;
-use brigade_node::guest_messages::StorageAddRequest;
-use brigade_node::ha::ops::ResourceRequest;
 
 use crate::error::ChaosError;
 use crate::witness;
@@ -100,8 +100,8 @@ pub fn clock_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.faketime"))
 }
 
-fn harness(what: &str) -> impl FnOnce(anyhow::Error) -> ChaosError + '_ {
-    move |e| ChaosError::cluster(what, Box::<dyn std::error::Error + Send + Sync>::from(e))
+fn harness(what: &str) -> impl FnOnce(LocalClusterError) -> ChaosError + '_ {
+    move |e| ChaosError::cluster(what, e)
 }
 
 fn api(what: &str) -> impl FnOnce(brigade_client::ClientError) -> ChaosError + '_ {
@@ -150,7 +150,7 @@ impl ChaosCluster {
     /// Starts and forms the cluster, then creates and starts the guests.
     pub async fn start(setup: Setup, say: &dyn Fn(&str)) -> Result<ChaosCluster, ChaosError> {
         let dir = &setup.dir;
-        brigade_harness::detach_mounts_under(dir);
+        brigade_localcluster::detach_mounts_under(dir);
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).map_err(ChaosError::io(format!("mkdir {}", dir.display())))?;
         let mut c = ProcCluster::new(&setup.bin, dir, setup.subnet, RaftTuning::default());

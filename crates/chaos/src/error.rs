@@ -21,7 +21,7 @@ pub enum ChaosError {
 }
 
 impl ChaosError {
-    /// Wraps a harness (anyhow) error.
+    /// Wraps an error of the local cluster or a client.
     pub fn cluster(
         what: impl Into<String>,
         e: impl Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -437,7 +437,7 @@ impl Schedule {
         let mut round: Vec<FaultKind> = Vec::new();
         while t < end && !kinds.is_empty() {
             if round.is_empty() {
-                round = kinds.clone();
+                round.clone_from(&kinds);
                 round.shuffle(&mut rng);
             }
             let Some(kind) = round.pop() else { break };

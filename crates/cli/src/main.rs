@@ -220,7 +220,7 @@ mod tests {
             match cli.command {
                 Command::Ha(cmd::ha::HaCmd::Migrate { target, .. }) => assert_eq!(target, "n1"),
                 Command::Node(cmd::node::NodeCmd::Maintenance { target, .. }) => {
-                    assert_eq!(target, "n3")
+                    assert_eq!(target, "n3");
                 }
                 _ => {}
             }

@@ -4,6 +4,9 @@
 //! purged (state kept unless `BRIGADE_PURGE_STATE=yes`) and purged with the flag (gone).
 //! Needs root, mmdebstrap and Debian's mirror (or the root it cached in /var/cache/brigade).
 
+// Tests: a failed expectation is a failed test, with its message.
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

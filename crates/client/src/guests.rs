@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use brigade_api::guests::{GuestConfigView, GuestLocation, GuestRow, GuestStatus};
+use brigade_api::storage::{StorageAddRequest, StorageEntry, StorageStatusRow};
+use brigade_api::tasks::{TaskStarted, TaskStatus};
+use brigade_api::ErrorBody;
 use brigade_core::layout::GuestKind;
-use brigade_node::guest_messages::{
-    GuestConfigView, GuestRow, GuestStatus, StorageAddRequest, StorageStatusRow, TaskStarted,
-    TaskStatus,
-};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -16,15 +16,6 @@ use crate::{Client, ClientError};
 
 /// How long a guest operation may take (a start waits for QEMU, a shutdown for the guest).
 pub const GUEST_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// Where a guest lives.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct GuestLocation {
-    pub vmid: u32,
-    pub node: String,
-    #[serde(rename = "type")]
-    pub kind: GuestKind,
-}
 
 fn kind_path(kind: GuestKind) -> &'static str {
     match kind {
@@ -202,7 +193,7 @@ impl Client {
             .await
     }
 
-    pub async fn storage_list(&self) -> Result<Vec<brigade_guest::Storage>, ClientError> {
+    pub async fn storage_list(&self) -> Result<Vec<StorageEntry>, ClientError> {
         self.get("/storage", &[]).await
     }
 
@@ -239,20 +230,18 @@ impl Client {
             // An error answer: decode it like any other.
             let status = resp.status().as_u16();
             let body = resp.bytes().await.map_err(|e| self.transport(e))?;
-            return Err(
-                match serde_json::from_slice::<brigade_node::error::ErrorBody>(&body) {
-                    Ok(b) => ClientError::Api {
-                        status,
-                        kind: b.kind,
-                        message: b.error,
-                    },
-                    Err(_) => ClientError::Api {
-                        status,
-                        kind: "http".into(),
-                        message: String::from_utf8_lossy(&body).into_owned(),
-                    },
+            return Err(match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(b) => ClientError::Api {
+                    status,
+                    kind: b.kind.to_string(),
+                    message: b.error,
                 },
-            );
+                Err(_) => ClientError::Api {
+                    status,
+                    kind: "http".into(),
+                    message: String::from_utf8_lossy(&body).into_owned(),
+                },
+            });
         }
         resp.upgrade().await.map_err(|e| self.transport(e))
     }

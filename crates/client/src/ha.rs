@@ -1,6 +1,6 @@
 //! HA calls.
 
-use brigade_node::ha::ops::{GroupRequest, HaStatus, ResourceRequest};
+use brigade_api::ha::{GroupRequest, HaStatus, ResourceRequest};
 use serde_json::{json, Value};
 
 use crate::{Client, ClientError};

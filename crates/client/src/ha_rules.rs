@@ -1,6 +1,6 @@
 //! HA rule calls (`/cluster/ha/rules`).
 
-use brigade_node::ha::rules_wire::{RuleRequest, RuleRow};
+use brigade_api::ha_rules::{RuleRequest, RuleRow};
 use serde_json::Value;
 
 use crate::{Client, ClientError};

@@ -4,7 +4,7 @@ mod guests;
 mod ha;
 mod ha_rules;
 
-pub use guests::{GuestLocation, GUEST_TIMEOUT};
+pub use guests::GUEST_TIMEOUT;
 
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -14,11 +14,14 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use brigade_cfs::{Applied, Change, DirEntryInfo};
+use brigade_api::cfs::{Applied, Change, DirEntryInfo};
+use brigade_api::{Data, ErrorBody};
 use brigade_net::{http_client, tls};
-use brigade_node::api::Data;
-use brigade_node::error::ErrorBody;
-pub use brigade_node::messages::*;
+
+pub use brigade_api;
+pub use brigade_api::cluster::*;
+pub use brigade_api::fs::*;
+pub use brigade_api::guests::GuestLocation;
 
 /// Default timeout of one API request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -113,7 +116,7 @@ impl Client {
         match &self.token {
             Some(t) => r.header(
                 reqwest::header::AUTHORIZATION,
-                format!("{} {t}", brigade_node::token::AUTH_SCHEME),
+                brigade_api::token::authorization(t),
             ),
             None => r,
         }
@@ -148,7 +151,7 @@ impl Client {
             return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(b) => ClientError::Api {
                     status: status.as_u16(),
-                    kind: b.kind,
+                    kind: b.kind.to_string(),
                     message: b.error,
                 },
                 Err(_) => ClientError::Api {
@@ -408,7 +411,7 @@ impl Client {
             let body: ErrorBody = resp.json().await.map_err(|e| self.transport(e))?;
             return Err(ClientError::Api {
                 status,
-                kind: body.kind,
+                kind: body.kind.to_string(),
                 message: body.error,
             });
         }
@@ -453,10 +456,12 @@ impl Watch {
     pub async fn next(&mut self) -> Option<Result<Change, ClientError>> {
         loop {
             match self.next_line().await? {
-                Ok(line) => match serde_json::from_slice::<Change>(&line) {
-                    Ok(c) => return Some(Ok(c)),
-                    Err(_) => continue,
-                },
+                Ok(line) => {
+                    // A line that is not a change (a keep-alive) is skipped.
+                    if let Ok(c) = serde_json::from_slice::<Change>(&line) {
+                        return Some(Ok(c));
+                    }
+                }
                 Err(e) => return Some(Err(e)),
             }
         }

@@ -19,3 +19,35 @@ impl FormatError {
         }
     }
 }
+
+/// An error's message followed by those of its causes it does not already say, for
+/// answers that cross the network as text (the API's error body, an RPC error frame).
+pub fn message_with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = s.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open the store")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn causes_follow_the_message_once() {
+        let e = Outer(std::io::Error::other("disk full"));
+        assert_eq!(message_with_causes(&e), "cannot open the store: disk full");
+        let said = FormatError::Invalid("bad".into());
+        assert_eq!(message_with_causes(&said), "bad");
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 
 /// How often the witness samples.
 pub const APART_INTERVAL: Duration = Duration::from_millis(50);

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use brigade_api::storage::StorageAddRequest;
 use brigade_client::Client;
-use brigade_harness::ProcCluster;
-use brigade_node::guest_messages::StorageAddRequest;
+use brigade_localcluster::ProcCluster;
 
 /// The test appliance (built by scripts/build-appliance, which scripts/test runs).
 pub fn appliance() -> PathBuf {

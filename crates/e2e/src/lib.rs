@@ -1,24 +1,36 @@
 //! Shared helpers of the cluster end-to-end tests.
 
+// Test support: a failed expectation is a failed test, with its message.
+#![allow(clippy::expect_used)]
+
 pub mod apart;
 pub mod guests;
 pub mod readme;
+pub mod timing;
 pub mod witness;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use brigade_client::Client;
-use brigade_harness::ProcCluster;
+use brigade_client::{Client, ClientError};
+use brigade_core::{poll_until, poll_until_blocking};
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
+
+/// How often [`eventually`] and [`holds_for`] check.
+pub const EVENTUALLY_INTERVAL: Duration = Duration::from_millis(100);
+/// How often blocking waits (pipes, child processes) check.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How often [`wait_task`] asks for a task's status.
+pub const TASK_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Removes the firewall rules tagged `.0` when dropped, so a failing test leaves no partition behind.
 pub struct HealOnDrop(pub &'static str);
 
 impl Drop for HealOnDrop {
     fn drop(&mut self) {
-        let _ = brigade_harness::firewall::heal(self.0);
+        let _ = brigade_localcluster::firewall::heal(self.0);
     }
 }
 
@@ -147,14 +159,10 @@ impl LineSink {
 
     /// Waits up to `timeout` until `done(lines)`; returns the lines then.
     pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let lines = self.lines();
-            if done(&lines) || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let _ = poll_until_blocking(Instant::now() + timeout, POLL_INTERVAL, || {
+            done(&self.lines())
+        });
+        self.lines()
     }
 
     /// Every line, once the writer is gone.
@@ -184,8 +192,11 @@ pub async fn cluster(name: &str, subnet: u8, n: usize, tuning: RaftTuning) -> Pr
     c
 }
 
+/// Files by path, with their contents.
+pub type Files = BTreeMap<String, String>;
+
 /// Every file under `dir` on one node (path -> content), read from its local replica.
-pub async fn dump(client: &Client, dir: &str) -> anyhow::Result<BTreeMap<String, String>> {
+pub async fn dump(client: &Client, dir: &str) -> Result<Files, ClientError> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.trim_matches('/').to_string()];
     while let Some(d) = stack.pop() {
@@ -206,26 +217,56 @@ pub async fn dump(client: &Client, dir: &str) -> anyhow::Result<BTreeMap<String,
     Ok(out)
 }
 
-/// Polls `check` until it returns true or `timeout` passes.
-pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+/// Polls `check` until it returns true; fails the test if `timeout` passes first.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let start = Instant::now();
-    let deadline = start + timeout;
     eprintln!("waiting for: {what}");
-    loop {
-        if check().await {
-            eprintln!("  done after {:?}: {what}", start.elapsed());
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let r = poll_until(start + timeout, EVENTUALLY_INTERVAL, check).await;
+    assert!(r.is_ok(), "timed out after {timeout:?} waiting for: {what}");
+    eprintln!("  done after {:?}: {what}", start.elapsed());
+}
+
+/// Polls `check` throughout `period` (a negative wait: "nothing happens for a while");
+/// fails the test at the first poll where it does not hold.
+pub async fn holds_for<F, Fut>(period: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    eprintln!("checking for {period:?}: {what}");
+    let broke = poll_until(start + period, EVENTUALLY_INTERVAL, || {
+        let f = check();
+        async move { !f.await }
+    })
+    .await;
+    assert!(
+        broke.is_err(),
+        "after {:?} of {period:?}, no longer: {what}",
+        start.elapsed()
+    );
+}
+
+/// Lets the cluster settle for `period` (derived from its timing, see [`timing`]): the
+/// time in which what the test provoked must have happened, or can no longer happen.
+pub async fn settle(period: Duration, why: &str) {
+    eprintln!("settling for {period:?}: {why}");
+    tokio::time::sleep(period).await;
+}
+
+/// Why a retried write did not get through: the last refusal, or no answer in time.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// The last attempt's error.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// No attempt finished before the deadline.
+    #[error(transparent)]
+    TimedOut(#[from] brigade_core::TimedOut),
 }
 
 /// Writes `path` through `client`, retrying while the cluster elects a leader.
@@ -234,18 +275,49 @@ pub async fn write_retrying(
     path: &str,
     content: &str,
     timeout: Duration,
-) -> anyhow::Result<u64> {
-    let deadline = Instant::now() + timeout;
-    loop {
+) -> Result<u64, RetryError> {
+    let last = std::cell::RefCell::new(None);
+    let written = poll_until(Instant::now() + timeout, EVENTUALLY_INTERVAL, || async {
         match client.fs_put(path, content).await {
-            Ok(a) => return Ok(a.version),
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(a) => Some(a.version),
+            Err(e) => {
+                *last.borrow_mut() = Some(e);
+                None
             }
-            Err(e) => return Err(e.into()),
         }
+    })
+    .await;
+    match (written, last.into_inner()) {
+        (Ok(v), _) => Ok(v),
+        (Err(_), Some(e)) => Err(e.into()),
+        (Err(t), None) => Err(t.into()),
     }
+}
+
+/// Waits up to `timeout` for a child process to exit; its status, if it did.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    poll_until_blocking(Instant::now() + timeout, POLL_INTERVAL, || {
+        child.try_wait().ok().flatten()
+    })
+    .ok()
+}
+
+/// Waits until task `upid` on `node` ends; its status then (ok or error).
+pub async fn wait_task(
+    client: &Client,
+    node: &str,
+    upid: &str,
+    timeout: Duration,
+) -> brigade_api::tasks::TaskStatus {
+    let ended = poll_until(Instant::now() + timeout, TASK_POLL_INTERVAL, || async {
+        let t = client.task_status(node, upid).await.expect("task status");
+        (t.status != brigade_api::tasks::TaskState::Running).then_some(t)
+    })
+    .await;
+    ended.unwrap_or_else(|e| panic!("task {upid} did not finish: {e}"))
 }
 
 #[cfg(test)]
@@ -288,13 +360,32 @@ mod tests {
         out
     }
 
+    /// The `.rs` files below `dir`: the test binary's modules in `tests/cluster/`, and any
+    /// test file of its own in `tests/`.
+    fn test_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).expect("tests dir").flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                out.extend(test_files(&path));
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+        out
+    }
+
     #[test]
     fn every_test_file_has_subnets_of_its_own() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
         let mut owners: BTreeMap<u8, Vec<String>> = BTreeMap::new();
-        for e in std::fs::read_dir(&dir).expect("tests dir").flatten() {
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            let name = e.file_name().to_string_lossy().into_owned();
+        for path in test_files(&dir) {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let name = path
+                .strip_prefix(&dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             let mut mine = claimed(&text);
             mine.sort_unstable();
             mine.dedup();

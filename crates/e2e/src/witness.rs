@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 
 use crate::guests::qemu_processes_in;
 
 /// How often the witnesses sample.
 pub const WITNESS_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the process watch samples every node's QEMU processes.
+pub const PROCESS_WATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// Two copies that both run print ticks closer than this on different nodes (their
 /// one-second periods interleave); one copy that moved prints its next tick a second of
 /// guest time (plus the downtime) after its last.
@@ -121,7 +123,7 @@ impl ProcessWatch {
                     );
                 }
                 m.fetch_max(n, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(PROCESS_WATCH_INTERVAL);
             }
         });
         ProcessWatch {

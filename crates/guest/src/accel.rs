@@ -3,10 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use brigade_core::poll_until;
+
 use serde::{Deserialize, Serialize};
 
 /// How long a probe boot may take to print its first tick under KVM.
 pub const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(8);
+/// How often the probe looks for its first tick.
+const PROBE_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// The machine-wide cache of the probe's verdict (cleared at reboot).
 pub const PROBE_CACHE: &str = "/run/brigade-accel";
 
@@ -126,33 +130,34 @@ async fn probe(img: &ProbeImage) -> AccelChoice {
             }
         }
     };
-    let verdict = loop {
-        if read_contains(&log, "tick 1") {
-            break AccelChoice {
+    let deadline = started + KVM_PROBE_TIMEOUT;
+    let booted = poll_until(deadline, PROBE_POLL_INTERVAL, || {
+        let verdict = if read_contains(&log, "tick 1") {
+            Some(AccelChoice {
                 accel: Accel::Kvm,
                 reason: format!(
                     "KVM probe booted in {:.1} s",
                     started.elapsed().as_secs_f64()
                 ),
-            };
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            break AccelChoice {
+            })
+        } else if let Ok(Some(status)) = child.try_wait() {
+            Some(AccelChoice {
                 accel: Accel::Tcg,
                 reason: format!("KVM probe exited before booting ({status}); falling back to TCG"),
-            };
-        }
-        if started.elapsed() > KVM_PROBE_TIMEOUT {
-            break AccelChoice {
-                accel: Accel::Tcg,
-                reason: format!(
-                    "KVM probe did not boot within {} s; falling back to TCG",
-                    KVM_PROBE_TIMEOUT.as_secs()
-                ),
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+            })
+        } else {
+            None
+        };
+        std::future::ready(verdict)
+    })
+    .await;
+    let verdict = booted.unwrap_or_else(|_| AccelChoice {
+        accel: Accel::Tcg,
+        reason: format!(
+            "KVM probe did not boot within {} s; falling back to TCG",
+            KVM_PROBE_TIMEOUT.as_secs()
+        ),
+    });
     let _ = child.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
     tracing::info!(accel = verdict.accel.as_str(), "{}", verdict.reason);

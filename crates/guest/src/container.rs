@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use brigade_core::poll_until;
 use nix::sys::signal::Signal;
 
 use crate::error::{GuestError, Result};
@@ -101,19 +102,19 @@ pub async fn start(
         .map_err(GuestError::io("cannot write the container's pidfile"))?;
     // The child stays owned by tokio, which reaps it when it exits.
     drop(child);
-    let started = std::time::Instant::now();
-    while init_pid(run, vmid).is_none() {
-        if !process::is_alive(pid) {
-            let log = std::fs::read_to_string(run.ct_log(vmid)).unwrap_or_default();
-            return Err(GuestError::Failed(format!(
-                "container {vmid} failed to start: {}",
-                log.trim()
-            )));
-        }
-        if started.elapsed() > START_TIMEOUT {
-            break;
-        }
-        tokio::time::sleep(process::EXIT_POLL_INTERVAL).await;
+    // Its init up, or its supervisor dead; still starting after START_TIMEOUT is fine.
+    let deadline = std::time::Instant::now() + START_TIMEOUT;
+    let settled = poll_until(deadline, process::EXIT_POLL_INTERVAL, || {
+        let up = init_pid(run, vmid).is_some();
+        std::future::ready((up || !process::is_alive(pid)).then_some(up))
+    })
+    .await;
+    if settled == Ok(false) {
+        let log = std::fs::read_to_string(run.ct_log(vmid)).unwrap_or_default();
+        return Err(GuestError::Failed(format!(
+            "container {vmid} failed to start: {}",
+            log.trim()
+        )));
     }
     Ok(pid)
 }

@@ -15,6 +15,9 @@ pub enum GuestError {
     /// The node cannot host it (memory, accelerator, binary missing).
     #[error("{0}")]
     Unavailable(String),
+    /// The node may not start a guest now (no quorum, no HA lease): a start gate said no.
+    #[error("{0}")]
+    Refused(String),
     /// A system call or helper program failed.
     #[error("{context}: {source}")]
     Io {

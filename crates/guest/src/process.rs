@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use brigade_core::poll_until;
 use nix::sys::signal;
 pub use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -83,14 +84,11 @@ pub fn send_group(pgid: i32, sig: Signal) -> Result<()> {
 
 /// Waits until `pid` is gone; true if it went within `timeout`.
 pub async fn wait_gone(pid: i32, timeout: Duration) -> bool {
-    let start = Instant::now();
-    while is_alive(pid) {
-        if start.elapsed() > timeout {
-            return false;
-        }
-        tokio::time::sleep(EXIT_POLL_INTERVAL).await;
-    }
-    true
+    poll_until(Instant::now() + timeout, EXIT_POLL_INTERVAL, || {
+        std::future::ready(!is_alive(pid))
+    })
+    .await
+    .is_ok()
 }
 
 #[cfg(test)]

@@ -112,6 +112,8 @@ pub struct ManagerStatus {
     pub rebalance_rounds: u32,
 }
 
+// serde's skip_serializing_if passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }

@@ -4,6 +4,9 @@
 //! exactly once. With random HA rules too: no feasible negative or strict node-affinity
 //! rule is broken in any instant, and once healed every positive rule holds.
 
+// A test: a failed expectation is a failed test.
+#![allow(clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use brigade_ha::config::{RequestState, ShutdownPolicy};

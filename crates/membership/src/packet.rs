@@ -48,6 +48,8 @@ pub enum PacketError {
 
 type HmacSha256 = Hmac<Sha256>;
 
+// Infallible: HMAC takes keys of any length (RFC 2104 hashes long ones, pads short ones).
+#[allow(clippy::expect_used)]
 fn mac(key: &[u8]) -> HmacSha256 {
     HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length")
 }

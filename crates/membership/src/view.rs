@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+pub use brigade_api::membership::{DropCounters, LinkStatus, PeerStatus};
 
 use crate::packet::Heartbeat;
 
@@ -25,16 +25,6 @@ pub struct PeerConfig {
     pub links: Vec<Option<SocketAddr>>,
 }
 
-/// Counters of received and dropped packets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DropCounters {
-    pub received: u64,
-    pub dropped_malformed: u64,
-    pub dropped_auth: u64,
-    pub dropped_replay: u64,
-    pub dropped_unknown: u64,
-}
-
 #[derive(Debug, Default, Clone)]
 struct LinkTrack {
     last_heard: Option<Instant>,
@@ -52,30 +42,6 @@ struct PeerTrack {
     offset_ms: Option<f64>,
     /// Round-trip time of the sample the offset came from (smaller is more precise).
     offset_rtt_ms: f64,
-}
-
-/// One link of one peer, for status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LinkStatus {
-    pub link: u8,
-    pub address: Option<String>,
-    pub up: bool,
-    pub rtt_ms: Option<f64>,
-    pub last_heard_ms: Option<u64>,
-}
-
-/// One peer, for status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeerStatus {
-    pub id: u64,
-    pub name: String,
-    pub alive: bool,
-    pub local: bool,
-    pub links: Vec<LinkStatus>,
-    /// The peer's clock minus ours, in milliseconds.
-    pub clock_offset_ms: Option<f64>,
-    /// "ok", "warning" (over 1 s) or "alarm" (over 10 s).
-    pub clock: String,
 }
 
 /// What this node knows of the others.
@@ -185,7 +151,7 @@ impl MemberView {
         if hb.boot > peer.boot {
             // A restart of the peer: forget its old sequence numbers on every link.
             peer.boot = hb.boot;
-            for l in peer.links.iter_mut() {
+            for l in &mut peer.links {
                 l.last_seq = 0;
                 l.last_recv = None;
             }
@@ -204,7 +170,7 @@ impl MemberView {
                 now_ns as f64,
             );
             let rtt_ms = ((t4 - t1) - (t3 - t2)).max(0.0) / 1e6;
-            let offset_ms = ((t2 - t1) + (t3 - t4)) / 2.0 / 1e6;
+            let offset_ms = f64::midpoint(t2 - t1, t3 - t4) / 1e6;
             link.rtt_ms = Some(match link.rtt_ms {
                 Some(old) => old * (1.0 - RTT_SMOOTHING) + rtt_ms * RTT_SMOOTHING,
                 None => rtt_ms,

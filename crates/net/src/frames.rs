@@ -30,9 +30,13 @@ const FLAG_ERROR: u16 = 1;
 /// Frames queued for writing per connection.
 const WRITE_QUEUE: usize = 1024;
 
-/// Answers one request kind with a payload, or an error message.
+/// Why a handler refused a request: any error, whose message (with its causes) goes back
+/// to the caller, who sees it as [`CallError::Remote`].
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Answers one request kind with a payload, or an error.
 pub type Handler =
-    Arc<dyn Fn(u16, Bytes) -> BoxFuture<'static, Result<Bytes, String>> + Send + Sync>;
+    Arc<dyn Fn(u16, Bytes) -> BoxFuture<'static, Result<Bytes, HandlerError>> + Send + Sync>;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -108,15 +112,17 @@ where
         }
     });
     loop {
-        let (id, kind, _, payload) = match read_frame(&mut rd).await {
-            Ok(f) => f,
-            Err(_) => break,
+        let Ok((id, kind, _, payload)) = read_frame(&mut rd).await else {
+            break;
         };
         let (handler, tx) = (handler.clone(), tx.clone());
         tokio::spawn(async move {
             let (flags, body) = match handler(kind, payload).await {
                 Ok(b) => (0, b),
-                Err(e) => (FLAG_ERROR, Bytes::from(e.into_bytes())),
+                Err(e) => (
+                    FLAG_ERROR,
+                    Bytes::from(brigade_core::error::message_with_causes(e.as_ref()).into_bytes()),
+                ),
             };
             let _ = tx.send((id, kind, flags, body)).await;
         });

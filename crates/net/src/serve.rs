@@ -1,4 +1,4 @@
-//! Serving an axum router over TLS on a bound listener.
+//! Serving an HTTP service (the API's router) and the framed and tunnel protocols over TLS on a bound listener.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,25 +21,38 @@ pub struct Protocols {
     pub tunnel: Option<TunnelHandler>,
 }
 
+/// How long the listener pauses after a failed accept (out of file descriptors, say).
+const ACCEPT_RETRY_INTERVAL: Duration = Duration::from_millis(50);
+
 /// How long a client may take to finish the TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts connections forever, each served on its own task: framed RPC when
 /// the client negotiated it by ALPN and `frames` is given, a tunnel likewise,
 /// HTTP/1.1 otherwise.
-pub async fn serve_tls(
+pub async fn serve_tls<S, B>(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
-    app: axum::Router,
+    app: S,
     protocols: Protocols,
-) {
+) where
+    S: tower::Service<hyper::Request<hyper::body::Incoming>, Response = hyper::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let acceptor = TlsAcceptor::from(tls);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(ACCEPT_RETRY_INTERVAL).await;
                 continue;
             }
         };

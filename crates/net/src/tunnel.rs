@@ -13,6 +13,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::TcpSocket;
 use tokio_rustls::TlsConnector;
 
+use brigade_core::VmId;
+use serde::{Deserialize, Serialize};
+
 use crate::frames::CONNECT_TIMEOUT;
 
 /// The ALPN protocol name of the tunnel.
@@ -31,9 +34,32 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Duplex for T {}
 /// A tunnel stream with its header read: buffered so no byte after the header is lost.
 pub type TunnelStream = BufReader<Box<dyn Duplex>>;
 
-/// Serves one tunnel: the header line and the stream after it.
+/// What a tunnel carries: the JSON header line that opens it (`{"kind":"migrate","vmid":100}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TunnelHeader {
+    /// A live migration stream into the incoming QEMU of guest `vmid`.
+    Migrate {
+        /// The guest.
+        vmid: VmId,
+    },
+    /// An attached console on the serial port of guest `vmid`.
+    Console {
+        /// The guest.
+        vmid: VmId,
+    },
+    /// A volume sent with tar into `storage` under `name`.
+    Volume {
+        /// The storage id on the receiving node.
+        storage: String,
+        /// The volume's name in that storage.
+        name: String,
+    },
+}
+
+/// Serves one tunnel: its header and the stream after it.
 pub type TunnelHandler =
-    Arc<dyn Fn(serde_json::Value, TunnelStream) -> BoxFuture<'static, ()> + Send + Sync>;
+    Arc<dyn Fn(TunnelHeader, TunnelStream) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Reads the header line and hands the stream to `handler`.
 pub async fn serve(stream: Box<dyn Duplex>, handler: TunnelHandler) {
@@ -67,7 +93,7 @@ pub async fn connect(
     addr: SocketAddr,
     local: Option<IpAddr>,
     mut tls: ClientConfig,
-    header: &serde_json::Value,
+    header: &TunnelHeader,
 ) -> std::io::Result<Box<dyn Duplex>> {
     tls.alpn_protocols = vec![ALPN_TUNNEL.to_vec()];
     let socket = if addr.is_ipv4() {
@@ -99,7 +125,7 @@ pub async fn connect(
             "{addr} does not offer the tunnel"
         )));
     }
-    let mut line = header.to_string();
+    let mut line = serde_json::to_string(header)?;
     line.push('\n');
     stream.write_all(line.as_bytes()).await?;
     stream.flush().await?;
@@ -169,6 +195,32 @@ pub async fn receive_chunked<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_keep_their_wire_form_and_bad_ones_are_refused() {
+        let vmid = VmId::try_from(100).expect("vmid");
+        let h = TunnelHeader::Migrate { vmid };
+        let line = serde_json::to_string(&h).expect("encode");
+        assert_eq!(line, r#"{"kind":"migrate","vmid":100}"#);
+        let v: TunnelHeader = serde_json::from_str(
+            r#"{"kind":"volume","storage":"local","name":"vm-100-disk-0.qcow2"}"#,
+        )
+        .expect("decode");
+        assert_eq!(
+            v,
+            TunnelHeader::Volume {
+                storage: "local".into(),
+                name: "vm-100-disk-0.qcow2".into()
+            }
+        );
+        for bad in [
+            r#"{"kind":"console","vmid":7}"#,
+            r#"{"kind":"teleport"}"#,
+            r#"{"vmid":100}"#,
+        ] {
+            assert!(serde_json::from_str::<TunnelHeader>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn chunked_streams_round_trip() {

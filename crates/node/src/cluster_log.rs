@@ -123,21 +123,21 @@ impl Node {
                                         m.name
                                     ),
                                 )
-                                .await
+                                .await;
                             }
                             "warning" => {
                                 node.log_event(
                                     "clock-warning",
                                     format!("clock of {} is off by {off:+.1} s (over 1 s)", m.name),
                                 )
-                                .await
+                                .await;
                             }
                             _ if before.is_some() => {
                                 node.log_event(
                                     "clock-ok",
                                     format!("clock of {} is back in sync", m.name),
                                 )
-                                .await
+                                .await;
                             }
                             _ => {}
                         }
@@ -160,7 +160,7 @@ impl Node {
                         self.config.name
                     ),
                 )
-                .await
+                .await;
             }
             (Some(_), None) => {
                 self.log_event(
@@ -170,7 +170,7 @@ impl Node {
                         self.config.name
                     ),
                 )
-                .await
+                .await;
             }
             _ => {}
         }
@@ -196,7 +196,7 @@ async fn flush(rt: &ClusterRuntime, pending: &mut Vec<LogEvent>) {
         .collect();
     match rt.cfs.propose(Op::Batch { ops }).await {
         Ok(_) => pending.clear(),
-        Err(CfsError::NotQuorate) | Err(CfsError::NoLeader) => {}
+        Err(CfsError::NotQuorate | CfsError::NoLeader) => {}
         Err(e) => tracing::warn!("cannot write the cluster log: {e}"),
     }
 }

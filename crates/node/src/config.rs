@@ -108,8 +108,24 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid node configuration {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// The file is there but not a valid configuration (the source says why).
+    #[error("invalid node configuration {path}")]
+    Invalid {
+        path: PathBuf,
+        source: ConfigProblem,
+    },
+}
+
+/// What is wrong with a node configuration's text.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigProblem {
+    /// Not TOML, or a key or value node.toml does not have.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    #[error("api_port and rpc_port must differ")]
+    SamePorts,
+    #[error("watchdog_device_timeout must be at least 1 second")]
+    ZeroWatchdogTimeout,
 }
 
 impl NodeConfig {
@@ -158,19 +174,19 @@ impl NodeConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+        Self::parse(&text).map_err(|source| ConfigError::Invalid {
             path: path.to_path_buf(),
-            message,
+            source,
         })
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let cfg: NodeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, ConfigProblem> {
+        let cfg: NodeConfig = toml::from_str(text)?;
         if cfg.api_port == cfg.rpc_port {
-            return Err("api_port and rpc_port must differ".into());
+            return Err(ConfigProblem::SamePorts);
         }
         if cfg.watchdog_device_timeout == Some(0) {
-            return Err("watchdog_device_timeout must be at least 1 second".into());
+            return Err(ConfigProblem::ZeroWatchdogTimeout);
         }
         Ok(cfg)
     }

@@ -2,22 +2,47 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use brigade_net::{serve, tls};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::NodeConfig;
+use crate::error::NodeError;
+
+/// Why the daemon could not start (the source says more; `{:#}` prints the chain).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The API port is taken or not ours to bind.
+    #[error("cannot listen on {addr} for the API (is another node running there?)")]
+    Listen {
+        /// The API address.
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The node's state could not be opened or its cluster not joined.
+    #[error("cannot start the node")]
+    Open(#[source] NodeError),
+    /// The API's TLS configuration failed.
+    #[error("API TLS setup")]
+    Tls(#[source] brigade_net::NetError),
+    /// A stop signal handler could not be installed.
+    #[error("installing the stop signal handlers")]
+    Signal(#[source] std::io::Error),
+}
 use crate::node::Node;
 
 /// Runs the node until a stop signal.
-pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
+pub async fn run(config: NodeConfig) -> Result<(), DaemonError> {
     let api_addr = config.api_addr();
-    let listener = TcpListener::bind(api_addr).await.with_context(|| {
-        format!("cannot listen on {api_addr} for the API (is another node running there?)")
-    })?;
-    let node: Arc<Node> = Node::open(config).await.context("cannot start the node")?;
-    let server_tls = tls::api_server_config(node.api_cert.clone()).context("API TLS setup")?;
+    let listener = TcpListener::bind(api_addr)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: api_addr,
+            source,
+        })?;
+    let node: Arc<Node> = Node::open(config).await.map_err(DaemonError::Open)?;
+    let server_tls = tls::api_server_config(node.api_cert.clone()).map_err(DaemonError::Tls)?;
     let app = crate::api::router(node.clone());
     tokio::spawn(serve::serve_tls(
         listener,
@@ -38,8 +63,8 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         }
     }
 
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     tokio::select! {
         _ = term.recv() => {},
         _ = int.recv() => {},

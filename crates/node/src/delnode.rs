@@ -7,8 +7,8 @@ use std::sync::Arc;
 use brigade_core::{layout, NodeName};
 
 use crate::error::NodeError;
-use crate::messages::AdminOp;
 use crate::node::Node;
+use brigade_api::cluster::AdminOp;
 
 impl Node {
     /// `cluster delnode NODE [--force]` (refused for the node answering, like pvecm,

@@ -1,14 +1,33 @@
 //! Typed errors of node operations, each with the HTTP status the API answers.
 
+use brigade_api::{ErrorBody, ErrorKind};
 use brigade_cfs::CfsError;
+use brigade_core::FormatError;
+use brigade_guest::GuestError;
+use brigade_ha::HaError;
+
+use crate::validate::HostPathError;
+
+/// Any error kept as the source of a [`NodeError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a node operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error(transparent)]
     Cfs(#[from] CfsError),
+    /// Bad input, said in words.
     #[error("{0}")]
     Invalid(String),
+    /// A malformed identifier or configuration text.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// A malformed HA resource, group or setting.
+    #[error(transparent)]
+    Ha(#[from] HaError),
+    /// A guest config naming a host path it may not.
+    #[error(transparent)]
+    HostPath(#[from] HostPathError),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -22,35 +41,84 @@ pub enum NodeError {
     NotInCluster,
     #[error("this node is already in cluster {0:?}")]
     AlreadyInCluster(String),
-    /// The node cannot do it now (memory, a dead target, a missing binary).
+    /// This node lacks what the request needs: memory, a storage, a binary (409).
+    #[error("{0}")]
+    Insufficient(String),
+    /// This node cannot serve now: no quorum, no HA lease, a peer it needs is offline (503).
     #[error("{0}")]
     Unavailable(String),
+    /// A peer answered with an error (its message).
     #[error("{0}")]
     Upstream(String),
-    #[error("{0}")]
-    Internal(String),
+    /// Talking to a peer failed; the source says how.
+    #[error("{context}: {source}")]
+    Peer {
+        /// What was being done.
+        context: String,
+        #[source]
+        source: BoxError,
+    },
+    /// A guest operation failed on this node (a helper program, QMP, a system call).
+    #[error(transparent)]
+    Guest(GuestError),
+    /// This node failed while doing `context`; the source says why.
+    #[error("{context}: {source}")]
+    Failed {
+        /// What was being done.
+        context: String,
+        #[source]
+        source: BoxError,
+    },
+    /// This node failed; the error (and its source chain) is kept as it is.
+    #[error(transparent)]
+    Internal(BoxError),
 }
 
 impl NodeError {
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        NodeError::Internal(e.to_string())
+    /// An internal failure that keeps `e` (and its causes) as it is.
+    pub fn internal(e: impl Into<BoxError>) -> Self {
+        NodeError::Internal(e.into())
     }
 
-    /// A short machine-readable kind.
-    pub fn kind(&self) -> &'static str {
+    /// A local failure while doing `context`, for `map_err`.
+    pub fn failed<E: Into<BoxError>>(context: impl Into<String>) -> impl FnOnce(E) -> NodeError {
+        let context = context.into();
+        move |e| NodeError::Failed {
+            context,
+            source: e.into(),
+        }
+    }
+
+    /// A failure to talk to a peer while doing `context`, for `map_err`.
+    pub fn peer<E: Into<BoxError>>(context: impl Into<String>) -> impl FnOnce(E) -> NodeError {
+        let context = context.into();
+        move |e| NodeError::Peer {
+            context,
+            source: e.into(),
+        }
+    }
+
+    /// What kind of error it is, for programs.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            NodeError::Cfs(CfsError::NotQuorate) => "not_quorate",
-            NodeError::Cfs(CfsError::StorageFailed { .. }) => "storage_failed",
-            NodeError::Cfs(_) => "cfs",
-            NodeError::Invalid(_) => "invalid",
-            NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => "conflict",
-            NodeError::Unauthorized(_) => "unauthorized",
-            NodeError::TooLarge(_) => "too_large",
-            NodeError::NotFound(_) => "not_found",
-            NodeError::NotInCluster => "not_in_cluster",
-            NodeError::Unavailable(_) => "unavailable",
-            NodeError::Upstream(_) => "upstream",
-            NodeError::Internal(_) => "internal",
+            NodeError::Cfs(CfsError::NotQuorate) => ErrorKind::NotQuorate,
+            NodeError::Cfs(CfsError::StorageFailed { .. }) => ErrorKind::StorageFailed,
+            NodeError::Cfs(_) => ErrorKind::Cfs,
+            NodeError::Invalid(_)
+            | NodeError::Format(_)
+            | NodeError::Ha(_)
+            | NodeError::HostPath(_) => ErrorKind::Invalid,
+            NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => ErrorKind::Conflict,
+            NodeError::Unauthorized(_) => ErrorKind::Unauthorized,
+            NodeError::TooLarge(_) => ErrorKind::TooLarge,
+            NodeError::NotFound(_) => ErrorKind::NotFound,
+            NodeError::NotInCluster => ErrorKind::NotInCluster,
+            NodeError::Insufficient(_) => ErrorKind::Insufficient,
+            NodeError::Unavailable(_) => ErrorKind::Unavailable,
+            NodeError::Upstream(_) | NodeError::Peer { .. } => ErrorKind::Upstream,
+            NodeError::Guest(_) | NodeError::Failed { .. } | NodeError::Internal(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 
@@ -76,37 +144,31 @@ impl NodeError {
                 CfsError::Rpc { .. } => 502,
                 CfsError::Storage { .. } | CfsError::Corrupted { .. } => 500,
             },
-            NodeError::Invalid(_) => 400,
+            NodeError::Invalid(_)
+            | NodeError::Format(_)
+            | NodeError::Ha(_)
+            | NodeError::HostPath(_) => 400,
             NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => 409,
             NodeError::Unauthorized(_) => 401,
             NodeError::TooLarge(_) => 413,
             NodeError::NotFound(_) => 404,
-            NodeError::NotInCluster => 409,
-            NodeError::Unavailable(_) => 409,
-            NodeError::Upstream(_) => 502,
-            NodeError::Internal(_) => 500,
+            NodeError::NotInCluster | NodeError::Insufficient(_) => 409,
+            NodeError::Unavailable(_) => 503,
+            NodeError::Upstream(_) | NodeError::Peer { .. } => 502,
+            NodeError::Guest(_) | NodeError::Failed { .. } | NodeError::Internal(_) => 500,
         }
     }
 }
 
-/// The JSON body of every error answer.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ErrorBody {
-    pub error: String,
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cfs: Option<CfsError>,
-}
-
-impl From<brigade_guest::GuestError> for NodeError {
-    fn from(e: brigade_guest::GuestError) -> Self {
-        use brigade_guest::GuestError as G;
+impl From<GuestError> for NodeError {
+    fn from(e: GuestError) -> Self {
         match e {
-            G::Invalid(m) => NodeError::Invalid(m),
-            G::NotFound(m) => NodeError::NotFound(m),
-            G::Conflict(m) => NodeError::Conflict(m),
-            G::Unavailable(m) => NodeError::Unavailable(m),
-            other => NodeError::Internal(other.to_string()),
+            GuestError::Invalid(m) => NodeError::Invalid(m),
+            GuestError::NotFound(m) => NodeError::NotFound(m),
+            GuestError::Conflict(m) => NodeError::Conflict(m),
+            GuestError::Unavailable(m) => NodeError::Insufficient(m),
+            GuestError::Refused(m) => NodeError::Unavailable(m),
+            other => NodeError::Guest(other),
         }
     }
 }
@@ -114,8 +176,8 @@ impl From<brigade_guest::GuestError> for NodeError {
 impl From<&NodeError> for ErrorBody {
     fn from(e: &NodeError) -> Self {
         ErrorBody {
-            error: e.to_string(),
-            kind: e.kind().to_string(),
+            error: brigade_core::error::message_with_causes(e),
+            kind: e.kind(),
             cfs: match e {
                 NodeError::Cfs(c) => Some(c.clone()),
                 _ => None,
@@ -126,15 +188,48 @@ impl From<&NodeError> for ErrorBody {
 
 impl From<ErrorBody> for NodeError {
     fn from(b: ErrorBody) -> Self {
-        match (b.cfs, b.kind.as_str()) {
+        match (b.cfs, b.kind) {
             (Some(c), _) => NodeError::Cfs(c),
-            (None, "invalid") => NodeError::Invalid(b.error),
-            (None, "conflict") => NodeError::Conflict(b.error),
-            (None, "unauthorized") => NodeError::Unauthorized(b.error),
-            (None, "too_large") => NodeError::TooLarge(b.error),
-            (None, "not_found") => NodeError::NotFound(b.error),
-            (None, "unavailable") => NodeError::Unavailable(b.error),
+            (None, ErrorKind::Invalid) => NodeError::Invalid(b.error),
+            (None, ErrorKind::Conflict) => NodeError::Conflict(b.error),
+            (None, ErrorKind::Unauthorized) => NodeError::Unauthorized(b.error),
+            (None, ErrorKind::TooLarge) => NodeError::TooLarge(b.error),
+            (None, ErrorKind::NotFound) => NodeError::NotFound(b.error),
+            (None, ErrorKind::Insufficient) => NodeError::Insufficient(b.error),
+            (None, ErrorKind::Unavailable) => NodeError::Unavailable(b.error),
             (None, _) => NodeError::Upstream(b.error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_keeps_its_source_and_the_body_says_the_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = NodeError::failed("cannot write /x")(io);
+        let source = std::error::Error::source(&e).expect("source kept");
+        assert_eq!(source.to_string(), "denied");
+        let body = ErrorBody::from(&e);
+        assert_eq!(body.error, "cannot write /x: denied");
+        assert_eq!(body.kind, ErrorKind::Internal);
+        assert_eq!(e.status(), 500);
+    }
+
+    #[test]
+    fn lacking_a_peer_is_503_and_lacking_memory_409() {
+        assert_eq!(
+            NodeError::Unavailable("node n3 is offline".into()).status(),
+            503
+        );
+        assert_eq!(
+            NodeError::Insufficient("not enough memory".into()).status(),
+            409
+        );
+        assert_eq!(NodeError::Cfs(CfsError::NotQuorate).status(), 503);
+        let back = NodeError::from(ErrorBody::from(&NodeError::Insufficient("m".into())));
+        assert!(matches!(back, NodeError::Insufficient(_)));
     }
 }

@@ -38,7 +38,7 @@ impl LivenessLog {
         let mut out = Vec::new();
         for m in peers.iter().filter(|m| !m.local) {
             match (self.alive.insert(m.id, m.alive), m.alive) {
-                (Some(true), false) | (None, false) => out.push(LivenessEvent {
+                (Some(true) | None, false) => out.push(LivenessEvent {
                     kind: "dead",
                     msg: format!(
                         "node {} is dead: no heartbeat for {node_timeout_secs} s",

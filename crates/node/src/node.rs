@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use brigade_cfs::{Cfs, CfsOptions, Member, RaftSettings};
 use brigade_core::layout;
-use brigade_core::{CfsPath, FormatError};
+use brigade_core::CfsPath;
 use brigade_net::pki::CertPair;
 use brigade_net::tls::{self, ReloadableCert};
 use brigade_net::{http_client, serve};
@@ -55,8 +55,7 @@ pub struct Node {
 }
 
 pub(crate) fn cfs_path(s: &str) -> Result<CfsPath, NodeError> {
-    s.parse()
-        .map_err(|e: FormatError| NodeError::Invalid(e.to_string()))
+    s.parse().map_err(NodeError::Format)
 }
 
 impl Node {
@@ -120,7 +119,7 @@ impl Node {
             return e.into();
         };
         let name = &self.config.name;
-        NodeError::Internal(format!(
+        NodeError::internal(format!(
             "the stores of node {name} are corrupted: {message}. Its replica of the cluster state cannot be trusted, so it does not start (it would serve wrong data). To bring {name} back: on another member run 'brigade cluster delnode {name} --force', empty its state directory {}, start the node and join again with 'brigade cluster join ADDRESS --token TOKEN'",
             self.state.path("").display()
         ))
@@ -155,9 +154,13 @@ impl Node {
             .map_err(NodeError::internal)?;
         let mut listeners = Vec::new();
         for addr in std::iter::once(self.config.rpc_addr()).chain(self.config.rpc_addr1()) {
-            listeners.push(TcpListener::bind(addr).await.map_err(|e| {
-                NodeError::Internal(format!("cannot listen on {addr} for cluster RPC: {e}"))
-            })?);
+            listeners.push(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(NodeError::failed(format!(
+                        "cannot listen on {addr} for cluster RPC"
+                    )))?,
+            );
         }
         let cfs = Cfs::start(CfsOptions {
             node_id: membership.node_id,
@@ -176,13 +179,13 @@ impl Node {
                 .chain(self.config.link1)
                 .collect(),
             port: self.config.heartbeat_port,
-            node_timeout: Duration::from_secs(
-                brigade_core::cluster_conf::DEFAULT_NODE_TIMEOUT_SECS as u64,
-            ),
+            node_timeout: Duration::from_secs(u64::from(
+                brigade_core::cluster_conf::DEFAULT_NODE_TIMEOUT_SECS,
+            )),
             interval: brigade_membership::service::HEARTBEAT_INTERVAL,
         })
         .await
-        .map_err(|e| NodeError::Internal(e.to_string()))?;
+        .map_err(NodeError::failed("cannot start membership"))?;
         let server_tls =
             tls::rpc_server_config(ca_pem, identity.clone()).map_err(NodeError::internal)?;
         let routes = crate::rpc::router(self.clone());
@@ -257,7 +260,7 @@ impl Node {
                 };
                 last_version = f.version;
                 rt.members
-                    .set_node_timeout(Duration::from_secs(conf.node_timeout_secs as u64));
+                    .set_node_timeout(Duration::from_secs(u64::from(conf.node_timeout_secs)));
                 let qdevice = conf.qdevice.iter().map(|q| brigade_membership::Peer {
                     id: q.nodeid,
                     name: q.name.to_string(),

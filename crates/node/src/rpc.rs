@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 
-use crate::error::ErrorBody;
-use crate::messages::{AdminOp, AdminResult};
 use crate::node::Node;
+use brigade_api::cluster::{AdminOp, AdminResult};
+use brigade_api::ErrorBody;
 
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
@@ -20,7 +20,7 @@ pub fn router(node: Arc<Node>) -> Router {
 async fn guest(
     State(node): State<Arc<Node>>,
     headers: axum::http::HeaderMap,
-    Json(req): Json<crate::guest_messages::GuestRequest>,
+    Json(req): Json<brigade_api::guests::GuestRequest>,
 ) -> Json<Result<serde_json::Value, ErrorBody>> {
     let min = headers
         .get(crate::guests::MIN_VERSION_HEADER)

@@ -6,8 +6,7 @@ use sha2::{Digest, Sha256};
 use brigade_core::section_config::{self, Section};
 use brigade_core::FormatError;
 
-/// The header scheme: `Authorization: BrigadeToken user@realm!name=secret`.
-pub const AUTH_SCHEME: &str = "BrigadeToken";
+pub use brigade_api::token::AUTH_SCHEME;
 
 /// A parsed API token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +58,7 @@ impl ApiToken {
     }
 
     pub fn to_header_value(&self) -> String {
-        format!("{AUTH_SCHEME} {}", self)
+        brigade_api::token::authorization(&self.to_string())
     }
 
     /// SHA-256 of the secret (secrets are random, so no slow hash is needed).

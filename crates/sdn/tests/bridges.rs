@@ -1,6 +1,9 @@
 //! Real bridges in namespaces: simple zones with gateways, node bridges with ports, TAP
 //! plugging, VLAN-aware isolation, and bad configs refused before any device appears.
 
+// Test support: a failed expectation ends the test with its message.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use brigade_sdn::apply::apply_node;
@@ -29,7 +32,7 @@ fn simple_zone_node_bridge_and_tap_plugging() {
         "auto vmbr0\niface vmbr0 inet static\n\taddress 10.9.0.1/24\n\tbridge-ports eth9\n",
     )
     .expect("net");
-    let addrs = Default::default();
+    let addrs = std::collections::BTreeMap::default();
     apply(&ns, "n1", &net, &sdn, &addrs);
     let v1 = ns.ip(&["addr", "show", "dev", "v1"]);
     assert!(v1.contains("10.5.0.1/24"), "{v1}");
@@ -116,7 +119,13 @@ fn vlan_aware_bridge_same_tag_reaches_other_tag_does_not() {
         "iface vmbr0 inet manual\n\tbridge-ports none\n\tbridge-vlan-aware yes\n",
     )
     .expect("net");
-    apply(&ns, "n1", &net, &SdnConfig::default(), &Default::default());
+    apply(
+        &ns,
+        "n1",
+        &net,
+        &SdnConfig::default(),
+        &std::collections::BTreeMap::default(),
+    );
     let g1 = guest(
         &ns,
         "g1",

@@ -1,5 +1,8 @@
 //! Real dnsmasq on a simple zone's vnet in a namespace: a guest gets its fixed address.
 
+// Test support: a failed expectation ends the test with its message.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use std::process::{Child, Command, Stdio};
@@ -22,9 +25,10 @@ impl Drop for Daemon {
 
 #[test]
 fn a_guest_gets_its_fixed_address_from_dnsmasq() {
-    if Command::new("dnsmasq").arg("--version").output().is_err() {
-        panic!("dnsmasq is not installed (apt-get install dnsmasq-base)");
-    }
+    assert!(
+        Command::new("dnsmasq").arg("--version").output().is_ok(),
+        "dnsmasq is not installed (apt-get install dnsmasq-base)"
+    );
     let ns = Netns::new("d");
     let sdn = SdnConfig::parse(
         "simple: sz\n",
@@ -37,7 +41,7 @@ fn a_guest_gets_its_fixed_address_from_dnsmasq() {
         "n1",
         &NodeNetwork::default(),
         &sdn,
-        &Default::default(),
+        &std::collections::BTreeMap::default(),
     );
     let dir = std::env::temp_dir().join(format!("bsdn-dhcp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");

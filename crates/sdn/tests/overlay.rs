@@ -1,6 +1,9 @@
 //! Real VXLAN overlays between two namespaces "nodes": guests ping across, other VNIs are
 //! isolated, applying twice is a no-op, a leaving node loses its FDB entry.
 
+// Test support: a failed expectation ends the test with its message.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,5 +1,7 @@
 //! Helpers of the backup tests: images written by qemu-io, their checksums, a running appliance VM killed on drop, a small tmpfs.
 
+// Test support: a failed expectation ends it with its message.
+#![allow(clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

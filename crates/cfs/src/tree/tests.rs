@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::command::Op;
 
 fn p(s: &str) -> CfsPath {
     s.parse().expect("valid path")
@@ -453,7 +454,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
         )
             .prop_map(|(path, owner, steal_generation)| Op::Lock {
                 path,
-                owner: owner.to_string(),
+                owner: owner.clone(),
                 lease_ms: 5,
                 steal_generation
             }),

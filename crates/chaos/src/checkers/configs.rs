@@ -32,7 +32,7 @@ pub fn check(history: &[Op], finals: &BTreeMap<u32, Vec<String>>) -> Verdict {
     for op in history {
         match &op.kind {
             OpKind::GuestCreate { vmid, .. } | OpKind::GuestDestroy { vmid } => {
-                by_vmid.entry(*vmid).or_default().push(op)
+                by_vmid.entry(*vmid).or_default().push(op);
             }
             _ => {}
         }

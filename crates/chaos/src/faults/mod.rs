@@ -158,13 +158,14 @@ impl Executor {
     async fn resolve(&self, t: Target, index: usize) -> (usize, bool) {
         match t {
             Target::Node(i) => (i, false),
-            Target::Leader => match self.leader().await {
-                Some(i) => (i, true),
-                None => {
+            Target::Leader => {
+                if let Some(i) = self.leader().await {
+                    (i, true)
+                } else {
                     let mut rng = StdRng::seed_from_u64(self.seed ^ index as u64);
                     (rng.gen_range(0..self.nodes()), false)
                 }
-            },
+            }
         }
     }
 

@@ -6,15 +6,15 @@
 use std::net::IpAddr;
 use std::process::Command;
 
-use brigade_harness::firewall;
+use brigade_localcluster::{firewall, LocalClusterError};
 
 use crate::error::ChaosError;
 
 /// The tag of every rule a run adds.
 pub const TAG: &str = "chaos";
 
-fn fw(what: &str) -> impl FnOnce(anyhow::Error) -> ChaosError + '_ {
-    move |e| ChaosError::cluster(what, Box::<dyn std::error::Error + Send + Sync>::from(e))
+fn fw(what: &str) -> impl FnOnce(LocalClusterError) -> ChaosError + '_ {
+    move |e| ChaosError::cluster(what, e)
 }
 
 /// Cuts every address of `a` from every address of `b`, both ways.

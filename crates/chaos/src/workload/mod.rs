@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use brigade_api::tasks::TaskStarted;
 use brigade_client::{Client, ClientError};
-use brigade_node::guest_messages::TaskStarted;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

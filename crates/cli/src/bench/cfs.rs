@@ -15,7 +15,7 @@ use clap::Args;
 use serde::Serialize;
 
 use brigade_client::{Client, WriteRequest};
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 
 use crate::output::{print_json, table};
@@ -25,6 +25,8 @@ const BRIGADE_SUBNET: u8 = 201;
 const ETCD_SUBNET: u8 = 202;
 /// How long etcd may take to become healthy.
 const ETCD_START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a starting etcd member is asked whether it is healthy.
+const ETCD_HEALTH_POLL: Duration = Duration::from_millis(100);
 
 #[derive(Args, Debug)]
 pub struct CfsBenchArgs {
@@ -185,21 +187,18 @@ async fn start_etcd(dir: &std::path::Path) -> anyhow::Result<Etcd> {
     let http = reqwest::Client::new();
     let deadline = Instant::now() + ETCD_START_TIMEOUT;
     for ep in &etcd.endpoints {
-        loop {
-            let healthy = match http.get(format!("{ep}/health")).send().await {
+        let healthy = brigade_core::poll_until(deadline, ETCD_HEALTH_POLL, || async {
+            match http.get(format!("{ep}/health")).send().await {
                 Ok(r) => r.text().await.is_ok_and(|t| t.contains("true")),
                 Err(_) => false,
-            };
-            if healthy {
-                break;
             }
-            if Instant::now() > deadline {
-                bail!(
-                    "etcd at {ep} did not become healthy (see {})",
-                    dir.display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+        .await;
+        if healthy.is_err() {
+            bail!(
+                "etcd at {ep} did not become healthy (see {})",
+                dir.display()
+            );
         }
     }
     Ok(etcd)

@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use brigade_client::Client;
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 
 use crate::output::{print_json, table};

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use brigade_api::ha::ResourceRequest;
+use brigade_api::storage::StorageAddRequest;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
-use brigade_node::guest_messages::StorageAddRequest;
-use brigade_node::ha::ops::ResourceRequest;
 use clap::Args;
 use serde::Serialize;
 

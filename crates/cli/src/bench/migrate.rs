@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use brigade_api::storage::StorageAddRequest;
+use brigade_api::tasks::TaskState;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
+use brigade_core::poll_until;
 use brigade_guest::qemu::{self, Incoming, LaunchSpec};
 use brigade_guest::{Accel, RunDir, VmConfig};
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
-use brigade_node::guest_messages::StorageAddRequest;
 use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -98,15 +100,15 @@ fn first_tick(log: &Path) -> Option<u64> {
 }
 
 async fn wait_tick(log: &Path, at_least: u64) -> anyhow::Result<()> {
-    let start = Instant::now();
-    while last_tick(log).is_none_or(|t| t < at_least) {
-        if start.elapsed() > BOOT_TIMEOUT {
-            bail!(
-                "no tick {at_least} in {} after {BOOT_TIMEOUT:?}",
-                log.display()
-            );
-        }
-        tokio::time::sleep(POLL).await;
+    let ticked = poll_until(Instant::now() + BOOT_TIMEOUT, POLL, || {
+        std::future::ready(last_tick(log).is_some_and(|t| t >= at_least))
+    })
+    .await;
+    if ticked.is_err() {
+        bail!(
+            "no tick {at_least} in {} after {BOOT_TIMEOUT:?}",
+            log.display()
+        );
     }
     Ok(())
 }
@@ -179,16 +181,21 @@ async fn wait_task(
     c: &Client,
     node: &str,
     upid: &str,
-) -> anyhow::Result<brigade_node::guest_messages::MigrationResult> {
-    let start = Instant::now();
-    loop {
-        let t = c.task_status(node, upid).await?;
-        match t.status.as_str() {
-            "ok" => return t.result.context("no result"),
-            "error" => bail!("migration failed: {}", t.error.unwrap_or_default()),
-            _ if start.elapsed() > MIGRATION_TIMEOUT => bail!("migration timed out"),
-            _ => tokio::time::sleep(POLL).await,
+) -> anyhow::Result<brigade_api::tasks::MigrationResult> {
+    let ended = poll_until(Instant::now() + MIGRATION_TIMEOUT, POLL, || async {
+        match c.task_status(node, upid).await {
+            Ok(t) if t.status == TaskState::Running => None,
+            other => Some(other),
         }
+    })
+    .await;
+    let t = match ended {
+        Ok(t) => t?,
+        Err(_) => bail!("migration timed out"),
+    };
+    match t.status {
+        TaskState::Ok => t.result.context("no result"),
+        _ => bail!("migration failed: {}", t.error.unwrap_or_default()),
     }
 }
 
@@ -248,7 +255,7 @@ async fn raw_side(dir: &Path, args: &MigrateBenchArgs, accel: Accel) -> anyhow::
                 let info = mon.execute("query-migrate", None).await?;
                 match info.get("status").and_then(Value::as_str) {
                     Some("completed") => break info,
-                    Some("failed") | Some("cancelled") => bail!("raw migration failed: {info}"),
+                    Some("failed" | "cancelled") => bail!("raw migration failed: {info}"),
                     _ if started.elapsed() > MIGRATION_TIMEOUT => bail!("raw migration timed out"),
                     _ => {}
                 }

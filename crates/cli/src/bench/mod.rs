@@ -41,18 +41,15 @@ pub async fn wait_for<F, Fut>(
     what: &str,
     poll: Duration,
     timeout: Duration,
-    mut check: F,
+    check: F,
 ) -> anyhow::Result<Duration>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let start = Instant::now();
-    while !check().await {
-        if start.elapsed() > timeout {
-            anyhow::bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(poll).await;
-    }
+    brigade_core::poll_until(start + timeout, poll, check)
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out waiting for {what}"))?;
     Ok(start.elapsed())
 }

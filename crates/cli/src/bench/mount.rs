@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use brigade_harness::ProcCluster;
+use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 use clap::Args;
 use serde::Serialize;

@@ -97,13 +97,12 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&f);
             }
-            match f.content {
-                Some(text) => out!("{text}"),
-                None => {
-                    use base64::Engine as _;
-                    let bytes = base64::engine::general_purpose::STANDARD.decode(&f.data)?;
-                    std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
-                }
+            if let Some(text) = f.content {
+                out!("{text}");
+            } else {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(&f.data)?;
+                std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
             }
         }
         FsCmd::Write {
@@ -112,15 +111,14 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
             expect_version,
             create_exclusive,
         } => {
-            let content = match content {
-                Some(c) => c,
-                None => {
-                    let mut s = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut s)
-                        .context("reading standard input")?;
-                    s
-                }
+            let content = if let Some(c) = content {
+                c
+            } else {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("reading standard input")?;
+                s
             };
             let req = WriteRequest {
                 path: path.clone(),

@@ -265,7 +265,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
                 "shutdown",
                 json!({ "timeout": timeout, "forceStop": force_stop }),
             )
-            .await?
+            .await?;
         }
         GuestCmd::Destroy { vmid } => {
             let loc = locate(&c, kind, vmid).await?;
@@ -294,7 +294,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
                     r.vmid.to_string(),
                     r.name.unwrap_or_default(),
                     r.node,
-                    r.status,
+                    r.status.to_string(),
                     r.memory_mib.to_string(),
                     r.lock.unwrap_or_default(),
                 ]);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use brigade_node::ha::ops::{GroupRequest, ResourceRequest};
+use brigade_api::ha::{GroupRequest, ResourceRequest};
 use clap::{Args, Subcommand};
 
 use crate::connect::{client, GlobalArgs};

@@ -2,8 +2,8 @@
 //! affinity (where guests run) and resource affinity (guests together or apart).
 
 use anyhow::Context as _;
+use brigade_api::ha_rules::{RuleRequest, RuleRow};
 use brigade_client::Client;
-use brigade_node::ha::rules_wire::{RuleRequest, RuleRow};
 use clap::{Args, Subcommand};
 
 use crate::connect::GlobalArgs;

@@ -111,7 +111,7 @@ pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
             if let Some(p) = rpc_port {
                 cfg.rpc_port = p;
             }
-            brigade_node::daemon::run(cfg).await
+            Ok(brigade_node::daemon::run(cfg).await?)
         }
         NodeCmd::Maintenance { action, target } => {
             let c = crate::connect::client(g)?;

@@ -175,7 +175,7 @@ pub fn check_local(addr: IpAddr, what: &str) -> anyhow::Result<()> {
     }
     match std::net::UdpSocket::bind((addr, 0)) {
         Ok(_) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => bail!(
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EADDRNOTAVAIL as i32) => bail!(
             "{what} {addr} is not an address of this machine{}",
             hint(&local_addresses())
         ),

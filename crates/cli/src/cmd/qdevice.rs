@@ -58,7 +58,7 @@ pub async fn run_daemon(cmd: QdeviceDaemonCmd) -> anyhow::Result<()> {
             let mut cfg = NodeConfig::new(name, listen);
             cfg.qdevice = true;
             cfg.state_dir = state_dir;
-            brigade_node::daemon::run(cfg).await
+            Ok(brigade_node::daemon::run(cfg).await?)
         }
     }
 }

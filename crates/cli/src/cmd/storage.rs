@@ -1,7 +1,7 @@
 //! `brigade storage ...`: storage.cfg and free space, like `pvesm`.
 
 use anyhow::Context as _;
-use brigade_node::guest_messages::{StorageAddRequest, StorageStatusRow};
+use brigade_api::storage::{StorageAddRequest, StorageStatusRow};
 use clap::Subcommand;
 
 use crate::connect::{client, GlobalArgs};

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 
-use brigade_harness::{firewall, ProcCluster};
+use brigade_localcluster::{firewall, ProcCluster};
 use brigade_node::NodeConfig;
 
 use crate::connect::GlobalArgs;

@@ -111,7 +111,7 @@ pub(super) async fn status(g: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
                     r.kind.to_string(),
                     r.name.unwrap_or_default(),
                     r.node,
-                    r.status,
+                    r.status.to_string(),
                     ha_state,
                     r.lock.unwrap_or_default(),
                 ]);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use brigade_harness::{pid_alive, ProcCluster};
+use brigade_localcluster::{pid_alive, ProcCluster};
 use brigade_node::config::RaftTuning;
 use brigade_node::NodeConfig;
 
@@ -89,7 +89,9 @@ pub(super) async fn up(
         Err(e) => {
             // Leave nothing running behind a failed start.
             kill_strays(dir);
-            return Err(e.context("the lab did not start (its processes were stopped)"));
+            return Err(
+                anyhow::Error::new(e).context("the lab did not start (its processes were stopped)")
+            );
         }
     };
     if with_qdevice {
@@ -156,7 +158,7 @@ async fn demo_guests(
     let shared = dir.join("shared");
     std::fs::create_dir_all(&shared)?;
     client
-        .storage_add(&brigade_node::guest_messages::StorageAddRequest {
+        .storage_add(&brigade_api::storage::StorageAddRequest {
             storage: "shared".into(),
             kind: "dir".into(),
             path: shared.display().to_string(),
@@ -189,7 +191,7 @@ async fn demo_guests(
         if k == 0 {
             // The first one is HA-managed: HA starts it, and restarts it elsewhere if its node dies.
             client
-                .ha_add(&brigade_node::ha::ops::ResourceRequest {
+                .ha_add(&brigade_api::ha::ResourceRequest {
                     sid: Some(format!("vm:{vmid}")),
                     ..Default::default()
                 })

@@ -53,7 +53,7 @@ pub(super) fn service_step(s: &mut Step, sid: ServiceId) {
     if ss.node != loc && !matches!(ss.state, ServiceState::Migrate | ServiceState::Relocate) {
         s.add_load(&ss.node, sid, -1);
         s.add_load(&loc, sid, 1);
-        ss.node = loc.clone();
+        ss.node.clone_from(&loc);
     }
     finish_move(s, sid, &mut ss, &loc);
     // The outcome of the command now in force, once its node reported it.

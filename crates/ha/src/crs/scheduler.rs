@@ -205,7 +205,7 @@ impl Scheduler {
         ];
         // Static and dynamic keys are weighed in `rank`, over all candidates.
         let key = match self.mode {
-            CrsMode::Basic => (target.services as f64, target.memory_cfg_mib as f64),
+            CrsMode::Basic => (f64::from(target.services), target.memory_cfg_mib as f64),
             CrsMode::Static | CrsMode::Dynamic => (0.0, tm),
         };
         Score {

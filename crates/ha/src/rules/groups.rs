@@ -52,7 +52,7 @@ pub fn migrate_groups(
                 nodes: g.nodes.clone(),
                 strict: g.restricted,
             },
-            resources: Default::default(),
+            resources: std::collections::BTreeSet::default(),
             disable: false,
             comment: Some(format!("migrated from HA group {}", g.name)),
         };

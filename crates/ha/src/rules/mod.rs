@@ -192,7 +192,7 @@ fn parse_rule(s: &Section) -> Result<Rule, HaError> {
             // Proxmox writes `affinity positive` on node-affinity rules migrated from groups.
             ("affinity", true) if v == "positive" => {}
             ("affinity", false) => {
-                affinity = Some(Affinity::parse(v).map_err(|e| bad(e.to_string()))?)
+                affinity = Some(Affinity::parse(v).map_err(|e| bad(e.to_string()))?);
             }
             _ => return Err(bad(format!("unknown property {k:?} for a {} rule", s.kind))),
         }
@@ -307,7 +307,7 @@ mod tests {
             RuleKind::NodeAffinity { nodes, strict } => {
                 assert_eq!((nodes["n1"], nodes["n2"], *strict), (2, 0, true));
             }
-            k => panic!("{k:?}"),
+            k @ RuleKind::ResourceAffinity { .. } => panic!("{k:?}"),
         }
         assert!(r.rules[2].disable);
         let text = r.to_text();

@@ -8,7 +8,9 @@ use crate::rules::{self, Compiled};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("at {time_ms} ms: {message}")]
 pub struct Violation {
+    /// When (simulated time).
     pub time_ms: u64,
+    /// What broke.
     pub message: String,
 }
 
@@ -35,17 +37,20 @@ impl Sim {
     }
 
     /// Whether every service asked to run runs exactly once (after the cluster healed).
-    pub fn all_started_run_once(&self) -> Result<(), String> {
+    pub fn all_started_run_once(&self) -> Result<(), Violation> {
         let running = self.running();
         for (sid, r) in &self.committed.resources.resources {
             if r.state == RequestState::Started {
                 match running.get(sid).map(Vec::len) {
                     Some(1) => {}
                     n => {
-                        return Err(format!(
-                            "{sid} should run once, runs on {} node(s)",
-                            n.unwrap_or(0)
-                        ))
+                        return Err(Violation {
+                            time_ms: self.now_ms,
+                            message: format!(
+                                "{sid} should run once, runs on {} node(s)",
+                                n.unwrap_or(0)
+                            ),
+                        })
                     }
                 }
             }
@@ -97,7 +102,7 @@ impl Sim {
     }
 
     /// Whether the running members of every feasible positive rule share a node.
-    pub fn positive_rules_hold(&self) -> Result<(), String> {
+    pub fn positive_rules_hold(&self) -> Result<(), Violation> {
         let c = self.compiled_rules();
         let running = self.running();
         for (sid, (rule, partners)) in &c.together {
@@ -107,11 +112,14 @@ impl Sim {
             for p in partners {
                 if let Some(there) = running.get(p) {
                     if here != there {
-                        return Err(format!(
-                            "{sid} runs on {} and {p} on {} against rule {rule}",
-                            here.join(","),
-                            there.join(",")
-                        ));
+                        return Err(Violation {
+                            time_ms: self.now_ms,
+                            message: format!(
+                                "{sid} runs on {} and {p} on {} against rule {rule}",
+                                here.join(","),
+                                there.join(",")
+                            ),
+                        });
                     }
                 }
             }
@@ -120,7 +128,7 @@ impl Sim {
     }
 
     /// `check_rules` on demand, as a result for tests.
-    pub fn rules_hold(&self) -> Result<(), String> {
-        self.check_rules().map_err(|v| v.to_string())
+    pub fn rules_hold(&self) -> Result<(), Violation> {
+        self.check_rules()
     }
 }

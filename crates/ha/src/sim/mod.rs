@@ -331,7 +331,7 @@ impl Sim {
         if leader != self.leader {
             // `seen` holds commit times, which every replica applies: the new leader
             // keeps them (a real one applies later, which only delays expiry).
-            self.leader = leader.clone();
+            self.leader.clone_from(&leader);
             self.leader_since = self.now_ms;
             match &leader {
                 Some(l) => self.say("raft", &format!("{l} is leader")),

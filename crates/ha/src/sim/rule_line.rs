@@ -3,6 +3,7 @@
 
 use crate::config::parse_group_nodes;
 use crate::rules::{self, Affinity, Rule, RuleKind, NODE_AFFINITY, RESOURCE_AFFINITY};
+use crate::HaError;
 
 fn kv<'a>(words: &'a [&'a str], key: &str) -> Option<&'a str> {
     words
@@ -11,26 +12,31 @@ fn kv<'a>(words: &'a [&'a str], key: &str) -> Option<&'a str> {
 }
 
 /// Parses the words of a `rule` line (starting with `rule`).
-pub fn parse(w: &[&str]) -> Result<Rule, String> {
-    let id = w.get(1).ok_or("rule needs a name")?.to_string();
+pub fn parse(w: &[&str]) -> Result<Rule, HaError> {
+    let missing = |m: &str| HaError::Invalid(m.to_string());
+    let id = w
+        .get(1)
+        .ok_or_else(|| missing("rule needs a name"))?
+        .to_string();
     if !rules::is_valid_rule_id(&id) {
-        return Err(format!("invalid rule name {id:?}"));
+        return Err(HaError::Invalid(format!("invalid rule name {id:?}")));
     }
-    let resources = rules::parse_resources(kv(w, "resources").ok_or("rule needs resources=")?)
-        .map_err(|e| e.to_string())?;
+    let resources = rules::parse_resources(
+        kv(w, "resources").ok_or_else(|| missing("rule needs resources="))?,
+    )?;
     let kind = match w.get(2).copied() {
         Some(NODE_AFFINITY) => RuleKind::NodeAffinity {
-            nodes: parse_group_nodes(kv(w, "nodes").ok_or("node-affinity needs nodes=")?)
-                .map_err(|e| e.to_string())?,
+            nodes: parse_group_nodes(
+                kv(w, "nodes").ok_or_else(|| missing("node-affinity needs nodes="))?,
+            )?,
             strict: w.contains(&"strict"),
         },
         Some(RESOURCE_AFFINITY) => RuleKind::ResourceAffinity {
             affinity: Affinity::parse(
-                kv(w, "affinity").ok_or("resource-affinity needs affinity=")?,
-            )
-            .map_err(|e| e.to_string())?,
+                kv(w, "affinity").ok_or_else(|| missing("resource-affinity needs affinity="))?,
+            )?,
         },
-        other => return Err(format!("unknown rule type {other:?}")),
+        other => return Err(HaError::Invalid(format!("unknown rule type {other:?}"))),
     };
     Ok(Rule {
         id,

@@ -133,7 +133,7 @@ impl Scenario {
                         .get(1)
                         .and_then(|w| w.parse::<u64>().ok())
                         .ok_or_else(|| bad(n, "end SECONDS"))?
-                        * 1000
+                        * 1000;
                 }
                 w if w.starts_with('@') => {
                     let t: u64 = w[1..].parse().map_err(|_| bad(n, "bad time"))?;
@@ -157,37 +157,56 @@ fn kv<'a>(words: &'a [&'a str], key: &str) -> Option<&'a str> {
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }
 
-fn on_off(w: Option<&&str>) -> Result<bool, String> {
-    match w.copied() {
-        Some("on") | Some("enable") => Ok(true),
-        Some("off") | Some("disable") => Ok(false),
-        other => Err(format!("expected on/off, got {other:?}")),
+/// Why the words after `@TIME` are not an event.
+#[derive(Debug, thiserror::Error)]
+enum EventError {
+    /// A word is missing or not what the event needs.
+    #[error("{0}")]
+    Malformed(String),
+    /// A value the HA configuration refuses (a service id, a state, a policy).
+    #[error(transparent)]
+    Value(#[from] HaError),
+}
+
+impl From<&str> for EventError {
+    fn from(m: &str) -> Self {
+        EventError::Malformed(m.to_string())
     }
 }
 
-fn memory(w: &[&str]) -> Result<u64, String> {
+fn on_off(w: Option<&&str>) -> Result<bool, EventError> {
+    match w.copied() {
+        Some("on" | "enable") => Ok(true),
+        Some("off" | "disable") => Ok(false),
+        other => Err(EventError::Malformed(format!(
+            "expected on/off, got {other:?}"
+        ))),
+    }
+}
+
+fn memory(w: &[&str]) -> Result<u64, EventError> {
     kv(w, "memory").map_or(Ok(DEFAULT_GUEST_MEMORY_MIB), |m| {
-        m.parse().map_err(|_| format!("bad memory {m:?}"))
+        m.parse()
+            .map_err(|_| EventError::Malformed(format!("bad memory {m:?}")))
     })
 }
 
-fn live(w: &[&str]) -> Result<Live, String> {
+fn live(w: &[&str]) -> Result<Live, EventError> {
     let cpu = kv(w, "cpu").map_or(Ok(0.0), |v| {
-        v.parse::<f64>().map_err(|_| format!("bad cpu {v:?}"))
+        v.parse::<f64>()
+            .map_err(|_| EventError::Malformed(format!("bad cpu {v:?}")))
     })?;
     let memory_mib = kv(w, "memory").map_or(Ok(0), |v| {
-        v.parse::<u64>().map_err(|_| format!("bad memory {v:?}"))
+        v.parse::<u64>()
+            .map_err(|_| EventError::Malformed(format!("bad memory {v:?}")))
     })?;
     Ok(Live { cpu, memory_mib })
 }
 
-fn parse_event(w: &[&str]) -> Result<Event, String> {
+fn parse_event(w: &[&str]) -> Result<Event, EventError> {
     let node = |i: usize| w.get(i).map(|s| s.to_string()).ok_or("missing node");
-    let sid = |i: usize| -> Result<ServiceId, String> {
-        w.get(i)
-            .ok_or("missing service")?
-            .parse()
-            .map_err(|e: HaError| e.to_string())
+    let sid = |i: usize| -> Result<ServiceId, EventError> {
+        Ok(w.get(i).ok_or("missing service")?.parse()?)
     };
     Ok(match (w.first().copied(), w.get(2).copied()) {
         (Some("power"), _) => Event::Power(node(1)?, on_off(w.get(2))?),
@@ -199,9 +218,9 @@ fn parse_event(w: &[&str]) -> Result<Event, String> {
         (Some("maintenance"), _) => Event::Maintenance(node(1)?, on_off(w.get(2))?),
         (Some("migrate"), _) => Event::Migrate(sid(1)?, node(2)?),
         (Some("failstart"), _) => Event::FailStart(sid(1)?, node(2)?, on_off(w.get(3))?),
-        (Some("policy"), _) => Event::Policy(
-            ShutdownPolicy::parse(w.get(1).ok_or("missing policy")?).map_err(|e| e.to_string())?,
-        ),
+        (Some("policy"), _) => {
+            Event::Policy(ShutdownPolicy::parse(w.get(1).ok_or("missing policy")?)?)
+        }
         (Some("timing"), _) => Event::FenceTimeout(
             kv(w, "fence_timeout")
                 .and_then(|v| v.parse().ok())
@@ -209,16 +228,13 @@ fn parse_event(w: &[&str]) -> Result<Event, String> {
         ),
         (Some("group"), _) => Event::Group(Group {
             name: node(1)?,
-            nodes: parse_group_nodes(kv(w, "nodes").ok_or("group needs nodes=")?)
-                .map_err(|e| e.to_string())?,
+            nodes: parse_group_nodes(kv(w, "nodes").ok_or("group needs nodes=")?)?,
             restricted: w.contains(&"restricted"),
             nofailback: w.contains(&"nofailback"),
         }),
         (Some("rule"), Some("remove")) => Event::RuleRemove(node(1)?),
         (Some("rule"), Some(_)) => Event::Rule(super::rule_line::parse(w)?),
-        (Some("crs"), _) => Event::Crs(
-            CrsSettings::parse(w.get(1).ok_or("crs needs ha=...")?).map_err(|e| e.to_string())?,
-        ),
+        (Some("crs"), _) => Event::Crs(CrsSettings::parse(w.get(1).ok_or("crs needs ha=...")?)?),
         (Some("load"), _) => Event::Load(node(1)?, live(w)?),
         (Some("usage"), _) => Event::Usage(sid(1)?, live(w)?),
         (Some("guest"), _) => Event::Guest {
@@ -231,21 +247,26 @@ fn parse_event(w: &[&str]) -> Result<Event, String> {
             sid: sid(1)?,
             node: kv(w, "node").map(str::to_string),
             group: kv(w, "group").map(str::to_string),
-            state: RequestState::parse(kv(w, "state").unwrap_or("started"))
-                .map_err(|e| e.to_string())?,
+            state: RequestState::parse(kv(w, "state").unwrap_or("started"))?,
             memory: memory(w)?,
             max_restart: kv(w, "max_restart").and_then(|m| m.parse().ok()),
             max_relocate: kv(w, "max_relocate").and_then(|m| m.parse().ok()),
             cpus: kv(w, "cores")
-                .map(|c| c.parse().map_err(|_| format!("bad cores {c:?}")))
+                .map(|c| {
+                    c.parse()
+                        .map_err(|_| EventError::Malformed(format!("bad cores {c:?}")))
+                })
                 .transpose()?,
             failback: kv(w, "failback") != Some("0"),
         },
         (Some("service"), Some("remove")) => Event::ServiceRemove(sid(1)?),
-        (Some("service"), Some(s)) => {
-            Event::ServiceState(sid(1)?, RequestState::parse(s).map_err(|e| e.to_string())?)
+        (Some("service"), Some(s)) => Event::ServiceState(sid(1)?, RequestState::parse(s)?),
+        _ => {
+            return Err(EventError::Malformed(format!(
+                "unknown event {:?}",
+                w.join(" ")
+            )))
         }
-        _ => return Err(format!("unknown event {:?}", w.join(" "))),
     })
 }
 

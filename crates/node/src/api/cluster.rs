@@ -9,8 +9,8 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::{ok, ApiJson, ApiQuery, ApiResult};
-use crate::messages::*;
 use crate::node::Node;
+use brigade_api::cluster::*;
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()

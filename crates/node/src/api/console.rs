@@ -13,8 +13,8 @@ use hyper_util::rt::TokioIo;
 
 use super::ApiError;
 use crate::error::NodeError;
-use crate::guest_messages::GuestRequest;
 use crate::node::Node;
+use brigade_api::guests::GuestRequest;
 
 /// The protocol name clients ask for in `Upgrade:`.
 pub const CONSOLE_UPGRADE: &str = "brigade-console";
@@ -28,9 +28,7 @@ async fn console(
     Path((name, id)): Path<(String, String)>,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    let vmid: brigade_core::VmId = id
-        .parse()
-        .map_err(|e: brigade_core::FormatError| ApiError(NodeError::Invalid(e.to_string())))?;
+    let vmid: brigade_core::VmId = id.parse().map_err(|e| ApiError(NodeError::Format(e)))?;
     let name = if name == "localhost" {
         node.config.name.to_string()
     } else {

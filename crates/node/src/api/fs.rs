@@ -19,8 +19,8 @@ use brigade_cfs::{Applied, DirEntryInfo, Op};
 
 use super::{ok, ApiError, ApiJson, ApiQuery, ApiResult};
 use crate::error::NodeError;
-use crate::messages::*;
 use crate::node::{cfs_path, Node};
+use brigade_api::fs::*;
 
 /// Default lease of a lock taken through the API.
 pub const DEFAULT_LOCK_LEASE_MS: u64 = 120_000;
@@ -58,7 +58,7 @@ async fn read(
     } else {
         cfs.read(&path)?
     };
-    Ok(ok(FsFile::from(file)))
+    Ok(ok(fs_file(file)))
 }
 
 async fn list(
@@ -202,4 +202,18 @@ async fn watch(
         Body::from_stream(hello.chain(stream)),
     )
         .into_response())
+}
+
+/// A file as the API returns it: text as `content` when it is UTF-8, always base64 `data`.
+fn fs_file(f: brigade_cfs::FileInfo) -> FsFile {
+    use base64::Engine as _;
+    FsFile {
+        data: base64::engine::general_purpose::STANDARD.encode(&f.data),
+        content: String::from_utf8(f.data).ok(),
+        path: f.path,
+        dir: f.dir,
+        version: f.version,
+        size: f.size,
+        mtime: f.mtime,
+    }
 }

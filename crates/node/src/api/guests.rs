@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::{ok, ApiError, ApiJson, ApiQuery, ApiResult};
 use crate::error::NodeError;
-use crate::guest_messages::{GuestRequest, GuestRow};
 use crate::node::Node;
+use brigade_api::guests::{GuestLocation, GuestRequest, GuestRow};
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -57,22 +57,26 @@ fn kind(s: &str) -> Result<GuestKind, ApiError> {
 }
 
 fn vmid(s: &str) -> Result<VmId, ApiError> {
-    s.parse()
-        .map_err(|e: brigade_core::FormatError| ApiError(NodeError::Invalid(e.to_string())))
+    s.parse().map_err(|e| ApiError(NodeError::Format(e)))
 }
 
 async fn resources(State(node): State<Arc<Node>>) -> ApiResult<Vec<GuestRow>> {
     Ok(ok(node.cluster_resources().await?))
 }
 
-async fn where_is(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult<Value> {
+async fn where_is(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<GuestLocation> {
     let v = vmid(&id)?;
     let rt = node.require_cluster()?;
     let l = crate::guests::find_guest(&rt.cfs, v)
         .ok_or_else(|| ApiError(NodeError::NotFound(format!("guest {v} does not exist"))))?;
-    Ok(ok(
-        serde_json::json!({ "vmid": v.get(), "node": l.node, "type": l.kind }),
-    ))
+    Ok(ok(GuestLocation {
+        node: l.node,
+        kind: l.kind,
+        vmid: v.get(),
+    }))
 }
 
 /// `POST /nodes/{node}/{qemu,lxc}`.

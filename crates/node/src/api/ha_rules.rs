@@ -8,8 +8,8 @@ use axum::Router;
 use serde_json::Value;
 
 use super::{ok, ApiJson, ApiResult};
-use crate::ha::rules_wire::{RuleRequest, RuleRow};
 use crate::node::Node;
+use brigade_api::ha_rules::{RuleRequest, RuleRow};
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()

@@ -8,8 +8,8 @@ use axum::Router;
 
 use super::{ok, ApiJson, ApiResult};
 use crate::error::NodeError;
-use crate::messages::{AdminOp, AdminResult, JoinApplication, JoinGrant};
 use crate::node::Node;
+use brigade_api::cluster::{AdminOp, AdminResult, JoinApplication, JoinGrant};
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new().route("/cluster/join/request", post(apply))

@@ -21,19 +21,14 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use brigade_api::{Data, ErrorBody};
+use serde::Serialize;
 
 pub use body::{ApiJson, ApiQuery, API_BODY_MAX_BYTES};
 
-use crate::error::{ErrorBody, NodeError};
+use crate::error::NodeError;
 use crate::node::Node;
 use crate::token;
-
-/// Every successful answer: `{"data": ...}`, as Proxmox's API.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Data<T> {
-    pub data: T,
-}
 
 /// A JSON answer wrapped in `data`.
 pub fn ok<T: Serialize>(data: T) -> Json<Data<T>> {
@@ -74,11 +69,11 @@ async fn authenticate(State(node): State<Arc<Node>>, req: Request, next: Next) -
         )))
         .into_response();
     };
-    let presented = match value
+    let parsed: Result<token::ApiToken, crate::error::BoxError> = value
         .to_str()
-        .map_err(|e| e.to_string())
-        .and_then(|v| token::parse_header(v).map_err(|e| e.to_string()))
-    {
+        .map_err(Into::into)
+        .and_then(|v| token::parse_header(v).map_err(Into::into));
+    let presented = match parsed {
         Ok(t) => t,
         Err(e) => {
             return ApiError(NodeError::Unauthorized(format!(

@@ -8,8 +8,8 @@ use axum::Router;
 
 use super::{ok, ApiJson, ApiResult};
 use crate::error::NodeError;
-use crate::messages::{JoinRequest, JoinResult};
 use crate::node::Node;
+use brigade_api::cluster::{JoinRequest, JoinResult};
 
 /// Unauthenticated: a qdevice that belongs to no cluster accepts a join token from a member.
 pub fn adopt_routes() -> Router<Arc<Node>> {

@@ -9,8 +9,9 @@ use brigade_guest::Storage;
 use serde_json::Value;
 
 use super::{ok, ApiJson, ApiResult};
-use crate::guest_messages::{GuestRequest, StorageAddRequest};
 use crate::node::Node;
+use brigade_api::guests::GuestRequest;
+use brigade_api::storage::{StorageAddRequest, StorageEntry};
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -19,15 +20,28 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/nodes/{node}/storage", get(node_status))
 }
 
-async fn list(State(node): State<Arc<Node>>) -> ApiResult<Vec<Storage>> {
-    Ok(ok(node.storage_list()?))
+async fn list(State(node): State<Arc<Node>>) -> ApiResult<Vec<StorageEntry>> {
+    Ok(ok(node.storage_list()?.into_iter().map(entry).collect()))
 }
 
 async fn add(
     State(node): State<Arc<Node>>,
     ApiJson(req): ApiJson<StorageAddRequest>,
-) -> ApiResult<Storage> {
-    Ok(ok(node.storage_add(req).await?))
+) -> ApiResult<StorageEntry> {
+    Ok(ok(entry(node.storage_add(req).await?)))
+}
+
+/// A storage of storage.cfg as the API shows it.
+fn entry(s: Storage) -> StorageEntry {
+    StorageEntry {
+        id: s.id,
+        kind: s.kind,
+        path: s.path,
+        content: s.content,
+        shared: s.shared,
+        disable: s.disable,
+        nodes: s.nodes,
+    }
 }
 
 async fn remove(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult<Value> {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use brigade_cfs::Op;
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout::{self, GuestKind};
-use brigade_core::{CfsPath, VmId};
+use brigade_core::{poll_until, CfsPath, VmId};
 use brigade_guest::{GuestLock, Storage, StorageConfig, VolumeId};
 
 use super::locate::{self, noun, Located};
@@ -17,6 +17,8 @@ use crate::node::{cfs_path, ClusterRuntime, Node};
 /// How long a peer not (yet) heard is given before it is called offline.
 pub const LIVENESS_GRACE: std::time::Duration =
     brigade_membership::service::HEARTBEAT_INTERVAL.saturating_mul(2);
+/// How often that grace looks for the peer's heartbeat.
+const LIVENESS_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Node {
     /// The guest, which must live on this node.
@@ -80,7 +82,7 @@ impl Node {
     ) -> Result<(Storage, PathBuf), NodeError> {
         let s = cfg.get(&vol.storage)?;
         if !s.available_on(self.config.name.as_str()) {
-            return Err(NodeError::Unavailable(format!(
+            return Err(NodeError::Insufficient(format!(
                 "storage {:?} is not available on node {}",
                 s.id, self.config.name
             )));
@@ -102,7 +104,7 @@ impl Node {
     pub(crate) fn check_memory(&self, what: &str, need_mib: u64) -> Result<(), NodeError> {
         let free = self.free_guest_memory_mib()?;
         if need_mib > free {
-            return Err(NodeError::Unavailable(format!(
+            return Err(NodeError::Insufficient(format!(
                 "not enough memory on node {} for {what}: it needs {need_mib} MiB, {free} MiB are available",
                 self.config.name
             )));
@@ -164,11 +166,9 @@ impl Node {
                     .any(|p| p.name == name && p.alive)
         };
         // A node that just started has not heard everyone yet: give heartbeats a moment.
-        let waited = std::time::Instant::now();
-        while !is_alive() && waited.elapsed() < LIVENESS_GRACE {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        if !is_alive() {
+        let grace = std::time::Instant::now() + LIVENESS_GRACE;
+        let heard = poll_until(grace, LIVENESS_POLL, || std::future::ready(is_alive())).await;
+        if heard.is_err() {
             return Err(NodeError::Unavailable(format!(
                 "node {name} is offline (no heartbeats within node_timeout)"
             )));
@@ -176,7 +176,7 @@ impl Node {
         member
             .rpc_addr
             .parse()
-            .map_err(|e| NodeError::Internal(format!("bad RPC address of {name}: {e}")))
+            .map_err(NodeError::failed(format!("bad RPC address of {name}")))
     }
 }
 
@@ -201,11 +201,10 @@ pub(crate) fn check_unlocked(
 
 /// `text` with `lock` set (Some) or removed (None).
 pub(crate) fn with_lock(text: &str, lock: Option<GuestLock>) -> Result<String, NodeError> {
-    let mut kv = KeyValueConfig::parse(text).map_err(|e| NodeError::Invalid(e.to_string()))?;
+    let mut kv = KeyValueConfig::parse(text).map_err(NodeError::from)?;
     kv.entries.retain(|(k, _)| k != "lock");
     if let Some(l) = lock {
-        kv.set("lock", l.as_str())
-            .map_err(|e| NodeError::Invalid(e.to_string()))?;
+        kv.set("lock", l.as_str()).map_err(NodeError::from)?;
     }
     Ok(kv.to_text())
 }

@@ -10,8 +10,8 @@ use super::common::check_unlocked;
 use super::locate::{noun, Located};
 use super::power::lock_of;
 use crate::error::NodeError;
-use crate::guest_messages::GuestConfigView;
 use crate::node::Node;
+use brigade_api::guests::GuestConfigView;
 
 /// Console output returned when no tail is asked for.
 const DEFAULT_CONSOLE_TAIL: u64 = 64 * 1024;
@@ -21,7 +21,7 @@ pub(crate) fn volumes(kind: GuestKind, text: &str) -> Result<Vec<VolumeId>, Node
     Ok(match kind {
         GuestKind::Qemu => {
             let cfg = VmConfig::parse(text)?;
-            let kv = KeyValueConfig::parse(text).map_err(|e| NodeError::Invalid(e.to_string()))?;
+            let kv = KeyValueConfig::parse(text).map_err(NodeError::from)?;
             let mut v: Vec<VolumeId> = cfg.disks.iter().map(|d| d.volume.clone()).collect();
             for (k, val) in &kv.entries {
                 if k.starts_with("unused") {
@@ -36,7 +36,7 @@ pub(crate) fn volumes(kind: GuestKind, text: &str) -> Result<Vec<VolumeId>, Node
 
 impl Node {
     pub(crate) fn guest_config(&self, l: &Located) -> Result<GuestConfigView, NodeError> {
-        let kv = KeyValueConfig::parse(&l.text).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let kv = KeyValueConfig::parse(&l.text).map_err(NodeError::from)?;
         Ok(GuestConfigView {
             vmid: l.vmid.get(),
             node: l.node.clone(),
@@ -72,8 +72,7 @@ impl Node {
         if !only_lock {
             check_unlocked(l.kind, l.vmid, lock_of(l))?;
         }
-        let mut kv =
-            KeyValueConfig::parse(&l.text).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let mut kv = KeyValueConfig::parse(&l.text).map_err(NodeError::from)?;
         for k in &delete {
             if !kv.entries.iter().any(|(key, _)| key == k) {
                 return Err(NodeError::Invalid(format!(
@@ -86,8 +85,7 @@ impl Node {
             if k == "lock" {
                 GuestLock::parse(v)?;
             }
-            kv.set(k, v)
-                .map_err(|e| NodeError::Invalid(e.to_string()))?;
+            kv.set(k, v).map_err(NodeError::from)?;
         }
         // The same validation as a write of the file through `fs write` or the mount.
         crate::validate::guest_config(l.kind, &l.node, &kv, &self.host_path_policy())?;

@@ -116,8 +116,7 @@ impl Node {
                 }
                 None => v.clone(),
             };
-            kv.set(k, &value)
-                .map_err(|e| NodeError::Invalid(e.to_string()))?;
+            kv.set(k, &value).map_err(NodeError::from)?;
         }
         // The same validation as a write of the file through `fs write` or the mount.
         let policy = self.host_path_policy();
@@ -141,8 +140,7 @@ impl Node {
                 // A host directory copied into the container: the same places as a VM's kernel.
                 policy
                     .for_node(self.config.name.as_str())
-                    .check("ostemplate", &t.to_string_lossy())
-                    .map_err(NodeError::Invalid)?;
+                    .check("ostemplate", &t.to_string_lossy())?;
                 if !t.join("sbin/init").exists() {
                     return Err(NodeError::Invalid(format!(
                         "ostemplate {} has no /sbin/init",
@@ -202,7 +200,7 @@ impl Node {
             let vol = VolumeId::parse(&format!("{}:{name}", a.storage))?;
             made.push(brigade_guest::Storage::volume_path(&root, &vol));
             kv.set(&a.key, &disk_value(&vol.to_string(), a))
-                .map_err(|e| NodeError::Invalid(e.to_string()))?;
+                .map_err(NodeError::from)?;
         }
         let text = kv.to_text();
         let rt = self.require_cluster()?;

@@ -6,9 +6,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::locate;
-use crate::error::{ErrorBody, NodeError};
-use crate::guest_messages::GuestRequest;
+use crate::error::NodeError;
 use crate::node::Node;
+use brigade_api::guests::GuestRequest;
+use brigade_api::ErrorBody;
 
 /// How long a forwarded guest request may take (a start waits for QEMU).
 pub const GUEST_FORWARD_TIMEOUT: Duration = Duration::from_secs(120);

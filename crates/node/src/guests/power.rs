@@ -12,8 +12,8 @@ use brigade_guest::{container, AccelChoice, CtConfig, GuestError, VmConfig};
 use super::common::check_unlocked;
 use super::locate::Located;
 use crate::error::NodeError;
-use crate::guest_messages::GuestStatus;
 use crate::node::Node;
+use brigade_api::guests::{GuestState, GuestStatus};
 
 impl Node {
     /// The accelerator for VMs on this node, probed once.
@@ -71,7 +71,7 @@ impl Node {
             if quorate {
                 Ok(())
             } else {
-                Err(GuestError::Unavailable(format!(
+                Err(GuestError::Refused(format!(
                     "node {} is not quorate: it starts no guest (its view of the cluster may be stale)",
                     self.config.name
                 )))
@@ -160,13 +160,13 @@ impl Node {
                 let t = timeout
                     .map(Duration::from_secs)
                     .unwrap_or(qemu::DEFAULT_SHUTDOWN_TIMEOUT);
-                qemu::shutdown(&self.guests.run, v, t, force).await?
+                qemu::shutdown(&self.guests.run, v, t, force).await?;
             }
             GuestKind::Lxc => {
                 let t = timeout
                     .map(Duration::from_secs)
                     .unwrap_or(container::DEFAULT_CT_SHUTDOWN_TIMEOUT);
-                container::shutdown(&self.guests.run, v, t, force).await?
+                container::shutdown(&self.guests.run, v, t, force).await?;
             }
         }
         Ok(())
@@ -213,7 +213,7 @@ impl Node {
             kind: l.kind,
             node: l.node.clone(),
             name,
-            status: if pid.is_some() { "running" } else { "stopped" }.into(),
+            status: GuestState::of(pid.is_some()),
             qmp_status: None,
             pid,
             memory_mib: num("memory", brigade_guest::vm_config::DEFAULT_MEMORY_MIB),

@@ -10,8 +10,8 @@ use brigade_core::NodeName;
 
 use super::locate::{guests_on, node_dirs};
 use crate::error::NodeError;
-use crate::guest_messages::{GuestRequest, GuestRow};
 use crate::node::Node;
+use brigade_api::guests::{GuestRequest, GuestRow, GuestState};
 
 /// How long a node may take to report its guests' states.
 pub const STATE_QUERY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -50,7 +50,7 @@ impl Node {
                     kind,
                     node: node.clone(),
                     name: kv.get(name_key).map(str::to_string),
-                    status: "unknown".into(),
+                    status: GuestState::Unknown,
                     memory_mib: kv
                         .get("memory")
                         .and_then(|m| m.parse().ok())
@@ -93,7 +93,7 @@ impl Node {
         for r in &mut rows {
             if let Some(Some(s)) = states.get(&r.node) {
                 let running = s.iter().any(|x| x.vmid == r.vmid && x.kind == r.kind);
-                r.status = if running { "running" } else { "stopped" }.into();
+                r.status = GuestState::of(running);
             }
         }
         rows.sort_by_key(|r| r.vmid);

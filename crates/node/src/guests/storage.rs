@@ -3,8 +3,8 @@
 use brigade_guest::{storage, Storage};
 
 use crate::error::NodeError;
-use crate::guest_messages::{StorageAddRequest, StorageStatusRow};
 use crate::node::{cfs_path, Node};
+use brigade_api::storage::{StorageAddRequest, StorageStatusRow};
 
 impl Node {
     /// Every storage of storage.cfg as this node sees it.

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::guest_messages::{MigrationProgress, MigrationResult, TaskStatus};
+use crate::error::NodeError;
+use brigade_api::tasks::{MigrationProgress, MigrationResult, TaskState, TaskStatus};
 
 /// Finished tasks kept for polling.
 const FINISHED_KEPT: usize = 256;
@@ -42,7 +43,7 @@ impl Tasks {
                     node: node.to_string(),
                     kind: kind.to_string(),
                     vmid,
-                    status: "running".into(),
+                    status: TaskState::Running,
                     error: None,
                     progress: None,
                     result: None,
@@ -57,20 +58,20 @@ impl Tasks {
             if let Some(task) = t.tasks.get_mut(upid) {
                 task.progress = Some(p);
             }
-        })
+        });
     }
 
-    pub fn finish(&self, upid: &str, outcome: Result<MigrationResult, String>) {
+    pub fn finish(&self, upid: &str, outcome: Result<MigrationResult, NodeError>) {
         self.with(|t| {
             if let Some(task) = t.tasks.get_mut(upid) {
                 match outcome {
                     Ok(r) => {
-                        task.status = "ok".into();
+                        task.status = TaskState::Ok;
                         task.result = Some(r);
                     }
                     Err(e) => {
-                        task.status = "error".into();
-                        task.error = Some(e);
+                        task.status = TaskState::Error;
+                        task.error = Some(brigade_core::error::message_with_causes(&e));
                     }
                 }
             }
@@ -79,7 +80,7 @@ impl Tasks {
                 let old = t.finished.remove(0);
                 t.tasks.remove(&old);
             }
-        })
+        });
     }
 
     /// Whether a task of this guest is running here.
@@ -87,7 +88,7 @@ impl Tasks {
         self.with(|t| {
             t.tasks
                 .values()
-                .any(|task| task.vmid == vmid && task.status == "running")
+                .any(|task| task.vmid == vmid && task.status == TaskState::Running)
         })
     }
 
@@ -106,7 +107,7 @@ mod tests {
         let id = t.begin("n1", "qmigrate", 100);
         assert!(id.starts_with("UPID:n1:"));
         assert_eq!(t.get(&id).expect("known").status, "running");
-        t.finish(&id, Err("boom".into()));
+        t.finish(&id, Err(NodeError::internal("boom")));
         let s = t.get(&id).expect("kept");
         assert_eq!(
             (s.status.as_str(), s.error.as_deref()),

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
+use brigade_core::VmId;
 use brigade_guest::VolumeId;
-use brigade_net::tunnel::{self, TunnelHandler, TunnelStream};
-use serde_json::Value;
+use brigade_net::tunnel::{self, TunnelHandler, TunnelHeader, TunnelStream};
 use tokio::io::AsyncWriteExt;
 
+use crate::error::NodeError;
 use crate::node::Node;
 
 /// The tunnel handler of the RPC port.
@@ -18,28 +19,19 @@ pub fn tunnel_handler(node: Arc<Node>) -> TunnelHandler {
     })
 }
 
-fn vmid_of(header: &Value) -> Option<u32> {
-    header
-        .get("vmid")
-        .and_then(Value::as_u64)
-        .and_then(|v| u32::try_from(v).ok())
-        .filter(|v| brigade_core::VmId::try_from(*v).is_ok())
-}
-
 impl Node {
-    async fn serve_tunnel(self: Arc<Self>, header: Value, mut stream: TunnelStream) {
-        let kind = header.get("kind").and_then(Value::as_str).unwrap_or("");
-        let result = match (kind, vmid_of(&header)) {
-            ("migrate", Some(v)) => {
-                self.pipe_to_socket(&mut stream, &self.guests.run.migrate_in(v))
+    async fn serve_tunnel(self: Arc<Self>, header: TunnelHeader, mut stream: TunnelStream) {
+        let result = match &header {
+            TunnelHeader::Migrate { vmid } => {
+                self.pipe_to_socket(&mut stream, &self.guests.run.migrate_in(vmid.get()))
                     .await
             }
-            ("console", Some(v)) => {
-                self.pipe_to_socket(&mut stream, &self.guests.run.serial(v))
+            TunnelHeader::Console { vmid } => {
+                self.pipe_to_socket(&mut stream, &self.guests.run.serial(vmid.get()))
                     .await
             }
-            ("volume", _) => {
-                let outcome = self.receive_volume(&header, &mut stream).await;
+            TunnelHeader::Volume { storage, name } => {
+                let outcome = self.receive_volume(storage, name, &mut stream).await;
                 let reply = match &outcome {
                     Ok(_) => "ok\n".to_string(),
                     Err(e) => format!("error: {e}\n"),
@@ -48,10 +40,9 @@ impl Node {
                 let _ = stream.get_mut().flush().await;
                 outcome.map(|_| ())
             }
-            _ => Err(format!("unknown tunnel header {header}")),
         };
         if let Err(e) = result {
-            tracing::warn!("tunnel {kind}: {e}");
+            tracing::warn!("tunnel {header:?}: {e}");
         }
     }
 
@@ -59,38 +50,40 @@ impl Node {
         &self,
         stream: &mut TunnelStream,
         path: &std::path::Path,
-    ) -> Result<(), String> {
+    ) -> Result<(), NodeError> {
         let mut sock = tokio::net::UnixStream::connect(path)
             .await
-            .map_err(|e| format!("cannot connect to {}: {e}", path.display()))?;
+            .map_err(NodeError::failed(format!(
+                "cannot connect to {}",
+                path.display()
+            )))?;
         tokio::io::copy_bidirectional(stream, &mut sock)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(NodeError::failed("tunnel stream broke"))
     }
 
     /// Unpacks a volume sent with tar into this node's storage; never overwrites one.
     async fn receive_volume(
         &self,
-        header: &Value,
+        storage: &str,
+        name: &str,
         stream: &mut TunnelStream,
-    ) -> Result<u64, String> {
-        let storage = header.get("storage").and_then(Value::as_str).unwrap_or("");
-        let name = header.get("name").and_then(Value::as_str).unwrap_or("");
-        let vol = VolumeId::parse(&format!("{storage}:{name}")).map_err(|e| e.to_string())?;
-        let (scfg, _) = self.storage_cfg().map_err(|e| e.to_string())?;
-        let (s, path) = self
-            .resolve_volume(&scfg, &vol)
-            .map_err(|e| e.to_string())?;
+    ) -> Result<u64, NodeError> {
+        let vol = VolumeId::parse(&format!("{storage}:{name}"))?;
+        let (scfg, _) = self.storage_cfg()?;
+        let (s, path) = self.resolve_volume(&scfg, &vol)?;
         if path.exists() {
-            return Err(format!(
+            return Err(NodeError::Conflict(format!(
                 "volume {vol} already exists on {}",
                 self.config.name
-            ));
+            )));
         }
         let images = self.storage_root(&s).join("images");
-        std::fs::create_dir_all(&images)
-            .map_err(|e| format!("cannot create {}: {e}", images.display()))?;
+        std::fs::create_dir_all(&images).map_err(NodeError::failed(format!(
+            "cannot create {}",
+            images.display()
+        )))?;
         let mut tar = tokio::process::Command::new("tar")
             .arg("-C")
             .arg(&images)
@@ -98,21 +91,27 @@ impl Node {
             .stdin(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run tar: {e}"))?;
-        let mut input = tar.stdin.take().ok_or("tar has no stdin")?;
+            .map_err(NodeError::failed("cannot run tar"))?;
+        let mut input = tar
+            .stdin
+            .take()
+            .ok_or_else(|| NodeError::internal("tar has no stdin"))?;
         let received = tunnel::receive_chunked(stream, &mut input).await;
         drop(input);
-        let out = tar.wait_with_output().await.map_err(|e| e.to_string())?;
+        let out = tar
+            .wait_with_output()
+            .await
+            .map_err(NodeError::failed("tar"))?;
         let received = received.map_err(|e| {
             let _ = brigade_guest::storage::free_volume(&path);
-            format!("stream broke: {e}")
+            NodeError::peer("stream broke")(e)
         })?;
         if !out.status.success() || !path.exists() {
             let _ = brigade_guest::storage::free_volume(&path);
-            return Err(format!(
+            return Err(NodeError::internal(format!(
                 "tar failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            )));
         }
         Ok(received)
     }
@@ -123,25 +122,29 @@ impl Node {
     pub async fn pipe_console<S>(
         &self,
         node: &str,
-        vmid: brigade_core::VmId,
+        vmid: VmId,
         mut client: S,
-    ) -> Result<(), String>
+    ) -> Result<(), NodeError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         if node == self.config.name.as_str() {
             let path = self.guests.run.serial(vmid.get());
-            let mut sock = tokio::net::UnixStream::connect(&path)
-                .await
-                .map_err(|e| format!("cannot attach to {}: {e}", path.display()))?;
+            let mut sock =
+                tokio::net::UnixStream::connect(&path)
+                    .await
+                    .map_err(NodeError::failed(format!(
+                        "cannot attach to {}",
+                        path.display()
+                    )))?;
             tokio::io::copy_bidirectional(&mut client, &mut sock)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(NodeError::failed("console stream broke"))?;
             return Ok(());
         }
-        let rt = self.require_cluster().map_err(|e| e.to_string())?;
-        let addr = self.peer_rpc(rt, node).await.map_err(|e| e.to_string())?;
-        let header = serde_json::json!({ "kind": "console", "vmid": vmid.get() });
+        let rt = self.require_cluster()?;
+        let addr = self.peer_rpc(rt, node).await?;
+        let header = TunnelHeader::Console { vmid };
         let mut remote = tunnel::connect(
             addr,
             Some(self.config.address),
@@ -149,10 +152,12 @@ impl Node {
             &header,
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(NodeError::peer(format!(
+            "cannot open a console tunnel to {node}"
+        )))?;
         tokio::io::copy_bidirectional(&mut client, &mut remote)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(NodeError::peer("console stream broke"))?;
         Ok(())
     }
 }

@@ -48,7 +48,7 @@ pub fn freezing_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
                 out.push(Hierarchy {
                     mount: PathBuf::from(m),
                     v2: false,
-                })
+                });
             }
             _ => {}
         }

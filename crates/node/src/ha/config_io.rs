@@ -31,18 +31,12 @@ pub fn read(cfs: &Cfs, path: &str) -> Result<(String, u64), NodeError> {
 
 pub fn resources(cfs: &Cfs) -> Result<(ResourcesConfig, u64), NodeError> {
     let (text, v) = read(cfs, layout::HA_RESOURCES_CFG)?;
-    Ok((
-        ResourcesConfig::parse(&text).map_err(|e| NodeError::Invalid(e.to_string()))?,
-        v,
-    ))
+    Ok((ResourcesConfig::parse(&text).map_err(NodeError::from)?, v))
 }
 
 pub fn groups(cfs: &Cfs) -> Result<(GroupsConfig, u64), NodeError> {
     let (text, v) = read(cfs, layout::HA_GROUPS_CFG)?;
-    Ok((
-        GroupsConfig::parse(&text).map_err(|e| NodeError::Invalid(e.to_string()))?,
-        v,
-    ))
+    Ok((GroupsConfig::parse(&text).map_err(NodeError::from)?, v))
 }
 
 pub fn manager_status(cfs: &Cfs) -> (ManagerStatus, u64) {
@@ -99,7 +93,7 @@ pub struct HaSettings {
 /// validator keeps out of the tree) gives the defaults.
 pub fn settings(cfs: &Cfs) -> HaSettings {
     let node_timeout_ms = crate::cluster_ops::read_cluster_conf(cfs)
-        .map(|c| c.node_timeout_secs as u64 * 1000)
+        .map(|c| u64::from(c.node_timeout_secs) * 1000)
         .unwrap_or(10_000);
     let dc = read(cfs, layout::DATACENTER_CFG)
         .ok()

@@ -25,9 +25,7 @@ impl Node {
                 let mut wait = Duration::from_millis(settings.timing.renew_ms);
                 let leads =
                     rt.cfs.status().leader == Some(rt.membership.node_id) && rt.cfs.is_quorate();
-                if !leads {
-                    leader_since = None;
-                } else {
+                if leads {
                     // Since Raft made this node leader (or, later, since first seen leading):
                     // a full lease passes before anyone is expired.
                     let since = *leader_since.get_or_insert_with(|| {
@@ -45,6 +43,8 @@ impl Node {
                         Ok(None) => {}
                         Err(e) => tracing::debug!("CRM step not written: {e}"),
                     }
+                } else {
+                    leader_since = None;
                 }
                 tokio::time::sleep(wait).await;
             }
@@ -124,13 +124,8 @@ impl Node {
         for a in &out.actions {
             let CrmAction::MoveConfig { sid, from, to } = a;
             let from: brigade_core::NodeName =
-                from.parse().map_err(|e: brigade_core::FormatError| {
-                    crate::error::NodeError::Invalid(e.to_string())
-                })?;
-            let to: brigade_core::NodeName =
-                to.parse().map_err(|e: brigade_core::FormatError| {
-                    crate::error::NodeError::Invalid(e.to_string())
-                })?;
+                from.parse().map_err(crate::error::NodeError::Format)?;
+            let to: brigade_core::NodeName = to.parse().map_err(crate::error::NodeError::Format)?;
             let (from_path, to_path) = (
                 sid.kind.config_path(&from, sid.vmid),
                 sid.kind.config_path(&to, sid.vmid),

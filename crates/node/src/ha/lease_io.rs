@@ -13,6 +13,7 @@ use brigade_ha::{LrmStatus, ServiceId, Timing};
 
 use super::clock::boot_ms;
 use super::watchdog::{self, Feed, HelperStart};
+use crate::error::NodeError;
 use crate::node::{cfs_path, ClusterRuntime, Node};
 
 /// How often the fence guard checks the lease (independent of slow renewals).
@@ -179,26 +180,30 @@ impl Node {
     }
 
     /// Whether HA guests may be started here at this instant: lease, quorum, helper.
-    pub(crate) fn may_start_ha(&self, rt: &ClusterRuntime) -> Result<(), String> {
+    pub(crate) fn may_start_ha(&self, rt: &ClusterRuntime) -> Result<(), NodeError> {
         let (valid, helper) = self.ha.lrm(|l| (l.lease.valid(boot_ms()), l.helper_ok));
         if !valid {
-            return Err("this node's HA lease is not valid".into());
+            return Err(NodeError::Unavailable(
+                "this node's HA lease is not valid".into(),
+            ));
         }
         if !helper {
-            return Err("the watchdog helper is not running on this node".into());
+            return Err(NodeError::Unavailable(
+                "the watchdog helper is not running on this node".into(),
+            ));
         }
         if let Some(d) = self.config.watchdog_device() {
             let fence = self.ha.lrm(|l| l.timing.fence_timeout_ms);
             if d.timeout.as_millis() as u64 >= fence {
-                return Err(format!(
+                return Err(NodeError::Unavailable(format!(
                     "the watchdog device {} has a timeout of {} s, not shorter than fence_timeout ({fence} ms): set watchdog_device_timeout or fence_timeout",
                     d.path.display(),
                     d.timeout.as_secs()
-                ));
+                )));
             }
         }
         if !rt.cfs.is_quorate() {
-            return Err(CfsError::NotQuorate.to_string());
+            return Err(CfsError::NotQuorate.into());
         }
         Ok(())
     }

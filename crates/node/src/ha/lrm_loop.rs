@@ -12,6 +12,7 @@ use brigade_ha::lrm::{self, LrmCommand, LrmInput};
 use brigade_ha::{LrmResult, ServiceId, Timing};
 
 use super::config_io;
+use crate::error::NodeError;
 use crate::node::{ClusterRuntime, Node};
 
 /// How often a running migration task is polled by the LRM.
@@ -45,7 +46,7 @@ impl Node {
         });
     }
 
-    fn record(&self, sid: ServiceId, uid: u64, outcome: Result<(), String>) {
+    fn record(&self, sid: ServiceId, uid: u64, outcome: Result<(), NodeError>) {
         let ok = outcome.is_ok();
         if let Err(e) = &outcome {
             tracing::warn!(%sid, "HA command failed: {e}");
@@ -57,7 +58,7 @@ impl Node {
                 LrmResult {
                     uid,
                     ok,
-                    message: outcome.err().unwrap_or_default(),
+                    message: outcome.err().map(|e| e.to_string()).unwrap_or_default(),
                 },
             );
         });
@@ -165,18 +166,15 @@ impl Node {
                 .await;
             }
             LrmCommand::Stop { sid, uid } => {
-                let r = self
-                    .kill_guest(sid.kind, sid.vmid)
-                    .await
-                    .map_err(|e| e.to_string());
+                let r = self.kill_guest(sid.kind, sid.vmid).await;
                 self.record(sid, uid, r);
             }
             LrmCommand::Start { sid, uid } => self.spawn_command(sid, uid, Action::Start),
             LrmCommand::Migrate { sid, target, uid } => {
-                self.spawn_command(sid, uid, Action::Migrate(target))
+                self.spawn_command(sid, uid, Action::Migrate(target));
             }
             LrmCommand::Relocate { sid, target, uid } => {
-                self.spawn_command(sid, uid, Action::Relocate(target))
+                self.spawn_command(sid, uid, Action::Relocate(target));
             }
         }
     }
@@ -211,25 +209,21 @@ impl Node {
             .is_empty()
     }
 
-    async fn run_action(self: &Arc<Self>, sid: ServiceId, action: Action) -> Result<(), String> {
+    async fn run_action(self: &Arc<Self>, sid: ServiceId, action: Action) -> Result<(), NodeError> {
         match action {
             Action::Start => {
-                let rt = self.require_cluster().map_err(|e| e.to_string())?.clone();
+                let rt = self.require_cluster()?.clone();
                 // Checked now, right before the spawn, and again before the guest runs.
                 self.may_start_ha(&rt)?;
                 if self.ha.stopping() {
-                    return Err("the daemon is stopping".into());
+                    return Err(NodeError::Unavailable("the daemon is stopping".into()));
                 }
-                let l = self
-                    .local_guest(sid.kind, sid.vmid)
-                    .map_err(|e| e.to_string())?;
+                let l = self.local_guest(sid.kind, sid.vmid)?;
                 let gate = || {
                     self.may_start_ha(&rt)
-                        .map_err(brigade_guest::GuestError::Unavailable)
+                        .map_err(|e| brigade_guest::GuestError::Refused(e.to_string()))
                 };
-                self.start_guest(&l, &gate)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.start_guest(&l, &gate).await?;
                 self.log_event("ha", format!("{}: started {sid}", self.config.name))
                     .await;
                 Ok(())
@@ -240,9 +234,7 @@ impl Node {
                 self.migrate_and_wait(sid, &target, online).await
             }
             Action::Relocate(target) => {
-                self.kill_guest(sid.kind, sid.vmid)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.kill_guest(sid.kind, sid.vmid).await?;
                 self.migrate_and_wait(sid, &target, false).await
             }
         }
@@ -253,15 +245,14 @@ impl Node {
         sid: ServiceId,
         target: &str,
         online: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), NodeError> {
         let task = self
             .start_migration(sid.kind, sid.vmid, target, online)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         loop {
             tokio::time::sleep(TASK_POLL).await;
             match self.guests.tasks.get(&task.upid) {
-                Some(s) if s.status == "running" => continue,
+                Some(s) if s.status == "running" => {}
                 Some(s) if s.status == "ok" => {
                     self.log_event(
                         "ha",
@@ -274,8 +265,12 @@ impl Node {
                     .await;
                     return Ok(());
                 }
-                Some(s) => return Err(s.error.unwrap_or_else(|| "migration failed".into())),
-                None => return Err("the migration task vanished".into()),
+                Some(s) => {
+                    return Err(NodeError::Upstream(
+                        s.error.unwrap_or_else(|| "migration failed".into()),
+                    ))
+                }
+                None => return Err(NodeError::internal("the migration task vanished")),
             }
         }
     }

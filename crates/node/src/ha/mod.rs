@@ -11,7 +11,6 @@ pub mod ops;
 mod proc_usage;
 pub mod rules_io;
 pub mod rules_ops;
-pub mod rules_wire;
 mod shutdown;
 pub mod usage_report;
 mod usage_sampler;

@@ -1,101 +1,14 @@
 //! HA administration behind the API: resources, groups, migrations, maintenance, status.
 
+pub use brigade_api::ha::{GroupRequest, HaNodeRow, HaServiceRow, HaStatus, ResourceRequest};
 use brigade_cfs::Op;
 use brigade_core::layout;
 use brigade_ha::config::RequestState;
 use brigade_ha::{Resource, ServiceId};
-use serde::{Deserialize, Serialize};
 
 use super::config_io;
 use crate::error::NodeError;
 use crate::node::{cfs_path, Node};
-
-/// `POST /cluster/ha/resources` and `PUT /cluster/ha/resources/{sid}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResourceRequest {
-    #[serde(default)]
-    pub sid: Option<String>,
-    #[serde(default)]
-    pub state: Option<String>,
-    #[serde(default)]
-    pub group: Option<String>,
-    #[serde(default)]
-    pub max_restart: Option<u32>,
-    #[serde(default)]
-    pub max_relocate: Option<u32>,
-    #[serde(default)]
-    pub comment: Option<String>,
-    /// Move back to a higher-priority node of its node-affinity rule when one returns.
-    #[serde(default)]
-    pub failback: Option<bool>,
-}
-
-/// `POST /cluster/ha/groups`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupRequest {
-    pub group: String,
-    pub nodes: String,
-    #[serde(default)]
-    pub restricted: bool,
-    #[serde(default)]
-    pub nofailback: bool,
-}
-
-/// One service of `ha status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HaServiceRow {
-    pub sid: String,
-    /// The CRM's state (started, fence, recovery, error, ...).
-    pub state: String,
-    pub node: String,
-    pub target: Option<String>,
-    pub request: String,
-    pub group: Option<String>,
-    /// Whether its node's LRM last reported its guest running (None: that node's
-    /// report is older than a lease, or it never reported).
-    #[serde(default)]
-    pub running: Option<bool>,
-    /// The last failed command's message, if the last command failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// Why an HA rule keeps it from running now.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub held: Option<String>,
-}
-
-/// One node's LRM in `ha status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HaNodeRow {
-    pub name: String,
-    /// The CRM's node state (online, maintenance, fence, unknown).
-    pub state: String,
-    /// Its LRM's mode as its last renewal said (active, maintenance, freeze, released).
-    pub mode: String,
-    /// Heard (heartbeats) within node_timeout, as the answering node sees it.
-    pub alive: bool,
-    /// How long ago the answering node applied its last lease renewal (ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub renewal_age_ms: Option<u64>,
-}
-
-/// `GET /cluster/ha/status`, in the shape of `ha-manager status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HaStatus {
-    /// The node that answered: this is its view.
-    #[serde(default)]
-    pub view_of: String,
-    pub quorate: bool,
-    /// Why this view may be out of date (an inquorate node's replica stopped following).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stale: Option<String>,
-    pub master: Option<String>,
-    pub nodes: Vec<HaNodeRow>,
-    pub services: Vec<HaServiceRow>,
-    pub fence_timeout_ms: u64,
-    pub lease_ms: u64,
-}
 
 fn invalid(e: impl std::fmt::Display) -> NodeError {
     NodeError::Invalid(e.to_string())

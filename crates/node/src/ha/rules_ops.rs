@@ -13,9 +13,9 @@ use brigade_ha::{Group, ResourcesConfig, ServiceId};
 use super::config_io;
 use super::ops::GroupRequest;
 use super::rules_io::{self, write_op, HA_RULES_CFG};
-use super::rules_wire::{RuleRequest, RuleRow};
 use crate::error::NodeError;
 use crate::node::Node;
+use brigade_api::ha_rules::{RuleRequest, RuleRow};
 
 fn invalid(e: impl std::fmt::Display) -> NodeError {
     NodeError::Invalid(e.to_string())
@@ -183,7 +183,7 @@ impl Node {
         let dropped = rules::compile(rules, &self.cluster_nodes()?).dropped_reasons();
         let rule = rules
             .get(id)
-            .ok_or_else(|| NodeError::Internal(format!("rule {id} vanished")))?;
+            .ok_or_else(|| NodeError::internal(format!("rule {id} vanished")))?;
         if let Some(why) = dropped.get(id).filter(|_| !rule.disable) {
             return Err(NodeError::Conflict(format!("rule {id} cannot hold: {why}")));
         }

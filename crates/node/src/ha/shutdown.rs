@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use brigade_core::poll_until;
 use brigade_ha::config::{RequestState, ShutdownPolicy};
 use brigade_ha::{LrmMode, ServiceId};
 
@@ -39,17 +40,19 @@ impl Node {
             if let Err(e) = self.ha_maintenance_for_shutdown(&me, true).await {
                 tracing::warn!("HA: cannot drain this node: {e}");
             }
-            let start = Instant::now();
-            while start.elapsed() < SHUTDOWN_DRAIN_TIMEOUT && !self.running_of(&ha).is_empty() {
-                tokio::time::sleep(SHUTDOWN_POLL).await;
-            }
+            let drained = Instant::now() + SHUTDOWN_DRAIN_TIMEOUT;
+            let _ = poll_until(drained, SHUTDOWN_POLL, || {
+                std::future::ready(self.running_of(&ha).is_empty())
+            })
+            .await;
         }
         // From here on the LRM carries out nothing: no start can race the policy.
         self.ha.stopping.store(true, Ordering::SeqCst);
-        let start = Instant::now();
-        while self.ha_commands_running() && start.elapsed() < COMMAND_FINISH_TIMEOUT {
-            tokio::time::sleep(SHUTDOWN_POLL).await;
-        }
+        let finished = Instant::now() + COMMAND_FINISH_TIMEOUT;
+        let _ = poll_until(finished, SHUTDOWN_POLL, || {
+            std::future::ready(!self.ha_commands_running())
+        })
+        .await;
         match settings.shutdown_policy {
             ShutdownPolicy::Freeze => {
                 self.ha.lrm(|l| l.mode = LrmMode::Freeze);

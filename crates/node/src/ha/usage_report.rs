@@ -101,7 +101,7 @@ mod tests {
             .map(|i| {
                 (
                     format!("vm:{}", 100 + i).parse().expect("sid"),
-                    live(0.123456, 100 + i),
+                    live(0.123_456, 100 + i),
                 )
             })
             .collect();

@@ -16,7 +16,7 @@ pub(super) async fn sleep_or_change(
     let deadline = Instant::now() + interval;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => return,
+            () = tokio::time::sleep_until(deadline) => return,
             r = changes.recv() => match r {
                 Ok(c) if matters(c.path.trim_start_matches('/')) => return,
                 Ok(_) => {}

@@ -265,7 +265,7 @@ pub fn run(run_dir: &Path, device: Option<Device>) -> Result<(), WatchdogError> 
                     match std::fs::OpenOptions::new().write(true).open(&d.path) {
                         Ok(f) => dev = Some(f),
                         Err(e) => {
-                            eprintln!("brigade watchdog: cannot open {}: {e}", d.path.display())
+                            eprintln!("brigade watchdog: cannot open {}: {e}", d.path.display());
                         }
                     }
                 }

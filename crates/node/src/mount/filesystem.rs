@@ -11,7 +11,8 @@ use fuser::{
     ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request,
 };
 
-use super::{errno, CfsFs, Entry, LINKS, TTL, VIRTUAL_FILES};
+use super::inodes::{Entry, LINKS, ROOT_INO, VIRTUAL_FILES};
+use super::{errno, CfsFs, TTL};
 
 impl Filesystem for CfsFs {
     fn init(&mut self, _req: &Request, config: &mut fuser::KernelConfig) -> std::io::Result<()> {
@@ -357,7 +358,7 @@ impl Filesystem for CfsFs {
             let dir = self.tree_path(ino)?;
             let mut entries: Vec<(u64, FileType, String)> = vec![
                 (ino.0, FileType::Directory, ".".into()),
-                (1, FileType::Directory, "..".into()),
+                (ROOT_INO, FileType::Directory, "..".into()),
             ];
             if dir.is_empty() {
                 for v in VIRTUAL_FILES {

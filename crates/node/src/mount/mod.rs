@@ -13,22 +13,10 @@ use fuser::{Errno, FileAttr, FileType, INodeNo};
 
 use crate::error::NodeError;
 use crate::node::{ClusterRuntime, Node};
+use inodes::{child_entry, Entry, Inodes};
 
 /// Attributes are not cached by the kernel: every node's writes show at once.
 const TTL: Duration = Duration::ZERO;
-/// Read-only virtual files at the top.
-const VIRTUAL_FILES: [&str; 4] = [".members", ".vmlist", ".version", ".clusterlog"];
-/// Links at the top to this node's guest directories.
-const LINKS: [&str; 2] = ["qemu-server", "lxc"];
-
-/// What an inode is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Entry {
-    Tree(String),
-    Virtual(&'static str),
-    Link(&'static str),
-}
-
 struct OpenFile {
     path: String,
     data: Vec<u8>,
@@ -45,21 +33,6 @@ pub struct CfsFs {
     inodes: Mutex<Inodes>,
     files: Mutex<HashMap<u64, OpenFile>>,
     next_fh: std::sync::atomic::AtomicU64,
-}
-
-#[derive(Default)]
-struct Inodes {
-    by_entry: HashMap<String, u64>,
-    by_ino: HashMap<u64, Entry>,
-    next: u64,
-}
-
-fn key(e: &Entry) -> String {
-    match e {
-        Entry::Tree(p) => format!("t:{p}"),
-        Entry::Virtual(v) => format!("v:{v}"),
-        Entry::Link(l) => format!("l:{l}"),
-    }
 }
 
 fn errno(e: &CfsError) -> Errno {
@@ -88,42 +61,25 @@ fn time(secs: u64) -> SystemTime {
 
 impl CfsFs {
     pub fn new(node: Arc<Node>, rt: Arc<ClusterRuntime>, handle: tokio::runtime::Handle) -> Self {
-        let mut inodes = Inodes {
-            next: 2,
-            ..Inodes::default()
-        };
-        inodes.by_entry.insert(key(&Entry::Tree(String::new())), 1);
-        inodes.by_ino.insert(1, Entry::Tree(String::new()));
         CfsFs {
             node,
             rt,
             handle,
-            inodes: Mutex::new(inodes),
+            inodes: Mutex::new(Inodes::new()),
             files: Mutex::new(HashMap::new()),
             next_fh: std::sync::atomic::AtomicU64::new(1),
         }
     }
 
     fn ino(&self, e: Entry) -> u64 {
-        let mut t = self.inodes.lock().unwrap_or_else(|p| p.into_inner());
-        let k = key(&e);
-        if let Some(i) = t.by_entry.get(&k) {
-            return *i;
-        }
-        let i = t.next;
-        t.next += 1;
-        t.by_entry.insert(k, i);
-        t.by_ino.insert(i, e);
-        i
+        self.inodes.lock().unwrap_or_else(|p| p.into_inner()).ino(e)
     }
 
     fn entry(&self, ino: INodeNo) -> Option<Entry> {
         self.inodes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .by_ino
-            .get(&ino.0)
-            .cloned()
+            .entry(ino.0)
     }
 
     fn tree_path(&self, ino: INodeNo) -> Result<String, Errno> {
@@ -137,21 +93,7 @@ impl CfsFs {
     fn child(&self, parent: INodeNo, name: &OsStr) -> Result<Entry, Errno> {
         let dir = self.tree_path(parent)?;
         let name = name.to_str().ok_or(Errno::EINVAL)?;
-        if dir.is_empty() {
-            if let Some(v) = VIRTUAL_FILES.iter().find(|v| **v == name) {
-                return Ok(Entry::Virtual(v));
-            }
-            if let Some(l) = LINKS.iter().find(|l| **l == name) {
-                return Ok(Entry::Link(l));
-            }
-        }
-        let path = if dir.is_empty() {
-            name.to_string()
-        } else {
-            format!("{dir}/{name}")
-        };
-        path.parse::<CfsPath>().map_err(|_| Errno::EINVAL)?;
-        Ok(Entry::Tree(path))
+        child_entry(&dir, name)
     }
 
     fn cfs_path(p: &str) -> Result<CfsPath, Errno> {
@@ -162,53 +104,25 @@ impl CfsFs {
     }
 
     fn virtual_data(&self, v: &str) -> Vec<u8> {
-        let text = match v {
+        match v {
             ".members" => {
-                let status = self.node.status();
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "nodename": self.node.config.name.as_str(),
-                    "cluster": status.cluster,
-                    "quorate": status.quorate,
-                    "nodelist": status.members.iter().map(|m| serde_json::json!({
-                        "name": m.name, "online": m.alive, "local": m.local,
-                        "ip": m.links.first().map(|l| l.address.clone()),
-                    })).collect::<Vec<_>>(),
-                }))
-                .unwrap_or_default()
+                virtual_files::members(self.node.config.name.as_str(), &self.node.status())
             }
             ".vmlist" => {
-                let mut ids = serde_json::Map::new();
-                for (path, _) in self.rt.cfs.dump(&CfsPath::root()) {
-                    if let Some(g) = brigade_core::layout::parse_guest_config_path(&path) {
-                        ids.insert(
-                            g.vmid.to_string(),
-                            serde_json::json!({ "node": g.node, "type": g.kind }),
-                        );
-                    }
-                }
-                serde_json::to_string_pretty(&serde_json::json!({ "ids": ids })).unwrap_or_default()
+                let tree = self.rt.cfs.dump(&CfsPath::root());
+                virtual_files::vmlist(tree.keys().map(String::as_str))
             }
-            ".version" => serde_json::to_string_pretty(&serde_json::json!({
-                "version": self.rt.cfs.version(),
-                "brigade": env!("CARGO_PKG_VERSION"),
-            }))
-            .unwrap_or_default(),
+            ".version" => virtual_files::version(self.rt.cfs.version()),
             ".clusterlog" => {
                 let raw = CfsFs::cfs_path(brigade_core::layout::CLUSTER_LOG)
                     .ok()
                     .and_then(|p| self.rt.cfs.read(&p).ok())
                     .map(|f| String::from_utf8_lossy(&f.data).into_owned())
                     .unwrap_or_default();
-                let lines: Vec<serde_json::Value> = raw
-                    .lines()
-                    .filter_map(|l| serde_json::from_str(l).ok())
-                    .collect();
-                serde_json::to_string_pretty(&serde_json::json!({ "data": lines }))
-                    .unwrap_or_default()
+                virtual_files::clusterlog(&raw)
             }
-            _ => String::new(),
-        };
-        (text + "\n").into_bytes()
+            _ => b"\n".to_vec(),
+        }
     }
 
     fn attr(&self, e: &Entry) -> Result<FileAttr, Errno> {
@@ -406,6 +320,8 @@ impl CfsFs {
 }
 
 mod filesystem;
+mod inodes;
 mod session;
+mod virtual_files;
 
 pub use session::Mounts;

@@ -46,12 +46,10 @@ impl Node {
         ];
         config.acl = fuser::SessionACL::All;
         config.n_threads = Some(2);
-        let session = fuser::spawn_mount(fs, path, &config).map_err(|e| {
-            NodeError::Internal(format!(
-                "cannot mount at {}: {e} (is the fuse3 package installed?)",
-                path.display()
-            ))
-        })?;
+        let session = fuser::spawn_mount(fs, path, &config).map_err(NodeError::failed(format!(
+            "cannot mount at {} (is the fuse3 package installed?)",
+            path.display()
+        )))?;
         sessions.push((path.to_path_buf(), session));
         tracing::info!(mountpoint = %path.display(), "cfs mounted");
         Ok(())

@@ -90,7 +90,7 @@ fn is_cidr(s: &str) -> bool {
 impl DatacenterConfig {
     /// Parses and validates datacenter.cfg; every error names the key.
     pub fn parse(text: &str) -> Result<Self, NodeError> {
-        let kv = KeyValueConfig::parse(text).map_err(|e| invalid(e.to_string()))?;
+        let kv = KeyValueConfig::parse(text)?;
         let mut c = DatacenterConfig::default();
         for (key, value) in &kv.entries {
             match key.as_str() {
@@ -146,7 +146,7 @@ impl DatacenterConfig {
                                 c.shutdown_policy = Some(
                                     ShutdownPolicy::parse(v)
                                         .map_err(|e| invalid(format!("ha: {e}")))?,
-                                )
+                                );
                             }
                             _ => {
                                 return Err(invalid(format!(
@@ -157,7 +157,7 @@ impl DatacenterConfig {
                     }
                 }
                 "crs" => {
-                    c.crs = Some(CrsSettings::parse(value).map_err(|e| invalid(e.to_string()))?)
+                    c.crs = Some(CrsSettings::parse(value).map_err(|e| invalid(e.to_string()))?);
                 }
                 k if PASSIVE_KEYS.contains(&k) => {}
                 k => return Err(invalid(format!("datacenter.cfg: unknown key {k:?}"))),

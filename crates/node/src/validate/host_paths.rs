@@ -69,11 +69,27 @@ fn normal(p: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// A host path a guest config may not name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostPathError {
+    #[error("{key}: {value:?} must be an absolute path without '..'")]
+    NotAbsolute { key: String, value: String },
+    #[error("{key}: {value} is not an allowed host path; a guest may only name files in the appliance directory or a storage's directory ({places})")]
+    Outside {
+        key: String,
+        value: String,
+        /// The allowed places, comma-separated.
+        places: String,
+    },
+}
+
 impl HostPaths {
     /// Refuses `value` of `key` unless it lies below one of the allowed places.
-    pub fn check(&self, key: &str, value: &str) -> Result<(), String> {
-        let path = normal(Path::new(value))
-            .ok_or_else(|| format!("{key}: {value:?} must be an absolute path without '..'"))?;
+    pub fn check(&self, key: &str, value: &str) -> Result<(), HostPathError> {
+        let path = normal(Path::new(value)).ok_or_else(|| HostPathError::NotAbsolute {
+            key: key.to_string(),
+            value: value.to_string(),
+        })?;
         let inside = self
             .roots
             .iter()
@@ -83,10 +99,11 @@ impl HostPaths {
             return Ok(());
         }
         let places: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
-        Err(format!(
-            "{key}: {value} is not an allowed host path; a guest may only name files in the appliance directory or a storage's directory ({})",
-            places.join(", ")
-        ))
+        Err(HostPathError::Outside {
+            key: key.to_string(),
+            value: value.to_string(),
+            places: places.join(", "),
+        })
     }
 }
 
@@ -127,10 +144,13 @@ mod tests {
             "/srv/n1/vmlinuz",
             "relative/vmlinuz",
         ] {
-            let e = n1.check("kernel", bad).expect_err(bad);
+            let e = n1.check("kernel", bad).expect_err(bad).to_string();
             assert!(e.starts_with("kernel: "), "{e}");
         }
-        let e = n1.check("initrd", "/etc/shadow").expect_err("outside");
+        let e = n1
+            .check("initrd", "/etc/shadow")
+            .expect_err("outside")
+            .to_string();
         assert!(e.contains("/var/cache/brigade/appliance"), "{e}");
         // Another node: its own local storage and the storages it has.
         let n3 = policy().for_node("n3");

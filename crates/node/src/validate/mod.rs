@@ -6,7 +6,7 @@ mod datacenter;
 mod host_paths;
 
 pub use datacenter::{DatacenterConfig, MigrationType};
-pub use host_paths::{HostPathPolicy, HostPaths, HOST_PATH_KEYS};
+pub use host_paths::{HostPathError, HostPathPolicy, HostPaths, HOST_PATH_KEYS};
 
 use brigade_core::cluster_conf::ClusterConf;
 use brigade_core::key_value::KeyValueConfig;
@@ -113,7 +113,7 @@ pub fn guest_config(
             let allowed = policy.for_node(node);
             for key in HOST_PATH_KEYS {
                 if let Some(v) = kv.get(key) {
-                    allowed.check(key, v).map_err(invalid)?;
+                    allowed.check(key, v)?;
                 }
             }
         }

@@ -1,5 +1,7 @@
 //! Real network namespaces for the integration tests: uniquely named, deleted on drop.
 
+// Test support: a failed expectation ends the test with its message.
+#![allow(clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

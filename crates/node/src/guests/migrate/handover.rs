@@ -83,10 +83,9 @@ impl Node {
                 tokio::time::sleep(HANDOVER_RETRY_INTERVAL).await;
                 continue;
             };
-            let f = match rt.cfs.read(&l.path) {
-                Ok(f) => f,
+            let Ok(f) = rt.cfs.read(&l.path) else {
                 // Gone from here: find out where it went.
-                Err(_) => return self.settled_location(l, target).await,
+                return self.settled_location(l, target).await;
             };
             let write = rt
                 .cfs

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::super::locate;
 use super::super::power::lock_of;
-use super::live::INCOMING_COMPLETE;
+use super::states::INCOMING_COMPLETE;
 use crate::error::NodeError;
 use crate::node::Node;
 
@@ -32,7 +32,7 @@ impl Node {
         for s in storages {
             let st = scfg.get(s)?;
             if !st.available_on(self.config.name.as_str()) {
-                return Err(NodeError::Unavailable(format!(
+                return Err(NodeError::Insufficient(format!(
                     "storage {s:?} is not available on node {}",
                     self.config.name
                 )));
@@ -71,7 +71,7 @@ impl Node {
         }
         let (incoming, uri) = if insecure {
             let probe = std::net::TcpListener::bind((self.config.address, 0))
-                .map_err(|e| NodeError::Internal(format!("no free port for migration: {e}")))?;
+                .map_err(NodeError::failed("no free port for migration"))?;
             let a = probe.local_addr().map_err(NodeError::internal)?;
             drop(probe);
             (Incoming::Tcp(a), Some(format!("tcp:{a}")))
@@ -151,7 +151,7 @@ impl Node {
             vmid,
         };
         if self.ha_managed(sid) {
-            self.may_start_ha(&rt).map_err(NodeError::Unavailable)?;
+            self.may_start_ha(&rt)?;
         } else {
             self.quorum_gate()()?;
         }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use brigade_core::layout::GuestKind;
+use brigade_core::poll_until;
 use brigade_guest::qemu;
-use brigade_net::tunnel;
+use brigade_net::tunnel::{self, TunnelHeader};
 use serde_json::{json, Value};
 
 use super::super::common::with_lock;
@@ -18,11 +19,12 @@ use super::{
     migration_insecure, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
 };
 use crate::error::NodeError;
-use crate::guest_messages::{GuestRequest, MigrationProgress, MigrationResult};
 use crate::node::Node;
+use brigade_api::guests::GuestRequest;
+use brigade_api::tasks::MigrationResult;
 
-/// QEMU's run state of a migrated guest that arrived whole and waits, paused (`-S`).
-pub const INCOMING_COMPLETE: &str = "paused";
+use super::states::{live_result, progress_of, source_step, target_copy, SourceStep, TargetCopy};
+
 /// How long the source keeps trying to resume after a migration that did not hand over.
 pub const SOURCE_RESUME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long one status, resume or abort request to the target may take during the
@@ -98,30 +100,26 @@ impl Node {
             );
         }
         self.kill_guest(GuestKind::Qemu, l.vmid).await?;
-        let waited = Instant::now();
-        loop {
-            let s = self
-                .guest_on_within(
-                    target,
-                    GuestRequest::IncomingStatus { vmid: l.vmid },
-                    SWITCH_OVER_REQUEST_TIMEOUT,
-                )
-                .await;
-            if s.as_ref()
-                .ok()
-                .and_then(|s| s.get("status"))
-                .and_then(Value::as_str)
-                == Some("running")
-            {
-                break;
-            }
-            if waited.elapsed() > TARGET_RESUME_TIMEOUT {
-                return Err(NodeError::Upstream(format!(
-                    "the guest was handed over to {target} but does not run there yet after {} s; {target} resumes it once it sees its config",
-                    TARGET_RESUME_TIMEOUT.as_secs()
-                )));
-            }
-            tokio::time::sleep(MIGRATION_POLL_INTERVAL / 4).await;
+        let runs_there = poll_until(
+            Instant::now() + TARGET_RESUME_TIMEOUT,
+            MIGRATION_POLL_INTERVAL / 4,
+            || async {
+                let s = self
+                    .guest_on_within(
+                        target,
+                        GuestRequest::IncomingStatus { vmid: l.vmid },
+                        SWITCH_OVER_REQUEST_TIMEOUT,
+                    )
+                    .await;
+                s.ok().and_then(|s| s.get("status").cloned()) == Some(json!("running"))
+            },
+        )
+        .await;
+        if runs_there.is_err() {
+            return Err(NodeError::Upstream(format!(
+                "the guest was handed over to {target} but does not run there yet after {} s; {target} resumes it once it sees its config",
+                TARGET_RESUME_TIMEOUT.as_secs()
+            )));
         }
         result.handover_ms = Some(completed_at.elapsed().as_millis() as u64);
         result.total_time_ms = started.elapsed().as_millis() as u64;
@@ -197,18 +195,19 @@ impl Node {
         } else {
             let sock = self.guests.run.migrate_out(v);
             let _ = std::fs::remove_file(&sock);
-            let listener = tokio::net::UnixListener::bind(&sock).map_err(|e| {
-                NodeError::Internal(format!("cannot listen on {}: {e}", sock.display()))
-            })?;
+            let listener = tokio::net::UnixListener::bind(&sock).map_err(NodeError::failed(
+                format!("cannot listen on {}", sock.display()),
+            ))?;
             let tls = rt.client_tls.clone();
             let local = self.config.address;
+            let vmid = l.vmid;
             tokio::spawn(async move {
                 let accepted = tokio::time::timeout(TUNNEL_ACCEPT_TIMEOUT, listener.accept()).await;
                 let _ = std::fs::remove_file(&sock);
                 let Ok(Ok((mut qemu_side, _))) = accepted else {
                     return;
                 };
-                let header = json!({ "kind": "migrate", "vmid": v });
+                let header = TunnelHeader::Migrate { vmid };
                 match tunnel::connect(addr, Some(local), tls, &header).await {
                     Ok(mut remote) => {
                         let _ = tokio::io::copy_bidirectional(&mut qemu_side, &mut remote).await;
@@ -224,101 +223,61 @@ impl Node {
         let info = loop {
             tokio::time::sleep(MIGRATION_POLL_INTERVAL).await;
             let info = mon.execute("query-migrate", None).await?;
-            let status = info
-                .get("status")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            self.guests
-                .tasks
-                .progress(upid, progress_of(&info, &status));
-            match status.as_str() {
-                "completed" => break info,
-                "failed" | "cancelled" => {
-                    let why = info
-                        .get("error-desc")
-                        .and_then(Value::as_str)
-                        .unwrap_or("QEMU reported failure");
+            self.guests.tasks.progress(upid, progress_of(&info));
+            match source_step(&info) {
+                SourceStep::Completed => break info,
+                SourceStep::Failed(why) => {
                     return Err(NodeError::Upstream(format!(
                         "live migration to {target} failed: {why}; the guest keeps running here"
                     )));
                 }
-                _ => {}
+                SourceStep::Continue => {}
             }
         };
         let completed_at = Instant::now();
         crate::faults::pause_or(&self.config.state_dir(), "migrate.completed").await;
         // The target must confirm it holds the whole guest before the config moves.
-        loop {
-            let s = self
-                .guest_on_within(
-                    target,
-                    GuestRequest::IncomingStatus { vmid: l.vmid },
-                    SWITCH_OVER_REQUEST_TIMEOUT,
-                )
-                .await
-                .map_err(|e| {
-                    NodeError::Upstream(format!(
-                        "the target {target} could not confirm it holds the guest ({e}); the guest keeps running here"
-                    ))
-                })?;
-            match s.get("status").and_then(Value::as_str) {
-                Some(INCOMING_COMPLETE) => break,
-                Some("inmigrate") | Some("prelaunch") => {}
-                other => {
-                    return Err(NodeError::Upstream(format!(
-                        "the target {target} did not receive the guest (its copy is {}); the guest keeps running here",
-                        other.unwrap_or("gone")
-                    )))
+        let confirmed = poll_until(
+            completed_at + TARGET_RESUME_TIMEOUT,
+            MIGRATION_POLL_INTERVAL / 10,
+            || async {
+                let s = match self
+                    .guest_on_within(
+                        target,
+                        GuestRequest::IncomingStatus { vmid: l.vmid },
+                        SWITCH_OVER_REQUEST_TIMEOUT,
+                    )
+                    .await
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return Some(Err(NodeError::Upstream(format!(
+                            "the target {target} could not confirm it holds the guest ({e}); the guest keeps running here"
+                        ))))
+                    }
+                };
+                match target_copy(&s) {
+                    TargetCopy::Whole => Some(Ok(())),
+                    TargetCopy::Arriving => None,
+                    TargetCopy::Lost(copy) => Some(Err(NodeError::Upstream(format!(
+                        "the target {target} did not receive the guest (its copy is {copy}); the guest keeps running here"
+                    )))),
                 }
-            }
-            if completed_at.elapsed() > TARGET_RESUME_TIMEOUT {
+            },
+        )
+        .await;
+        match confirmed {
+            Ok(answer) => answer?,
+            Err(_) => {
                 return Err(NodeError::Upstream(format!(
                     "the target {target} did not confirm the whole guest within {} s; the guest keeps running here",
                     TARGET_RESUME_TIMEOUT.as_secs()
-                )));
+                )))
             }
-            tokio::time::sleep(MIGRATION_POLL_INTERVAL / 10).await;
         }
-        let ram = info.get("ram");
         Ok((
-            MigrationResult {
-                vmid: v,
-                source: self.config.name.to_string(),
-                target: target.to_string(),
-                online: true,
-                total_time_ms: 0,
-                qemu_total_time_ms: info.get("total-time").and_then(Value::as_u64),
-                downtime_ms: info.get("downtime").and_then(Value::as_u64),
-                handover_ms: None,
-                transferred_bytes: ram
-                    .and_then(|r| r.get("transferred"))
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-                copied_volumes: Vec::new(),
-            },
+            live_result(v, self.config.name.as_str(), target, &info),
             completed_at,
         ))
-    }
-}
-
-/// The progress figures of one `query-migrate` answer.
-fn progress_of(info: &Value, status: &str) -> MigrationProgress {
-    let ram = info.get("ram");
-    let num = |k: &str| {
-        ram.and_then(|r| r.get(k))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    MigrationProgress {
-        status: status.to_string(),
-        transferred_bytes: num("transferred"),
-        remaining_bytes: num("remaining"),
-        total_bytes: num("total"),
-        mbps: ram
-            .and_then(|r| r.get("mbps"))
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0),
-        expected_downtime_ms: info.get("expected-downtime").and_then(Value::as_u64),
     }
 }

@@ -10,6 +10,7 @@ mod incoming;
 mod live;
 mod offline;
 mod stale;
+mod states;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,8 +28,9 @@ use super::config_ops::volumes;
 use super::locate::{noun, Located};
 use super::power::lock_of;
 use crate::error::NodeError;
-use crate::guest_messages::{GuestRequest, TaskStarted};
 use crate::node::{cfs_path, ClusterRuntime, Node};
+use brigade_api::guests::GuestRequest;
+use brigade_api::tasks::TaskStarted;
 
 /// How often a live migration's progress is polled.
 pub const MIGRATION_POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -116,6 +118,9 @@ impl Node {
         )
         .await
         .map_err(|e| match e {
+            NodeError::Insufficient(m) => {
+                NodeError::Insufficient(format!("cannot migrate {what}: {m}"))
+            }
             NodeError::Unavailable(m) => {
                 NodeError::Unavailable(format!("cannot migrate {what}: {m}"))
             }
@@ -154,9 +159,7 @@ impl Node {
                     }
                 }
             }
-            me.guests
-                .tasks
-                .finish(&task, outcome.map_err(|e| e.to_string()));
+            me.guests.tasks.finish(&task, outcome);
         });
         Ok(TaskStarted {
             upid,

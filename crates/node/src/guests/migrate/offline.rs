@@ -6,15 +6,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use brigade_guest::{storage, VolumeId};
-use brigade_net::tunnel;
-use serde_json::json;
+use brigade_net::tunnel::{self, TunnelHeader};
 use tokio::io::AsyncBufReadExt;
 
 use super::super::config_ops::volumes;
 use super::super::locate::Located;
 use crate::error::NodeError;
-use crate::guest_messages::MigrationResult;
 use crate::node::Node;
+use brigade_api::tasks::MigrationResult;
 
 impl Node {
     pub(super) async fn migrate_offline(
@@ -37,9 +36,7 @@ impl Node {
             bytes += self
                 .send_volume(addr, &vol, &self.storage_root(&s))
                 .await
-                .map_err(|e| {
-                    NodeError::Upstream(format!("copying {vol} to {target} failed: {e}"))
-                })?;
+                .map_err(NodeError::peer(format!("copying {vol} to {target} failed")))?;
             copied.push(vol.to_string());
             local_paths.push(path);
         }
@@ -69,9 +66,12 @@ impl Node {
         addr: std::net::SocketAddr,
         vol: &VolumeId,
         root: &Path,
-    ) -> Result<u64, String> {
-        let rt = self.require_cluster().map_err(|e| e.to_string())?;
-        let header = json!({ "kind": "volume", "storage": vol.storage, "name": vol.name });
+    ) -> Result<u64, NodeError> {
+        let rt = self.require_cluster()?;
+        let header = TunnelHeader::Volume {
+            storage: vol.storage.clone(),
+            name: vol.name.clone(),
+        };
         let remote = tunnel::connect(
             addr,
             Some(self.config.address),
@@ -79,7 +79,7 @@ impl Node {
             &header,
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(NodeError::peer("cannot open the tunnel"))?;
         let mut remote = tokio::io::BufReader::new(remote);
         let mut tar = tokio::process::Command::new("tar")
             .arg("-C")
@@ -89,27 +89,35 @@ impl Node {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run tar: {e}"))?;
-        let mut out = tar.stdout.take().ok_or("tar has no stdout")?;
+            .map_err(NodeError::failed("cannot run tar"))?;
+        let mut out = tar
+            .stdout
+            .take()
+            .ok_or_else(|| NodeError::internal("tar has no stdout"))?;
         let sent = tunnel::send_chunked(&mut out, remote.get_mut())
             .await
-            .map_err(|e| e.to_string())?;
-        let status = tar.wait_with_output().await.map_err(|e| e.to_string())?;
+            .map_err(NodeError::peer("stream broke"))?;
+        let status = tar
+            .wait_with_output()
+            .await
+            .map_err(NodeError::failed("tar"))?;
         if !status.status.success() {
-            return Err(format!(
+            return Err(NodeError::internal(format!(
                 "tar failed: {}",
                 String::from_utf8_lossy(&status.stderr).trim()
-            ));
+            )));
         }
         let mut reply = String::new();
         remote
             .read_line(&mut reply)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(NodeError::peer("no answer"))?;
         match reply.trim() {
             "ok" => Ok(sent),
-            "" => Err("the target closed the stream".into()),
-            other => Err(other.trim_start_matches("error: ").to_string()),
+            "" => Err(NodeError::Upstream("the target closed the stream".into())),
+            other => Err(NodeError::Upstream(
+                other.trim_start_matches("error: ").to_string(),
+            )),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brigade_core::layout::GuestKind;
-use brigade_core::NodeName;
+use brigade_core::{poll_until, NodeName};
 use brigade_guest::{qemu, GuestLock};
 
 use super::super::common::with_lock;
@@ -28,10 +28,12 @@ impl Node {
     pub(crate) fn spawn_stale_lock_cleanup(self: &Arc<Self>, rt: Arc<ClusterRuntime>) {
         let node = self.clone();
         tokio::spawn(async move {
-            let waited = std::time::Instant::now();
-            while !rt.cfs.is_quorate() && waited.elapsed() < STALE_LOCK_QUORUM_WAIT {
-                tokio::time::sleep(QUORUM_POLL).await;
-            }
+            // It goes on after the wait, quorate or not.
+            let deadline = std::time::Instant::now() + STALE_LOCK_QUORUM_WAIT;
+            let _ = poll_until(deadline, QUORUM_POLL, || {
+                std::future::ready(rt.cfs.is_quorate())
+            })
+            .await;
             let me = node.config.name.clone();
             node.clear_stale_locks_on(&rt, &me, "this node's daemon restarted")
                 .await;

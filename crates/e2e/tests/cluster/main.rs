@@ -1,0 +1,36 @@
+//! The cluster end-to-end tests, one module per subject, in one test binary (each
+//! file used to link the whole stack on its own). Each module claims its own
+//! 127.0.S.x subnets (checked by a unit test of the crate); run one with
+//! `cargo nextest run -p brigade-e2e -E 'test(/^ha::/)'`.
+
+// Tests: a failed expectation is a failed test, with its message.
+#![allow(clippy::expect_used)]
+
+mod bad_input;
+mod chaos;
+mod cli;
+mod corrupt_store;
+mod ct;
+mod disk_full;
+mod guest_refusals;
+mod ha;
+mod ha_rules;
+mod ha_safety;
+mod lab;
+mod leader_failover;
+mod membership;
+mod migration_safety;
+mod mount;
+mod partition;
+mod prevote;
+mod qdevice;
+mod readme_guests;
+mod recover;
+mod replication;
+mod restart;
+mod restarted_leader_reads;
+mod snapshot_join;
+mod state_size;
+mod upgrade;
+mod vm;
+mod watchdog_device;
