@@ -71,6 +71,10 @@ pub struct JoinApplication {
     pub address: String,
     /// The applicant's API port.
     pub api_port: u16,
+    /// The address the applicant's API listens on, when it is not its link0 address
+    /// (a management network). Absent from older applicants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_address: Option<String>,
     /// The applicant's RPC port.
     pub rpc_port: u16,
     /// The applicant's link1 address, if it has a second link.

@@ -23,6 +23,11 @@ pub struct NodeConfig {
     pub name: NodeName,
     /// The node's address on link0; every socket of the node binds to it.
     pub address: IpAddr,
+    /// The address the API (and the web UI) listens on, for a management network apart
+    /// from the cluster's own; defaults to `address`. Nodes talk to each other over RPC
+    /// on `address`, so only people and tools use this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_address: Option<IpAddr>,
     #[serde(default = "default_api_port")]
     pub api_port: u16,
     #[serde(default = "default_rpc_port")]
@@ -133,6 +138,7 @@ impl NodeConfig {
         NodeConfig {
             name,
             address,
+            api_address: None,
             api_port: DEFAULT_API_PORT,
             rpc_port: DEFAULT_RPC_PORT,
             link1: None,
@@ -213,8 +219,18 @@ impl NodeConfig {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_APPLIANCE_DIR))
     }
 
+    /// Where the API listens: `api_address` when set, else `address`.
     pub fn api_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.address, self.api_port)
+        SocketAddr::new(self.api_address.unwrap_or(self.address), self.api_port)
+    }
+
+    /// Every address of this node that its certificates must name.
+    pub fn cert_ips(&self) -> Vec<IpAddr> {
+        let mut ips: Vec<IpAddr> = std::iter::once(self.address).chain(self.link1).collect();
+        if let Some(api) = self.api_address.filter(|a| !ips.contains(a)) {
+            ips.push(api);
+        }
+        ips
     }
 
     pub fn rpc_addr(&self) -> SocketAddr {
@@ -249,6 +265,22 @@ mod tests {
             "name = \"n1\"\naddress = \"127.0.1.1\"\napi_port = 1\nrpc_port = 1\n"
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_api_listens_on_its_own_address_when_given_and_certificates_name_it() {
+        let c = NodeConfig::parse(
+            "name = \"n1\"\naddress = \"127.0.1.1\"\napi_address = \"127.0.2.1\"\nlink1 = \"127.0.3.1\"\n",
+        )
+        .expect("parses");
+        assert_eq!(c.api_addr().to_string(), "127.0.2.1:8006");
+        assert_eq!(c.rpc_addr().to_string(), "127.0.1.1:8007");
+        let ips: Vec<String> = c.cert_ips().iter().map(ToString::to_string).collect();
+        assert_eq!(ips, ["127.0.1.1", "127.0.3.1", "127.0.2.1"]);
+        assert_eq!(NodeConfig::parse(&c.to_toml()).expect("round trip"), c);
+        let plain = NodeConfig::parse("name = \"n1\"\naddress = \"127.0.1.1\"\n").expect("parses");
+        assert_eq!(plain.api_addr().to_string(), "127.0.1.1:8006");
+        assert!(!plain.to_toml().contains("api_address"));
     }
 
     #[test]

@@ -65,10 +65,10 @@ impl Node {
         let state = StateDir::open(&config.state_dir()).map_err(NodeError::internal)?;
         let local_token = state.local_token().map_err(NodeError::internal)?;
         let name = config.name.to_string();
-        let address = config.address;
+        let cert_ips = config.cert_ips();
         let api_pair = state
-            .api_cert(|| {
-                brigade_net::pki::self_signed(&name, &[address]).map_err(std::io::Error::other)
+            .api_cert(&cert_ips, || {
+                brigade_net::pki::self_signed(&name, &cert_ips).map_err(std::io::Error::other)
             })
             .map_err(NodeError::internal)?;
         let api_key = tls::certified_key(&api_pair, None).map_err(NodeError::internal)?;

@@ -16,6 +16,8 @@ pub const MEMBERSHIP_FILE: &str = "node.json";
 /// Self-signed API certificate used before the node is in a cluster.
 pub const API_CERT: &str = "tls/api.crt";
 pub const API_KEY: &str = "tls/api.key";
+/// The addresses the self-signed API certificate was made for, one per line.
+pub const API_CERT_IPS: &str = "tls/api.ips";
 /// CA-signed node certificate, key, and the cluster CA.
 pub const NODE_CERT: &str = "tls/node.crt";
 pub const NODE_KEY: &str = "tls/node.key";
@@ -101,17 +103,31 @@ impl StateDir {
         }
     }
 
-    /// The self-signed API certificate, made on first use.
+    /// The self-signed API certificate for `ips`, made on first use and again when the
+    /// node's addresses changed (an `api_address` added to node.toml, say).
     pub fn api_cert(
         &self,
+        ips: &[std::net::IpAddr],
         make: impl FnOnce() -> std::io::Result<CertPair>,
     ) -> std::io::Result<CertPair> {
+        let wanted: String = ips.iter().map(|ip| format!("{ip}\n")).collect();
+        let recorded = match fs::read_to_string(self.path(API_CERT_IPS)) {
+            Ok(s) => Some(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
         if let Some(p) = self.read_pair(API_CERT, API_KEY)? {
-            return Ok(p);
+            // A certificate from before the addresses were recorded names `address` only,
+            // which is what it was made for then: keep it unless an address was added.
+            let same = recorded.as_deref().map_or(ips.len() == 1, |r| r == wanted);
+            if same {
+                return Ok(p);
+            }
         }
         let p = make()?;
         write_atomic(&self.path(API_KEY), p.key_pem.as_bytes(), 0o600)?;
         write_atomic(&self.path(API_CERT), p.cert_pem.as_bytes(), 0o644)?;
+        write_atomic(&self.path(API_CERT_IPS), wanted.as_bytes(), 0o644)?;
         Ok(p)
     }
 

@@ -28,6 +28,10 @@ pub struct InitArgs {
     /// A second, redundant cluster link (another network), an address of this machine.
     #[arg(long)]
     pub link1: Option<IpAddr>,
+    /// The address the API and web UI listen on, on the management network (default:
+    /// --address). Nodes still talk to each other on --address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub api_bind: Option<IpAddr>,
     /// State directory (default /var/lib/brigade/NAME).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
@@ -46,6 +50,8 @@ struct InitOutcome {
     name: String,
     address: IpAddr,
     link1: Option<IpAddr>,
+    /// Where the API listens.
+    api: std::net::SocketAddr,
     state_dir: PathBuf,
     /// The commands to run next, in order.
     next: Vec<String>,
@@ -57,6 +63,7 @@ pub struct Answers {
     pub name: NodeName,
     pub address: IpAddr,
     pub link1: Option<IpAddr>,
+    pub api_bind: Option<IpAddr>,
     pub state_dir: Option<PathBuf>,
 }
 
@@ -83,6 +90,7 @@ pub fn run(g: &GlobalArgs, args: &InitArgs) -> anyhow::Result<()> {
         name: cfg.name.to_string(),
         address: cfg.address,
         link1: cfg.link1,
+        api: cfg.api_addr(),
         state_dir: cfg.state_dir(),
         next: next_commands(&cfg),
     };
@@ -90,14 +98,15 @@ pub fn run(g: &GlobalArgs, args: &InitArgs) -> anyhow::Result<()> {
         return crate::output::print_json(&outcome);
     }
     outln!(
-        "wrote {}: node {} on {}{}",
+        "wrote {}: node {} on {}{}, API on {}",
         path.display(),
         outcome.name,
         outcome.address,
         outcome
             .link1
             .map(|l| format!(" (link1 {l})"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        outcome.api
     );
     outln!("next:");
     for c in &outcome.next {
@@ -160,10 +169,14 @@ fn gather(args: &InitArgs, interactive: bool) -> anyhow::Result<Answers> {
             bail!("--link1 {l} is the same as --address: link1 must be on another network");
         }
     }
+    if let Some(api) = args.api_bind {
+        check_local(api, "--api-bind")?;
+    }
     Ok(Answers {
         name,
         address,
         link1,
+        api_bind: args.api_bind.filter(|a| *a != address),
         state_dir: args.state_dir.clone(),
     })
 }
@@ -305,6 +318,14 @@ pub fn render(a: &Answers) -> String {
         None => "# link1 = \"192.168.1.1\"   # a second, redundant link (set it before joining)"
             .to_string(),
     });
+    lines.push(match a.api_bind {
+        Some(api) => format!(
+            "# The API and web UI listen here (the management network).\napi_address = {}",
+            quote(&api.to_string())
+        ),
+        None => "# api_address = \"192.168.10.1\"   # the API on a management network (default: address)"
+            .to_string(),
+    });
     lines.push(match &a.state_dir {
         Some(d) => format!("state_dir = {}", quote(&d.to_string_lossy())),
         None => format!("# state_dir = \"/var/lib/brigade/{}\"", a.name.as_str()),
@@ -351,6 +372,7 @@ mod tests {
             name: "pve1".parse().expect("name"),
             address: "10.0.0.1".parse().expect("ip"),
             link1: link1.map(|l| l.parse().expect("ip")),
+            api_bind: None,
             state_dir: state.map(PathBuf::from),
         }
     }
@@ -360,6 +382,10 @@ mod tests {
         for a in [
             answers(None, None),
             answers(Some("192.168.1.1"), Some("/srv/brigade \"x\"/pve1")),
+            Answers {
+                api_bind: Some("192.168.10.1".parse().expect("ip")),
+                ..answers(None, None)
+            },
         ] {
             let cfg = NodeConfig::parse(&render(&a)).expect("the daemon's parser accepts it");
             assert_eq!(cfg.name, a.name);
@@ -367,6 +393,7 @@ mod tests {
             assert_eq!(cfg.link1, a.link1);
             assert_eq!(cfg.state_dir, a.state_dir);
             assert_eq!(cfg.api_port, 8006);
+            assert_eq!(cfg.api_address, a.api_bind);
         }
     }
 

@@ -18,6 +18,7 @@ mod ha_rules;
 mod ha_safety;
 mod lab;
 mod leader_failover;
+mod management;
 mod membership;
 mod migration_safety;
 mod mount;

@@ -17,6 +17,8 @@ pub(super) struct Admitted {
     pub name: NodeName,
     pub address: IpAddr,
     pub link1: Option<IpAddr>,
+    /// Where its API listens, when not on `address`.
+    pub api_address: Option<IpAddr>,
     pub nodeid: u64,
 }
 
@@ -38,6 +40,13 @@ pub(super) fn admit(conf: &mut ClusterConf, app: &JoinApplication) -> Result<Adm
         Some(s) => Some(
             s.parse()
                 .map_err(|_| NodeError::Invalid(format!("invalid link1 address {s:?}")))?,
+        ),
+        None => None,
+    };
+    let api_address: Option<IpAddr> = match &app.api_address {
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| NodeError::Invalid(format!("invalid API address {s:?}")))?,
         ),
         None => None,
     };
@@ -81,6 +90,7 @@ pub(super) fn admit(conf: &mut ClusterConf, app: &JoinApplication) -> Result<Adm
         name,
         address,
         link1,
+        api_address,
         nodeid,
     })
 }
@@ -109,6 +119,7 @@ mod tests {
             api_port: 8006,
             rpc_port: 8007,
             link1: None,
+            api_address: None,
             qdevice,
         }
     }
@@ -139,12 +150,34 @@ mod tests {
             (app("q2", "127.0.0.8", true), "already has a qdevice"),
             (app("n5", "not-an-ip", false), "invalid address"),
             (app("bad name", "127.0.0.5", false), ""),
+            (
+                JoinApplication {
+                    api_address: Some("mgmt".into()),
+                    ..app("n5", "127.0.0.5", false)
+                },
+                "invalid API address",
+            ),
         ] {
             let e = admit(&mut c, &a).expect_err(needle);
             assert!(e.to_string().contains(needle), "{e}");
             assert!(matches!(e.status(), 400 | 409), "{e}");
             assert_eq!(c, before, "{needle}");
         }
+    }
+
+    #[test]
+    fn an_api_address_apart_from_link0_is_kept() {
+        let mut c = conf();
+        let a = admit(
+            &mut c,
+            &JoinApplication {
+                api_address: Some("192.0.2.7".into()),
+                ..app("n2", "127.0.0.2", false)
+            },
+        )
+        .expect("admitted");
+        assert_eq!(a.api_address, "192.0.2.7".parse().ok());
+        assert_eq!(a.address, "127.0.0.2".parse::<IpAddr>().expect("ip"));
     }
 
     #[test]

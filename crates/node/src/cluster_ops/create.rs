@@ -35,9 +35,7 @@ impl Node {
         })?;
         let ca = pki::generate_ca(name.as_str()).map_err(NodeError::internal)?;
         let ca_fingerprint = pki::fingerprint_pem(&ca.cert_pem).map_err(NodeError::internal)?;
-        let ips: Vec<IpAddr> = std::iter::once(self.config.address)
-            .chain(self.config.link1)
-            .collect();
+        let ips: Vec<IpAddr> = self.config.cert_ips();
         let cert =
             pki::issue_node_cert(name.as_str(), &ca.key_pem, self.config.name.as_str(), &ips)
                 .map_err(NodeError::internal)?;

@@ -38,10 +38,12 @@ impl Node {
             name,
             address,
             link1,
+            api_address,
             nodeid,
         } = admit(&mut conf, &app)?;
         let (ca_key, _) = read_text(cfs, layout::CA_KEY)?;
-        let ips: Vec<IpAddr> = std::iter::once(address).chain(link1).collect();
+        let mut ips: Vec<IpAddr> = std::iter::once(address).chain(link1).collect();
+        ips.extend(api_address.filter(|a| !ips.contains(a)));
         let cert = pki::issue_node_cert(&conf.name, &ca_key, name.as_str(), &ips)
             .map_err(NodeError::internal)?;
         let mut ops = vec![
@@ -76,7 +78,7 @@ impl Node {
         let member = Member {
             name: name.to_string(),
             rpc_addr: SocketAddr::new(address, app.rpc_port).to_string(),
-            api_addr: SocketAddr::new(address, app.api_port).to_string(),
+            api_addr: SocketAddr::new(api_address.unwrap_or(address), app.api_port).to_string(),
             rpc_addr1: link1.map(|ip| SocketAddr::new(ip, app.rpc_port).to_string()),
         };
         cfs.add_learner(nodeid, member).await?;

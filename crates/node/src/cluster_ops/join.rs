@@ -51,6 +51,7 @@ impl Node {
             name: self.config.name.to_string(),
             address: self.config.address.to_string(),
             api_port: self.config.api_port,
+            api_address: self.config.api_address.map(|ip| ip.to_string()),
             rpc_port: self.config.rpc_port,
             link1: self.config.link1.map(|ip| ip.to_string()),
             qdevice: self.config.qdevice,
