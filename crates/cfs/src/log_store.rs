@@ -446,7 +446,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let prev = self
                 .try_get_log_entries(log_id.index - 1..log_id.index)
                 .await?;
-            self.shared.cache().last = prev.last().map(|e| e.log_id).or(self.shared.cache().purged);
+            let prev = prev.last().map(|e| e.log_id);
+            // One guard only: a second `cache()` in the same statement would wait
+            // for the first, which lives to the statement's end (a self-deadlock).
+            let mut c = self.shared.cache();
+            c.last = prev.or(c.purged);
         }
         let (done, wait) = tokio::sync::oneshot::channel();
         self.send(WriteOp::Truncate {
@@ -476,3 +480,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Self::completed(wait).await
     }
 }
+
+#[cfg(test)]
+#[path = "log_store_tests.rs"]
+mod tests;
