@@ -29,6 +29,7 @@ mod readme_guests;
 mod recover;
 mod replication;
 mod restart;
+mod restart_conflicting_tail;
 mod restarted_leader_reads;
 mod snapshot_join;
 mod state_size;
