@@ -116,3 +116,48 @@ pub async fn wait_tick(
     .await;
     vm_ticks(c, i, vmid)
 }
+
+/// A 3-node cluster with `node_timeout_secs`, `datacenter` as datacenter.cfg, a shared
+/// storage and HA VM `vmid` (the appliance, its disk on the shared storage) ticking on n2.
+pub async fn ha_vm_on_n2(
+    name: &str,
+    subnet: u8,
+    node_timeout_secs: u32,
+    datacenter: &str,
+    vmid: u32,
+    boot: Duration,
+) -> (ProcCluster, Client) {
+    let appliance = appliance();
+    let c = crate::cluster(name, subnet, 3, brigade_node::config::RaftTuning::default()).await;
+    c.edit_cluster_conf(0, |conf| conf.node_timeout_secs = node_timeout_secs)
+        .await
+        .expect("node_timeout");
+    let n1 = c.client(0).expect("client");
+    n1.fs_put("datacenter.cfg", datacenter)
+        .await
+        .expect("datacenter.cfg");
+    add_shared_storage(&c, &n1).await;
+    let config = brigade_guest::vm_config::appliance_params(
+        appliance.to_str().expect("utf-8"),
+        128,
+        Some("shared:1"),
+    );
+    n1.guest_create(
+        "n2",
+        brigade_core::layout::GuestKind::Qemu,
+        vmid,
+        &config,
+        None,
+        false,
+    )
+    .await
+    .expect("create");
+    n1.ha_add(&brigade_node::ha::ops::ResourceRequest {
+        sid: Some(format!("vm:{vmid}")),
+        ..brigade_node::ha::ops::ResourceRequest::default()
+    })
+    .await
+    .expect("ha add");
+    wait_tick(&c, 1, vmid, 2, boot).await;
+    (c, n1)
+}

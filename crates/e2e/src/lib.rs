@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used)]
 
 pub mod apart;
+pub mod faults;
 pub mod guests;
 pub mod readme;
 pub mod timing;

@@ -5,16 +5,12 @@
 use std::time::Duration;
 
 use brigade_client::Client;
-use brigade_core::layout::GuestKind;
-use brigade_e2e::guests::{
-    add_shared_storage, appliance, guest_pid, qemu_processes, vm_ticks, wait_tick,
-};
+use brigade_e2e::guests::{guest_pid, ha_vm_on_n2, qemu_processes, vm_ticks, wait_tick};
 use brigade_e2e::timing::ClusterTiming;
 use brigade_e2e::witness::ProcessWatch;
-use brigade_e2e::{cluster, eventually, holds_for, settle, HealOnDrop};
+use brigade_e2e::{eventually, holds_for, settle, HealOnDrop};
 use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
-use brigade_node::ha::ops::ResourceRequest;
 
 const VMID: u32 = 100;
 /// Short HA timing for the tests: fence after 6 s without a committed renewal (lease
@@ -38,32 +34,7 @@ fn timing() -> ClusterTiming {
 
 /// A 3-node cluster with shared storage and HA VM 100 running on n2.
 async fn setup(name: &str, subnet: u8) -> (ProcCluster, Client) {
-    let appliance = appliance();
-    let c = cluster(name, subnet, 3, RaftTuning::default()).await;
-    c.edit_cluster_conf(0, |conf| conf.node_timeout_secs = NODE_TIMEOUT_SECS)
-        .await
-        .expect("node_timeout");
-    let n1 = c.client(0).expect("client");
-    n1.fs_put("datacenter.cfg", DATACENTER)
-        .await
-        .expect("datacenter.cfg");
-    add_shared_storage(&c, &n1).await;
-    let config = brigade_guest::vm_config::appliance_params(
-        appliance.to_str().expect("utf-8"),
-        128,
-        Some("shared:1"),
-    );
-    n1.guest_create("n2", GuestKind::Qemu, VMID, &config, None, false)
-        .await
-        .expect("create");
-    n1.ha_add(&ResourceRequest {
-        sid: Some("vm:100".into()),
-        ..ResourceRequest::default()
-    })
-    .await
-    .expect("ha add");
-    wait_tick(&c, 1, VMID, 2, BOOT).await;
-    (c, n1)
+    ha_vm_on_n2(name, subnet, NODE_TIMEOUT_SECS, DATACENTER, VMID, BOOT).await
 }
 
 /// Waits until VM 100 runs on a node other than `not` with its config there; returns that node.

@@ -7,13 +7,11 @@
 use std::time::Duration;
 
 use brigade_client::Client;
-use brigade_core::layout::GuestKind;
-use brigade_e2e::guests::{add_shared_storage, appliance, guest_pid, vm_ticks, wait_tick};
+use brigade_e2e::faults::{fault_consumed, set_fault};
+use brigade_e2e::guests::{guest_pid, ha_vm_on_n2, vm_ticks, wait_tick};
 use brigade_e2e::witness::{ProcessWatch, TickWitness};
-use brigade_e2e::{cluster, eventually, HealOnDrop};
+use brigade_e2e::{eventually, HealOnDrop};
 use brigade_localcluster::{firewall, ProcCluster};
-use brigade_node::config::RaftTuning;
-use brigade_node::faults::FAULTS_FILE;
 use brigade_node::ha::ops::ResourceRequest;
 
 const VMID: u32 = 100;
@@ -25,48 +23,9 @@ const STOP_WATCH: Duration = Duration::from_secs(6);
 /// How often it looks.
 const STOP_WATCH_INTERVAL: Duration = Duration::from_millis(50);
 
-fn set_fault(c: &ProcCluster, i: usize, line: &str) {
-    std::fs::write(
-        c.nodes[i].state_dir().join(FAULTS_FILE),
-        format!("{line}\n"),
-    )
-    .expect("write faults");
-}
-
-fn fault_consumed(c: &ProcCluster, i: usize) -> bool {
-    std::fs::read_to_string(c.nodes[i].state_dir().join(FAULTS_FILE))
-        .map(|s| s.trim().is_empty())
-        .unwrap_or(true)
-}
-
 /// A 3-node cluster with shared storage and HA VM 100 running on n2.
 async fn setup(name: &str, subnet: u8, datacenter: &str) -> (ProcCluster, Client) {
-    let appliance = appliance();
-    let c = cluster(name, subnet, 3, RaftTuning::default()).await;
-    c.edit_cluster_conf(0, |conf| conf.node_timeout_secs = NODE_TIMEOUT_SECS)
-        .await
-        .expect("node_timeout");
-    let n1 = c.client(0).expect("client");
-    n1.fs_put("datacenter.cfg", datacenter)
-        .await
-        .expect("datacenter.cfg");
-    add_shared_storage(&c, &n1).await;
-    let config = brigade_guest::vm_config::appliance_params(
-        appliance.to_str().expect("utf-8"),
-        128,
-        Some("shared:1"),
-    );
-    n1.guest_create("n2", GuestKind::Qemu, VMID, &config, None, false)
-        .await
-        .expect("create");
-    n1.ha_add(&ResourceRequest {
-        sid: Some("vm:100".into()),
-        ..ResourceRequest::default()
-    })
-    .await
-    .expect("ha add");
-    wait_tick(&c, 1, VMID, 2, BOOT).await;
-    (c, n1)
+    ha_vm_on_n2(name, subnet, NODE_TIMEOUT_SECS, datacenter, VMID, BOOT).await
 }
 
 /// The node (index) whose run dir has a live QEMU of VM 100 printing ticks, other than `not`.

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
+use brigade_e2e::faults::{fault_consumed, set_fault};
 use brigade_e2e::guests::{add_shared_storage, appliance, qemu_processes, vm_ticks, wait_tick};
 use brigade_e2e::timing::APPLIANCE_TICK;
 use brigade_e2e::witness::TickWitness;
 use brigade_e2e::{cluster, eventually, wait_task, HealOnDrop};
 use brigade_localcluster::{firewall, ProcCluster};
 use brigade_node::config::RaftTuning;
-use brigade_node::faults::FAULTS_FILE;
 
 const VMID: u32 = 100;
 const BOOT: Duration = Duration::from_secs(40);
@@ -24,20 +24,6 @@ const MIGRATION: Duration = Duration::from_secs(60);
 /// The witness needs a few ticks on each side of a switch-over to see two copies.
 const SETTLE: Duration = APPLIANCE_TICK.saturating_mul(4);
 const TAG: &str = "migration-safety";
-
-fn set_fault(c: &ProcCluster, i: usize, line: &str) {
-    std::fs::write(
-        c.nodes[i].state_dir().join(FAULTS_FILE),
-        format!("{line}\n"),
-    )
-    .expect("write faults");
-}
-
-fn fault_consumed(c: &ProcCluster, i: usize) -> bool {
-    std::fs::read_to_string(c.nodes[i].state_dir().join(FAULTS_FILE))
-        .map(|s| s.trim().is_empty())
-        .unwrap_or(true)
-}
 
 /// Starts a live migration of VM 100 to `target` and waits for its task to end.
 async fn migrate(via: &Client, target: &str) -> Result<(), String> {

@@ -138,7 +138,7 @@ async fn a_node_of_another_format_is_refused_with_the_release_to_install() {
 /// e.g. built with `git worktree add /tmp/prev HEAD~1 && cargo build -p brigade-cli`
 /// there. n3 runs it in a cluster of this build: it joins (same format) and replicates.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs BRIGADE_PREVIOUS_BIN, the binary of the previous release"]
+#[ignore = "needs BRIGADE_PREVIOUS_BIN, an older brigade binary (a second full build): scripts/test-previous-release builds one and runs this test"]
 async fn previous_release_binary_joins_and_replicates() {
     let previous = std::env::var("BRIGADE_PREVIOUS_BIN")
         .expect("set BRIGADE_PREVIOUS_BIN to the previous release's brigade binary");
