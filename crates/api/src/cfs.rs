@@ -7,7 +7,9 @@ pub const NOT_QUORATE_MSG: &str = "cluster not quorate: configuration is read-on
 
 /// Why a cfs operation failed. It crosses the wire as is (between nodes, and inside
 /// [`ErrorBody::cfs`](crate::ErrorBody::cfs)), tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CfsError {
     /// No file or directory at `path`.
@@ -164,7 +166,7 @@ impl CfsError {
 }
 
 /// What a successful operation did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Applied {
     /// The cluster version after the operation (the new version of every entry it touched).
     pub version: u64,
@@ -174,7 +176,7 @@ pub struct Applied {
 }
 
 /// A change to the tree, as seen by watchers (`fs watch`, one JSON line each).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Change {
     /// The cluster version of the change.
     pub version: u64,
@@ -185,7 +187,7 @@ pub struct Change {
 }
 
 /// What happened to a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A file was written.
@@ -214,7 +216,7 @@ pub enum ChangeKind {
 }
 
 /// One directory entry (`fs ls`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DirEntryInfo {
     /// The entry's name in its directory.
     pub name: String,
@@ -229,7 +231,7 @@ pub struct DirEntryInfo {
 }
 
 /// A member as Raft sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberInfo {
     /// Its Raft node id (cluster.conf's `nodeid`).
     pub id: u64,
@@ -246,7 +248,7 @@ pub struct MemberInfo {
 }
 
 /// The store's state on one node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CfsStatus {
     /// This node's Raft node id.
     pub node_id: u64,

@@ -9,7 +9,7 @@ use crate::cfs::CfsStatus;
 use crate::membership::{DropCounters, PeerStatus};
 
 /// `POST /cluster/create`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// The cluster's name (lowercase letters, digits, '-').
@@ -17,7 +17,7 @@ pub struct CreateRequest {
 }
 
 /// The answer to create.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreateResult {
     /// The cluster's name.
     pub cluster: String,
@@ -30,7 +30,7 @@ pub struct CreateResult {
 }
 
 /// The answer to `POST /cluster/join-token`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinTokenResult {
     /// The one-time token (`brigade-join.…`), pinning the CA fingerprint.
     pub token: String,
@@ -39,7 +39,7 @@ pub struct JoinTokenResult {
 }
 
 /// `POST /cluster/join`: make this node join a cluster.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// A member's API address: `IP` or `IP:PORT`.
@@ -49,7 +49,7 @@ pub struct JoinRequest {
 }
 
 /// The answer to join.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinResult {
     /// The cluster joined.
     pub cluster: String,
@@ -58,7 +58,7 @@ pub struct JoinResult {
 }
 
 /// What a joining node sends to a member (authenticated by the join token).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinApplication {
     /// The join token's id.
@@ -86,7 +86,7 @@ pub struct JoinApplication {
 }
 
 /// What the cluster grants a joining node.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinGrant {
     /// The cluster's name.
     pub cluster: String,
@@ -101,7 +101,7 @@ pub struct JoinGrant {
 }
 
 /// One row of `cluster nodes`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeRow {
     /// The node's name.
     pub name: String,
@@ -122,7 +122,7 @@ pub struct NodeRow {
 }
 
 /// `GET /cluster/status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClusterStatus {
     /// The node that answered.
     pub node: String,
@@ -135,6 +135,7 @@ pub struct ClusterStatus {
     /// Its store's state.
     pub cfs: Option<CfsStatus>,
     /// cluster.conf as its replica has it.
+    #[schema(value_type = Option<crate::schema::ClusterConfSchema>)]
     pub config: Option<ClusterConf>,
     /// Heartbeat view of every node: alive, links, RTT, clock offset.
     #[serde(default)]
@@ -145,6 +146,28 @@ pub struct ClusterStatus {
     /// Things an administrator should look at (clock alarms, dead links, ...).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The cluster's format version and each member's formats and release.
+    #[serde(default)]
+    pub format: Option<ClusterFormat>,
+}
+
+/// `DELETE /cluster/nodes/{name}?force=true`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DelnodeQuery {
+    /// Remove it even while guest configs are still under `nodes/NAME`.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `GET /version`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Version {
+    /// brigade's version (`0.1.0`).
+    pub version: String,
+    /// Always `brigade`.
+    pub release: String,
 }
 
 /// Leader-only operations, forwarded over the internal RPC.
@@ -170,4 +193,60 @@ pub enum AdminResult {
     Joined(JoinGrant),
     /// The node or qdevice was removed.
     Removed,
+}
+
+/// What a node says of its formats, both ways, on the internal `POST /node/format`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FormatAnnouncement {
+    /// The node speaking.
+    pub node: String,
+    /// Its brigade release (`0.1.0`).
+    pub release: String,
+    /// The oldest format version it speaks.
+    pub min_format: u32,
+    /// The newest format version it speaks.
+    pub max_format: u32,
+    /// The cluster's active format version as its replica has it.
+    pub active_format: u32,
+}
+
+/// One member's formats, as the answering node last heard them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MemberFormat {
+    /// The member's name.
+    pub name: String,
+    /// `announced`; `unannounced` (a build older than format announcements, taken to
+    /// speak format 1 only); `unknown` (not heard from since this node started).
+    pub state: String,
+    /// Its release, when announced.
+    pub release: Option<String>,
+    /// The oldest format it speaks, when known.
+    pub min_format: Option<u32>,
+    /// The newest format it speaks, when known.
+    pub max_format: Option<u32>,
+    /// Seconds since it was last heard.
+    pub age_secs: Option<u64>,
+    /// Whether it is the answering node.
+    pub local: bool,
+}
+
+/// The cluster's format: the active version and what each member speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClusterFormat {
+    /// The format version every member speaks now (the replicated tree's `priv/cluster-format`; 1 when absent).
+    pub active: u32,
+    /// The highest format every member speaks, when every member is known:
+    /// `brigade cluster format upgrade` raises the active one to it.
+    pub highest_common: Option<u32>,
+    /// Each member of cluster.conf.
+    pub members: Vec<MemberFormat>,
+}
+
+/// `POST /cluster/format/upgrade`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FormatUpgradeResult {
+    /// The active format before.
+    pub previous: u32,
+    /// The active format now.
+    pub active: u32,
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::cfs::CfsError;
 
 /// What kind of error an answer reports; its HTTP status follows from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The node has no quorum (503).
@@ -24,6 +24,10 @@ pub enum ErrorKind {
     Insufficient,
     /// No or a wrong API token (401).
     Unauthorized,
+    /// Authenticated, but the caller lacks the privilege (403).
+    Forbidden,
+    /// The password was right; the user's second factor is needed (401).
+    TfaRequired,
     /// A body over the limit (413).
     TooLarge,
     /// No such guest, node, path or API path (404).
@@ -54,6 +58,8 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Insufficient => "insufficient",
             ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::TfaRequired => "tfa_required",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::NotFound => "not_found",
             ErrorKind::NotInCluster => "not_in_cluster",
@@ -73,7 +79,7 @@ impl fmt::Display for ErrorKind {
 }
 
 /// The JSON body of every error answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, for people (with its causes).
     pub error: String,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A file as the API returns it: `content` when the data is UTF-8.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FsFile {
     /// Its path in the tree.
     pub path: String,
@@ -23,7 +23,7 @@ pub struct FsFile {
 }
 
 /// `POST /fs/write`: `content` (text) or `data` (base64), not both.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteRequest {
     /// The file to write (parents are made).
@@ -43,7 +43,7 @@ pub struct WriteRequest {
 }
 
 /// `POST /fs/mkdir`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MkdirRequest {
     /// The directory to make.
@@ -54,7 +54,7 @@ pub struct MkdirRequest {
 }
 
 /// `POST /fs/delete`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
     /// The file or directory to delete.
@@ -68,7 +68,7 @@ pub struct DeleteRequest {
 }
 
 /// `POST /fs/rename`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameRequest {
     /// What to move.
@@ -78,7 +78,7 @@ pub struct RenameRequest {
 }
 
 /// `POST /fs/lock` and `/fs/unlock`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockRequest {
     /// The path to lock.
@@ -88,4 +88,39 @@ pub struct LockRequest {
     /// The lease in milliseconds (locks only).
     #[serde(default)]
     pub lease_ms: Option<u64>,
+}
+
+/// `GET /fs/read`, `/fs/list` and `/fs/watch`: the path asked for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PathQuery {
+    /// The path in the tree (empty: the root).
+    #[serde(default)]
+    pub path: String,
+    /// Read through the leader (a linearizable read) instead of the local replica.
+    #[serde(default)]
+    pub consistent: bool,
+}
+
+/// `POST /local/mount`: mount (or unmount) the tree on the answering node's machine.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MountRequest {
+    /// The mount point.
+    #[schema(value_type = String)]
+    pub path: std::path::PathBuf,
+    /// Unmount instead.
+    #[serde(default)]
+    pub unmount: bool,
+}
+
+/// The answer to a mount or unmount.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Mounted {
+    /// The mount point.
+    #[schema(value_type = String)]
+    pub path: std::path::PathBuf,
+    /// Whether the tree is mounted there now.
+    pub mounted: bool,
 }

@@ -162,10 +162,15 @@ pub enum GuestRequest {
     },
     /// Free space of every storage on this node.
     StorageStatus,
+    /// A backup operation: vzdump, list, restore, verify, prune.
+    Backup {
+        /// What to do.
+        backup: crate::backup::BackupOp,
+    },
 }
 
 /// Whether a guest runs, as its node sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GuestState {
     /// Its process runs on its node.
@@ -215,12 +220,13 @@ impl PartialEq<&str> for GuestState {
 }
 
 /// One guest as `vm list` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct GuestRow {
     /// Its VMID.
     pub vmid: u32,
     /// VM (`qemu`) or container (`lxc`).
     #[serde(rename = "type")]
+    #[schema(value_type = crate::schema::GuestKindSchema)]
     pub kind: GuestKind,
     /// The node whose directory holds its config.
     pub node: String,
@@ -235,12 +241,13 @@ pub struct GuestRow {
 }
 
 /// A guest's live status (`vm status`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GuestStatus {
     /// Its VMID.
     pub vmid: u32,
     /// VM (`qemu`) or container (`lxc`).
     #[serde(rename = "type")]
+    #[schema(value_type = crate::schema::GuestKindSchema)]
     pub kind: GuestKind,
     /// The node it is on.
     pub node: String,
@@ -264,10 +271,13 @@ pub struct GuestStatus {
     pub accel_reason: Option<String>,
     /// Seconds since it was started on this node.
     pub uptime_secs: Option<u64>,
+    /// The task that answered with this status (start, stop, shutdown, reboot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upid: Option<String>,
 }
 
 /// A guest's config (`vm config`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GuestConfigView {
     /// Its VMID.
     pub vmid: u32,
@@ -277,21 +287,146 @@ pub struct GuestConfigView {
     pub digest: u64,
     /// The config file as written.
     pub text: String,
-    /// Its keys and values in order.
+    /// Its keys and values in order, each a `[key, value]` pair.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub config: Vec<(String, String)>,
 }
 
 /// Where a guest lives (`GET /cluster/guests/{vmid}`). Its fields are in the order
 /// of the JSON object (sorted keys).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GuestLocation {
     /// The node whose directory holds its config.
     pub node: String,
     /// VM (`qemu`) or container (`lxc`).
     #[serde(rename = "type")]
+    #[schema(value_type = crate::schema::GuestKindSchema)]
     pub kind: GuestKind,
     /// Its VMID.
     pub vmid: u32,
+}
+
+/// `POST /nodes/{node}/{qemu,lxc}`: create a guest on that node.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGuestRequest {
+    /// Its VMID, unique in the cluster.
+    #[schema(value_type = crate::schema::VmIdSchema)]
+    pub vmid: VmId,
+    /// Its config keys; a disk given as `STORAGE:SIZE` (e.g. `shared:1`) allocates a
+    /// new volume, as `qm create`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Containers: the directory to copy the root file system from.
+    #[serde(default)]
+    pub ostemplate: Option<String>,
+    /// Start it once created.
+    #[serde(default)]
+    pub start: bool,
+}
+
+/// The answer to a create: the config written.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GuestCreated {
+    /// Its VMID.
+    pub vmid: u32,
+    /// The node it was created on.
+    pub node: String,
+    /// Its config file as written.
+    pub config: String,
+}
+
+/// The answer to a destroy.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GuestDestroyed {
+    /// Its VMID.
+    pub vmid: u32,
+    /// Always true: it and its volumes are gone.
+    pub destroyed: bool,
+}
+
+/// The longest a shutdown may wait for its guest, in seconds: less than a forwarded guest
+/// request may take (120 s), so that the answer always arrives.
+pub const MAX_SHUTDOWN_TIMEOUT_SECS: u64 = 100;
+
+/// `POST .../status/{start,stop,shutdown,reboot}`: the options of `shutdown` (the body
+/// is optional; empty means the defaults; the other actions take none).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerRequest {
+    /// How long to wait for the guest to shut down, in seconds (at most
+    /// [`MAX_SHUTDOWN_TIMEOUT_SECS`]; default 60 for a VM, 30 for a container).
+    #[serde(default)]
+    #[schema(maximum = 100)]
+    pub timeout: Option<u64>,
+    /// Stop it if it does not shut down in time.
+    #[serde(default, rename = "forceStop")]
+    pub force_stop: bool,
+}
+
+impl PowerRequest {
+    /// Why the options cannot be honoured, if they cannot (a timeout over the limit).
+    pub fn check(&self) -> Result<(), TimeoutOverLimit> {
+        match self.timeout {
+            Some(t) if t > MAX_SHUTDOWN_TIMEOUT_SECS => Err(TimeoutOverLimit { timeout: t }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A shutdown timeout over [`MAX_SHUTDOWN_TIMEOUT_SECS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("timeout: {timeout} s is over the limit of {MAX_SHUTDOWN_TIMEOUT_SECS} s (use stop to end a guest that ignores shutdown)")]
+pub struct TimeoutOverLimit {
+    /// The timeout asked for, in seconds.
+    pub timeout: u64,
+}
+
+/// `PUT .../config`: change a guest's config.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetConfigRequest {
+    /// Keys to set.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Keys to remove.
+    #[serde(default)]
+    pub delete: Vec<String>,
+    /// The config version read before (compare-and-swap).
+    #[serde(default)]
+    pub digest: Option<u64>,
+}
+
+/// `POST .../migrate`: move a guest to another node (a task).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateRequest {
+    /// The node to move it to.
+    pub target: String,
+    /// Live, with its memory (a running VM on shared storage).
+    #[serde(default)]
+    pub online: bool,
+}
+
+/// `GET .../console-log?tail=N`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConsoleLogQuery {
+    /// How many bytes of the end to return (default: all the node kept).
+    #[serde(default)]
+    pub tail: Option<u64>,
+}
+
+/// What a guest printed on its console since it started on its node.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConsoleLog {
+    /// Its VMID.
+    pub vmid: u32,
+    /// The node it runs on.
+    pub node: String,
+    /// The console output (lossy UTF-8).
+    pub output: String,
 }
 
 #[cfg(test)]
@@ -309,6 +444,22 @@ mod tests {
             serde_json::to_string(&l).expect("encode"),
             r#"{"node":"n1","type":"qemu","vmid":100}"#
         );
+    }
+
+    #[test]
+    fn a_shutdown_timeout_over_the_limit_is_refused_with_the_limit() {
+        let within = PowerRequest {
+            timeout: Some(MAX_SHUTDOWN_TIMEOUT_SECS),
+            force_stop: false,
+        };
+        assert!(within.check().is_ok());
+        assert!(PowerRequest::default().check().is_ok());
+        let over = PowerRequest {
+            timeout: Some(u64::MAX),
+            force_stop: true,
+        };
+        let e = over.check().expect_err("over the limit").to_string();
+        assert!(e.contains("over the limit of 100 s"), "{e}");
     }
 
     #[test]

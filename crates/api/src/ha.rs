@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `POST /cluster/ha/resources` and `PUT /cluster/ha/resources/{sid}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRequest {
     /// The service id (`vm:100`, `ct:101`); from the path on PUT.
@@ -31,7 +31,7 @@ pub struct ResourceRequest {
 }
 
 /// `POST /cluster/ha/groups`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupRequest {
     /// The group's name.
@@ -47,7 +47,7 @@ pub struct GroupRequest {
 }
 
 /// One service of `ha status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HaServiceRow {
     /// The service id.
     pub sid: String,
@@ -74,7 +74,7 @@ pub struct HaServiceRow {
 }
 
 /// One node's LRM in `ha status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HaNodeRow {
     /// The node's name.
     pub name: String,
@@ -90,7 +90,7 @@ pub struct HaNodeRow {
 }
 
 /// `GET /cluster/ha/status`, in the shape of `ha-manager status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HaStatus {
     /// The node that answered: this is its view.
     #[serde(default)]
@@ -110,4 +110,45 @@ pub struct HaStatus {
     pub fence_timeout_ms: u64,
     /// The lease derived from it.
     pub lease_ms: u64,
+}
+
+/// `POST /cluster/ha/resources/{sid}/migrate`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HaMigrateRequest {
+    /// The node to move the service to.
+    pub node: String,
+}
+
+/// The answer to an HA migration: requested (HA carries it out).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HaMigrateRequested {
+    /// The service id.
+    pub requested: String,
+    /// The node it is to move to.
+    pub node: String,
+}
+
+/// `POST /nodes/{node}/maintenance`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceRequest {
+    /// Enable (its HA guests move away) or disable (they come back).
+    pub enable: bool,
+}
+
+/// The answer to a maintenance change.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MaintenanceSet {
+    /// The node.
+    pub node: String,
+    /// Whether it is in maintenance now.
+    pub maintenance: bool,
+}
+
+/// The answer to a removal (an HA resource, group or rule, a storage).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Removed {
+    /// What was removed.
+    pub removed: String,
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `POST /cluster/ha/rules` and `PUT /cluster/ha/rules/{rule}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleRequest {
     /// The rule id (add only; the path names it for a change).
@@ -34,7 +34,7 @@ pub struct RuleRequest {
 }
 
 /// One rule of `GET /cluster/ha/rules`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RuleRow {
     /// The rule id.
     pub rule: String,

@@ -8,14 +8,18 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
+pub mod backup;
 pub mod cfs;
 pub mod cluster;
 pub mod error;
 pub mod fs;
+pub mod fs_history;
 pub mod guests;
 pub mod ha;
 pub mod ha_rules;
 pub mod membership;
+pub mod schema;
 pub mod storage;
 pub mod tasks;
 pub mod token;

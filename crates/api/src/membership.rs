@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Counters of received and dropped heartbeat packets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DropCounters {
     /// Authentic packets accepted.
     pub received: u64,
@@ -18,7 +18,7 @@ pub struct DropCounters {
 }
 
 /// One link of one peer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkStatus {
     /// The link number (0 or 1).
     pub link: u8,
@@ -33,7 +33,7 @@ pub struct LinkStatus {
 }
 
 /// One peer as the heartbeats show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeerStatus {
     /// Its node id.
     pub id: u64,

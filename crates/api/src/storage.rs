@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One storage of storage.cfg (`GET /storage`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StorageEntry {
     /// Its id (`local`, `shared`).
     pub id: String,
@@ -22,7 +22,7 @@ pub struct StorageEntry {
 }
 
 /// One storage on one node (`storage status`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StorageStatusRow {
     /// The storage's id.
     pub storage: String,
@@ -50,7 +50,7 @@ pub struct StorageStatusRow {
 }
 
 /// `POST /storage`: add a `dir` storage.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StorageAddRequest {
     /// The new storage's id.

@@ -5,10 +5,12 @@
 
 pub mod b64;
 pub mod command;
+pub mod compaction;
 pub mod election_guard;
 pub mod error;
 pub mod integrity;
 pub mod latency;
+pub mod log_sizes;
 pub mod log_store;
 pub mod network;
 pub mod pre_vote;
@@ -17,6 +19,8 @@ pub mod recover;
 pub mod rpc;
 pub mod service;
 pub mod snapshot_diff;
+pub mod snapshot_trigger;
+pub mod state_flush;
 pub mod state_machine;
 pub mod state_store;
 pub mod storage_fault;

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader};
-use redb::{Database, Durability, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 
+use crate::log_sizes::LogSizes;
 use crate::storage_fault::StorageFault;
 use crate::types::{storage_err, Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -37,6 +38,8 @@ struct Shared {
     cache: Mutex<Cache>,
     /// Where a failed write is reported.
     fault: Arc<StorageFault>,
+    /// Woken when an append leaves the log holding more than the bound.
+    bound_watch: Mutex<Option<(u64, Arc<tokio::sync::Notify>)>>,
 }
 
 #[derive(Default)]
@@ -50,6 +53,8 @@ struct Cache {
     last: Option<LogId>,
     /// Every index at or below this is durable in redb.
     durable_upto: u64,
+    /// The encoded size of every entry held (for snapshots by bytes).
+    sizes: LogSizes,
 }
 
 /// The outcome of one batch of log writes, shared by every waiter of the batch.
@@ -96,7 +101,7 @@ impl LogStore {
 
     /// Like [`LogStore::open`], reporting write failures to `fault`.
     pub fn open_reporting(path: &Path, fault: Arc<StorageFault>) -> Result<Self, redb::Error> {
-        let db = crate::integrity::open_verified(path)?;
+        let db = crate::compaction::open_compacted(path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOGS)?;
         txn.open_table(META)?;
@@ -120,6 +125,12 @@ impl LogStore {
                 cache.purged = serde_json::from_slice(&b).map_err(decode)?;
             }
             let logs = r.open_table(LOGS)?;
+            for item in logs.iter()? {
+                let (index, bytes) = item?;
+                cache
+                    .sizes
+                    .insert(index.value(), bytes.value().len() as u64);
+            }
             let last = logs.last()?;
             cache.last = match last {
                 Some((_, v)) => Some(
@@ -135,12 +146,13 @@ impl LogStore {
             db: Arc::new(db),
             cache: Mutex::new(cache),
             fault,
+            bound_watch: Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel();
         let writer_shared = shared.clone();
         std::thread::Builder::new()
             .name("raft-log-writer".into())
-            .spawn(move || writer_loop(writer_shared, rx))
+            .spawn(move || writer::writer_loop(writer_shared, rx))
             .map_err(|e| redb::Error::Corrupted(format!("cannot start the log writer: {e}")))?;
         Ok(LogStore { shared, writer: tx })
     }
@@ -149,6 +161,25 @@ impl LogStore {
     pub fn last_log_id(&self) -> Option<LogId> {
         let c = self.shared.cache();
         c.last.or(c.purged)
+    }
+
+    /// Bytes of the entries after `index` (all for `None`): what a snapshot at `index` leaves.
+    pub fn bytes_after(&self, index: Option<u64>) -> u64 {
+        self.shared.cache().sizes.bytes_after(index)
+    }
+
+    /// Wakes `notify` whenever an append leaves the log holding more than `bytes`.
+    pub fn notify_past(&self, bytes: u64, notify: Arc<tokio::sync::Notify>) {
+        *self
+            .shared
+            .bound_watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((bytes, notify));
+    }
+
+    /// See [`LogSizes::purge_point`].
+    pub fn purge_point(&self, snapshot: u64, keep_bytes: u64) -> Option<u64> {
+        self.shared.cache().sizes.purge_point(snapshot, keep_bytes)
     }
 
     async fn completed(
@@ -191,114 +222,6 @@ impl LogStore {
             done: Some(done_tx),
         })?;
         Self::completed(done_rx).await
-    }
-}
-
-/// Applies queued operations in order, one redb transaction (one fsync) per batch.
-fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
-    // Non-durable metadata (the commit-index hint) waits for the next durable batch.
-    let mut deferred: Vec<WriteOp> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut batch = std::mem::take(&mut deferred);
-        batch.push(first);
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
-        let only_hints = batch.iter().all(|op| {
-            matches!(
-                op,
-                WriteOp::Meta {
-                    durable: false,
-                    done: None,
-                    ..
-                }
-            )
-        });
-        if only_hints {
-            // Keep only the newest value per key.
-            let mut seen = std::collections::HashSet::new();
-            batch.reverse();
-            batch.retain(|op| match op {
-                WriteOp::Meta { key, .. } => seen.insert(*key),
-                _ => true,
-            });
-            batch.reverse();
-            deferred = batch;
-            continue;
-        }
-        let durable = batch.iter().any(|op| match op {
-            WriteOp::Meta { durable, .. } => *durable,
-            _ => true,
-        });
-        let result: WriteResult = (|| -> Result<(), redb::Error> {
-            let mut txn = shared.db.begin_write()?;
-            txn.set_durability(if durable {
-                Durability::Immediate
-            } else {
-                Durability::None
-            });
-            // Two-phase: a damaged newest commit is then an error when the file is
-            // opened, never a silent roll back to the one before (which could forget a
-            // vote or entries this node acknowledged). It costs one more fsync.
-            txn.set_two_phase_commit(durable);
-            {
-                let mut logs = txn.open_table(LOGS)?;
-                let mut meta = txn.open_table(META)?;
-                for op in &batch {
-                    match op {
-                        WriteOp::Append { entries, .. } => {
-                            for (index, bytes) in entries {
-                                logs.insert(*index, bytes.as_slice())?;
-                            }
-                        }
-                        WriteOp::Truncate { from, .. } => {
-                            logs.retain_in(*from.., |_, _| false)?;
-                        }
-                        WriteOp::Purge { upto, record, .. } => {
-                            meta.insert(KEY_PURGED, record.as_slice())?;
-                            logs.retain_in(..=*upto, |_, _| false)?;
-                        }
-                        WriteOp::Meta { key, value, .. } => {
-                            meta.insert(*key, value.as_slice())?;
-                        }
-                    }
-                }
-            }
-            txn.commit()?;
-            Ok(())
-        })()
-        .map_err(Arc::new);
-        let mut durable_upto = None;
-        for op in batch {
-            match op {
-                WriteOp::Append {
-                    callback,
-                    last_index,
-                    ..
-                } => {
-                    durable_upto = Some(last_index);
-                    callback.log_io_completed(result.clone().map_err(std::io::Error::other));
-                }
-                WriteOp::Meta {
-                    done: Some(done), ..
-                }
-                | WriteOp::Truncate { done, .. }
-                | WriteOp::Purge { done, .. } => {
-                    let _ = done.send(result.clone());
-                }
-                WriteOp::Meta { done: None, .. } => {}
-            }
-        }
-        if let (Ok(()), Some(upto)) = (&result, durable_upto) {
-            let mut c = shared.cache();
-            c.durable_upto = c.durable_upto.max(upto);
-            let keep_from = c.durable_upto.saturating_sub(CACHE_KEEP_ENTRIES);
-            c.entries = c.entries.split_off(&keep_from);
-        }
-        if let Err(e) = result {
-            tracing::error!("raft log write failed: {e}");
-            shared.fault.report(format!("raft log write failed: {e}"));
-        }
     }
 }
 
@@ -408,12 +331,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             for e in entries {
                 let bytes =
                     serde_json::to_vec(&e).map_err(|err| logs_err(ErrorVerb::Write, err))?;
+                c.sizes.insert(e.log_id.index, bytes.len() as u64);
                 encoded.push((e.log_id.index, bytes));
                 last = Some(e.log_id);
                 c.entries.insert(e.log_id.index, e);
             }
             if last.is_some() {
                 c.last = last;
+            }
+            let watch = self
+                .shared
+                .bound_watch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some((bound, notify)) = watch.as_ref() {
+                if *bound > 0 && c.sizes.total() > *bound {
+                    notify.notify_one();
+                }
             }
         }
         let last_index = last.map(|l| l.index).unwrap_or(0);
@@ -428,6 +362,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         {
             let mut c = self.shared.cache();
             c.entries.split_off(&log_id.index);
+            c.sizes.truncate_from(log_id.index);
             let prev = log_id.index.checked_sub(1);
             c.last = match prev {
                 Some(p) => c.entries.get(&p).map(|e| e.log_id).or_else(|| {
@@ -466,6 +401,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut c = self.shared.cache();
             c.purged = Some(log_id);
             c.entries = c.entries.split_off(&(log_id.index + 1));
+            c.sizes.purge_upto(log_id.index);
             if c.last.is_none_or(|l| l.index < log_id.index) {
                 c.last = Some(log_id);
             }
@@ -480,6 +416,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Self::completed(wait).await
     }
 }
+
+#[path = "log_writer.rs"]
+mod writer;
 
 #[cfg(test)]
 #[path = "log_store_tests.rs"]

@@ -1,6 +1,6 @@
 //! The Raft state machine: the tree in memory for fast reads, mirrored to redb, with snapshots.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::command::{Change, ChangeKind, Command, ProposalResult};
+use crate::state_flush::{Dirty, FlushState};
 use crate::state_store;
 use crate::storage_fault::StorageFault;
 use crate::tree::Tree;
@@ -48,25 +49,14 @@ pub struct SmState {
 pub struct Shared {
     state: RwLock<SmState>,
     pub changes: broadcast::Sender<Change>,
-    /// Paths changed in memory since the last flush to redb (files, locks).
-    dirty: Mutex<(BTreeSet<String>, BTreeSet<String>)>,
+    /// What changed in memory since the last flush to redb (files, locks, history).
+    dirty: Mutex<Dirty>,
     /// Serializes flushes so an older flush never overwrites a newer one.
     flush_lock: Mutex<FlushState>,
     /// When this replica last saw each lock taken or renewed (monotonic clock).
     lock_seen: Mutex<BTreeMap<String, Instant>>,
     /// The first failed write of this node's stores, until they are reopened.
     fault: Arc<StorageFault>,
-}
-
-/// What the flusher remembers between flushes.
-#[derive(Debug, Default)]
-struct FlushState {
-    /// Non-durable commits since the last durable one.
-    since_durable: u32,
-    /// Bytes of records those commits wrote.
-    bytes_since_durable: u64,
-    /// The applied log id the last commit recorded (nothing new: no commit).
-    persisted_applied: Option<LogId>,
 }
 
 impl Shared {
@@ -78,6 +68,9 @@ impl Shared {
     }
     fn seen(&self) -> MutexGuard<'_, BTreeMap<String, Instant>> {
         self.lock_seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub(crate) fn dirty(&self) -> MutexGuard<'_, Dirty> {
+        self.dirty.lock().unwrap_or_else(|p| p.into_inner())
     }
     fn flush_state(&self) -> MutexGuard<'_, FlushState> {
         self.flush_lock.lock().unwrap_or_else(|p| p.into_inner())
@@ -163,7 +156,7 @@ impl StateMachine {
 
     /// Like [`StateMachine::open`], reporting write failures to `fault`.
     pub fn open_reporting(path: &Path, fault: Arc<StorageFault>) -> Result<Self, redb::Error> {
-        let db = crate::integrity::open_verified(path)?;
+        let db = crate::compaction::open_compacted(path)?;
         state_store::create_tables(&db)?;
         let state = state_store::load(&db)?;
         let (changes, _) = broadcast::channel(WATCH_BUFFER);
@@ -177,7 +170,7 @@ impl StateMachine {
                 }),
                 state: RwLock::new(state),
                 changes,
-                dirty: Mutex::new((BTreeSet::new(), BTreeSet::new())),
+                dirty: Mutex::new(Dirty::default()),
                 lock_seen: Mutex::new(BTreeMap::new()),
                 fault,
             }),
@@ -188,7 +181,7 @@ impl StateMachine {
     /// keeping the in-memory state, which is never behind the file: it is
     /// written whole, with a snapshot of it, so the file matches memory again.
     pub fn reopen(path: &Path, shared: Arc<Shared>) -> Result<Self, redb::Error> {
-        let db = Database::create(path)?;
+        let mut db = Database::create(path)?;
         state_store::create_tables(&db)?;
         {
             let mut fs = shared.flush_state();
@@ -196,11 +189,13 @@ impl StateMachine {
             let (_, _, file) =
                 snapshot_of(&st).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
             state_store::write_full(&db, &st, &file)?;
-            *shared.dirty.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
+            *shared.dirty() = Default::default();
             fs.persisted_applied = st.last_applied;
             fs.since_durable = 0;
             fs.bytes_since_durable = 0;
         }
+        // The whole state was just rewritten: give back what the old copy held.
+        crate::compaction::compact(path, &mut db);
         Ok(StateMachine {
             db: Arc::new(db),
             shared,
@@ -245,92 +240,12 @@ impl StateMachine {
         self.flush_locked(&mut fs, Some(durability)).map(|_| ())
     }
 
-    /// The background flusher's durability for a commit of `bytes` of records.
-    fn tick_durability(fs: &FlushState, bytes: u64, tree_bytes: u64) -> Durability {
-        let garbage_bound = tree_bytes.max(STATE_GARBAGE_MIN_BYTES);
-        if fs.since_durable + 1 >= STATE_DURABLE_EVERY
-            || fs.bytes_since_durable + bytes > garbage_bound
-        {
-            Durability::Immediate
-        } else {
-            Durability::None
-        }
+    pub(crate) fn shared_ref(&self) -> &Shared {
+        &self.shared
     }
 
-    /// `durability` None: the flusher's policy, and nothing when nothing changed.
-    fn flush_locked(
-        &self,
-        fs: &mut FlushState,
-        durability: Option<Durability>,
-    ) -> Result<bool, redb::Error> {
-        let encode = |e: serde_json::Error| redb::Error::Corrupted(e.to_string());
-        let (touched_files, touched_locks, files, locks, meta, applied, bytes, durability) = {
-            let st = self.shared.read();
-            let (touched_files, touched_locks) =
-                std::mem::take(&mut *self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner()));
-            if durability.is_none()
-                && touched_files.is_empty()
-                && touched_locks.is_empty()
-                && st.last_applied == fs.persisted_applied
-            {
-                return Ok(false);
-            }
-            let mut files = Vec::with_capacity(touched_files.len());
-            for k in &touched_files {
-                let v = match k.parse().ok().and_then(|p| st.tree.get(&p)) {
-                    Some(e) => Some(serde_json::to_vec(e).map_err(encode)?),
-                    None => None,
-                };
-                files.push((k.clone(), v));
-            }
-            let mut locks = Vec::with_capacity(touched_locks.len());
-            for k in &touched_locks {
-                let v = match k.parse().ok().and_then(|p| st.tree.lock(&p)) {
-                    Some(l) => Some(serde_json::to_vec(l).map_err(encode)?),
-                    None => None,
-                };
-                locks.push((k.clone(), v));
-            }
-            let meta = state_store::meta_records(&st)?;
-            let applied = st.last_applied;
-            let bytes: u64 = files
-                .iter()
-                .chain(&locks)
-                .map(|(k, v)| (k.len() + v.as_ref().map_or(0, Vec::len)) as u64)
-                .sum();
-            let durability =
-                durability.unwrap_or_else(|| Self::tick_durability(fs, bytes, st.tree.bytes()));
-            (
-                touched_files,
-                touched_locks,
-                files,
-                locks,
-                meta,
-                applied,
-                bytes,
-                durability,
-            )
-        };
-        match state_store::persist(&self.db, &files, &locks, &meta, durability) {
-            Ok(()) => {
-                fs.persisted_applied = applied;
-                if let Durability::None = durability {
-                    fs.since_durable += 1;
-                    fs.bytes_since_durable += bytes;
-                } else {
-                    fs.since_durable = 0;
-                    fs.bytes_since_durable = 0;
-                }
-                Ok(true)
-            }
-            Err(e) => {
-                // Not written: those paths are still to be persisted by a later flush.
-                let mut dirty = self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner());
-                dirty.0.extend(touched_files);
-                dirty.1.extend(touched_locks);
-                Err(e)
-            }
-        }
+    pub(crate) fn db_ref(&self) -> &Database {
+        &self.db
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -406,9 +321,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             }
             let (touched_files, touched_locks) = st.tree.take_touched();
-            let mut dirty = self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner());
+            let touched_history = st.tree.take_touched_history();
+            let mut dirty = self.shared.dirty();
             dirty.0.extend(touched_files);
             dirty.1.extend(touched_locks);
+            dirty.2.extend(touched_history);
         }
         self.shared.publish(changes);
         Ok(results)
@@ -440,11 +357,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let new_state = SmState {
             tree: {
                 let t = &received.tree;
-                Tree::from_parts(
+                let mut tree = Tree::from_parts(
                     t.entries().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     t.locks().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     t.version(),
-                )
+                );
+                // The previous versions come with the snapshot: every replica keeps the same.
+                tree.set_history(t.history().clone());
+                tree
             },
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
@@ -462,7 +382,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let mut st = shared.write();
             let changes = crate::snapshot_diff::changes(&st.tree, &new_state.tree);
             *st = new_state;
-            *shared.dirty.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
+            *shared.dirty() = Default::default();
             *shared.seen() = lock_paths.into_iter().map(|p| (p, now)).collect();
             fs.persisted_applied = st.last_applied;
             fs.since_durable = 0;

@@ -1,11 +1,12 @@
-//! The state machine's redb file: the tree's entries and locks, the applied
-//! log id, the membership, the cluster version and the last snapshot.
+//! The state machine's redb file: the tree's entries, locks and previous versions,
+//! the applied log id, the membership, the cluster version and the last snapshot.
 
 use std::collections::BTreeMap;
 
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 
 use crate::state_machine::SmState;
+use crate::tree::history::{History, HistoryRecord};
 use crate::tree::{Entry as TreeEntry, LockState, Tree};
 use crate::types::StoredMembership;
 
@@ -13,6 +14,8 @@ const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("locks");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot");
+/// Previous versions of files, keyed by [`history_key`].
+const HISTORY: TableDefinition<&str, &[u8]> = TableDefinition::new("history");
 const KEY_APPLIED: &str = "last_applied";
 const KEY_MEMBERSHIP: &str = "membership";
 const KEY_VERSION: &str = "version";
@@ -22,6 +25,11 @@ const KEY_SNAP_DATA: &str = "data";
 /// Changed records of one flush: key and new value (None = removed).
 pub type Records = Vec<(String, Option<Vec<u8>>)>;
 
+/// The record key of the previous version of `path` written at `version`.
+pub fn history_key(path: &str, version: u64) -> String {
+    format!("{path}\0{version:020}")
+}
+
 fn encode(e: serde_json::Error) -> redb::Error {
     redb::Error::Corrupted(e.to_string())
 }
@@ -29,7 +37,7 @@ fn encode(e: serde_json::Error) -> redb::Error {
 /// Creates the tables of a new file.
 pub fn create_tables(db: &Database) -> Result<(), redb::Error> {
     let txn = db.begin_write()?;
-    for t in [FILES, LOCKS, META, SNAPSHOT] {
+    for t in [FILES, LOCKS, META, SNAPSHOT, HISTORY] {
         txn.open_table(t)?;
     }
     txn.commit()?;
@@ -57,6 +65,11 @@ pub fn load(db: &Database) -> Result<SmState, redb::Error> {
             serde_json::from_slice::<LockState>(v.value()).map_err(decode)?,
         );
     }
+    let mut history = Vec::new();
+    for item in r.open_table(HISTORY)?.iter()? {
+        let (_, v) = item?;
+        history.push(serde_json::from_slice::<HistoryRecord>(v.value()).map_err(decode)?);
+    }
     let meta = r.open_table(META)?;
     let get = |key: &str| -> Result<Option<Vec<u8>>, redb::Error> {
         Ok(meta.get(key)?.map(|v| v.value().to_vec()))
@@ -73,8 +86,10 @@ pub fn load(db: &Database) -> Result<SmState, redb::Error> {
         Some(b) => serde_json::from_slice(&b).map_err(decode)?,
         None => 0,
     };
+    let mut tree = Tree::from_parts(entries, locks, version);
+    tree.set_history(History::from(history));
     Ok(SmState {
-        tree: Tree::from_parts(entries, locks, version),
+        tree,
         last_applied,
         membership,
     })
@@ -103,6 +118,7 @@ pub fn persist(
     db: &Database,
     files: &Records,
     locks: &Records,
+    history: &Records,
     meta: &[(&'static str, Vec<u8>)],
     durability: Durability,
 ) -> Result<(), redb::Error> {
@@ -125,6 +141,13 @@ pub fn persist(
                 None => t.remove(k.as_str())?,
             };
         }
+        let mut t = txn.open_table(HISTORY)?;
+        for (k, v) in history {
+            match v {
+                Some(bytes) => t.insert(k.as_str(), bytes.as_slice())?,
+                None => t.remove(k.as_str())?,
+            };
+        }
         let mut t = txn.open_table(META)?;
         for (k, v) in meta {
             t.insert(*k, v.as_slice())?;
@@ -141,7 +164,16 @@ pub fn write_full(db: &Database, state: &SmState, snapshot: &[u8]) -> Result<(),
     txn.set_two_phase_commit(true);
     txn.delete_table(FILES)?;
     txn.delete_table(LOCKS)?;
+    txn.delete_table(HISTORY)?;
     {
+        let mut history = txn.open_table(HISTORY)?;
+        for r in state.tree.history().records() {
+            let key = history_key(&r.path, r.old.version);
+            history.insert(
+                key.as_str(),
+                serde_json::to_vec(&r).map_err(encode)?.as_slice(),
+            )?;
+        }
         let mut files = txn.open_table(FILES)?;
         for (k, v) in state.tree.entries() {
             files.insert(

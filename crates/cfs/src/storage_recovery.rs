@@ -90,6 +90,10 @@ impl Cfs {
         self.fault.clear();
         sm.spawn_flusher();
         let log_handle = log.clone();
+        log.notify_past(
+            self.settings.snapshot_log_bytes,
+            self.log_bound_passed.clone(),
+        );
         let raft = match Raft::new(
             self.id,
             self.config.clone(),

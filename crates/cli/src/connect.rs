@@ -71,8 +71,8 @@ fn read_opt(path: &Path) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// Builds the API client for this invocation.
-pub fn client(g: &GlobalArgs) -> anyhow::Result<Client> {
+/// The node's URL and the certificate to trust, from the options and the node config.
+pub fn endpoint(g: &GlobalArgs) -> anyhow::Result<(String, String, Option<PathBuf>)> {
     let cfg = g.node_config()?;
     let state = cfg.as_ref().map(|c| c.state_dir());
     let url = match (&g.node, &cfg) {
@@ -88,18 +88,49 @@ pub fn client(g: &GlobalArgs) -> anyhow::Result<Client> {
         },
         (None, None) => bail!("don't know which certificate to trust for {url}: pass --ca FILE (the cluster's brigade-root-ca.pem)"),
     };
-    let token = match (&g.api_token, &state) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(s)) => read_opt(&s.join(ROOT_TOKEN)).or_else(|| read_opt(&s.join(LOCAL_TOKEN))),
-        (None, None) => None,
+    Ok((url, ca_pem, state))
+}
+
+/// A client of the node without credentials (for logging in).
+pub fn anonymous_client(g: &GlobalArgs) -> anyhow::Result<(Client, String)> {
+    let (url, ca_pem, _) = endpoint(g)?;
+    let client = Client::new(ClientOptions {
+        url: url.clone(),
+        ca_pem,
+        token: None,
+        local_addr: None,
+        timeout: None,
+    })?;
+    Ok((client, url))
+}
+
+/// Builds the API client for this invocation: `--api-token`, else the ticket `brigade login`
+/// stored for this node, else the local node's stored token.
+pub fn client(g: &GlobalArgs) -> anyhow::Result<Client> {
+    let (url, ca_pem, state) = endpoint(g)?;
+    let ticket = match &g.api_token {
+        Some(_) => None,
+        None => crate::cmd::login::stored_ticket(&url),
     };
-    Ok(Client::new(ClientOptions {
+    let token = match (&g.api_token, &state, &ticket) {
+        (Some(t), _, _) => Some(t.clone()),
+        (None, _, Some(_)) => None,
+        (None, Some(s), None) => {
+            read_opt(&s.join(ROOT_TOKEN)).or_else(|| read_opt(&s.join(LOCAL_TOKEN)))
+        }
+        (None, None, None) => None,
+    };
+    let client = Client::new(ClientOptions {
         url,
         ca_pem,
         token,
         local_addr: None,
         timeout: None,
-    })?)
+    })?;
+    Ok(match ticket {
+        Some(t) => client.with_ticket(t),
+        None => client,
+    })
 }
 
 #[cfg(test)]

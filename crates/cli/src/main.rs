@@ -39,6 +39,10 @@ enum Command {
     Cluster(cmd::cluster::ClusterCmd),
     /// The cluster log: joins, deaths, quorum and leader changes, clock alarms.
     Log(cmd::log::LogArgs),
+    /// Log in with a user's password (and TOTP code): later commands use the ticket; `logout` forgets it.
+    Login(cmd::login::LoginArgs),
+    /// Forget the ticket `brigade login` stored for the node.
+    Logout,
     /// Run a quorum device (tie-breaker vote) on a third machine.
     #[command(subcommand)]
     Qdevice(cmd::qdevice::QdeviceDaemonCmd),
@@ -54,6 +58,30 @@ enum Command {
     /// Storages (like `pvesm`): list, add, remove, status with free space.
     #[command(subcommand)]
     Storage(cmd::storage::StorageCmd),
+    /// Backups to a backup storage (like `vzdump`, `qmrestore`): run, list, restore, verify, prune.
+    #[command(subcommand)]
+    Backup(cmd::backup::BackupCmd),
+    /// Users, passwords and second factors (like `pveum user`).
+    #[command(subcommand)]
+    User(cmd::user::UserCmd),
+    /// Groups of users (like `pveum group`).
+    #[command(subcommand)]
+    Group(cmd::group::GroupCmd),
+    /// Roles: named sets of privileges (like `pveum role`).
+    #[command(subcommand)]
+    Role(cmd::role::RoleCmd),
+    /// Who holds which role on which path (like `pveum acl`).
+    #[command(subcommand)]
+    Acl(cmd::acl::AclCmd),
+    /// API tokens of users (like `pveum user token`).
+    #[command(subcommand)]
+    Token(cmd::token::TokenCmd),
+    /// Resource pools of guests and storages (like `pveum pool`).
+    #[command(subcommand)]
+    Pool(cmd::pool::PoolCmd),
+    /// Tasks (Proxmox's UPIDs): list, log --follow, status, stop the nodes' long operations.
+    #[command(subcommand)]
+    Task(cmd::task::TaskCmd),
     /// Read and write the replicated configuration tree (like /etc/pve).
     #[command(subcommand)]
     Fs(cmd::fs::FsCmd),
@@ -126,8 +154,18 @@ fn main() {
                 cmd::guest::run(&cli.global, brigade_core::layout::GuestKind::Lxc, c).await
             }
             Command::Storage(c) => cmd::storage::run(&cli.global, c).await,
+            Command::Backup(c) => cmd::backup::run(&cli.global, c).await,
+            Command::User(c) => cmd::user::run(&cli.global, c).await,
+            Command::Group(c) => cmd::group::run(&cli.global, c).await,
+            Command::Role(c) => cmd::role::run(&cli.global, c).await,
+            Command::Acl(c) => cmd::acl::run(&cli.global, c).await,
+            Command::Token(c) => cmd::token::run(&cli.global, c).await,
+            Command::Pool(c) => cmd::pool::run(&cli.global, c).await,
             Command::Ha(c) => cmd::ha::run(&cli.global, c).await,
             Command::Log(a) => cmd::log::run(&cli.global, a).await,
+            Command::Login(a) => cmd::login::login(&cli.global, a).await,
+            Command::Logout => cmd::login::logout(&cli.global),
+            Command::Task(c) => cmd::task::run(&cli.global, c).await,
             Command::Lab(c) => lab::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(&cli.global, c).await,
             Command::Chaos(c) => {

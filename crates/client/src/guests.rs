@@ -1,12 +1,12 @@
-//! Guest, task and storage calls.
+//! Guest and storage calls.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use brigade_api::guests::{GuestConfigView, GuestLocation, GuestRow, GuestStatus};
+use brigade_api::guests::{ConsoleLog, GuestConfigView, GuestLocation, GuestRow, GuestStatus};
 use brigade_api::storage::{StorageAddRequest, StorageEntry, StorageStatusRow};
-use brigade_api::tasks::{TaskStarted, TaskStatus};
-use brigade_api::ErrorBody;
+use brigade_api::tasks::TaskStarted;
+use brigade_api::{ErrorBody, ErrorKind};
 use brigade_core::layout::GuestKind;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -171,7 +171,7 @@ impl Client {
         if let Some(t) = &tail {
             q.push(("tail", t.as_str()));
         }
-        let v: Value = self
+        let log: ConsoleLog = self
             .get(
                 &format!(
                     "/nodes/{}/{}/{}/console-log",
@@ -182,15 +182,7 @@ impl Client {
                 &q,
             )
             .await?;
-        Ok(v.get("output")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string())
-    }
-
-    pub async fn task_status(&self, node: &str, upid: &str) -> Result<TaskStatus, ClientError> {
-        self.get(&format!("/nodes/{node}/tasks/{upid}/status"), &[])
-            .await
+        Ok(log.output)
     }
 
     pub async fn storage_list(&self) -> Result<Vec<StorageEntry>, ClientError> {
@@ -233,12 +225,12 @@ impl Client {
             return Err(match serde_json::from_slice::<ErrorBody>(&body) {
                 Ok(b) => ClientError::Api {
                     status,
-                    kind: b.kind.to_string(),
+                    kind: b.kind,
                     message: b.error,
                 },
                 Err(_) => ClientError::Api {
                     status,
-                    kind: "http".into(),
+                    kind: ErrorKind::Http,
                     message: String::from_utf8_lossy(&body).into_owned(),
                 },
             });

@@ -1,9 +1,15 @@
 //! Typed HTTP client of brigade's API.
 
+mod access;
+mod auth;
+mod backup;
+mod fs_history;
 mod guests;
 mod ha;
 mod ha_rules;
+pub mod tasks;
 
+pub use auth::{Ticket, CSRF_HEADER, TICKET_COOKIE};
 pub use guests::GUEST_TIMEOUT;
 
 use std::net::IpAddr;
@@ -15,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use brigade_api::cfs::{Applied, Change, DirEntryInfo};
-use brigade_api::{Data, ErrorBody};
+use brigade_api::{Data, ErrorBody, ErrorKind};
 use brigade_net::{http_client, tls};
 
 pub use brigade_api;
@@ -35,7 +41,8 @@ pub enum ClientError {
     #[error("{message}")]
     Api {
         status: u16,
-        kind: String,
+        /// What kind of refusal (`http` when the answer was no API error body).
+        kind: ErrorKind,
         message: String,
     },
     /// The node could not be reached or the connection broke.
@@ -51,9 +58,9 @@ pub enum ClientError {
 
 impl ClientError {
     /// The API error kind (`not_quorate`, `cfs`, ...), if the node answered.
-    pub fn kind(&self) -> Option<&str> {
+    pub fn kind(&self) -> Option<ErrorKind> {
         match self {
-            ClientError::Api { kind, .. } => Some(kind),
+            ClientError::Api { kind, .. } => Some(*kind),
             _ => None,
         }
     }
@@ -71,6 +78,8 @@ pub struct Client {
     base: String,
     http: reqwest::Client,
     token: Option<String>,
+    /// A login ticket, used when no token is given.
+    ticket: Option<Ticket>,
 }
 
 /// How to reach a node.
@@ -97,6 +106,7 @@ impl Client {
             base: opts.url.trim_end_matches('/').to_string(),
             http,
             token: opts.token,
+            ticket: None,
         })
     }
 
@@ -111,14 +121,15 @@ impl Client {
         )
     }
 
-    /// Adds the API token, if any.
+    /// Adds the API token, or else the ticket cookie and its CSRF header, if any.
     fn authorized(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.token {
-            Some(t) => r.header(
+        match (&self.token, &self.ticket) {
+            (Some(t), _) => r.header(
                 reqwest::header::AUTHORIZATION,
                 brigade_api::token::authorization(t),
             ),
-            None => r,
+            (None, Some(t)) => auth::with_ticket(r, t),
+            (None, None) => r,
         }
     }
 
@@ -151,12 +162,12 @@ impl Client {
             return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(b) => ClientError::Api {
                     status: status.as_u16(),
-                    kind: b.kind.to_string(),
+                    kind: b.kind,
                     message: b.error,
                 },
                 Err(_) => ClientError::Api {
                     status: status.as_u16(),
-                    kind: "http".into(),
+                    kind: ErrorKind::Http,
                     message: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
                 },
             });
@@ -255,8 +266,13 @@ impl Client {
 
     /// Removes a node; refused while guest configs are under `nodes/NAME` unless `force`.
     pub async fn delnode(&self, name: &str, force: bool) -> Result<(), ClientError> {
-        let query = if force { "?force=true" } else { "" };
-        self.delete(&format!("/cluster/nodes/{name}{query}")).await
+        let force = if force { "true" } else { "false" };
+        self.send(
+            self.request(reqwest::Method::DELETE, &format!("/cluster/nodes/{name}"))
+                .query(&[("force", force)])
+                .timeout(REQUEST_TIMEOUT),
+        )
+        .await
     }
 
     /// `GET /metrics` (Prometheus text).
@@ -272,7 +288,7 @@ impl Client {
         if !status.is_success() {
             return Err(ClientError::Api {
                 status: status.as_u16(),
-                kind: "http".into(),
+                kind: ErrorKind::Http,
                 message: text,
             });
         }
@@ -299,6 +315,7 @@ impl Client {
             base: qdevice_url.trim_end_matches('/').to_string(),
             http,
             token: None,
+            ticket: None,
         };
         let req = JoinRequest {
             address: member.into(),
@@ -314,6 +331,12 @@ impl Client {
 
     pub async fn status(&self) -> Result<ClusterStatus, ClientError> {
         self.get("/cluster/status", &[]).await
+    }
+
+    /// Raises the cluster's format version to the highest every member speaks.
+    pub async fn format_upgrade(&self) -> Result<FormatUpgradeResult, ClientError> {
+        self.post("/cluster/format/upgrade", &serde_json::json!({}))
+            .await
     }
 
     // ---- fs ----
@@ -411,7 +434,7 @@ impl Client {
             let body: ErrorBody = resp.json().await.map_err(|e| self.transport(e))?;
             return Err(ClientError::Api {
                 status,
-                kind: body.kind.to_string(),
+                kind: body.kind,
                 message: body.error,
             });
         }

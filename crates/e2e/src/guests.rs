@@ -159,5 +159,24 @@ pub async fn ha_vm_on_n2(
     .await
     .expect("ha add");
     wait_tick(&c, 1, vmid, 2, boot).await;
+    // HA started it as a task on n2 (type hastart, user root@pam).
+    let q = brigade_client::tasks::TaskQuery {
+        vmid: Some(vmid),
+        ..Default::default()
+    };
+    crate::eventually(
+        Duration::from_secs(10),
+        "n2 lists the hastart task of the HA VM",
+        || async {
+            n1.task_list("n2", &q).await.is_ok_and(|t| {
+                t.iter().any(|x| {
+                    x.kind == "hastart"
+                        && x.user == "root@pam"
+                        && x.status == brigade_api::tasks::TaskState::Ok
+                })
+            })
+        },
+    )
+    .await;
     (c, n1)
 }

@@ -67,6 +67,21 @@ pub fn brigade(cfg: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `brigade --config CFG ARGS`, which must succeed: its standard output.
+pub fn brigade_ok(cfg: &std::path::Path, args: &[&str]) -> String {
+    let (success, stdout, stderr) = brigade(cfg, args);
+    assert!(success, "brigade {args:?} failed: {stdout}{stderr}");
+    stdout
+}
+
+/// `brigade --config CFG ARGS -o json`, which must succeed: its JSON.
+pub fn brigade_json(cfg: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    serde_json::from_str(&brigade_ok(cfg, &all))
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON: {e}"))
+}
+
 /// The outcome of one run of the `brigade` binary.
 #[derive(Debug)]
 pub struct Run {
@@ -318,7 +333,38 @@ pub async fn wait_task(
         (t.status != brigade_api::tasks::TaskState::Running).then_some(t)
     })
     .await;
-    ended.unwrap_or_else(|e| panic!("task {upid} did not finish: {e}"))
+    let t = ended.unwrap_or_else(|e| panic!("task {upid} did not finish: {e}"));
+    assert_task_recorded(client, &t).await;
+    t
+}
+
+/// The ended task `t` is in its node's task list, with a log that ends in its status.
+pub async fn assert_task_recorded(client: &Client, t: &brigade_api::tasks::TaskStatus) {
+    let q = brigade_client::tasks::TaskQuery {
+        vmid: t.vmid,
+        ..Default::default()
+    };
+    let listed = client.task_list(&t.node, &q).await.expect("task list");
+    assert!(
+        listed
+            .iter()
+            .any(|x| x.upid == t.upid && x.status == t.status),
+        "task {} is not listed on {} as {}: {listed:?}",
+        t.upid,
+        t.node,
+        t.status
+    );
+    let log = client.task_log(&t.upid, 0, 10_000).await.expect("task log");
+    let last = log.last().map(|l| l.t.as_str()).unwrap_or_default();
+    let want = match t.status {
+        brigade_api::tasks::TaskState::Ok => "TASK OK".to_string(),
+        _ => format!("TASK ERROR: {}", t.error.as_deref().unwrap_or_default()),
+    };
+    assert!(
+        log.len() >= 2 && last.ends_with(&want),
+        "the log of task {} does not end with {want:?}: {log:?}",
+        t.upid
+    );
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(8);
 /// How often the probe looks for its first tick.
 const PROBE_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Without a probe image: how long QEMU must keep running its firmware under KVM for
+/// KVM to count as working (a host whose KVM cannot set up a vCPU fails at once).
+pub const KVM_BARE_PROBE_SETTLE: Duration = Duration::from_secs(2);
 /// The machine-wide cache of the probe's verdict (cleared at reboot).
 pub const PROBE_CACHE: &str = "/run/brigade-accel";
 
@@ -89,10 +92,7 @@ pub async fn choose(setting: AccelSetting, image: Option<&ProbeImage>) -> AccelC
         return cached;
     }
     let choice = match image {
-        None => AccelChoice {
-            accel: Accel::Kvm,
-            reason: "/dev/kvm opens (not probed: no probe image)".into(),
-        },
+        None => probe_bare().await,
         Some(img) => probe(img).await,
     };
     if let Ok(s) = serde_json::to_string(&choice) {
@@ -107,28 +107,17 @@ async fn probe(img: &ProbeImage) -> AccelChoice {
     let _ = std::fs::create_dir_all(&dir);
     let log = dir.join("serial.log");
     let started = Instant::now();
-    let child = tokio::process::Command::new("qemu-system-x86_64")
-        .args(["-nodefaults", "-no-user-config", "-display", "none"])
-        .args(["-accel", "kvm", "-cpu", "host", "-m", "64"])
-        .arg("-kernel")
+    let mut cmd = kvm_probe_command("64");
+    cmd.arg("-kernel")
         .arg(&img.kernel)
         .arg("-initrd")
         .arg(&img.initrd)
-        .args(["-append", "console=ttyS0 quiet panic=-1", "-no-reboot"])
+        .args(["-append", "console=ttyS0 quiet panic=-1"])
         .arg("-serial")
-        .arg(format!("file:{}", log.display()))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
+        .arg(format!("file:{}", log.display()));
+    let mut child = match spawn_probe(cmd) {
         Ok(c) => c,
-        Err(e) => {
-            return AccelChoice {
-                accel: Accel::Tcg,
-                reason: format!("cannot run qemu-system-x86_64 for the KVM probe: {e}"),
-            }
-        }
+        Err(choice) => return choice,
     };
     let deadline = started + KVM_PROBE_TIMEOUT;
     let booted = poll_until(deadline, PROBE_POLL_INTERVAL, || {
@@ -162,6 +151,76 @@ async fn probe(img: &ProbeImage) -> AccelChoice {
     let _ = std::fs::remove_dir_all(&dir);
     tracing::info!(accel = verdict.accel.as_str(), "{}", verdict.reason);
     verdict
+}
+
+/// Without a probe image: runs QEMU's own firmware under KVM with no devices; KVM works
+/// when QEMU is still running after [`KVM_BARE_PROBE_SETTLE`] (it fails at once on a
+/// host whose KVM cannot set up a vCPU, as nested KVM sometimes does).
+async fn probe_bare() -> AccelChoice {
+    let mut child = match spawn_probe(kvm_probe_command("16")) {
+        Ok(c) => c,
+        Err(choice) => return choice,
+    };
+    let verdict = match tokio::time::timeout(KVM_BARE_PROBE_SETTLE, child.wait()).await {
+        Err(_) => AccelChoice {
+            accel: Accel::Kvm,
+            reason: format!(
+                "KVM probe (firmware, no image) ran for {} s",
+                KVM_BARE_PROBE_SETTLE.as_secs()
+            ),
+        },
+        Ok(status) => {
+            let mut stderr = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = err.read_to_string(&mut stderr).await;
+            }
+            let first = stderr.lines().next().unwrap_or("").trim().to_string();
+            AccelChoice {
+                accel: Accel::Tcg,
+                reason: format!(
+                    "KVM probe exited at once ({}{}); falling back to TCG",
+                    status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+                    if first.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {first}")
+                    }
+                ),
+            }
+        }
+    };
+    let _ = child.kill().await;
+    tracing::info!(accel = verdict.accel.as_str(), "{}", verdict.reason);
+    verdict
+}
+
+/// QEMU under KVM with no devices and `memory_mib` of memory: what both probes start from.
+fn kvm_probe_command(memory_mib: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("qemu-system-x86_64");
+    cmd.args(["-nodefaults", "-no-user-config", "-display", "none"])
+        .args([
+            "-accel",
+            "kvm",
+            "-cpu",
+            "host",
+            "-m",
+            memory_mib,
+            "-no-reboot",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Starts a probe; when QEMU cannot even be run, the verdict (TCG) instead.
+fn spawn_probe(mut cmd: tokio::process::Command) -> Result<tokio::process::Child, AccelChoice> {
+    cmd.spawn().map_err(|e| AccelChoice {
+        accel: Accel::Tcg,
+        reason: format!("cannot run qemu-system-x86_64 for the KVM probe: {e}"),
+    })
 }
 
 fn read_contains(path: &Path, needle: &str) -> bool {

@@ -153,8 +153,9 @@ pub async fn shutdown(run: &RunDir, vmid: u32, timeout: Duration, force: bool) -
     if force {
         return stop(run, vmid).await;
     }
-    Err(GuestError::Failed(format!(
-        "container {vmid} did not stop within {} s",
+    // The guest's doing, not the node's: it still runs (409).
+    Err(GuestError::Conflict(format!(
+        "container {vmid} did not stop within {} s (use --force-stop or stop)",
         timeout.as_secs()
     )))
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GuestError, Result};
 use crate::lock::GuestLock;
 use crate::options::{parse_bool, parse_int, PropertyString};
+use crate::protection::{parse_protection, PROTECTION_KEY};
 use crate::size;
 use crate::vm_config::{is_valid_name, DEFAULT_MEMORY_MIB, MEMORY_MAX_MIB, MEMORY_MIN_MIB};
 use crate::volume::VolumeId;
@@ -19,7 +20,6 @@ const PASSIVE_KEYS: &[&str] = &[
     "features",
     "cmode",
     "description",
-    "protection",
     "swap",
     "console",
     "tty",
@@ -39,6 +39,8 @@ pub struct CtConfig {
     pub rootfs_size: Option<u64>,
     pub nets: Vec<String>,
     pub onboot: bool,
+    /// `protection: 1`: destroy and removal of its root are refused.
+    pub protection: bool,
     pub lock: Option<GuestLock>,
 }
 
@@ -55,6 +57,7 @@ impl CtConfig {
         let mut rootfs = None;
         let mut nets = Vec::new();
         let mut onboot = false;
+        let mut protection = false;
         let mut lock = None;
         for (key, value) in &kv.entries {
             let (key, v) = (key.as_str(), value.as_str());
@@ -79,6 +82,7 @@ impl CtConfig {
                     rootfs = Some((VolumeId::parse(vol)?, size));
                 }
                 "onboot" => onboot = parse_bool(key, v)?,
+                PROTECTION_KEY => protection = parse_protection(v)?,
                 "lock" => lock = Some(GuestLock::parse(v)?),
                 _ if PASSIVE_KEYS.contains(&key) => {}
                 _ if key.starts_with("net")
@@ -103,6 +107,7 @@ impl CtConfig {
             rootfs_size,
             nets,
             onboot,
+            protection,
             lock,
         })
     }

@@ -8,6 +8,7 @@ pub mod lock;
 pub mod memory;
 pub mod options;
 pub mod process;
+pub mod protection;
 pub mod qemu;
 pub mod qmp;
 pub mod rundir;

@@ -292,7 +292,8 @@ pub async fn shutdown(run: &RunDir, vmid: u32, timeout: Duration, force: bool) -
     if force {
         return stop(run, vmid).await;
     }
-    Err(GuestError::Failed(format!(
+    // The guest's doing, not the node's: it still runs, which the request cannot change (409).
+    Err(GuestError::Conflict(format!(
         "VM {vmid} did not shut down within {} s (the guest may ignore ACPI; use --force-stop or stop)",
         timeout.as_secs()
     )))

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GuestError, Result};
 use crate::lock::GuestLock;
 use crate::options::{parse_bool, parse_int, PropertyString};
+use crate::protection::{parse_protection, PROTECTION_KEY};
 use crate::size;
 use crate::volume::VolumeId;
 
@@ -78,7 +79,6 @@ const PASSIVE_KEYS: &[&str] = &[
     "cpuunits",
     "hotplug",
     "description",
-    "protection",
 ];
 
 /// A disk: `scsi0: local:100/vm-100-disk-0.qcow2,size=1G`.
@@ -204,6 +204,8 @@ pub struct VmConfig {
     pub disks: Vec<Disk>,
     pub nets: Vec<Net>,
     pub onboot: bool,
+    /// `protection: 1`: destroy and disk removal are refused.
+    pub protection: bool,
     pub lock: Option<GuestLock>,
 }
 
@@ -249,6 +251,7 @@ impl VmConfig {
             disks: Vec::new(),
             nets: Vec::new(),
             onboot: false,
+            protection: false,
             lock: None,
         };
         for (key, value) in &kv.entries {
@@ -278,6 +281,7 @@ impl VmConfig {
                 "initrd" => c.initrd = Some(check_path(key, v)?),
                 "append" => c.append = Some(v.to_string()),
                 "onboot" => c.onboot = parse_bool(key, v)?,
+                PROTECTION_KEY => c.protection = parse_protection(v)?,
                 "lock" => c.lock = Some(GuestLock::parse(v)?),
                 _ if PASSIVE_KEYS.contains(&key) => {}
                 _ if key.starts_with("unused") => {

@@ -136,30 +136,32 @@ impl ProcCluster {
     pub fn rss_kib(&self, i: usize) -> Option<u64> {
         let pid = self.nodes[i].pid()?;
         // The daemon may run under a wrapper: take the largest RSS in its process group.
-        let mut best = None;
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-                continue;
-            };
-            let fields: Vec<&str> = stat
-                .rsplit_once(')')
-                .map(|(_, r)| r.split_whitespace().collect())
-                .unwrap_or_default();
-            if fields.get(2).and_then(|g| g.parse::<u32>().ok()) != Some(pid) {
-                continue;
-            }
-            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
-            let rss = status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok());
-            best = best.max(rss);
-        }
-        best
+        crate::node_proc::process_group(pid)
+            .iter()
+            .filter_map(|p| {
+                let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
+                status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .max()
+    }
+
+    /// CPU time (user + system, in clock ticks) of node `i`'s process group so far.
+    pub fn cpu_ticks(&self, i: usize) -> Option<u64> {
+        let pid = self.nodes[i].pid()?;
+        Some(
+            crate::node_proc::process_group(pid)
+                .iter()
+                .filter_map(|p| {
+                    let fields = crate::node_proc::stat_fields(*p)?;
+                    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+                    Some(tick(11).unwrap_or(0) + tick(12).unwrap_or(0))
+                })
+                .sum(),
+        )
     }
 
     /// Starts (or restarts) node `i`'s process; its log goes to DIR/nI.log.

@@ -23,6 +23,9 @@ pub enum LocalClusterError {
     /// A helper program (iptables) failed.
     #[error("{0}")]
     Command(String),
+    /// Asked for what needs a formed cluster (its CA) before `cluster create`.
+    #[error("the cluster has no CA yet: create it first")]
+    NotFormed,
     /// A node did not do in time what it should have (start, stop, agree on a leader).
     #[error("{0}")]
     Timeout(String),

@@ -49,6 +49,19 @@ impl ProcCluster {
         })?)
     }
 
+    /// A client of node `i` authenticated with `token` (an API token of a user), trusting
+    /// the cluster CA; an error before the cluster is created.
+    pub fn token_client(&self, i: usize, token: &str) -> Result<Client> {
+        let ca_pem = self.ca_pem.clone().ok_or(LocalClusterError::NotFormed)?;
+        Ok(Client::new(ClientOptions {
+            url: self.nodes[i].config.api_url(),
+            ca_pem,
+            token: Some(token.to_string()),
+            local_addr: None,
+            timeout: None,
+        })?)
+    }
+
     /// A client of node `i` authenticated with its node-local token (works before and after join).
     pub fn local_client(&self, i: usize) -> Result<Client> {
         let node = &self.nodes[i];

@@ -67,6 +67,28 @@ pub(crate) fn clear_run_dir(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The fields of /proc/PID/stat after the command: state(0) ppid(1) pgrp(2) ...
+/// utime(11) stime(12) ...
+pub fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// The processes of the process group `pgrp` (its leader included).
+pub fn process_group(pgrp: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|p| {
+            stat_fields(*p).and_then(|f| f.get(2).and_then(|g| g.parse::<u32>().ok())) == Some(pgrp)
+        })
+        .collect()
+}
+
 /// Whether a process exists and is not a zombie.
 pub fn pid_alive(pid: u32) -> bool {
     process::is_alive(pid as i32)

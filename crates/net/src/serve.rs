@@ -85,7 +85,7 @@ pub async fn serve_tls<S, B>(
                 }
                 _ => {}
             }
-            let service = TowerToHyperService::new(app);
+            let service = TowerToHyperService::new(WithPeer { inner: app, peer });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls_stream), service)
                 .with_upgrades()
@@ -94,5 +94,37 @@ pub async fn serve_tls<S, B>(
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });
+    }
+}
+
+/// The client's address, a request extension of every HTTP request served here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+/// Puts [`PeerAddr`] on each request before the app sees it.
+#[derive(Clone)]
+struct WithPeer<S> {
+    inner: S,
+    peer: std::net::SocketAddr,
+}
+
+impl<S, B> tower::Service<hyper::Request<B>> for WithPeer<S>
+where
+    S: tower::Service<hyper::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: hyper::Request<B>) -> Self::Future {
+        req.extensions_mut().insert(PeerAddr(self.peer));
+        self.inner.call(req)
     }
 }

@@ -92,6 +92,8 @@ pub struct RaftTuning {
     pub lease_ms: Option<u64>,
     pub snapshot_logs: Option<u64>,
     pub keep_logs: Option<u64>,
+    /// Bytes of log since the last snapshot that trigger one (default 8 MiB; 0: count only).
+    pub snapshot_log_bytes: Option<u64>,
 }
 
 fn default_api_port() -> u16 {

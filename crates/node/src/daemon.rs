@@ -26,6 +26,9 @@ pub enum DaemonError {
     /// The API's TLS configuration failed.
     #[error("API TLS setup")]
     Tls(#[source] brigade_net::NetError),
+    /// The cluster moved to a format this node does not speak.
+    #[error("{0}")]
+    Refused(String),
     /// A stop signal handler could not be installed.
     #[error("installing the stop signal handlers")]
     Signal(#[source] std::io::Error),
@@ -65,11 +68,16 @@ pub async fn run(config: NodeConfig) -> Result<(), DaemonError> {
 
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
+    let mut refused = node.refused();
+    let why = tokio::select! {
+        _ = term.recv() => None,
+        _ = int.recv() => None,
+        r = refused.wait_for(Option::is_some) => r.ok().and_then(|w| w.clone()),
+    };
     tracing::info!("stopping");
     node.shutdown().await;
-    Ok(())
+    match why {
+        Some(why) => Err(DaemonError::Refused(why)),
+        None => Ok(()),
+    }
 }

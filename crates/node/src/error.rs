@@ -32,6 +32,12 @@ pub enum NodeError {
     Conflict(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Authenticated, but the caller lacks the privilege (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The password was right; the user's second factor is needed (401).
+    #[error("{0}")]
+    TfaRequired(String),
     /// A request body over the API's limit.
     #[error("{0}")]
     TooLarge(String),
@@ -110,6 +116,8 @@ impl NodeError {
             | NodeError::HostPath(_) => ErrorKind::Invalid,
             NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => ErrorKind::Conflict,
             NodeError::Unauthorized(_) => ErrorKind::Unauthorized,
+            NodeError::Forbidden(_) => ErrorKind::Forbidden,
+            NodeError::TfaRequired(_) => ErrorKind::TfaRequired,
             NodeError::TooLarge(_) => ErrorKind::TooLarge,
             NodeError::NotFound(_) => ErrorKind::NotFound,
             NodeError::NotInCluster => ErrorKind::NotInCluster,
@@ -149,7 +157,8 @@ impl NodeError {
             | NodeError::Ha(_)
             | NodeError::HostPath(_) => 400,
             NodeError::Conflict(_) | NodeError::AlreadyInCluster(_) => 409,
-            NodeError::Unauthorized(_) => 401,
+            NodeError::Unauthorized(_) | NodeError::TfaRequired(_) => 401,
+            NodeError::Forbidden(_) => 403,
             NodeError::TooLarge(_) => 413,
             NodeError::NotFound(_) => 404,
             NodeError::NotInCluster | NodeError::Insufficient(_) => 409,
@@ -193,6 +202,8 @@ impl From<ErrorBody> for NodeError {
             (None, ErrorKind::Invalid) => NodeError::Invalid(b.error),
             (None, ErrorKind::Conflict) => NodeError::Conflict(b.error),
             (None, ErrorKind::Unauthorized) => NodeError::Unauthorized(b.error),
+            (None, ErrorKind::Forbidden) => NodeError::Forbidden(b.error),
+            (None, ErrorKind::TfaRequired) => NodeError::TfaRequired(b.error),
             (None, ErrorKind::TooLarge) => NodeError::TooLarge(b.error),
             (None, ErrorKind::NotFound) => NodeError::NotFound(b.error),
             (None, ErrorKind::Insufficient) => NodeError::Insufficient(b.error),

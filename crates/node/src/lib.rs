@@ -1,6 +1,9 @@
 //! The brigade node daemon: wires cfs and the network, serves the API, runs cluster lifecycle.
 
+pub mod access;
+pub mod access_admin;
 pub mod api;
+pub mod backup;
 pub mod cluster_log;
 pub mod cluster_ops;
 pub mod config;
@@ -17,6 +20,7 @@ pub mod mount;
 pub mod node;
 pub mod rpc;
 pub mod state_dir;
+pub mod tasks;
 pub mod token;
 pub mod tree_writes;
 pub mod validate;

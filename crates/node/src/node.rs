@@ -52,6 +52,12 @@ pub struct Node {
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Cluster-log events not yet written (no quorum at the time).
     pub(crate) pending_events: tokio::sync::Mutex<Vec<crate::cluster_log::LogEvent>>,
+    /// Parsed access files and the login limiter.
+    pub(crate) access: crate::access::AccessCache,
+    /// What each member last announced of its formats.
+    pub(crate) formats: crate::format_version::FormatTable,
+    /// Set when the node must stop taking part (the cluster's format left its own).
+    pub(crate) refused: tokio::sync::watch::Sender<Option<String>>,
 }
 
 pub(crate) fn cfs_path(s: &str) -> Result<CfsPath, NodeError> {
@@ -63,6 +69,9 @@ impl Node {
     /// already in a cluster, starts the cluster runtime.
     pub async fn open(config: NodeConfig) -> Result<Arc<Node>, NodeError> {
         let state = StateDir::open(&config.state_dir()).map_err(NodeError::internal)?;
+        // Before anything is opened, served or voted: a member that cannot speak the
+        // cluster's format takes no part at all.
+        crate::format_version::check_format_at_start(&state, config.name.as_str())?;
         let local_token = state.local_token().map_err(NodeError::internal)?;
         let name = config.name.to_string();
         let cert_ips = config.cert_ips();
@@ -73,17 +82,26 @@ impl Node {
             .map_err(NodeError::internal)?;
         let api_key = tls::certified_key(&api_pair, None).map_err(NodeError::internal)?;
         let run = brigade_guest::RunDir::open(&config.run_dir())?;
+        let tasks = crate::tasks::Tasks::open(
+            &name,
+            &state.path(crate::tasks::TASKS_DIR),
+            crate::tasks::DEFAULT_LIMITS,
+        )
+        .map_err(NodeError::failed("cannot open the task store"))?;
         let node = Arc::new(Node {
             config,
             state,
             local_token,
             api_cert: ReloadableCert::new(api_key),
             cluster: OnceLock::new(),
-            guests: crate::guests::Guests::open(run),
+            guests: crate::guests::Guests::open(run, tasks),
             ha: crate::ha::HaRuntime::default(),
             mounts: crate::mount::Mounts::default(),
             lifecycle: tokio::sync::Mutex::new(()),
             pending_events: tokio::sync::Mutex::new(Vec::new()),
+            access: crate::access::AccessCache::default(),
+            formats: crate::format_version::FormatTable::default(),
+            refused: tokio::sync::watch::channel(None).0,
         });
         if let (Some(membership), Some((pair, ca))) = (
             node.state.membership().map_err(NodeError::internal)?,
@@ -135,6 +153,7 @@ impl Node {
             lease_ms: t.lease_ms.unwrap_or(d.lease_ms),
             snapshot_logs: t.snapshot_logs.unwrap_or(d.snapshot_logs),
             keep_logs: t.keep_logs.unwrap_or(d.keep_logs),
+            snapshot_log_bytes: t.snapshot_log_bytes.unwrap_or(d.snapshot_log_bytes),
             can_lead: !self.config.qdevice,
         }
     }
@@ -215,6 +234,7 @@ impl Node {
         }
         self.spawn_membership_reconciler(rt.clone());
         self.spawn_membership_sync(rt.clone());
+        self.spawn_format_watch(rt.clone());
         self.spawn_event_watcher(rt.clone());
         self.spawn_ha(rt.clone());
         if !self.config.qdevice {
@@ -324,6 +344,11 @@ impl Node {
             Ok(f) => token::tokens_cfg_verify(&String::from_utf8_lossy(&f.data), presented),
             Err(_) => false,
         }
+    }
+
+    /// Why the node stopped taking part, once it did (the daemon then stops).
+    pub fn refused(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.refused.subscribe()
     }
 
     /// Stops the cluster runtime cleanly.

@@ -2,9 +2,10 @@
 //! calls, the FUSE mount, guest create and set) are checked by [`crate::validate`]
 //! with what this node knows: its storages, its state and appliance directories.
 
+use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout;
 use brigade_core::CfsPath;
-use brigade_guest::StorageConfig;
+use brigade_guest::{protection, StorageConfig};
 
 use crate::error::NodeError;
 use crate::node::{cfs_path, Node};
@@ -43,6 +44,14 @@ impl Node {
         for (path, (_, data)) in rt.cfs.dump(from) {
             let rest = path.strip_prefix(from.as_str()).unwrap_or_default();
             let target = format!("{}{rest}", to.as_str());
+            // A protected guest may move to another node (a migration), not away.
+            if let Some(g) = protected_guest(&path, &data) {
+                let same = layout::parse_guest_config_path(&target)
+                    .is_some_and(|t| t.kind == g.kind && t.vmid == g.vmid);
+                if !same {
+                    return Err(refuse_removal(&g, &path));
+                }
+            }
             validate::validate_file(&target, &data, &policy).map_err(|e| {
                 if rest.is_empty() {
                     e
@@ -53,4 +62,27 @@ impl Node {
         }
         Ok(())
     }
+
+    /// Refuses deleting `path` when it is, or holds, the config of a guest with
+    /// `protection: 1` (destroying a guest by removing its config).
+    pub fn validate_delete(&self, path: &CfsPath) -> Result<(), NodeError> {
+        let rt = self.require_cluster()?;
+        for (p, (_, data)) in rt.cfs.dump(path) {
+            if let Some(g) = protected_guest(&p, &data) {
+                return Err(refuse_removal(&g, &p));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The guest whose config `path` is, when `data` sets `protection: 1`.
+fn protected_guest(path: &str, data: &[u8]) -> Option<layout::GuestConfigPath> {
+    let g = layout::parse_guest_config_path(path)?;
+    let kv = KeyValueConfig::parse(std::str::from_utf8(data).ok()?).ok()?;
+    protection::is_protected(&kv).then_some(g)
+}
+
+fn refuse_removal(g: &layout::GuestConfigPath, path: &str) -> NodeError {
+    protection::refusal(g.kind, g.vmid, &format!("remove its config {path}")).into()
 }

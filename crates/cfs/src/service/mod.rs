@@ -3,6 +3,7 @@
 //! opens it and holds its state; each job has a file of its own below.
 
 mod batcher;
+mod history;
 mod members;
 mod reads;
 mod status;
@@ -54,6 +55,9 @@ pub const MAX_INFLIGHT_BATCHES: usize = 2;
 /// How long a consistent read waits for the local state machine to catch up.
 pub const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The default bound of the log's bytes since the last snapshot.
+pub const SNAPSHOT_LOG_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Raft timing and log-compaction settings.
 #[derive(Debug, Clone)]
 pub struct RaftSettings {
@@ -66,6 +70,8 @@ pub struct RaftSettings {
     pub snapshot_logs: u64,
     /// Log entries kept after a snapshot (older ones are purged).
     pub keep_logs: u64,
+    /// Also take a snapshot once the entries since the last one hold this many bytes (0: never).
+    pub snapshot_log_bytes: u64,
     /// Whether this node may stand for leader (a qdevice may not).
     pub can_lead: bool,
 }
@@ -79,6 +85,7 @@ impl Default for RaftSettings {
             lease_ms: 2000,
             snapshot_logs: 10_000,
             keep_logs: 1000,
+            snapshot_log_bytes: SNAPSHOT_LOG_BYTES,
             can_lead: true,
         }
     }
@@ -121,6 +128,8 @@ pub struct Cfs {
     pub(crate) settings: RaftSettings,
     /// Set by `shutdown`: no more restarts.
     pub(crate) stopping: AtomicBool,
+    /// Woken by the log store when its entries pass the snapshot bound.
+    pub(crate) log_bound_passed: Arc<tokio::sync::Notify>,
 }
 
 impl Cfs {
@@ -177,6 +186,8 @@ impl Cfs {
         );
         let (proposals, proposal_rx) = mpsc::unbounded_channel();
         let log_handle = log.clone();
+        let log_bound_passed = Arc::new(tokio::sync::Notify::new());
+        log.notify_past(s.snapshot_log_bytes, log_bound_passed.clone());
         let raft = Raft::new(opts.node_id, config.clone(), transport.clone(), log, sm)
             .await
             .map_err(CfsError::storage)?;
@@ -199,9 +210,11 @@ impl Cfs {
             data_dir: opts.data_dir.clone(),
             settings: opts.settings.clone(),
             stopping: AtomicBool::new(false),
+            log_bound_passed,
         });
         cfs.spawn_metrics_watcher(&raft);
         cfs.spawn_storage_supervisor();
+        cfs.spawn_snapshot_trigger();
         cfs.spawn_election_guard();
         Ok(cfs)
     }

@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use brigade_core::CfsPath;
 
-use crate::command::{Applied, Change, Command, CommandResult};
+use crate::command::{Applied, Change, Command, CommandResult, Op};
 use crate::error::CfsError;
+use history::{History, OldVersion};
 use tx::{entry_cost, subtree_bound, Tx, Undo};
 
+pub mod history;
 mod ops;
 mod tx;
 
@@ -48,6 +50,9 @@ pub struct Tree {
     locks: BTreeMap<String, LockState>,
     version: u64,
     bytes: u64,
+    /// Previous versions of files (absent in snapshots of older brigade versions).
+    #[serde(default)]
+    history: History,
     #[serde(skip)]
     touched_entries: BTreeSet<String>,
     #[serde(skip)]
@@ -61,6 +66,7 @@ impl PartialEq for Tree {
             && self.locks == other.locks
             && self.version == other.version
             && self.bytes == other.bytes
+            && self.history == other.history
     }
 }
 
@@ -84,7 +90,9 @@ impl Tree {
         match result {
             Ok(lock_generation) if !tx.changes.is_empty() => {
                 let changes = std::mem::take(&mut tx.changes);
+                let undo = std::mem::take(&mut tx.undo);
                 self.version = before_version + 1;
+                self.keep_history(&cmd.op, undo, cmd.mtime);
                 (
                     Ok(Applied {
                         version: self.version,
@@ -123,6 +131,57 @@ impl Tree {
                 (Err(e), Vec::new())
             }
         }
+    }
+
+    /// Keeps the content each file had before this command (the first undo record of
+    /// a path holds it) when the command changed or removed it; then prunes.
+    fn keep_history(&mut self, op: &Op, undo: Vec<Undo>, now: u64) {
+        let mut before: BTreeMap<String, Option<Entry>> = BTreeMap::new();
+        for u in undo {
+            if let Undo::Entry(path, old) = u {
+                before.entry(path).or_insert(old);
+            }
+        }
+        let appended = appended_paths(op);
+        for (path, old) in before {
+            let Some(old) = old.filter(|e| !e.dir) else {
+                continue;
+            };
+            if appended.contains(path.as_str()) {
+                continue;
+            }
+            let now_entry = self.entries.get(&path);
+            if now_entry.is_some_and(|e| !e.dir && e.data == old.data) {
+                continue;
+            }
+            self.history.record(
+                &path,
+                OldVersion {
+                    version: old.version,
+                    mtime: old.mtime,
+                    replaced_version: self.version,
+                    replaced_mtime: now,
+                    deleted: now_entry.is_none_or(|e| e.dir),
+                    data: old.data,
+                },
+            );
+        }
+        self.history.prune(now);
+    }
+
+    /// The previous versions of files.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Replaces the previous versions (as loaded from the state file or a snapshot).
+    pub fn set_history(&mut self, history: History) {
+        self.history = history;
+    }
+
+    /// Previous versions added or dropped since the last call (for persisting).
+    pub fn take_touched_history(&mut self) -> BTreeSet<(String, u64)> {
+        self.history.take_touched()
     }
 
     /// The cluster version: the number of successful changes so far.
@@ -216,11 +275,23 @@ impl Tree {
             locks,
             version,
             bytes,
+            history: History::default(),
             touched_entries: BTreeSet::new(),
             touched_locks: BTreeSet::new(),
         }
     }
 }
 
+/// The files a command appends lines to: logs keep their own bounded past, no history.
+fn appended_paths(op: &Op) -> BTreeSet<&str> {
+    match op {
+        Op::AppendLine { path, .. } => BTreeSet::from([path.as_str()]),
+        Op::Batch { ops } => ops.iter().flat_map(appended_paths).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod tests;

@@ -65,7 +65,7 @@ impl FaultKind {
     }
 
     /// Parses a comma-separated list (`partition` is the three partition kinds, `all` all).
-    pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, String> {
+    pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, FaultKindError> {
         let mut out = Vec::new();
         for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             let kinds: Vec<FaultKind> = match word {
@@ -84,24 +84,33 @@ impl FaultKind {
             }
         }
         if out.is_empty() {
-            return Err("no fault kinds given".into());
+            return Err(FaultKindError::Empty);
         }
         Ok(out)
     }
 }
 
+/// A fault-kind list that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultKindError {
+    #[error("unknown fault kind {given:?} (known: {known}, partition, all)")]
+    Unknown { given: String, known: String },
+    #[error("no fault kinds given")]
+    Empty,
+}
+
 impl FromStr for FaultKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = FaultKindError;
+    fn from_str(s: &str) -> Result<Self, FaultKindError> {
         FaultKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-                format!(
-                    "unknown fault kind {s:?} (known: {}, partition, all)",
-                    names.join(", ")
-                )
+                FaultKindError::Unknown {
+                    given: s.to_string(),
+                    known: names.join(", "),
+                }
             })
     }
 }

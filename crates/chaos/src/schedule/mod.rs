@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 mod fault;
 
-pub use fault::{Damage, Fault, FaultKind, Target};
+pub use fault::{Damage, Fault, FaultKind, FaultKindError, Target};
 
 /// A fault in the schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,7 +271,9 @@ mod tests {
             FaultKind::parse_list("all").expect("parse"),
             FaultKind::ALL.to_vec()
         );
-        let e = FaultKind::parse_list("kill,bogus").expect_err("refused");
+        let e = FaultKind::parse_list("kill,bogus")
+            .expect_err("refused")
+            .to_string();
         assert!(e.contains("bogus") && e.contains("disk-full"), "{e}");
     }
 }

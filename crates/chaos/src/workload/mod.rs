@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brigade_api::tasks::TaskStarted;
+use brigade_api::ErrorKind;
 use brigade_client::{Client, ClientError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -77,8 +78,8 @@ pub fn classify(e: &ClientError) -> (Outcome, Option<String>) {
             if *status == 409 && message.contains("version conflict") {
                 return (Outcome::Failed, Some(format!("{MISMATCH}: {message}")));
             }
-            if kind == "not_quorate"
-                || kind == "storage_failed"
+            if *kind == ErrorKind::NotQuorate
+                || *kind == ErrorKind::StorageFailed
                 || message.contains("no leader is known yet")
                 || (400..500).contains(status)
             {
@@ -196,10 +197,10 @@ impl Workload {
 mod tests {
     use super::*;
 
-    fn api(status: u16, kind: &str, message: &str) -> ClientError {
+    fn api(status: u16, kind: ErrorKind, message: &str) -> ClientError {
         ClientError::Api {
             status,
-            kind: kind.into(),
+            kind,
             message: message.into(),
         }
     }
@@ -208,13 +209,13 @@ mod tests {
     fn only_refusals_count_as_failed() {
         let not_quorate = api(
             503,
-            "not_quorate",
+            ErrorKind::NotQuorate,
             "cluster not quorate: configuration is read-only",
         );
         assert_eq!(classify(&not_quorate).0, Outcome::Failed);
         let mismatch = api(
             409,
-            "cfs",
+            ErrorKind::Cfs,
             "chaos/reg/r1: version conflict: expected 3, found 5",
         );
         let (o, e) = classify(&mismatch);
@@ -222,7 +223,7 @@ mod tests {
         assert!(e.is_some_and(|e| e.starts_with(MISMATCH)));
         let timeout = api(
             504,
-            "cfs",
+            ErrorKind::Cfs,
             "write timed out after 10 s: the outcome is unknown",
         );
         assert_eq!(classify(&timeout).0, Outcome::Unknown);

@@ -1,10 +1,12 @@
 //! `brigade bench ...`: benchmarks printing brigade's figure next to a peer's from the same run.
 
+pub mod backup;
 pub mod cfs;
 pub mod detection;
 pub mod failover;
 pub mod migrate;
 pub mod mount;
+pub mod scale;
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,8 @@ use crate::connect::GlobalArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
+    /// A full and a second backup of a stopped VM's disk next to qemu-img convert of it.
+    Backup(backup::BackupBenchArgs),
     /// cfs write throughput and latency against a 3-member etcd, both on loopback.
     Cfs(cfs::CfsBenchArgs),
     /// Failure detection and rejoin times (SIGKILL of a node), at several node_timeouts.
@@ -24,15 +28,20 @@ pub enum BenchCmd {
     Failover(failover::FailoverBenchArgs),
     /// Small-file write latency through the FUSE mount next to the API.
     Mount(mount::MountBenchArgs),
+    /// N node daemons on this machine: joins, convergence, idle CPU and RSS, heartbeat
+    /// traffic, write latency, detection and replacement of lost members.
+    Scale(scale::ScaleArgs),
 }
 
 pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
+        BenchCmd::Backup(args) => backup::run_bench(args).await,
         BenchCmd::Cfs(args) => cfs::run(args).await,
         BenchCmd::Detection(args) => detection::run(args).await,
         BenchCmd::Migrate(args) => migrate::run(args).await,
         BenchCmd::Failover(args) => failover::run(args).await,
         BenchCmd::Mount(args) => mount::run(args).await,
+        BenchCmd::Scale(args) => scale::run(args).await,
     }
 }
 

@@ -81,7 +81,9 @@ pub struct FaultList(pub Vec<FaultKind>);
 
 /// `--faults` (a comma-separated list) becomes its kinds.
 fn parse_kinds(s: &str) -> Result<FaultList, String> {
-    FaultKind::parse_list(s).map(FaultList)
+    FaultKind::parse_list(s)
+        .map(FaultList)
+        .map_err(|e| e.to_string())
 }
 
 pub async fn run(g: &GlobalArgs, cmd: ChaosCmd) -> anyhow::Result<()> {

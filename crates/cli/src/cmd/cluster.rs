@@ -1,4 +1,4 @@
-//! `brigade cluster ...`: create, join-token, join, nodes, delnode, status (like `pvecm`).
+//! `brigade cluster ...`: create, join-token, join, nodes, delnode, status, format (like `pvecm`).
 
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -37,6 +37,9 @@ pub enum ClusterCmd {
     },
     /// Show the cluster and quorum state (like `pvecm status`).
     Status,
+    /// The cluster's format version: show it, raise it at the end of a rolling upgrade.
+    #[command(subcommand)]
+    Format(crate::cmd::cluster_format::FormatCmd),
     /// Add or remove the quorum device (tie-breaker for 2 or 4 nodes).
     #[command(subcommand)]
     Qdevice(crate::cmd::qdevice::QdeviceCmd),
@@ -65,6 +68,7 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
     match cmd {
         ClusterCmd::Recover { .. } => {}
         ClusterCmd::Qdevice(q) => return crate::cmd::qdevice::run(g, q).await,
+        ClusterCmd::Format(f) => return crate::cmd::cluster_format::run(g, &c, f).await,
         ClusterCmd::Create { name } => {
             let r = c
                 .cluster_create(&name)
@@ -371,7 +375,10 @@ fn print_status(s: &brigade_client::ClusterStatus) {
             "-".into(),
         ]);
     }
-    outln!("{t}");
+    outln!("{t}\n");
+    if let Some(f) = &s.format {
+        crate::cmd::cluster_format::print_format(f);
+    }
     let h = &s.heartbeats;
     outln!(
         "Heartbeats: {} accepted, dropped {} bad key, {} replayed, {} malformed, {} unknown sender",

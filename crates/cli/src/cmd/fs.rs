@@ -58,6 +58,19 @@ pub enum FsCmd {
     Mount { mountpoint: std::path::PathBuf },
     /// Unmount a tree mounted with `fs mount`.
     Umount { mountpoint: std::path::PathBuf },
+    /// The versions of a file, newest first: its content now (index 0) and the
+    /// previous ones the tree keeps (20 per file for 7 days; a deleted file's last
+    /// content too; none under priv/).
+    History { path: String },
+    /// Write a previous version of a file back as its new content (a normal write:
+    /// validated, replicated), e.g. a deleted guest config or an overwritten storage.cfg.
+    #[command(disable_version_flag = true)]
+    Restore {
+        path: String,
+        /// The version to bring back, as `fs history` lists it.
+        #[arg(long)]
+        version: u64,
+    },
     /// Print every change at or below PATH as it happens, one JSON object per line.
     Watch {
         #[arg(default_value = "/")]
@@ -178,6 +191,10 @@ pub async fn run(g: &GlobalArgs, cmd: FsCmd) -> anyhow::Result<()> {
             if g.json() {
                 return print_json(&out);
             }
+        }
+        FsCmd::History { path } => super::fs_history::history(g, &c, &path).await?,
+        FsCmd::Restore { path, version } => {
+            super::fs_history::restore(g, &c, &path, version).await?;
         }
         FsCmd::Watch { path, count } => {
             let mut w = c.fs_watch(&path).await?;

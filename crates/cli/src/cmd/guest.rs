@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use std::collections::BTreeMap;
 
+use super::task::{after_start, FollowOpts};
 use crate::connect::{client, GlobalArgs};
 use crate::output::{print_json, table};
 
@@ -33,6 +34,10 @@ pub struct CommonOpts {
     /// Start the guest when its node boots.
     #[arg(long)]
     onboot: Option<bool>,
+    /// Protection from mistakes: 1 refuses destroying the guest and removing or
+    /// detaching its disks until it is set back to 0 (as Proxmox's `protection`).
+    #[arg(long, value_name = "0|1")]
+    protection: Option<String>,
     /// Any other config key, as KEY=VALUE (repeatable), e.g. -O net0=virtio.
     #[arg(short = 'O', long = "opt", value_name = "KEY=VALUE")]
     opts: Vec<String>,
@@ -48,6 +53,9 @@ impl CommonOpts {
         }
         if let Some(o) = self.onboot {
             map.insert("onboot".into(), if o { "1" } else { "0" }.into());
+        }
+        if let Some(p) = self.protection {
+            map.insert("protection".into(), p);
         }
         for kv in self.opts {
             let (k, v) = kv
@@ -95,11 +103,21 @@ pub enum GuestCmd {
         start: bool,
         #[command(flatten)]
         common: CommonOpts,
+        #[command(flatten)]
+        task: FollowOpts,
     },
     /// Start a guest on its node.
-    Start { vmid: u32 },
+    Start {
+        vmid: u32,
+        #[command(flatten)]
+        task: FollowOpts,
+    },
     /// Stop a guest at once (like pulling its power).
-    Stop { vmid: u32 },
+    Stop {
+        vmid: u32,
+        #[command(flatten)]
+        task: FollowOpts,
+    },
     /// Ask a guest to power off, waiting up to --timeout seconds.
     Shutdown {
         vmid: u32,
@@ -108,11 +126,27 @@ pub enum GuestCmd {
         /// Stop it if it has not powered off in time.
         #[arg(long)]
         force_stop: bool,
+        #[command(flatten)]
+        task: FollowOpts,
     },
     /// Reset a VM (restart a container).
-    Reboot { vmid: u32 },
+    Reboot {
+        vmid: u32,
+        #[command(flatten)]
+        task: FollowOpts,
+    },
     /// Remove a stopped guest with its disks.
-    Destroy { vmid: u32 },
+    ///
+    /// Asks for the VMID to be typed again; scripts (no terminal) must add --yes.
+    /// A guest with `protection: 1` is refused until `set VMID --protection 0`.
+    Destroy {
+        vmid: u32,
+        /// Do not ask for confirmation (required when standard input is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        task: FollowOpts,
+    },
     /// Every guest of the cluster with its node and state.
     List,
     /// A guest's state: running or stopped, pid, accelerator, uptime.
@@ -144,6 +178,8 @@ pub enum GuestCmd {
         /// Live migration of a running VM.
         #[arg(long)]
         online: bool,
+        #[command(flatten)]
+        task: FollowOpts,
     },
     /// VMs: attach to the serial console (Ctrl-D detaches). Containers, or with
     /// --tail/--follow: print what the guest wrote since it started.
@@ -205,6 +241,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             ostemplate,
             start,
             common,
+            task,
         } => {
             let mut map = BTreeMap::new();
             if let Some(n) = name {
@@ -240,6 +277,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
                 .guest_create(&node, kind, vmid, &map, ostemplate.as_deref(), start)
                 .await
                 .with_context(|| format!("cannot create {} {vmid}", noun(kind)))?;
+            after_start(g, &c, out.get("upid").and_then(|u| u.as_str()), task).await?;
             if g.json() {
                 return print_json(&out);
             }
@@ -249,30 +287,40 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
                 if start { " and started" } else { "" }
             );
         }
-        GuestCmd::Start { vmid } => power(g, &c, kind, vmid, "start", json!({})).await?,
-        GuestCmd::Stop { vmid } => power(g, &c, kind, vmid, "stop", json!({})).await?,
-        GuestCmd::Reboot { vmid } => power(g, &c, kind, vmid, "reboot", json!({})).await?,
+        GuestCmd::Start { vmid, task } => {
+            power(g, &c, (kind, vmid), "start", json!({}), task).await?;
+        }
+        GuestCmd::Stop { vmid, task } => {
+            power(g, &c, (kind, vmid), "stop", json!({}), task).await?;
+        }
+        GuestCmd::Reboot { vmid, task } => {
+            power(g, &c, (kind, vmid), "reboot", json!({}), task).await?;
+        }
         GuestCmd::Shutdown {
             vmid,
             timeout,
             force_stop,
+            task,
         } => {
             power(
                 g,
                 &c,
-                kind,
-                vmid,
+                (kind, vmid),
                 "shutdown",
                 json!({ "timeout": timeout, "forceStop": force_stop }),
+                task,
             )
             .await?;
         }
-        GuestCmd::Destroy { vmid } => {
+        GuestCmd::Destroy { vmid, yes, task } => {
             let loc = locate(&c, kind, vmid).await?;
+            let what = format!("destroy {} {vmid} and its disks", noun(kind));
+            super::confirm::typed_again(&what, &vmid.to_string(), yes)?;
             let out = c
                 .guest_destroy(&loc)
                 .await
                 .with_context(|| format!("cannot destroy {} {vmid}", noun(kind)))?;
+            after_start(g, &c, out.get("upid").and_then(|u| u.as_str()), task).await?;
             if g.json() {
                 return print_json(&out);
             }
@@ -377,7 +425,8 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             vmid,
             target,
             online,
-        } => super::migrate::run(g, &c, kind, vmid, &target, online).await?,
+            task,
+        } => super::migrate::run(g, &c, (kind, vmid), &target, online, task).await?,
         GuestCmd::Console { vmid, follow, tail } => {
             let loc = locate(&c, kind, vmid).await?;
             if kind == GuestKind::Qemu && !follow && tail.is_none() {
@@ -427,16 +476,17 @@ async fn attach(c: &Client, loc: &GuestLocation) -> anyhow::Result<()> {
 async fn power(
     g: &GlobalArgs,
     c: &Client,
-    kind: GuestKind,
-    vmid: u32,
+    (kind, vmid): (GuestKind, u32),
     action: &str,
     body: serde_json::Value,
+    task: FollowOpts,
 ) -> anyhow::Result<()> {
     let loc = locate(c, kind, vmid).await?;
     let s = c
         .guest_power(&loc, action, body)
         .await
         .with_context(|| format!("cannot {action} {} {vmid}", noun(kind)))?;
+    after_start(g, c, s.upid.as_deref(), task).await?;
     if g.json() {
         return print_json(&s);
     }

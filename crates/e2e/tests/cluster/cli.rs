@@ -19,17 +19,7 @@ use serde_json::Value;
 const SUBNET: u8 = 17;
 const SETTLE: Duration = Duration::from_secs(45);
 
-fn ok(cfg: &Path, args: &[&str]) -> String {
-    let (success, stdout, stderr) = brigade(cfg, args);
-    assert!(success, "brigade {args:?} failed: {stderr}");
-    stdout
-}
-
-fn json(cfg: &Path, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    serde_json::from_str(&ok(cfg, &all)).unwrap_or_else(|e| panic!("{args:?}: not JSON: {e}"))
-}
+use brigade_e2e::{brigade_json as json, brigade_ok as ok};
 
 /// `brigade ARGS` must fail with `needle` in its error; returns the error.
 fn refused(cfg: &Path, args: &[&str], needle: &str) -> String {
@@ -624,7 +614,7 @@ async fn cli_forms_a_cluster_and_edits_files() {
     );
     let out = ok(&cfg[0], &["vm", "migrate", "100", "n3"]);
     assert!(out.contains("migrated offline n2 -> n3"), "{out}");
-    ok(&cfg[0], &["vm", "destroy", "100"]);
+    ok(&cfg[0], &["vm", "destroy", "100", "--yes"]);
     ok(
         &cfg[0],
         &[

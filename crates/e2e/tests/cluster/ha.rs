@@ -92,6 +92,34 @@ async fn a_power_cut_restarts_the_vm_on_a_survivor() {
         log.contains("recover from n2"),
         "the decision is in the cluster log"
     );
+    // The recovery and the start are tasks: harecover on the CRM's node, hastart on the new one.
+    let all = n1
+        .cluster_tasks(&brigade_client::tasks::TaskQuery {
+            vmid: Some(VMID),
+            ..Default::default()
+        })
+        .await
+        .expect("cluster tasks");
+    let ok = |kind: &str, node: Option<&str>| {
+        all.tasks.iter().any(|t| {
+            t.kind == kind
+                && node.is_none_or(|n| t.node == n)
+                && t.status == brigade_api::tasks::TaskState::Ok
+        })
+    };
+    assert!(ok("harecover", None), "no harecover task: {:?}", all.tasks);
+    assert!(
+        all.nodes
+            .iter()
+            .any(|n| n.node == "n2" && n.state == "unreachable"),
+        "the powered-off n2 is listed as unreachable: {:?}",
+        all.nodes
+    );
+    assert!(
+        ok("hastart", Some(c.nodes[to].name.as_str())),
+        "no hastart task on the new node: {:?}",
+        all.tasks
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,9 @@
 // Tests: a failed expectation is a failed test, with its message.
 #![allow(clippy::expect_used)]
 
+mod access;
+mod access_admin;
+mod backup;
 mod bad_input;
 mod chaos;
 mod cli;
@@ -24,6 +27,7 @@ mod migration_safety;
 mod mount;
 mod partition;
 mod prevote;
+mod protection;
 mod qdevice;
 mod readme_guests;
 mod recover;
@@ -33,6 +37,8 @@ mod restart_conflicting_tail;
 mod restarted_leader_reads;
 mod snapshot_join;
 mod state_size;
+mod tasks;
 mod upgrade;
 mod vm;
 mod watchdog_device;
+mod webui;

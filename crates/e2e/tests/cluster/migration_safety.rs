@@ -3,6 +3,7 @@
 //! handover never happened though the source cannot tell, the link between source and
 //! target broke after QEMU completed, the target's resume request was lost, and the
 //! source's daemon died mid-migration (its stale lock is cleared when it restarts).
+//! The target's record of an arrival survives its reconciler while QEMU starts.
 //! In every case exactly one copy of the guest runs, and its ticks never restart.
 
 use std::time::Duration;
@@ -42,14 +43,24 @@ async fn migrate(via: &Client, target: &str) -> Result<(), String> {
 /// VM 100 lives on `node` (index `i`), runs only there, unlocked, ticking on from `before`.
 async fn runs_only_on(c: &ProcCluster, via: &Client, i: usize, before: u64) {
     let name = c.nodes[i].name.clone();
+    // What the wait last saw, printed when it changes: a timeout then says which part failed.
+    let seen = std::sync::Mutex::new(String::new());
     eventually(
         Duration::from_secs(20),
         &format!("VM 100 runs on {name} alone"),
         || async {
-            let procs = qemu_processes(c, VMID);
-            procs.len() == 1
-                && c.guest_pids(i).iter().any(|(v, _)| *v == VMID)
-                && via.locate(VMID).await.is_ok_and(|l| l.node == name)
+            let procs = qemu_processes(c, VMID).len();
+            let here = c.guest_pids(i).iter().any(|(v, _)| *v == VMID);
+            let at = via.locate(VMID).await.map(|l| l.node);
+            let now = format!("{procs} QEMU processes, one on {name}: {here}, config on {at:?}");
+            let mut last = seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *last != now {
+                eprintln!("    VM 100: {now}");
+                now.clone_into(&mut last);
+            }
+            procs == 1 && here && at.is_ok_and(|n| n == name)
         },
     )
     .await;
@@ -121,6 +132,10 @@ async fn every_broken_switch_over_leaves_exactly_one_copy() {
     let before = last_tick(&c);
     let witness = TickWitness::start(&c, VMID);
     set_fault(&c, 1, "migrate.completed pause 3000");
+    // n3 also pauses between recording the arrival and starting QEMU, for longer than
+    // its reconciler's interval: the reconciler must not drop a record being prepared
+    // (it did, and then nothing removed n3's copy after the cut).
+    set_fault(&c, 2, "migrate.incoming.before-launch pause 1500");
     let (a, b) = (c.nodes[1].addr, c.nodes[2].addr);
     // Followed through n1, which the cut does not touch.
     let n1 = c.client(0).expect("client");

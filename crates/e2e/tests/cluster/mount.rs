@@ -115,7 +115,13 @@ async fn the_tree_mounted_on_every_node() {
         std::fs::read_link(m2.join("qemu-server")).expect("link"),
         PathBuf::from("nodes/n2/qemu-server")
     );
-    assert!(m2.join("qemu-server/100.conf").exists());
+    // n2's replica applies the move in its own time (the wait above watched n3's).
+    eventually(
+        Duration::from_secs(5),
+        "n2's qemu-server link shows VM 100",
+        || async { m2.join("qemu-server/100.conf").exists() },
+    )
+    .await;
 
     // Bad operations: right errno, nothing changed.
     let dc = m1.join("datacenter.cfg");

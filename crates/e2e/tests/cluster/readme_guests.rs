@@ -466,7 +466,7 @@ async fn the_readme_guests_and_ha_sections() {
         "{out}"
     );
     cli.ok(&["ha", "rules", "remove", "apart"]);
-    cli.ok(&["vm", "destroy", "103"]);
+    cli.ok(&["vm", "destroy", "103", "--yes"]);
 
     // Every HA refusal names the ha command for what was asked; each works.
     cli.refused(
@@ -571,13 +571,16 @@ async fn the_readme_guests_and_ha_sections() {
 
     // Destroying an HA guest: take it out of HA first, as the refusal says.
     cli.refused(
-        &["vm", "destroy", "100"],
+        &["vm", "destroy", "100", "--yes"],
         "take it out of HA first with 'brigade ha remove vm:100'",
     );
     cli.ok(&["ha", "remove", "vm:100"]);
     ha.ran("brigade ha set vm:100 --state stopped | ha remove vm:100 | ha migrate vm:100 n3");
     let (home, _) = cli.guest("vm", 100).expect("VM 100");
-    cli.refused(&["vm", "destroy", "100"], "is running; stop it first");
+    cli.refused(
+        &["vm", "destroy", "100", "--yes"],
+        "is running; stop it first",
+    );
     cli.ok(&["vm", "stop", "100"]);
     assert!(
         brigade_e2e::guests::guest_pid(&c, node_index(&home), 100).is_none(),
@@ -587,11 +590,11 @@ async fn the_readme_guests_and_ha_sections() {
         &["storage", "remove", "shared"],
         "move or destroy them first",
     );
-    let out = cli.ok(&["vm", "destroy", "100"]);
+    let out = cli.ok(&["vm", "destroy", "100", "--yes"]);
     assert!(out.contains("VM 100 destroyed"), "{out}");
-    cli.ok(&["vm", "destroy", "102"]);
+    cli.ok(&["vm", "destroy", "102", "--yes"]);
     cli.ok(&["ct", "stop", "101"]);
-    cli.ok(&["ct", "destroy", "101"]);
+    cli.ok(&["ct", "destroy", "101", "--yes"]);
     cli.ok(&["storage", "remove", "shared"]);
     guests.ran("brigade vm start|stop|shutdown [--timeout S --force-stop]|reboot|destroy 100");
 

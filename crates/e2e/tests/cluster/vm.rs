@@ -132,6 +132,15 @@ async fn a_vm_runs_survives_its_daemon_and_migrates_live() {
         out.contains("downtime:") && out.contains(" ms"),
         "no downtime printed: {out}"
     );
+    // It followed the migration's task: its id, its phases and the downtime in its log.
+    assert!(
+        err.contains("task UPID:n1:")
+            && err.contains(":qmigrate:100:")
+            && err.contains("migrating memory to n2")
+            && err.contains("migration downtime:")
+            && err.contains("TASK OK"),
+        "the migration task's log was not followed: {err}"
+    );
     let on_n2 = wait_tick(&c, 1, VMID, before + 2, Duration::from_secs(20)).await;
     assert!(
         on_n2[0] > 1,

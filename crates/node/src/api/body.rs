@@ -74,6 +74,27 @@ where
     }
 }
 
+/// Reads every request's body before anything answers it (the layer outside all routes):
+/// an answer sent while the client is still sending its body (a refusal by the
+/// authentication layer, a 405, a 404, a wrong content type) would make hyper close the
+/// connection under a client about to reuse it, which that client sees as a dropped
+/// connection instead of an answer. The handlers then read the body from memory.
+pub async fn read_body_first(
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let (parts, body) = req.into_parts();
+    let length = content_length(&parts.headers);
+    match read_limited(body, length).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
 /// Reads a body of at most [`API_BODY_MAX_BYTES`]; a larger one is read on (up to
 /// [`API_BODY_DRAIN_MAX_BYTES`], for at most [`API_BODY_DRAIN_TIMEOUT`]) and dropped,
 /// then refused with the limit named.
@@ -119,7 +140,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, NodeError> {
     Ok(value)
 }
 
-fn json_error(path: &str, e: &serde_json::Error) -> NodeError {
+pub(super) fn json_error(path: &str, e: &serde_json::Error) -> NodeError {
     use serde_json::error::Category;
     let message = e.to_string();
     // serde_json appends the position; brigade names the field instead.

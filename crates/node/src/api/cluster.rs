@@ -1,16 +1,35 @@
 //! `/cluster/...`: create, join tokens, join, nodes, delnode, status.
 
+use brigade_access::requirement::Requirement;
+use brigade_access::Privilege as P;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-use serde::Deserialize;
-
 use super::{ok, ApiJson, ApiQuery, ApiResult};
 use crate::node::Node;
 use brigade_api::cluster::*;
+
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
+    ("POST", "/cluster/create", Requirement::Root),
+    ("POST", "/cluster/join-token", Requirement::Root),
+    ("POST", "/cluster/join", Requirement::Root),
+    (
+        "GET",
+        "/cluster/nodes",
+        Requirement::perm("/", &[P::SysAudit]),
+    ),
+    ("DELETE", "/cluster/nodes/{name}", Requirement::Root),
+    ("POST", "/cluster/format/upgrade", Requirement::Root),
+    (
+        "GET",
+        "/cluster/status",
+        Requirement::perm("/", &[P::SysAudit]),
+    ),
+];
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -20,6 +39,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/cluster/nodes", get(nodes))
         .route("/cluster/nodes/{name}", delete(delnode))
         .route("/cluster/status", get(status))
+        .route("/cluster/format/upgrade", post(format_upgrade))
 }
 
 async fn create(
@@ -37,20 +57,11 @@ async fn join(
     State(node): State<Arc<Node>>,
     ApiJson(req): ApiJson<JoinRequest>,
 ) -> ApiResult<JoinResult> {
-    Ok(ok(node.join_cluster(req).await?))
+    Ok(ok(node.join_cluster_task(req).await?))
 }
 
 async fn nodes(State(node): State<Arc<Node>>) -> ApiResult<Vec<NodeRow>> {
     Ok(ok(node.nodes()?))
-}
-
-/// `DELETE /cluster/nodes/{name}?force=true`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DelnodeQuery {
-    /// Remove it even while guest configs are still under `nodes/NAME`.
-    #[serde(default)]
-    force: bool,
 }
 
 async fn delnode(
@@ -64,4 +75,8 @@ async fn delnode(
 
 async fn status(State(node): State<Arc<Node>>) -> ApiResult<ClusterStatus> {
     Ok(ok(node.status()))
+}
+
+async fn format_upgrade(State(node): State<Arc<Node>>) -> ApiResult<FormatUpgradeResult> {
+    Ok(ok(node.upgrade_format().await?))
 }

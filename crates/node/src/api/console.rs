@@ -1,13 +1,16 @@
 //! `GET /nodes/{node}/qemu/{vmid}/console`: the VM's serial port over an HTTP upgrade,
 //! piped to its serial socket here, or through the mTLS tunnel to the node that runs it.
 
+use brigade_access::requirement::Requirement;
+use brigade_access::Privilege as P;
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
+use brigade_access::Authid;
 use brigade_core::layout::GuestKind;
 use hyper_util::rt::TokioIo;
 
@@ -19,12 +22,20 @@ use brigade_api::guests::GuestRequest;
 /// The protocol name clients ask for in `Upgrade:`.
 pub const CONSOLE_UPGRADE: &str = "brigade-console";
 
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[(
+    "GET",
+    "/nodes/{node}/qemu/{vmid}/console",
+    Requirement::perm("/vms/{vmid}", &[P::VmConsole]),
+)];
+
 pub fn routes() -> Router<Arc<Node>> {
     Router::new().route("/nodes/{node}/qemu/{vmid}/console", get(console))
 }
 
 async fn console(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, id)): Path<(String, String)>,
     mut req: Request,
 ) -> Result<Response, ApiError> {
@@ -34,6 +45,18 @@ async fn console(
     } else {
         name
     };
+    // The node that runs the VM checks VM.Console for the caller again (the sealed identity
+    // travels with this request); the raw console tunnel itself carries no identity.
+    node.guest_on_as(
+        &caller,
+        &name,
+        GuestRequest::ConsoleLog {
+            kind: GuestKind::Qemu,
+            vmid,
+            tail_bytes: Some(0),
+        },
+    )
+    .await?;
     let status = node
         .guest_on(
             &name,

@@ -1,6 +1,7 @@
 //! `/fs/...`: the replicated file tree: read, list, write, mkdir, delete, rename, lock, watch.
 //! Writes and renames of files whose format brigade owns are validated first.
 
+use brigade_access::requirement::Requirement;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -12,7 +13,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
 use futures::StreamExt;
-use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
 
 use brigade_cfs::{Applied, DirEntryInfo, Op};
@@ -25,6 +25,19 @@ use brigade_api::fs::*;
 /// Default lease of a lock taken through the API.
 pub const DEFAULT_LOCK_LEASE_MS: u64 = 120_000;
 
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
+    ("GET", "/fs/read", Requirement::Root),
+    ("GET", "/fs/list", Requirement::Root),
+    ("GET", "/fs/watch", Requirement::Root),
+    ("POST", "/fs/write", Requirement::Root),
+    ("POST", "/fs/mkdir", Requirement::Root),
+    ("POST", "/fs/delete", Requirement::Root),
+    ("POST", "/fs/rename", Requirement::Root),
+    ("POST", "/fs/lock", Requirement::Root),
+    ("POST", "/fs/unlock", Requirement::Root),
+];
+
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/fs/read", get(read))
@@ -36,15 +49,6 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/fs/rename", post(rename))
         .route("/fs/lock", post(lock))
         .route("/fs/unlock", post(unlock))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PathQuery {
-    #[serde(default)]
-    path: String,
-    #[serde(default)]
-    consistent: bool,
 }
 
 async fn read(
@@ -127,8 +131,10 @@ async fn delete(
     State(node): State<Arc<Node>>,
     ApiJson(req): ApiJson<DeleteRequest>,
 ) -> ApiResult<Applied> {
+    let path = cfs_path(&req.path)?;
+    node.validate_delete(&path)?;
     let op = Op::Delete {
-        path: cfs_path(&req.path)?,
+        path,
         expect_version: req.expect_version,
         recursive: req.recursive,
     };

@@ -1,21 +1,74 @@
 //! `/nodes/{node}/{qemu,lxc}/...` and `/cluster/resources`: guests, as Proxmox's API
 //! lays them out. Requests for another node are forwarded to it over mTLS.
 
-use std::collections::BTreeMap;
+use crate::access::guest_rules::VM_CONFIG_PRIVILEGES;
+use brigade_access::requirement::Requirement;
+use brigade_access::Privilege as P;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
+use brigade_access::{Authid, Permissions};
 use brigade_core::layout::GuestKind;
 use brigade_core::VmId;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ok, ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::access::guest_rules::no_such_guest;
 use crate::error::NodeError;
 use crate::node::Node;
-use brigade_api::guests::{GuestLocation, GuestRequest, GuestRow};
+use brigade_api::guests::{
+    ConsoleLogQuery, CreateGuestRequest, GuestLocation, GuestRequest, GuestRow, MigrateRequest,
+    PowerRequest, SetConfigRequest,
+};
+
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
+    ("GET", "/cluster/resources", Requirement::Authenticated),
+    ("GET", "/cluster/guests/{vmid}", Requirement::Authenticated),
+    (
+        "POST",
+        "/nodes/{node}/{kind}",
+        Requirement::perm("/vms/{vmid}", &[P::VmAllocate]),
+    ),
+    (
+        "DELETE",
+        "/nodes/{node}/{kind}/{vmid}",
+        Requirement::perm("/vms/{vmid}", &[P::VmAllocate]),
+    ),
+    (
+        "GET",
+        "/nodes/{node}/{kind}/{vmid}/status/current",
+        Requirement::perm("/vms/{vmid}", &[P::VmAudit]),
+    ),
+    (
+        "POST",
+        "/nodes/{node}/{kind}/{vmid}/status/{action}",
+        Requirement::perm("/vms/{vmid}", &[P::VmPowerMgmt]),
+    ),
+    (
+        "GET",
+        "/nodes/{node}/{kind}/{vmid}/config",
+        Requirement::perm("/vms/{vmid}", &[P::VmAudit]),
+    ),
+    (
+        "PUT",
+        "/nodes/{node}/{kind}/{vmid}/config",
+        Requirement::perm_any("/vms/{vmid}", VM_CONFIG_PRIVILEGES),
+    ),
+    (
+        "POST",
+        "/nodes/{node}/{kind}/{vmid}/migrate",
+        Requirement::perm("/vms/{vmid}", &[P::VmMigrate]),
+    ),
+    (
+        "GET",
+        "/nodes/{node}/{kind}/{vmid}/console-log",
+        Requirement::perm("/vms/{vmid}", &[P::VmConsole]),
+    ),
+];
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -34,7 +87,6 @@ pub fn routes() -> Router<Arc<Node>> {
         )
         .route("/nodes/{node}/{kind}/{vmid}/migrate", post(migrate))
         .route("/nodes/{node}/{kind}/{vmid}/console-log", get(console_log))
-        .route("/nodes/{node}/tasks/{upid}/status", get(task))
 }
 
 /// `localhost` means the node answering, as in Proxmox's API.
@@ -60,18 +112,34 @@ fn vmid(s: &str) -> Result<VmId, ApiError> {
     s.parse().map_err(|e| ApiError(NodeError::Format(e)))
 }
 
-async fn resources(State(node): State<Arc<Node>>) -> ApiResult<Vec<GuestRow>> {
-    Ok(ok(node.cluster_resources().await?))
+/// Every guest the caller may see (any `VM.*` privilege on it).
+async fn resources(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
+) -> ApiResult<Vec<GuestRow>> {
+    let rows = node.cluster_resources().await?;
+    let st = node.access_state();
+    let perms = Permissions::new(&st.users, crate::access::now());
+    Ok(ok(rows
+        .into_iter()
+        .filter(|r| {
+            brigade_core::VmId::try_from(r.vmid).is_ok_and(|v| perms.may_see_vm(&caller, v))
+        })
+        .collect()))
 }
 
 async fn where_is(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path(id): Path<String>,
 ) -> ApiResult<GuestLocation> {
     let v = vmid(&id)?;
     let rt = node.require_cluster()?;
+    let st = node.access_state();
+    let visible = Permissions::new(&st.users, crate::access::now()).may_see_vm(&caller, v);
     let l = crate::guests::find_guest(&rt.cfs, v)
-        .ok_or_else(|| ApiError(NodeError::NotFound(format!("guest {v} does not exist"))))?;
+        .filter(|_| visible)
+        .ok_or_else(|| ApiError(no_such_guest(None, v)))?;
     Ok(ok(GuestLocation {
         node: l.node,
         kind: l.kind,
@@ -79,23 +147,11 @@ async fn where_is(
     }))
 }
 
-/// `POST /nodes/{node}/{qemu,lxc}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    vmid: VmId,
-    #[serde(default)]
-    config: BTreeMap<String, String>,
-    #[serde(default)]
-    ostemplate: Option<String>,
-    #[serde(default)]
-    start: bool,
-}
-
 async fn create(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, k)): Path<(String, String)>,
-    ApiJson(body): ApiJson<CreateBody>,
+    ApiJson(body): ApiJson<CreateGuestRequest>,
 ) -> ApiResult<Value> {
     let req = GuestRequest::Create {
         kind: kind(&k)?,
@@ -104,54 +160,54 @@ async fn create(
         ostemplate: body.ostemplate,
         start: body.start,
     };
-    Ok(ok(node.guest_on(&node_name(&node, name), req).await?))
+    Ok(ok(node
+        .guest_on_as(&caller, &node_name(&node, name), req)
+        .await?))
 }
 
 async fn destroy(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, k, id)): Path<(String, String, String)>,
 ) -> ApiResult<Value> {
     let req = GuestRequest::Destroy {
         kind: kind(&k)?,
         vmid: vmid(&id)?,
     };
-    Ok(ok(node.guest_on(&node_name(&node, name), req).await?))
+    Ok(ok(node
+        .guest_on_as(&caller, &node_name(&node, name), req)
+        .await?))
 }
 
 async fn status(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, k, id)): Path<(String, String, String)>,
 ) -> ApiResult<Value> {
     let req = GuestRequest::Status {
         kind: kind(&k)?,
         vmid: vmid(&id)?,
     };
-    Ok(ok(node.guest_on(&node_name(&node, name), req).await?))
-}
-
-/// Options of `status/shutdown`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PowerBody {
-    #[serde(default)]
-    timeout: Option<u64>,
-    #[serde(default, rename = "forceStop")]
-    force_stop: bool,
+    Ok(ok(node
+        .guest_on_as(&caller, &node_name(&node, name), req)
+        .await?))
 }
 
 async fn power(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, k, id, action)): Path<(String, String, String, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<Value> {
     let (kind, vmid) = (kind(&k)?, vmid(&id)?);
     // The body is optional: empty means defaults.
-    let body: PowerBody = if body.iter().all(u8::is_ascii_whitespace) {
-        PowerBody::default()
+    let body: PowerRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        PowerRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError(NodeError::Invalid(format!("invalid request body: {e}"))))?
+        super::body::parse_json(&body).map_err(ApiError)?
     };
+    body.check()
+        .map_err(|e| ApiError(NodeError::Invalid(e.to_string())))?;
     let req = match action.as_str() {
         "start" => GuestRequest::Start { kind, vmid },
         "stop" => GuestRequest::Stop { kind, vmid },
@@ -168,36 +224,30 @@ async fn power(
             ))))
         }
     };
-    Ok(ok(node.guest_on(&node_name(&node, name), req).await?))
+    Ok(ok(node
+        .guest_on_as(&caller, &node_name(&node, name), req)
+        .await?))
 }
 
 async fn config(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, k, id)): Path<(String, String, String)>,
 ) -> ApiResult<Value> {
     let req = GuestRequest::Config {
         kind: kind(&k)?,
         vmid: vmid(&id)?,
     };
-    Ok(ok(node.guest_on(&node_name(&node, name), req).await?))
-}
-
-/// `PUT .../config`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetBody {
-    #[serde(default)]
-    set: BTreeMap<String, String>,
-    #[serde(default)]
-    delete: Vec<String>,
-    #[serde(default)]
-    digest: Option<u64>,
+    Ok(ok(node
+        .guest_on_as(&caller, &node_name(&node, name), req)
+        .await?))
 }
 
 async fn set_config(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, k, id)): Path<(String, String, String)>,
-    ApiJson(body): ApiJson<SetBody>,
+    ApiJson(body): ApiJson<SetConfigRequest>,
 ) -> ApiResult<Value> {
     let req = GuestRequest::SetConfig {
         kind: kind(&k)?,
@@ -206,22 +256,16 @@ async fn set_config(
         delete: body.delete,
         digest: body.digest,
     };
-    Ok(ok(node.guest_on(&node_name(&node, name), req).await?))
-}
-
-/// `POST .../migrate`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MigrateBody {
-    target: String,
-    #[serde(default)]
-    online: bool,
+    Ok(ok(node
+        .guest_on_as(&caller, &node_name(&node, name), req)
+        .await?))
 }
 
 async fn migrate(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, k, id)): Path<(String, String, String)>,
-    ApiJson(body): ApiJson<MigrateBody>,
+    ApiJson(body): ApiJson<MigrateRequest>,
 ) -> ApiResult<Value> {
     let req = GuestRequest::Migrate {
         kind: kind(&k)?,
@@ -229,34 +273,23 @@ async fn migrate(
         target: body.target,
         online: body.online,
     };
-    Ok(ok(node.guest_on(&node_name(&node, name), req).await?))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TailQuery {
-    #[serde(default)]
-    tail: Option<u64>,
+    Ok(ok(node
+        .guest_on_as(&caller, &node_name(&node, name), req)
+        .await?))
 }
 
 async fn console_log(
     State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
     Path((name, k, id)): Path<(String, String, String)>,
-    ApiQuery(q): ApiQuery<TailQuery>,
+    ApiQuery(q): ApiQuery<ConsoleLogQuery>,
 ) -> ApiResult<Value> {
     let req = GuestRequest::ConsoleLog {
         kind: kind(&k)?,
         vmid: vmid(&id)?,
         tail_bytes: q.tail,
     };
-    Ok(ok(node.guest_on(&node_name(&node, name), req).await?))
-}
-
-async fn task(
-    State(node): State<Arc<Node>>,
-    Path((name, upid)): Path<(String, String)>,
-) -> ApiResult<Value> {
     Ok(ok(node
-        .guest_on(&node_name(&node, name), GuestRequest::Task { upid })
+        .guest_on_as(&caller, &node_name(&node, name), req)
         .await?))
 }

@@ -1,17 +1,62 @@
 //! `/cluster/ha/...` (like Proxmox's): resources, groups, status, migrate; and
 //! `/nodes/{node}/maintenance`.
 
+use brigade_access::requirement::Requirement;
+use brigade_access::Privilege as P;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post, put};
-use axum::Router;
-use serde::Deserialize;
+use axum::{Extension, Router};
+use brigade_access::{Authid, Permissions};
 use serde_json::Value;
 
 use super::{ok, ApiJson, ApiResult};
 use crate::ha::ops::{GroupRequest, HaStatus, ResourceRequest};
 use crate::node::Node;
+use brigade_api::ha::{HaMigrateRequest, MaintenanceRequest};
+
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
+    ("GET", "/cluster/ha/resources", Requirement::Authenticated),
+    (
+        "POST",
+        "/cluster/ha/resources",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+    (
+        "PUT",
+        "/cluster/ha/resources/{sid}",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+    (
+        "DELETE",
+        "/cluster/ha/resources/{sid}",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+    (
+        "POST",
+        "/cluster/ha/resources/{sid}/migrate",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+    (
+        "GET",
+        "/cluster/ha/groups",
+        Requirement::perm("/", &[P::SysAudit]),
+    ),
+    (
+        "POST",
+        "/cluster/ha/groups",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+    (
+        "DELETE",
+        "/cluster/ha/groups/{name}",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+    ("GET", "/cluster/ha/status", Requirement::Authenticated),
+    ("POST", "/nodes/{node}/maintenance", Requirement::Root),
+];
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -24,11 +69,27 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/nodes/{node}/maintenance", post(maintenance))
 }
 
-async fn resources(State(node): State<Arc<Node>>) -> ApiResult<Value> {
+/// Whether the caller may see the guest of an HA service (`VM.Audit` on it).
+fn may_audit(perms: &Permissions<'_>, caller: &Authid, vmid: brigade_core::VmId) -> bool {
+    perms
+        .check(caller, &brigade_access::AclPath::vm(vmid), P::VmAudit)
+        .is_ok()
+}
+
+/// The HA resources whose guests the caller may audit.
+async fn resources(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
+) -> ApiResult<Value> {
     let rt = node.require_cluster()?;
     let (r, _) = crate::ha::config_io::resources(&rt.cfs)?;
+    let st = node.access_state();
+    let perms = Permissions::new(&st.users, crate::access::now());
     Ok(ok(serde_json::to_value(
-        r.resources.into_values().collect::<Vec<_>>(),
+        r.resources
+            .into_values()
+            .filter(|r| may_audit(&perms, &caller, r.sid.vmid))
+            .collect::<Vec<_>>(),
     )
     .unwrap_or_default()))
 }
@@ -55,16 +116,10 @@ async fn remove(State(node): State<Arc<Node>>, Path(sid): Path<String>) -> ApiRe
     Ok(ok(serde_json::json!({ "removed": sid })))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MigrateBody {
-    node: String,
-}
-
 async fn migrate(
     State(node): State<Arc<Node>>,
     Path(sid): Path<String>,
-    ApiJson(body): ApiJson<MigrateBody>,
+    ApiJson(body): ApiJson<HaMigrateRequest>,
 ) -> ApiResult<Value> {
     node.ha_migrate(&sid, &body.node).await?;
     Ok(ok(
@@ -91,20 +146,30 @@ async fn group_remove(State(node): State<Arc<Node>>, Path(name): Path<String>) -
     Ok(ok(serde_json::json!({ "removed": name })))
 }
 
-async fn status(State(node): State<Arc<Node>>) -> ApiResult<HaStatus> {
-    Ok(ok(node.ha_status()?))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaintenanceBody {
-    enable: bool,
+/// HA status: services whose guests the caller may audit; the LRMs with `Sys.Audit` on `/`.
+async fn status(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
+) -> ApiResult<HaStatus> {
+    let mut status = node.ha_status()?;
+    let st = node.access_state();
+    let perms = Permissions::new(&st.users, crate::access::now());
+    status.services.retain(|s| {
+        s.sid
+            .parse::<brigade_ha::ServiceId>()
+            .is_ok_and(|sid| may_audit(&perms, &caller, sid.vmid))
+    });
+    let root = brigade_access::AclPath::root();
+    if perms.check(&caller, &root, P::SysAudit).is_err() {
+        status.nodes.clear();
+    }
+    Ok(ok(status))
 }
 
 async fn maintenance(
     State(node): State<Arc<Node>>,
     Path(name): Path<String>,
-    ApiJson(body): ApiJson<MaintenanceBody>,
+    ApiJson(body): ApiJson<MaintenanceRequest>,
 ) -> ApiResult<Value> {
     node.ha_maintenance(&name, body.enable).await?;
     Ok(ok(

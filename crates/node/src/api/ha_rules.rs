@@ -1,5 +1,7 @@
 //! `/cluster/ha/rules` (like Proxmox VE 9's): list, add, change and remove HA rules.
 
+use brigade_access::requirement::Requirement;
+use brigade_access::Privilege as P;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -10,6 +12,35 @@ use serde_json::Value;
 use super::{ok, ApiJson, ApiResult};
 use crate::node::Node;
 use brigade_api::ha_rules::{RuleRequest, RuleRow};
+
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
+    (
+        "GET",
+        "/cluster/ha/rules",
+        Requirement::perm("/", &[P::SysAudit]),
+    ),
+    (
+        "POST",
+        "/cluster/ha/rules",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+    (
+        "GET",
+        "/cluster/ha/rules/{rule}",
+        Requirement::perm("/", &[P::SysAudit]),
+    ),
+    (
+        "PUT",
+        "/cluster/ha/rules/{rule}",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+    (
+        "DELETE",
+        "/cluster/ha/rules/{rule}",
+        Requirement::perm("/", &[P::SysConsole]),
+    ),
+];
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()

@@ -1,5 +1,7 @@
 //! `GET /metrics`: Prometheus text exposition (token-authenticated like every call).
 
+use brigade_access::requirement::Requirement;
+use brigade_access::Privilege as P;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -10,6 +12,10 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::node::Node;
+
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] =
+    &[("GET", "/metrics", Requirement::perm("/", &[P::SysAudit]))];
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new().route("/metrics", get(metrics))

@@ -1,24 +1,31 @@
 //! The HTTPS API (`/api2/json/...`): routing, authentication, errors.
 
+mod access;
+pub mod auth;
+mod backup;
 mod body;
 mod cluster;
 mod console;
 mod fs;
+mod fs_history;
 mod guests;
 mod ha;
 mod ha_rules;
 mod join;
 mod metrics;
 mod mount;
+mod openapi;
 mod qdevice;
+pub mod requirements;
 mod storage;
+mod tasks;
 mod version;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use brigade_api::{Data, ErrorBody};
@@ -28,7 +35,6 @@ pub use body::{ApiJson, ApiQuery, API_BODY_MAX_BYTES};
 
 use crate::error::NodeError;
 use crate::node::Node;
-use crate::token;
 
 /// A JSON answer wrapped in `data`.
 pub fn ok<T: Serialize>(data: T) -> Json<Data<T>> {
@@ -61,47 +67,18 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<Json<Data<T>>, ApiError>;
 
-async fn authenticate(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return ApiError(NodeError::Unauthorized(format!(
-            "missing Authorization header: send 'Authorization: {} user@realm!name=secret'",
-            token::AUTH_SCHEME
-        )))
-        .into_response();
-    };
-    let parsed: Result<token::ApiToken, crate::error::BoxError> = value
-        .to_str()
-        .map_err(Into::into)
-        .and_then(|v| token::parse_header(v).map_err(Into::into));
-    let presented = match parsed {
-        Ok(t) => t,
-        Err(e) => {
-            return ApiError(NodeError::Unauthorized(format!(
-                "malformed Authorization header: {e}"
-            )))
-            .into_response()
-        }
-    };
-    if !node.authenticate(&presented) {
-        return ApiError(NodeError::Unauthorized(format!(
-            "invalid API token {}",
-            presented.id
-        )))
-        .into_response();
-    }
-    next.run(req).await
-}
-
 async fn not_found() -> ApiError {
     ApiError(NodeError::NotFound("no such API path".into()))
 }
 
-/// The whole API router.
+/// The whole API router. Every route passes [`auth::authenticate`] (its requirement from
+/// [`requirements`], the caller, the check) before its handler.
 pub fn router(node: Arc<Node>) -> Router {
-    let authenticated = Router::new()
+    let api = Router::new()
         .merge(version::routes())
         .merge(cluster::routes())
         .merge(fs::routes())
+        .merge(fs_history::routes())
         .merge(qdevice::routes())
         .merge(guests::routes())
         .merge(ha::routes())
@@ -109,18 +86,38 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(mount::routes())
         .merge(console::routes())
         .merge(storage::routes())
-        .layer(middleware::from_fn_with_state(node.clone(), authenticate));
-    let metrics =
-        metrics::routes().layer(middleware::from_fn_with_state(node.clone(), authenticate));
-    Router::new()
-        .nest(
-            "/api2/json",
-            authenticated
-                .merge(join::routes())
-                .merge(qdevice::adopt_routes()),
-        )
-        .merge(metrics)
+        .merge(backup::routes())
+        .merge(access::routes())
+        .merge(tasks::routes())
+        .merge(join::routes())
+        .merge(qdevice::adopt_routes())
+        .merge(auth::ticket::routes())
+        .merge(openapi::routes());
+    protect(
+        node,
+        Router::new()
+            .nest("/api2/json", api)
+            .merge(metrics::routes()),
+    )
+    .merge(brigade_ui::routes())
+}
+
+/// `routes` behind the authentication layer, with the body limit and the 404 fallback.
+fn protect(node: Arc<Node>, routes: Router<Arc<Node>>) -> Router {
+    routes
+        // Inside the authentication: tasks started by the request run for its caller.
+        .route_layer(middleware::from_fn(crate::tasks::caller::scope_caller))
+        .route_layer(middleware::from_fn_with_state(
+            node.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .fallback(not_found)
+        // Outside everything, the fallback included: no answer before the whole body is read.
+        .layer(middleware::from_fn(body::read_body_first))
         .with_state(node)
 }
+
+#[cfg(test)]
+#[path = "auth/layer_tests.rs"]
+mod layer_tests;

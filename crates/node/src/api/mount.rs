@@ -1,32 +1,28 @@
 //! `POST /local/mount`: mount (or unmount) the configuration tree on this node's machine.
 
-use std::path::PathBuf;
+use brigade_access::requirement::Requirement;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ok, ApiJson, ApiResult};
 use crate::node::Node;
+use brigade_api::fs::MountRequest;
+
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] =
+    &[("POST", "/local/mount", Requirement::Root)];
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new().route("/local/mount", post(mount))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MountBody {
-    path: PathBuf,
-    #[serde(default)]
-    unmount: bool,
-}
-
 async fn mount(
     State(node): State<Arc<Node>>,
-    ApiJson(body): ApiJson<MountBody>,
+    ApiJson(body): ApiJson<MountRequest>,
 ) -> ApiResult<Value> {
     if body.unmount {
         node.unmount_cfs(Some(&body.path))?;

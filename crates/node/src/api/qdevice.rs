@@ -1,5 +1,6 @@
 //! `/qdevice/adopt` (on a qdevice, before it belongs to a cluster) and `/cluster/qdevice` (remove).
 
+use brigade_access::requirement::Requirement;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -10,6 +11,12 @@ use super::{ok, ApiJson, ApiResult};
 use crate::error::NodeError;
 use crate::node::Node;
 use brigade_api::cluster::{JoinRequest, JoinResult};
+
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
+    ("DELETE", "/cluster/qdevice", Requirement::Root),
+    ("POST", "/qdevice/adopt", Requirement::World),
+];
 
 /// Unauthenticated: a qdevice that belongs to no cluster accepts a join token from a member.
 pub fn adopt_routes() -> Router<Arc<Node>> {

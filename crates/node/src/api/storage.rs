@@ -1,10 +1,13 @@
 //! `/storage` (storage.cfg, cluster-wide) and `/nodes/{node}/storage` (free space there).
 
+use brigade_access::requirement::Requirement;
+use brigade_access::Privilege as P;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::{delete, get};
-use axum::Router;
+use axum::{Extension, Router};
+use brigade_access::{Authid, Permissions};
 use brigade_guest::Storage;
 use serde_json::Value;
 
@@ -13,6 +16,26 @@ use crate::node::Node;
 use brigade_api::guests::GuestRequest;
 use brigade_api::storage::{StorageAddRequest, StorageEntry};
 
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
+    ("GET", "/storage", Requirement::Authenticated),
+    (
+        "POST",
+        "/storage",
+        Requirement::perm("/storage", &[P::DatastoreAllocate]),
+    ),
+    (
+        "DELETE",
+        "/storage/{id}",
+        Requirement::perm("/storage", &[P::DatastoreAllocate]),
+    ),
+    (
+        "GET",
+        "/nodes/{node}/storage",
+        Requirement::perm("/nodes/{node}", &[P::SysAudit]),
+    ),
+];
+
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/storage", get(list).post(add))
@@ -20,8 +43,22 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/nodes/{node}/storage", get(node_status))
 }
 
-async fn list(State(node): State<Arc<Node>>) -> ApiResult<Vec<StorageEntry>> {
-    Ok(ok(node.storage_list()?.into_iter().map(entry).collect()))
+/// The storages the caller may see (`Datastore.Audit` or `Datastore.AllocateSpace` on it).
+async fn list(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
+) -> ApiResult<Vec<StorageEntry>> {
+    let st = node.access_state();
+    let perms = Permissions::new(&st.users, crate::access::now());
+    let items = node.storage_list()?.into_iter().filter_map(|s| {
+        let path = brigade_access::AclPath::storage(&s.id).ok()?;
+        Some((entry(s), path))
+    });
+    Ok(ok(perms.filter_paths(
+        &caller,
+        items,
+        &[P::DatastoreAudit, P::DatastoreAllocateSpace],
+    )))
 }
 
 async fn add(
@@ -49,13 +86,17 @@ async fn remove(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiRes
     Ok(ok(serde_json::json!({ "removed": id })))
 }
 
-async fn node_status(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult<Value> {
+async fn node_status(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
+    Path(name): Path<String>,
+) -> ApiResult<Value> {
     let name = if name == "localhost" {
         node.config.name.to_string()
     } else {
         name
     };
     Ok(ok(node
-        .guest_on(&name, GuestRequest::StorageStatus)
+        .guest_on_as(&caller, &name, GuestRequest::StorageStatus)
         .await?))
 }

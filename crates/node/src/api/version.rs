@@ -1,19 +1,18 @@
 //! `GET /version`.
 
+use brigade_access::requirement::Requirement;
 use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use serde::Serialize;
+use brigade_api::cluster::Version;
 
 use super::{ok, ApiResult};
 use crate::node::Node;
 
-#[derive(Serialize)]
-struct Version {
-    version: &'static str,
-    release: &'static str,
-}
+/// What each route of this file requires, checked before its handler runs.
+pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] =
+    &[("GET", "/version", Requirement::Authenticated)];
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new().route("/version", get(version))
@@ -21,7 +20,7 @@ pub fn routes() -> Router<Arc<Node>> {
 
 async fn version() -> ApiResult<Version> {
     Ok(ok(Version {
-        version: env!("CARGO_PKG_VERSION"),
-        release: "brigade",
+        version: env!("CARGO_PKG_VERSION").into(),
+        release: "brigade".into(),
     }))
 }

@@ -18,6 +18,25 @@ use brigade_api::ErrorBody;
 use super::{read_cluster_conf, JOIN_REQUEST_TIMEOUT, JOIN_SETTLE_POLL, JOIN_SETTLE_TIMEOUT};
 
 impl Node {
+    /// `cluster join` as a task (`clusterjoin`), kept in this node's task list.
+    pub async fn join_cluster_task(
+        self: &Arc<Self>,
+        req: JoinRequest,
+    ) -> Result<JoinResult, NodeError> {
+        let me = self.clone();
+        let first = format!("joining the cluster through {}", req.address);
+        let (_, out) = self
+            .guests
+            .tasks
+            .run("clusterjoin", "", &first, move |task| async move {
+                let joined = me.join_cluster(req).await?;
+                task.log(format!("joined cluster {}", joined.cluster));
+                Ok(joined)
+            })
+            .await;
+        out
+    }
+
     /// `cluster join ADDR --token T`: this (new) node applies to a member and joins.
     pub async fn join_cluster(self: &Arc<Self>, req: JoinRequest) -> Result<JoinResult, NodeError> {
         let _guard = self.lifecycle.lock().await;
@@ -61,6 +80,10 @@ impl Node {
             .header(
                 crate::format_version::FORMAT_HEADER,
                 crate::format_version::announced().to_string(),
+            )
+            .header(
+                crate::format_version::FORMATS_HEADER,
+                crate::format_version::supported().header(),
             )
             .json(&application)
             .send()

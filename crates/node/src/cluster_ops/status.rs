@@ -131,6 +131,7 @@ impl Node {
                 members: Vec::new(),
                 heartbeats: brigade_api::membership::DropCounters::default(),
                 warnings: Vec::new(),
+                format: None,
             };
         };
         let cfs = rt.cfs.status();
@@ -138,6 +139,8 @@ impl Node {
         let members = rt.members.status();
         let mut all_warnings = quorum_warnings(&cfs, config.as_ref(), &members);
         all_warnings.extend(warnings(&members));
+        let format = self.cluster_format(rt);
+        all_warnings.extend(crate::format_version::format_warnings(&format));
         ClusterStatus {
             node,
             cluster: Some(rt.membership.cluster.clone()),
@@ -148,6 +151,7 @@ impl Node {
             members,
             heartbeats: rt.members.counters(),
             warnings: all_warnings,
+            format: Some(format),
         }
     }
 }

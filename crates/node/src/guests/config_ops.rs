@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout::GuestKind;
-use brigade_guest::{storage, CtConfig, GuestLock, VmConfig, VolumeId};
+use brigade_guest::{protection, storage, CtConfig, GuestLock, VmConfig, VolumeId};
 
 use super::common::check_unlocked;
 use super::locate::{noun, Located};
@@ -32,6 +32,15 @@ pub(crate) fn volumes(kind: GuestKind, text: &str) -> Result<Vec<VolumeId>, Node
         }
         GuestKind::Lxc => vec![CtConfig::parse(text)?.rootfs],
     })
+}
+
+/// Refuses destroying a guest whose config has `protection: 1`.
+pub(crate) fn check_not_protected(l: &Located) -> Result<(), NodeError> {
+    let kv = KeyValueConfig::parse(&l.text).map_err(NodeError::from)?;
+    if protection::is_protected(&kv) {
+        return Err(protection::refusal(l.kind, l.vmid.get(), "destroy it").into());
+    }
+    Ok(())
 }
 
 impl Node {
@@ -73,6 +82,13 @@ impl Node {
             check_unlocked(l.kind, l.vmid, lock_of(l))?;
         }
         let mut kv = KeyValueConfig::parse(&l.text).map_err(NodeError::from)?;
+        protection::check_config_change(
+            l.kind,
+            l.vmid.get(),
+            &kv,
+            set.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            delete.iter().map(String::as_str),
+        )?;
         for k in &delete {
             if !kv.entries.iter().any(|(key, _)| key == k) {
                 return Err(NodeError::Invalid(format!(
@@ -104,6 +120,7 @@ impl Node {
 
     /// Removes a stopped guest: its volumes on this node's storages, then its config.
     pub(crate) async fn destroy_guest(&self, l: &Located) -> Result<(), NodeError> {
+        check_not_protected(l)?;
         check_unlocked(l.kind, l.vmid, lock_of(l))?;
         if self.guest_pid(l.kind, l.vmid.get()).is_some() {
             return Err(NodeError::Conflict(format!(
@@ -134,6 +151,12 @@ impl Node {
                 recursive: false,
             })
             .await?;
+        if let Err(e) = crate::access_admin::forget_vm(self, l.vmid).await {
+            tracing::warn!(
+                "destroy {}: its ACL entries and pool membership stay: {e}",
+                l.vmid
+            );
+        }
         for p in paths {
             if let Err(e) = storage::free_volume(&p) {
                 tracing::warn!("destroy {}: {e}", l.vmid);

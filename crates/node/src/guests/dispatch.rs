@@ -1,25 +1,29 @@
-//! Routing guest requests: run here, or forward over mTLS to the node that holds the guest.
+//! Routing guest requests: to the node that holds the guest (`forward.rs`), and running
+//! them here, each long one as a task.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use brigade_core::layout::GuestKind;
+use brigade_core::VmId;
 use serde_json::{json, Value};
 
-use super::locate;
+use super::locate::{self, noun};
 use crate::error::NodeError;
 use crate::node::Node;
 use brigade_api::guests::GuestRequest;
-use brigade_api::ErrorBody;
-
-/// How long a forwarded guest request may take (a start waits for QEMU).
-pub const GUEST_FORWARD_TIMEOUT: Duration = Duration::from_secs(120);
-/// The cluster version the sender had applied; the receiver catches up first.
-pub const MIN_VERSION_HEADER: &str = "x-brigade-min-version";
-/// How long a receiver waits to catch up with the sender.
-pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn to_value<T: serde::Serialize>(v: T) -> Result<Value, NodeError> {
     serde_json::to_value(v).map_err(NodeError::internal)
+}
+
+/// Proxmox's task type of a guest operation: `qmstart`, `qmigrate`, `vzdestroy`, ...
+pub(crate) fn task_type(kind: GuestKind, action: &str) -> String {
+    match (kind, action) {
+        // Proxmox's one irregular name.
+        (GuestKind::Qemu, "migrate") => "qmigrate".into(),
+        (GuestKind::Qemu, _) => format!("qm{action}"),
+        (GuestKind::Lxc, _) => format!("vz{action}"),
+    }
 }
 
 /// What a guest request would do that HA decides for an HA-managed guest.
@@ -71,51 +75,6 @@ fn ha_refusal(sid: brigade_ha::ServiceId, action: &HaAction) -> String {
 }
 
 impl Node {
-    /// Runs `req` on `node`: here, or forwarded to it.
-    pub async fn guest_on(
-        self: &Arc<Self>,
-        node: &str,
-        req: GuestRequest,
-    ) -> Result<Value, NodeError> {
-        if node == self.config.name.as_str() {
-            return self.handle_guest(req).await;
-        }
-        let rt = self.require_cluster()?.clone();
-        let addr = self.peer_rpc(&rt, node).await?;
-        let resp = rt
-            .rpc_client
-            .post(format!("https://{addr}/node/guest"))
-            .timeout(GUEST_FORWARD_TIMEOUT)
-            // What this node has seen, the target sees too before acting.
-            .header(MIN_VERSION_HEADER, rt.cfs.version().to_string())
-            .json(&req)
-            .send()
-            .await
-            .map_err(|e| NodeError::Upstream(format!("cannot reach node {node}: {e}")))?;
-        let answer: Result<Value, ErrorBody> = resp
-            .json()
-            .await
-            .map_err(|e| NodeError::Upstream(format!("bad answer from node {node}: {e}")))?;
-        answer.map_err(NodeError::from)
-    }
-
-    /// Runs `req` on `node`, giving up after `timeout` (the answer may still come).
-    pub async fn guest_on_within(
-        self: &Arc<Self>,
-        node: &str,
-        req: GuestRequest,
-        timeout: Duration,
-    ) -> Result<Value, NodeError> {
-        tokio::time::timeout(timeout, self.guest_on(node, req))
-            .await
-            .unwrap_or_else(|_| {
-                Err(NodeError::Upstream(format!(
-                    "node {node} did not answer within {} ms",
-                    timeout.as_millis()
-                )))
-            })
-    }
-
     /// Runs `req` where it belongs: where the guest lives, where the task runs, or here.
     pub async fn guest_request(self: &Arc<Self>, req: GuestRequest) -> Result<Value, NodeError> {
         use GuestRequest as R;
@@ -142,6 +101,55 @@ impl Node {
             _ => self.config.name.to_string(),
         };
         self.guest_on(&target, req).await
+    }
+
+    /// Runs a guest operation as a task; its answer gains the task's `upid`.
+    async fn as_task<F>(
+        &self,
+        kind: String,
+        vmid: VmId,
+        first: String,
+        work: impl FnOnce(crate::tasks::TaskHandle) -> F,
+    ) -> Result<Value, NodeError>
+    where
+        F: std::future::Future<Output = Result<Value, NodeError>> + Send + 'static,
+    {
+        let (upid, out) = self
+            .guests
+            .tasks
+            .run(&kind, &vmid.to_string(), &first, work)
+            .await;
+        let mut v = out?;
+        if let Value::Object(m) = &mut v {
+            m.insert("upid".into(), Value::String(upid));
+        }
+        Ok(v)
+    }
+
+    /// A power operation on a guest of this node as a task: under the guest's operation
+    /// lock, on its current location; it answers the guest's status afterwards.
+    async fn power_task<F, Fut>(
+        self: &Arc<Self>,
+        kind: GuestKind,
+        vmid: VmId,
+        action: &str,
+        first: String,
+        op: F,
+    ) -> Result<Value, NodeError>
+    where
+        F: FnOnce(Arc<Node>, super::locate::Located) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), NodeError>> + Send + 'static,
+    {
+        self.local_guest(kind, vmid)?;
+        let me = self.clone();
+        self.as_task(task_type(kind, action), vmid, first, move |_| async move {
+            let lock = me.guests.op_lock(vmid.get());
+            let _g = lock.lock().await;
+            let l = me.local_guest(kind, vmid)?;
+            op(me.clone(), l.clone()).await?;
+            to_value(me.guest_status(&l).await?)
+        })
+        .await
     }
 
     /// Runs `req` on this node. Boxed: migration calls back into it for the target.
@@ -183,28 +191,40 @@ impl Node {
                 ostemplate,
                 start,
             } => {
-                let lock = self.guests.op_lock(vmid.get());
-                let _g = lock.lock().await;
-                let out = self.create_guest(kind, vmid, params, ostemplate).await?;
-                if start {
-                    let l = self.local_guest(kind, vmid)?;
-                    self.start_guest(&l, &self.quorum_gate()).await?;
-                }
-                Ok(out)
+                let me = self.clone();
+                let first = format!("creating {} {vmid}", noun(kind));
+                self.as_task(
+                    task_type(kind, "create"),
+                    vmid,
+                    first,
+                    move |task| async move {
+                        let lock = me.guests.op_lock(vmid.get());
+                        let _g = lock.lock().await;
+                        let out = me.create_guest(kind, vmid, params, ostemplate).await?;
+                        task.log(format!("{} {vmid} created", noun(kind)));
+                        if start {
+                            task.log(format!("starting {} {vmid}", noun(kind)));
+                            let l = me.local_guest(kind, vmid)?;
+                            me.start_guest(&l, &me.quorum_gate()).await?;
+                        }
+                        Ok(out)
+                    },
+                )
+                .await
             }
             R::Start { kind, vmid } => {
-                let lock = self.guests.op_lock(vmid.get());
-                let _g = lock.lock().await;
-                let l = self.local_guest(kind, vmid)?;
-                self.start_guest(&l, &self.quorum_gate()).await?;
-                to_value(self.guest_status(&l).await?)
+                let first = format!("starting {} {vmid}", noun(kind));
+                self.power_task(kind, vmid, "start", first, |me, l| async move {
+                    me.start_guest(&l, &me.quorum_gate()).await
+                })
+                .await
             }
             R::Stop { kind, vmid } => {
-                let lock = self.guests.op_lock(vmid.get());
-                let _g = lock.lock().await;
-                let l = self.local_guest(kind, vmid)?;
-                self.stop_guest(&l).await?;
-                to_value(self.guest_status(&l).await?)
+                let first = format!("stopping {} {vmid}", noun(kind));
+                self.power_task(kind, vmid, "stop", first, |me, l| async move {
+                    me.stop_guest(&l).await
+                })
+                .await
             }
             R::Shutdown {
                 kind,
@@ -212,25 +232,43 @@ impl Node {
                 timeout_secs,
                 force_stop,
             } => {
-                let lock = self.guests.op_lock(vmid.get());
-                let _g = lock.lock().await;
-                let l = self.local_guest(kind, vmid)?;
-                self.shutdown_guest(&l, timeout_secs, force_stop).await?;
-                to_value(self.guest_status(&l).await?)
+                let first = format!(
+                    "shutting down {} {vmid}{}",
+                    noun(kind),
+                    timeout_secs
+                        .map(|t| format!(" (timeout {t} s)"))
+                        .unwrap_or_default()
+                );
+                self.power_task(kind, vmid, "shutdown", first, move |me, l| async move {
+                    me.shutdown_guest(&l, timeout_secs, force_stop).await
+                })
+                .await
             }
             R::Reboot { kind, vmid } => {
-                let lock = self.guests.op_lock(vmid.get());
-                let _g = lock.lock().await;
-                let l = self.local_guest(kind, vmid)?;
-                self.reboot_guest(&l).await?;
-                to_value(self.guest_status(&l).await?)
+                let first = format!("rebooting {} {vmid}", noun(kind));
+                self.power_task(kind, vmid, "reboot", first, |me, l| async move {
+                    me.reboot_guest(&l).await
+                })
+                .await
             }
             R::Destroy { kind, vmid } => {
-                let lock = self.guests.op_lock(vmid.get());
-                let _g = lock.lock().await;
-                let l = self.local_guest(kind, vmid)?;
-                self.destroy_guest(&l).await?;
-                Ok(json!({ "vmid": vmid.get(), "destroyed": true }))
+                // Refused at once, not in a failed task (checked again under the lock).
+                super::config_ops::check_not_protected(&self.local_guest(kind, vmid)?)?;
+                let me = self.clone();
+                let first = format!("destroying {} {vmid}", noun(kind));
+                self.as_task(
+                    task_type(kind, "destroy"),
+                    vmid,
+                    first,
+                    move |_| async move {
+                        let lock = me.guests.op_lock(vmid.get());
+                        let _g = lock.lock().await;
+                        let l = me.local_guest(kind, vmid)?;
+                        me.destroy_guest(&l).await?;
+                        Ok(json!({ "vmid": vmid.get(), "destroyed": true }))
+                    },
+                )
+                .await
             }
             R::Status { kind, vmid } => {
                 let l = self.local_guest(kind, vmid)?;
@@ -258,12 +296,7 @@ impl Node {
                 target,
                 online,
             } => to_value(self.start_migration(kind, vmid, &target, online).await?),
-            R::Task { upid } => to_value(
-                self.guests
-                    .tasks
-                    .get(&upid)
-                    .ok_or_else(|| NodeError::NotFound(format!("no task {upid} on this node")))?,
-            ),
+            R::Task { upid } => to_value(self.guests.tasks.status(&upid)?),
             R::ConsoleLog {
                 kind,
                 vmid,
@@ -297,6 +330,7 @@ impl Node {
                 Ok(json!({ "resumed": true }))
             }
             R::StorageStatus => to_value(self.local_storage_status()?),
+            R::Backup { backup } => self.backup_op(backup).await,
         }
     }
 }
@@ -304,7 +338,14 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brigade_core::layout::GuestKind;
+
+    #[test]
+    fn task_types_are_proxmox_names() {
+        assert_eq!(task_type(GuestKind::Qemu, "start"), "qmstart");
+        assert_eq!(task_type(GuestKind::Qemu, "migrate"), "qmigrate");
+        assert_eq!(task_type(GuestKind::Lxc, "migrate"), "vzmigrate");
+        assert_eq!(task_type(GuestKind::Lxc, "shutdown"), "vzshutdown");
+    }
 
     #[test]
     fn each_ha_refusal_names_the_command_for_what_was_asked() {

@@ -5,12 +5,12 @@ mod common;
 mod config_ops;
 mod create;
 mod dispatch;
+mod forward;
 mod locate;
 pub mod migrate;
 mod power;
 mod resources;
 mod storage;
-mod tasks;
 mod tunnel;
 
 use std::collections::HashMap;
@@ -19,12 +19,12 @@ use std::time::Instant;
 
 use brigade_guest::{AccelChoice, RunDir};
 
+pub use crate::tasks::Tasks;
 pub(crate) use common::{config_lock, without_lock};
 pub(crate) use config_ops::volumes as guest_volumes;
-pub use dispatch::{CATCH_UP_TIMEOUT, MIN_VERSION_HEADER};
+pub use forward::{CATCH_UP_TIMEOUT, GUEST_FORWARD_TIMEOUT, MIN_VERSION_HEADER};
 pub use locate::{find as find_guest, guests_on, noun, require as locate_require, Located};
 pub use resources::LocalState;
-pub use tasks::Tasks;
 pub use tunnel::tunnel_handler;
 
 /// The node's guest runtime state.
@@ -40,12 +40,12 @@ pub struct Guests {
 }
 
 impl Guests {
-    pub fn open(run: RunDir) -> Guests {
+    pub fn open(run: RunDir, tasks: Tasks) -> Guests {
         Guests {
             run,
             accel: tokio::sync::OnceCell::new(),
             op_locks: Mutex::new(HashMap::new()),
-            tasks: Tasks::default(),
+            tasks,
             started: Mutex::new(HashMap::new()),
         }
     }

@@ -222,6 +222,7 @@ impl Node {
             accel: None,
             accel_reason: None,
             uptime_secs: pid.and(self.guests.uptime_secs(v)),
+            upid: None,
         };
         if l.kind == GuestKind::Qemu && pid.is_some() {
             if let Ok(mut q) = qemu::monitor(&self.guests.run, v).await {
@@ -235,9 +236,14 @@ impl Node {
     }
 }
 
-/// The lock in a config text, if it parses.
+/// The lock of a located guest config, if it parses.
 pub(crate) fn lock_of(l: &Located) -> Option<brigade_guest::GuestLock> {
-    brigade_core::key_value::KeyValueConfig::parse(&l.text)
+    lock_in(&l.text)
+}
+
+/// The `lock:` a guest config's text holds, if any.
+pub(crate) fn lock_in(text: &str) -> Option<brigade_guest::GuestLock> {
+    brigade_core::key_value::KeyValueConfig::parse(text)
         .ok()
         .and_then(|kv| {
             kv.get("lock")

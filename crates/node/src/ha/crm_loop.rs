@@ -177,7 +177,35 @@ impl Node {
                 create_exclusive: false,
             });
         }
-        rt.cfs.propose(Op::Batch { ops }).await?;
+        // Each recovery is a task of this (the CRM's) node, as `harecover`.
+        let recoveries: Vec<crate::tasks::TaskHandle> = out
+            .actions
+            .iter()
+            .filter_map(|a| {
+                let CrmAction::MoveConfig { sid, from, to } = a;
+                self.guests
+                    .tasks
+                    .begin(
+                        "harecover",
+                        &sid.vmid.to_string(),
+                        crate::tasks::caller::ROOT_USER,
+                        &format!("HA: recovering {sid} from the fenced node {from} to {to}"),
+                    )
+                    .ok()
+            })
+            .collect();
+        let proposed = rt
+            .cfs
+            .propose(Op::Batch { ops })
+            .await
+            .map_err(crate::error::NodeError::from);
+        for t in &recoveries {
+            if proposed.is_ok() {
+                t.log("config moved; the new node starts the guest");
+            }
+            t.finish(proposed.as_ref().map(|_| ()));
+        }
+        proposed?;
         for line in out.log.into_iter().chain(cleared) {
             self.log_event("ha", format!("crm {me}: {line}")).await;
         }

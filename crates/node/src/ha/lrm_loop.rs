@@ -14,6 +14,7 @@ use brigade_ha::{LrmResult, ServiceId, Timing};
 use super::config_io;
 use crate::error::NodeError;
 use crate::node::{ClusterRuntime, Node};
+use crate::tasks::TaskHandle;
 
 /// How often a running migration task is polled by the LRM.
 const TASK_POLL: Duration = Duration::from_millis(200);
@@ -166,7 +167,17 @@ impl Node {
                 .await;
             }
             LrmCommand::Stop { sid, uid } => {
-                let r = self.kill_guest(sid.kind, sid.vmid).await;
+                let me = self.clone();
+                let (_, r) = self
+                    .guests
+                    .tasks
+                    .run(
+                        "hastop",
+                        &sid.vmid.to_string(),
+                        &format!("HA: stopping {sid}"),
+                        move |_| async move { me.kill_guest(sid.kind, sid.vmid).await },
+                    )
+                    .await;
                 self.record(sid, uid, r);
             }
             LrmCommand::Start { sid, uid } => self.spawn_command(sid, uid, Action::Start),
@@ -189,7 +200,22 @@ impl Node {
         }
         let node = self.clone();
         tokio::spawn(async move {
-            let outcome = node.run_action(sid, action).await;
+            let (kind, first) = match &action {
+                Action::Start => ("hastart", format!("HA: starting {sid}")),
+                Action::Migrate(t) => ("hamigrate", format!("HA: migrating {sid} to {t}")),
+                Action::Relocate(t) => ("harelocate", format!("HA: relocating {sid} to {t}")),
+            };
+            let me = node.clone();
+            let (_, outcome) = node
+                .guests
+                .tasks
+                .run(
+                    kind,
+                    &sid.vmid.to_string(),
+                    &first,
+                    move |task| async move { me.run_action(sid, action, &task).await },
+                )
+                .await;
             node.record(sid, uid, outcome);
             node.ha
                 .busy
@@ -209,7 +235,12 @@ impl Node {
             .is_empty()
     }
 
-    async fn run_action(self: &Arc<Self>, sid: ServiceId, action: Action) -> Result<(), NodeError> {
+    async fn run_action(
+        self: &Arc<Self>,
+        sid: ServiceId,
+        action: Action,
+        task: &TaskHandle,
+    ) -> Result<(), NodeError> {
         match action {
             Action::Start => {
                 let rt = self.require_cluster()?.clone();
@@ -231,11 +262,12 @@ impl Node {
             Action::Migrate(target) => {
                 let online = sid.kind == GuestKind::Qemu
                     && self.guest_pid(sid.kind, sid.vmid.get()).is_some();
-                self.migrate_and_wait(sid, &target, online).await
+                self.migrate_and_wait(sid, &target, online, task).await
             }
             Action::Relocate(target) => {
                 self.kill_guest(sid.kind, sid.vmid).await?;
-                self.migrate_and_wait(sid, &target, false).await
+                task.log(format!("stopped {sid} for the relocation"));
+                self.migrate_and_wait(sid, &target, false, task).await
             }
         }
     }
@@ -245,15 +277,20 @@ impl Node {
         sid: ServiceId,
         target: &str,
         online: bool,
+        ha_task: &TaskHandle,
     ) -> Result<(), NodeError> {
         let task = self
             .start_migration(sid.kind, sid.vmid, target, online)
             .await?;
+        ha_task.log(format!("migration task {}", task.upid));
         loop {
             tokio::time::sleep(TASK_POLL).await;
-            match self.guests.tasks.get(&task.upid) {
+            match self.guests.tasks.status(&task.upid).ok() {
                 Some(s) if s.status == "running" => {}
                 Some(s) if s.status == "ok" => {
+                    if let Some(d) = s.result.and_then(|r| r.downtime_ms) {
+                        ha_task.log(format!("migration downtime: {d} ms"));
+                    }
                     self.log_event(
                         "ha",
                         format!(

@@ -268,9 +268,13 @@ impl CfsFs {
             (true, false) => return Err(Errno::ENOTDIR),
             _ => {}
         }
+        let path = CfsFs::cfs_path(&p)?;
+        self.node
+            .validate_delete(&path)
+            .map_err(|e| self.refused(&format!("removal of {path}"), e))?;
         self.propose(Op::Delete {
-            path: CfsFs::cfs_path(&p)?,
-            expect_version: None,
+            path,
+            expect_version: Some(f.version),
             recursive: false,
         })
     }

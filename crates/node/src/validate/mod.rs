@@ -137,6 +137,13 @@ fn node_name(path: &str, line: usize, s: &str) -> Result<NodeName, NodeError> {
 /// Refuses `data` as the new content of `path` if brigade parses that file and it is
 /// not valid; other files are free-form. The messages are those of the API.
 pub fn validate_file(path: &str, data: &[u8], policy: &HostPathPolicy) -> Result<(), NodeError> {
+    if path == crate::format_version::ACTIVE_FORMAT_TREE_PATH {
+        // A format some member does not speak would stop that member: only the command
+        // that asks every member first writes it.
+        return Err(invalid(format!(
+            "{path} is written only by 'brigade cluster format upgrade', which first checks that every member speaks the new format"
+        )));
+    }
     let Some(kind) = file_kind(path) else {
         return Ok(());
     };

@@ -230,3 +230,13 @@ fn ha_rules_and_node_usage() {
         "no effect without",
     );
 }
+
+#[test]
+fn the_cluster_format_is_never_written_by_hand() {
+    // Even a valid version: only the command that asks every member first may raise it.
+    refused(
+        crate::format_version::ACTIVE_FORMAT_TREE_PATH,
+        b"2\n",
+        "written only by 'brigade cluster format upgrade'",
+    );
+}

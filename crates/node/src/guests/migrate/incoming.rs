@@ -81,6 +81,8 @@ impl Node {
         let spec = self.launch_spec(vmid, config, Some(incoming)).await?;
         self.check_memory(&format!("VM {vmid}"), spec.config.memory_mib)?;
         RunDir::write_atomic(&self.guests.run.incoming_marker(vmid.get()), &source.node)?;
+        // Tests widen the window between the marker and QEMU's pidfile here.
+        crate::faults::pause_or(&self.config.state_dir(), "migrate.incoming.before-launch").await;
         if let Err(e) = qemu::launch(&self.guests.run, &spec, &self.quorum_gate()).await {
             let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
             return Err(e.into());
@@ -181,7 +183,13 @@ impl Node {
             return;
         };
         if qemu::running_pid(run, vmid).is_none() {
-            let _ = std::fs::remove_file(run.incoming_marker(vmid));
+            // An arrival being prepared has its marker before QEMU's pidfile: look again
+            // under the guest's operation lock, which the preparation holds throughout.
+            let op = self.guests.op_lock(vmid);
+            let _g = op.lock().await;
+            if qemu::running_pid(run, vmid).is_none() {
+                let _ = std::fs::remove_file(run.incoming_marker(vmid));
+            }
             return;
         }
         let source = std::fs::read_to_string(run.incoming_marker(vmid)).unwrap_or_default();
@@ -195,7 +203,10 @@ impl Node {
             Some(l)
                 if l.node == source
                     && lock_of(&l) == Some(GuestLock::Migrate)
-                    && self.peer_alive(&rt, source) => {}
+                    && self.peer_alive(&rt, source) =>
+            {
+                tracing::debug!(vmid, "arrival kept: {source} still migrates it");
+            }
             _ => {
                 if self.abort_incoming(id).await.is_ok() {
                     self.log_event(

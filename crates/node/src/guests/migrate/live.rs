@@ -16,15 +16,19 @@ use super::super::common::with_lock;
 use super::super::locate::Located;
 use super::handover::Handover;
 use super::{
-    migration_insecure, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
+    migration_bwlimit_kib, migration_insecure, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT,
+    TUNNEL_ACCEPT_TIMEOUT,
 };
 use crate::error::NodeError;
 use crate::node::Node;
+use crate::tasks::TaskHandle;
 use brigade_api::guests::GuestRequest;
 use brigade_api::tasks::MigrationResult;
 
 use super::states::{live_result, progress_of, source_step, target_copy, SourceStep, TargetCopy};
 
+/// QEMU's own migration bandwidth limit (bytes/s), used when datacenter.cfg sets none.
+const QEMU_DEFAULT_MAX_BANDWIDTH: u64 = 128 << 20;
 /// How long the source keeps trying to resume after a migration that did not hand over.
 pub const SOURCE_RESUME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long one status, resume or abort request to the target may take during the
@@ -38,13 +42,14 @@ impl Node {
         locked_version: u64,
         target: &str,
         addr: std::net::SocketAddr,
-        upid: &str,
+        task: &TaskHandle,
         started: Instant,
     ) -> Result<MigrationResult, NodeError> {
         let rt = self.require_cluster()?.clone();
         let v = l.vmid.get();
         let insecure = migration_insecure(&rt);
         let config = with_lock(&l.text, None)?;
+        task.log(format!("preparing the incoming guest on {target}"));
         let prep = self
             .guest_on(
                 target,
@@ -56,7 +61,7 @@ impl Node {
             )
             .await?;
         let streamed = self
-            .stream_to_target(l, target, addr, upid, insecure, &prep)
+            .stream_to_target(l, target, addr, task, insecure, &prep)
             .await;
         let (mut result, completed_at) = match streamed {
             Ok(r) => r,
@@ -68,6 +73,9 @@ impl Node {
                 return Err(e);
             }
         };
+        task.log(format!(
+            "{target} holds the whole guest; handing the config over"
+        ));
         match self.hand_over(l, locked_version, target).await {
             Handover::Moved => {}
             Handover::Stayed => {
@@ -78,6 +86,9 @@ impl Node {
                 )));
             }
         }
+        task.log(format!(
+            "config handed over to {target}; resuming the guest there"
+        ));
         // The guest is the target's now: run it there, and never here again.
         let skip_resume =
             crate::faults::at(&self.config.state_dir(), "migrate.resume-target").is_some();
@@ -121,6 +132,7 @@ impl Node {
                 TARGET_RESUME_TIMEOUT.as_secs()
             )));
         }
+        task.log(format!("the guest runs on {target}"));
         result.handover_ms = Some(completed_at.elapsed().as_millis() as u64);
         result.total_time_ms = started.elapsed().as_millis() as u64;
         tracing::info!(vmid = v, target, downtime_ms = ?result.downtime_ms, handover_ms = ?result.handover_ms, "live migration done");
@@ -181,7 +193,7 @@ impl Node {
         l: &Located,
         target: &str,
         addr: std::net::SocketAddr,
-        upid: &str,
+        task: &TaskHandle,
         insecure: bool,
         prep: &Value,
     ) -> Result<(MigrationResult, Instant), NodeError> {
@@ -219,11 +231,40 @@ impl Node {
         };
         let mut mon = qemu::monitor(&self.guests.run, v).await?;
         qemu::prepare_migration(&mut mon, None).await?;
+        // Set every time: QEMU keeps the last value for the next migration of this guest.
+        let limit = migration_bwlimit_kib(&rt);
+        mon.execute(
+            "migrate-set-parameters",
+            Some(json!({
+                "max-bandwidth": limit.map_or(QEMU_DEFAULT_MAX_BANDWIDTH, |kib| kib.saturating_mul(1024))
+            })),
+        )
+        .await?;
+        if let Some(kib) = limit {
+            task.log(format!(
+                "bandwidth limit: {kib} KiB/s (datacenter.cfg bwlimit)"
+            ));
+        }
         mon.execute("migrate", Some(json!({ "uri": uri }))).await?;
+        task.log(format!(
+            "migrating memory to {target}{}",
+            if insecure {
+                " (insecure)"
+            } else {
+                " through the tunnel"
+            }
+        ));
         let info = loop {
             tokio::time::sleep(MIGRATION_POLL_INTERVAL).await;
             let info = mon.execute("query-migrate", None).await?;
-            self.guests.tasks.progress(upid, progress_of(&info));
+            task.progress(progress_of(&info));
+            if task.stop_requested() {
+                let _ = mon.execute("migrate_cancel", None).await;
+                return Err(NodeError::Conflict(format!(
+                    "{}; the migration to {target} was cancelled and the guest keeps running here",
+                    crate::tasks::STOPPED_MESSAGE
+                )));
+            }
             match source_step(&info) {
                 SourceStep::Completed => break info,
                 SourceStep::Failed(why) => {

@@ -11,6 +11,7 @@ mod live;
 mod offline;
 mod stale;
 mod states;
+mod unlock;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,6 +51,29 @@ fn migration_insecure(rt: &ClusterRuntime) -> bool {
         })
         .and_then(|kv| kv.get("migration").map(str::to_string))
         .is_some_and(|v| v == "insecure" || v.split(',').any(|p| p == "type=insecure"))
+}
+
+/// datacenter.cfg's `bwlimit: migration=KiB/s` (or `default=`), as Proxmox reads it.
+fn migration_bwlimit_kib(rt: &ClusterRuntime) -> Option<u64> {
+    let text = cfs_path(layout::DATACENTER_CFG)
+        .ok()
+        .and_then(|p| rt.cfs.read(&p).ok())?;
+    let kv = brigade_core::key_value::KeyValueConfig::parse(&String::from_utf8_lossy(&text.data))
+        .ok()?;
+    bwlimit_of(kv.get("bwlimit")?, "migration")
+}
+
+/// The limit for `what` in a `bwlimit` value (`default=N,migration=N,...`, KiB/s).
+fn bwlimit_of(value: &str, what: &str) -> Option<u64> {
+    let item = |key: &str| {
+        value
+            .split(',')
+            .filter_map(|i| i.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            .filter(|v| *v > 0)
+    };
+    item(what).or_else(|| item("default"))
 }
 
 impl Node {
@@ -130,36 +154,60 @@ impl Node {
         let version = self
             .write_guest_config(&l.path, locked, Some(l.version))
             .await?;
-        let task_kind = match kind {
-            GuestKind::Qemu => "qmigrate",
-            GuestKind::Lxc => "vzmigrate",
-        };
-        let upid = self
-            .guests
-            .tasks
-            .begin(self.config.name.as_str(), task_kind, vmid.get());
+        let task_kind = super::dispatch::task_type(kind, "migrate");
+        let task = self.guests.tasks.begin(
+            &task_kind,
+            &vmid.to_string(),
+            &crate::tasks::caller::current(),
+            &format!(
+                "starting {} migration of {what} from {} to {target}",
+                if live { "live" } else { "offline" },
+                self.config.name
+            ),
+        )?;
+        let upid = task.upid().to_string();
         let me = self.clone();
         let target = target.to_string();
-        let task = upid.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let outcome = if live {
-                me.migrate_live(&l, version, &target, addr, &task, started)
-                    .await
-            } else {
-                me.migrate_offline(&l, version, &target, addr, started)
-                    .await
+            let work = async {
+                if live {
+                    me.migrate_live(&l, version, &target, addr, &task, started)
+                        .await
+                } else {
+                    me.migrate_offline(&l, version, &target, addr, &task, started)
+                        .await
+                }
             };
-            if let Err(e) = &outcome {
-                tracing::warn!(vmid = vmid.get(), "migration to {target} failed: {e}");
-                // The guest stayed here (the handover never committed): unlock it.
-                if let Ok(f) = rt.cfs.read(&l.path) {
-                    if let Ok(text) = with_lock(&String::from_utf8_lossy(&f.data), None) {
-                        let _ = me.write_guest_config(&l.path, text, Some(f.version)).await;
+            // A stop is honoured by the migration itself, only before the handover.
+            let outcome = work.await;
+            match &outcome {
+                Ok(r) => {
+                    task.log(format!(
+                        "migration finished in {} ms: transferred {} bytes",
+                        r.total_time_ms, r.transferred_bytes
+                    ));
+                    if let Some(d) = r.downtime_ms {
+                        task.log(format!("migration downtime: {d} ms"));
+                    }
+                    task.set_result(r.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(vmid = vmid.get(), "migration to {target} failed: {e}");
+                    task.log(format!(
+                        "migration to {target} failed; {what} stays on {}",
+                        me.config.name
+                    ));
+                    // The guest stayed here (the handover never committed): unlock it,
+                    // or the target keeps its paused copy waiting for the handover.
+                    if !me.unlock_after_failed_migration(&l).await {
+                        task.log(format!(
+                            "{what} stays locked until the cluster takes the unlock; retrying"
+                        ));
                     }
                 }
             }
-            me.guests.tasks.finish(&task, outcome);
+            task.finish(outcome.as_ref().map(|_| ()));
         });
         Ok(TaskStarted {
             upid,
@@ -206,5 +254,24 @@ impl Node {
             })
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_migration_bandwidth_limit_is_proxmoxs_bwlimit() {
+        assert_eq!(super::bwlimit_of("migration=1024", "migration"), Some(1024));
+        assert_eq!(
+            super::bwlimit_of("default=10,migration=20", "migration"),
+            Some(20)
+        );
+        assert_eq!(
+            super::bwlimit_of("default=10,restore=5", "migration"),
+            Some(10)
+        );
+        assert_eq!(super::bwlimit_of("restore=5", "migration"), None);
+        assert_eq!(super::bwlimit_of("migration=x", "migration"), None);
+        assert_eq!(super::bwlimit_of("migration=0", "migration"), None);
     }
 }

@@ -13,6 +13,7 @@ use super::super::config_ops::volumes;
 use super::super::locate::Located;
 use crate::error::NodeError;
 use crate::node::Node;
+use crate::tasks::TaskHandle;
 use brigade_api::tasks::MigrationResult;
 
 impl Node {
@@ -22,6 +23,7 @@ impl Node {
         locked_version: u64,
         target: &str,
         addr: std::net::SocketAddr,
+        task: &TaskHandle,
         started: Instant,
     ) -> Result<MigrationResult, NodeError> {
         let (scfg, _) = self.storage_cfg()?;
@@ -31,15 +33,22 @@ impl Node {
         for vol in volumes(l.kind, &l.text)? {
             let (s, path) = self.resolve_volume(&scfg, &vol)?;
             if s.shared {
+                task.log(format!("{vol} is on shared storage {}: not copied", s.id));
                 continue;
             }
-            bytes += self
+            task.stop_point()?;
+            task.log(format!("copying {vol} to {target}"));
+            let sent = self
                 .send_volume(addr, &vol, &self.storage_root(&s))
                 .await
                 .map_err(NodeError::peer(format!("copying {vol} to {target} failed")))?;
+            task.log(format!("copied {vol}: {sent} bytes"));
+            bytes += sent;
             copied.push(vol.to_string());
             local_paths.push(path);
         }
+        task.stop_point()?;
+        task.log(format!("moving the config to {target}"));
         self.move_config(l, locked_version, target).await?;
         for p in local_paths {
             if let Err(e) = storage::free_volume(&p) {

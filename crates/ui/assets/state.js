@@ -1,0 +1,193 @@
+// The cluster as the page knows it, refreshed from the API every few seconds; the views
+// draw from it and re-draw after every refresh.
+
+import { ApiError, get } from './api.js';
+
+/** How often the page asks the node for the cluster's state. */
+export const POLL_INTERVAL_MS = 2000;
+/** How many finished tasks started from this page the task panel keeps. */
+const LOCAL_TASKS_KEPT = 20;
+
+export const state = {
+  /** GET /cluster/status of the node serving the page. */
+  status: null,
+  /** GET /cluster/resources: every guest. */
+  resources: [],
+  /** GET /storage. */
+  storages: [],
+  /** GET /cluster/ha/status. */
+  ha: null,
+  /** GET /cluster/tasks; null while that endpoint is missing (404) or unknown. */
+  clusterTasks: null,
+  /** Each member and whether it answered for /cluster/tasks: {node, state, error}. */
+  taskNodes: [],
+  /** Whether the node has /cluster/tasks (false after a 404). */
+  hasClusterTasks: true,
+  /** Tasks started from this page: {upid, node, what, status, error, started}. */
+  localTasks: [],
+  /** The error of each source's last refresh (status, resources, ...). */
+  errors: {},
+  /** When the last refresh that reached the node ended. */
+  updated: null,
+  /** How many refreshes ran (the live indicator shows it moving). */
+  refreshes: 0,
+};
+
+const listeners = new Set();
+let timer = null;
+let inFlight = null;
+
+/** Calls `fn()` after every refresh; returns the unsubscriber. */
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function notify() {
+  for (const fn of listeners) fn();
+}
+
+async function source(name, path, apply) {
+  try {
+    apply(await get(path));
+    delete state.errors[name];
+  } catch (e) {
+    state.errors[name] = e;
+    if (name === 'tasks' && e instanceof ApiError && e.status === 404) {
+      state.hasClusterTasks = false;
+      state.clusterTasks = null;
+      delete state.errors[name];
+    }
+  }
+}
+
+async function refreshLocalTasks() {
+  const running = state.localTasks.filter((t) => t.status === 'running');
+  await Promise.all(running.map(async (t) => {
+    try {
+      const s = await get(`/nodes/${encodeURIComponent(t.node)}/tasks/${encodeURIComponent(t.upid)}/status`);
+      t.status = s.status;
+      t.error = s.error || null;
+      t.progress = s.progress || null;
+    } catch (e) {
+      t.pollError = e.message;
+    }
+  }));
+}
+
+/** One refresh of everything; concurrent callers share it. */
+export function refresh() {
+  if (inFlight) return inFlight;
+  inFlight = (async () => {
+    await Promise.all([
+      source('status', '/cluster/status', (d) => { state.status = d; }),
+      source('resources', '/cluster/resources', (d) => { state.resources = d || []; }),
+      source('storages', '/storage', (d) => { state.storages = d || []; }),
+      source('ha', '/cluster/ha/status', (d) => { state.ha = d; }),
+      state.hasClusterTasks
+        ? source('tasks', '/cluster/tasks', (d) => {
+          // `{tasks, nodes}` (each member and whether it answered), or a plain list.
+          state.clusterTasks = Array.isArray(d) ? d : (d && d.tasks) || [];
+          state.taskNodes = Array.isArray(d) ? [] : (d && d.nodes) || [];
+        })
+        : null,
+      refreshLocalTasks(),
+    ]);
+    if (!state.errors.status) state.updated = new Date();
+    state.refreshes += 1;
+    notify();
+  })().finally(() => { inFlight = null; });
+  return inFlight;
+}
+
+/** Starts refreshing every POLL_INTERVAL_MS. */
+export function start() {
+  stop();
+  refresh();
+  timer = setInterval(refresh, POLL_INTERVAL_MS);
+}
+
+export function stop() {
+  if (timer) clearInterval(timer);
+  timer = null;
+}
+
+/** Remembers a task this page started, so the task panel follows it. */
+export function trackTask(started, what) {
+  state.localTasks.unshift({
+    upid: started.upid,
+    node: started.node,
+    what,
+    status: 'running',
+    error: null,
+    started: Math.floor(Date.now() / 1000),
+  });
+  state.localTasks.length = Math.min(state.localTasks.length, LOCAL_TASKS_KEPT);
+  refresh();
+}
+
+/** Answers fetched for the view on screen: path -> {data, error, at, pending}. */
+const fetchCache = new Map();
+
+/**
+ * The answer of GET `path`, fetched again once per refresh: `{data, error}` (both null
+ * until the first answer). The views re-draw when it arrives.
+ */
+export function fetched(path) {
+  let e = fetchCache.get(path);
+  if (!e) {
+    e = { data: null, error: null, at: -1, pending: false };
+    fetchCache.set(path, e);
+  }
+  if (e.at !== state.refreshes && !e.pending) {
+    e.pending = true;
+    const at = state.refreshes;
+    get(path).then((d) => { e.data = d; e.error = null; }, (err) => { e.error = err; })
+      .finally(() => { e.pending = false; e.at = at; notify(); });
+  }
+  return e;
+}
+
+/** Forgets the fetched answers under `prefix` (after an action changed them). */
+export function invalidate(prefix = '') {
+  for (const [k, e] of fetchCache) if (k.startsWith(prefix)) e.at = -1;
+}
+
+// Derived views of the state, shared by the tree and the views.
+
+/** The cluster's nodes (not the qdevice), each with its heartbeat and Raft view. */
+export function nodes() {
+  const s = state.status;
+  if (!s || !s.config) return [];
+  const cfs = s.cfs || { members: [] };
+  return s.config.nodes.map((n) => {
+    const hb = (s.members || []).find((m) => m.id === n.nodeid);
+    const raft = (cfs.members || []).find((m) => m.id === n.nodeid);
+    let role = 'joining';
+    if (raft && cfs.leader === raft.id) role = 'leader';
+    else if (raft && raft.voter) role = 'voter';
+    else if (raft) role = 'learner';
+    return {
+      name: n.name,
+      nodeid: n.nodeid,
+      votes: raft && raft.voter ? n.votes : 0,
+      link0: n.link0,
+      link1: n.link1,
+      apiAddr: raft ? raft.api_addr : null,
+      alive: !!(hb && hb.alive),
+      local: !!(hb && hb.local),
+      hb,
+      role,
+    };
+  }).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+}
+
+/** The guest with this VMID, if the cluster has it. */
+export function guest(vmid) {
+  return state.resources.find((g) => String(g.vmid) === String(vmid)) || null;
+}
+
+/** The HA LRM row of a node, if HA knows it. */
+export function lrm(name) {
+  return state.ha ? (state.ha.nodes || []).find((n) => n.name === name) || null : null;
+}

@@ -1,0 +1,153 @@
+// The Guest view: where it runs, its status, uptime and config, with start / shutdown /
+// stop / reboot and the migrate dialog. Each action's outcome (or the API's refusal)
+// stays on screen until the next action.
+
+import { describe, post } from '../api.js';
+import { h, facts, table, badge, fmtBytes, fmtDuration, guestLabel } from '../dom.js';
+import { state, guest, fetched, invalidate, refresh } from '../state.js';
+import { openMigrate } from './migrate.js';
+
+export const tabs = [['summary', 'Summary'], ['console', 'Console'], ['config', 'Config']];
+
+/** How much of the end of the guest's console output the Console tab shows. */
+const CONSOLE_TAIL_BYTES = 4096;
+
+/** The last action's outcome per guest: {kind: ok|error|info, text}. */
+const notices = new Map();
+
+/** The API path of a guest: `/nodes/n1/lxc/200`. */
+export function guestPath(g) {
+  return `/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}`;
+}
+
+const ACTIONS = [
+  ['start', 'Start', 'Starting'],
+  ['shutdown', 'Shutdown', 'Shutting down'],
+  ['stop', 'Stop', 'Stopping'],
+  ['reboot', 'Reboot', 'Rebooting'],
+];
+
+/** Why `action` cannot be used on `g` now, or null when it can. */
+function refusal(action, g) {
+  if (g.status === 'unknown') return `its node ${g.node} is offline`;
+  if (action === 'start' && g.status === 'running') return 'it is running already';
+  if (action !== 'start' && g.status === 'stopped') return 'it is not running';
+  return null;
+}
+
+async function act(g, action, verb, doing) {
+  const label = `${guestLabel(g.type)} ${g.vmid}`;
+  notices.set(g.vmid, { kind: 'info', text: `${doing} ${label}…` });
+  refresh();
+  try {
+    await post(`${guestPath(g)}/status/${action}`, {});
+    notices.set(g.vmid, { kind: 'ok', text: `${doing} ${label}: done.` });
+  } catch (e) {
+    notices.set(g.vmid, { kind: 'error', text: describe(`${verb} ${label}`, e) });
+  }
+  invalidate(guestPath(g));
+  refresh();
+}
+
+/** Shows the outcome of a migration request (called by the dialog). */
+export function setNotice(vmid, kind, text) {
+  notices.set(vmid, { kind, text });
+}
+
+function toolbar(g) {
+  return h('div', { class: 'toolbar', 'data-role': 'guest-actions' },
+    ACTIONS.map(([action, label, doing]) => {
+      const why = refusal(action, g);
+      return h('button', {
+        type: 'button',
+        'data-action': action,
+        disabled: !!why,
+        title: why ? `${label}: ${why}` : `${label} ${guestLabel(g.type)} ${g.vmid}`,
+        onclick: () => act(g, action, label, doing),
+      }, label);
+    }),
+    h('button', {
+      type: 'button',
+      'data-action': 'migrate',
+      disabled: g.status === 'unknown',
+      title: g.status === 'unknown' ? `its node ${g.node} is offline` : `Migrate to another node`,
+      onclick: () => openMigrate(g),
+    }, 'Migrate'));
+}
+
+function summary(g) {
+  const st = fetched(`${guestPath(g)}/status/current`);
+  const s = st.data && st.data.node === g.node ? st.data : null;
+  const notice = notices.get(g.vmid);
+  return h('div', {},
+    toolbar(g),
+    notice ? h('p', { class: `notice ${notice.kind}`, role: 'status', 'data-role': 'action-result' }, notice.text) : null,
+    st.error ? h('p', { class: 'notice error' }, describe('Reading the status', st.error)) : null,
+    h('div', { class: 'cards' },
+      h('section', { class: 'card' }, h('h3', {}, 'Status'), facts([
+        ['Status', badge(g.status), 'status'],
+        ['Node', h('a', { href: `#/node/${g.node}` }, g.node), 'node'],
+        ['Uptime', s && s.uptime_secs !== null && s.uptime_secs !== undefined ? fmtDuration(s.uptime_secs) : '-', 'uptime'],
+        g.type === 'qemu' ? ['QEMU state', s && s.qmp_status ? s.qmp_status : null] : null,
+        ['PID', s && s.pid ? s.pid : '-'],
+        ['Lock', g.lock || '-', 'lock'],
+      ])),
+      h('section', { class: 'card' }, h('h3', {}, 'Resources'), facts([
+        ['Type', g.type === 'lxc' ? 'Container (lxc)' : 'Virtual machine (qemu)'],
+        ['Name', g.name || '-'],
+        ['Memory', fmtBytes(g.memory_mib * 1024 * 1024)],
+        ['CPUs', s ? s.cpus : '-'],
+        g.type === 'qemu'
+          ? ['Accelerator', s && s.accel ? `${s.accel}${s.accel_reason ? ` (${s.accel_reason})` : ''}` : null]
+          : null,
+      ])),
+      haCard(g)));
+}
+
+function haCard(g) {
+  const sid = `${g.type === 'lxc' ? 'ct' : 'vm'}:${g.vmid}`;
+  const svc = state.ha ? (state.ha.services || []).find((r) => r.sid === sid) : null;
+  return h('section', { class: 'card' }, h('h3', {}, 'High availability'), svc
+    ? facts([
+      ['Service', sid],
+      ['State', badge(svc.state), 'ha-state'],
+      ['Request', svc.request],
+      ['Note', svc.last_error || svc.held || null],
+    ])
+    : h('p', { class: 'empty' }, `${sid} is not managed by HA.`));
+}
+
+function config(g) {
+  const c = fetched(`${guestPath(g)}/config`);
+  if (c.error) return h('p', { class: 'notice error' }, describe('Reading the config', c.error));
+  if (!c.data) return h('p', { class: 'empty' }, 'Asking the node…');
+  return h('section', { class: 'card wide' }, h('h3', {}, `Config (version ${c.data.digest})`),
+    table([['Key', ([k]) => k], ['Value', ([, v]) => v]], c.data.config || [], { 'data-role': 'config' }));
+}
+
+function consoleLog(g) {
+  if (g.status === 'unknown') return h('p', { class: 'empty' }, `Its node ${g.node} is offline.`);
+  const c = fetched(`${guestPath(g)}/console-log?tail=${CONSOLE_TAIL_BYTES}`);
+  if (c.error) return h('p', { class: 'notice error' }, describe('Reading the console', c.error));
+  return h('section', { class: 'card wide' },
+    h('h3', {}, `Console output on ${g.node} since it started there (read-only, refreshed with the page)`),
+    h('pre', { class: 'console', 'data-role': 'console-log' }, c.data === null ? 'Asking the node…' : (c.data.output || '(nothing yet)')));
+}
+
+export function render(tab, vmid) {
+  const g = guest(vmid);
+  if (!g) {
+    return h('p', { class: 'notice error' },
+      state.errors.resources ? describe('Listing the guests', state.errors.resources)
+        : `Guest ${vmid} does not exist in this cluster (any more).`);
+  }
+  if (tab === 'config') return config(g);
+  if (tab === 'console') return consoleLog(g);
+  return summary(g);
+}
+
+export function title(vmid) {
+  const g = guest(vmid);
+  if (!g) return `Guest ${vmid}`;
+  return `${guestLabel(g.type)} ${g.vmid}${g.name ? ` (${g.name})` : ''} on node ${g.node}`;
+}
