@@ -40,6 +40,7 @@ pub struct UserEntry {
 
 /// `POST /access/users`: a new user.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserCreate {
     /// `name@realm`; the realm must exist (`pam` or `pve`).
     pub userid: String,
@@ -71,6 +72,7 @@ pub struct UserCreate {
 
 /// `PUT /access/users/{userid}`: only the fields given change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// Enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +116,7 @@ pub struct TokenEntry {
 
 /// `POST`/`PUT /access/users/{userid}/token/{tokenid}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Expiry in seconds since the epoch; 0 for never (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,6 +156,7 @@ pub struct GroupEntry {
 
 /// `POST /access/groups` (with `groupid`) and `PUT /access/groups/{groupid}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupRequest {
     /// The new group's id (POST only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +179,7 @@ pub struct RoleEntry {
 
 /// `POST /access/roles` (with `roleid`) and `PUT /access/roles/{roleid}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RoleRequest {
     /// The new role's id (POST only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +210,7 @@ pub struct AclEntry {
 
 /// `PUT /access/acl`: set (or with `delete`, remove) roles on a path for some subjects.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AclUpdate {
     /// The ACL path.
     pub path: String,
@@ -245,6 +251,7 @@ pub struct PoolEntry {
 
 /// `POST /pools` (with `poolid`) and `PUT /pools/{poolid}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PoolRequest {
     /// The new pool's id (POST only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,6 +272,7 @@ pub struct PoolRequest {
 
 /// `PUT /access/password`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// Whose password (`name@pve`).
     pub userid: String,
@@ -309,6 +317,7 @@ pub struct TfaEntry {
 /// (nothing is stored yet); `{"type": "totp", "secret": S, "value": CODE}` stores it once
 /// CODE is a valid code of S. `{"type": "recovery"}` makes 10 new recovery codes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TfaAdd {
     /// `totp` or `recovery`.
     #[serde(rename = "type")]
@@ -413,4 +422,36 @@ pub struct Ticket {
     /// The `CSRFPreventionToken` header's value.
     #[serde(rename = "CSRFPreventionToken")]
     pub csrf_token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A misspelt field (`expires` for `expire`) is refused, never dropped: an administrator
+    /// who meant to set an expiry must not get an account that never expires.
+    #[test]
+    fn request_bodies_refuse_unknown_fields() {
+        fn refused<T: serde::de::DeserializeOwned>(body: &str) -> String {
+            match serde_json::from_str::<T>(body) {
+                Ok(_) => format!("accepted {body}"),
+                Err(e) => e.to_string(),
+            }
+        }
+        let cases = [
+            refused::<UserCreate>(r#"{"userid":"a@pve","expires":1}"#),
+            refused::<UserUpdate>(r#"{"expires":1}"#),
+            refused::<TokenRequest>(r#"{"expires":1}"#),
+            refused::<GroupRequest>(r#"{"members":[]}"#),
+            refused::<RoleRequest>(r#"{"priv":"VM.Audit"}"#),
+            refused::<AclUpdate>(r#"{"path":"/","roles":"PVEAuditor","user":"a@pve"}"#),
+            refused::<PoolRequest>(r#"{"member":[]}"#),
+            refused::<PasswordChange>(r#"{"userid":"a@pve","pass":"x"}"#),
+            refused::<TfaAdd>(r#"{"descr":"x"}"#),
+        ];
+        for e in cases {
+            assert!(e.contains("unknown field"), "{e}");
+        }
+        assert!(serde_json::from_str::<UserUpdate>(r#"{"expire":1}"#).is_ok());
+    }
 }

@@ -42,6 +42,7 @@ impl Node {
         let rt = self.require_cluster()?;
         let policy = self.host_path_policy();
         for (path, (_, data)) in rt.cfs.dump(from) {
+            refuse_format_record(&path, "move")?;
             let rest = path.strip_prefix(from.as_str()).unwrap_or_default();
             let target = format!("{}{rest}", to.as_str());
             // A protected guest may move to another node (a migration), not away.
@@ -64,16 +65,29 @@ impl Node {
     }
 
     /// Refuses deleting `path` when it is, or holds, the config of a guest with
-    /// `protection: 1` (destroying a guest by removing its config).
+    /// `protection: 1` (destroying a guest by removing its config), or the cluster's
+    /// active format record.
     pub fn validate_delete(&self, path: &CfsPath) -> Result<(), NodeError> {
         let rt = self.require_cluster()?;
         for (p, (_, data)) in rt.cfs.dump(path) {
+            refuse_format_record(&p, "remove")?;
             if let Some(g) = protected_guest(&p, &data) {
                 return Err(refuse_removal(&g, &p));
             }
         }
         Ok(())
     }
+}
+
+/// Refuses removing or moving away the active format record: without it every member
+/// would read format 1 again, which a raised cluster's members may no longer speak.
+fn refuse_format_record(path: &str, what: &str) -> Result<(), NodeError> {
+    if path == crate::format_version::ACTIVE_FORMAT_TREE_PATH {
+        return Err(NodeError::Invalid(format!(
+            "cannot {what} {path}: it records the format version the cluster runs, and without it every member would fall back to format 1; it is changed only by 'brigade cluster format upgrade'"
+        )));
+    }
+    Ok(())
 }
 
 /// The guest whose config `path` is, when `data` sets `protection: 1`.

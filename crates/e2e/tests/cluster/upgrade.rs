@@ -392,6 +392,22 @@ async fn a_rolling_upgrade_keeps_the_format_until_every_member_speaks_the_next_o
     }
     replicates(&c, 1, 2, "upgrade/at-format-2", "ok").await;
 
+    // The record cannot be removed or moved away (every member would read format 1 again),
+    // not even with the rest of priv/; it still holds 2 afterwards.
+    for args in [
+        vec!["fs", "rm", ACTIVE_FORMAT_TREE_PATH],
+        vec!["fs", "rm", "priv", "--recursive"],
+        vec!["fs", "mv", ACTIVE_FORMAT_TREE_PATH, "upgrade/format-moved"],
+    ] {
+        let (ok, _, err) = brigade(&c.nodes[1].config_path, &args);
+        assert!(!ok, "{args:?} must be refused");
+        assert!(
+            err.contains("records the format version the cluster runs"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(active_in_tree(&c, 1).await.as_deref(), Some("2\n"));
+
     // Now a node of the old release (format 1 only) refuses to start, naming what to install.
     let record = c.nodes[2].state_dir().join(ACTIVE_FORMAT_RECORD);
     eventually(ANNOUNCE_TIMEOUT, "n3 recorded format 2", || {
