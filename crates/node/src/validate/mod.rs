@@ -8,6 +8,11 @@ mod host_paths;
 pub use datacenter::{DatacenterConfig, MigrationType};
 pub use host_paths::{HostPathError, HostPathPolicy, HostPaths, HOST_PATH_KEYS};
 
+use brigade_access::domains_cfg::DomainsCfg;
+use brigade_access::shadow::ShadowCfg;
+use brigade_access::tfa::TfaCfg;
+use brigade_access::ticket_keys::TicketKeys;
+use brigade_access::{files, parse_user_cfg};
 use brigade_core::cluster_conf::ClusterConf;
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout::{self, GuestKind};
@@ -51,6 +56,16 @@ pub enum FileKind {
     CaCert,
     CaKey,
     Authkey,
+    /// `user.cfg`: users, tokens, groups, pools, roles, ACLs.
+    UserCfg,
+    /// `domains.cfg`: realms.
+    DomainsCfg,
+    /// `priv/shadow.cfg`: the `pve` realm's password hashes.
+    ShadowCfg,
+    /// `priv/tfa.cfg`: second factors.
+    TfaCfg,
+    /// `priv/ticket-keys`: the ticket signing keys.
+    TicketKeys,
 }
 
 /// The kind of the file at `path`, if brigade parses it.
@@ -76,6 +91,11 @@ pub fn file_kind(path: &str) -> Option<FileKind> {
         layout::CA_CERT => FileKind::CaCert,
         layout::CA_KEY => FileKind::CaKey,
         layout::AUTHKEY => FileKind::Authkey,
+        files::USER_CFG => FileKind::UserCfg,
+        files::DOMAINS_CFG => FileKind::DomainsCfg,
+        files::SHADOW_CFG => FileKind::ShadowCfg,
+        files::TFA_CFG => FileKind::TfaCfg,
+        files::TICKET_KEYS => FileKind::TicketKeys,
         _ => {
             let parts: Vec<&str> = path.split('/').collect();
             return match parts.as_slice() {
@@ -248,6 +268,22 @@ pub fn validate_file(path: &str, data: &[u8], policy: &HostPathPolicy) -> Result
             }
             Ok(())
         }
+        // Each parser names its file and line; a broken access file would lock users out.
+        FileKind::UserCfg => parse_user_cfg(&text(path, data)?)
+            .map(|_| ())
+            .map_err(invalid),
+        FileKind::DomainsCfg => DomainsCfg::parse(&text(path, data)?)
+            .map(|_| ())
+            .map_err(invalid),
+        FileKind::ShadowCfg => ShadowCfg::parse(&text(path, data)?)
+            .map(|_| ())
+            .map_err(invalid),
+        FileKind::TfaCfg => TfaCfg::parse(&text(path, data)?)
+            .map(|_| ())
+            .map_err(|e| invalid(format!("{path}: {e}"))),
+        FileKind::TicketKeys => TicketKeys::parse(&text(path, data)?)
+            .map(|_| ())
+            .map_err(|e| invalid(format!("{path}: {e}"))),
     }
 }
 

@@ -240,3 +240,34 @@ fn the_cluster_format_is_never_written_by_hand() {
         "written only by 'brigade cluster format upgrade'",
     );
 }
+
+/// The access files: what the daemon writes passes; a broken one (it would lock users out)
+/// is refused with its file and line named.
+#[test]
+fn access_files() {
+    ok(
+        files::USER_CFG,
+        "user:root@pam:1:0:::root@example.com:::\nacl:1:/:root@pam:Administrator:\n",
+    );
+    ok(files::USER_CFG, "");
+    refused(
+        files::USER_CFG,
+        b"user:root@pam:1:0:::\nbogus:x\n",
+        "user.cfg line 2",
+    );
+    refused(
+        files::USER_CFG,
+        b"acl:1:/:nobody:NoSuchRole:\n",
+        "user.cfg line 1",
+    );
+    refused(
+        files::DOMAINS_CFG,
+        b"pam: pam\n\tcomment x\nnot a section\n",
+        "domains.cfg",
+    );
+    refused(files::SHADOW_CFG, b"alice@pve\n", "shadow.cfg line 1");
+    refused(files::TFA_CFG, b"{not json", files::TFA_CFG);
+    refused(files::TICKET_KEYS, b"short\n", files::TICKET_KEYS);
+    assert_eq!(file_kind(files::USER_CFG), Some(FileKind::UserCfg));
+    assert_eq!(file_kind(files::TICKET_KEYS), Some(FileKind::TicketKeys));
+}
