@@ -125,13 +125,19 @@ pub fn decide(state: Option<&GuestJobState>, cx: &Context<'_>) -> Action {
     }
     let mut next = state.clone();
     next.claim = None;
-    match due(
+    let d = due(
         cx.event,
         &time(state.last),
         &cx.now,
         cx.repeat_missed,
         cx.slack,
-    ) {
+    );
+    // A taken-over point started in time: it runs however late the takeover is.
+    let d = match (d, &took_over) {
+        (Due::Skip(p), Some(c)) if secs(p) == c.point => Due::Run(p),
+        (d, _) => d,
+    };
+    match d {
         Due::Run(p) => {
             next.claim = Some(Claim {
                 point: secs(p),
@@ -352,6 +358,32 @@ mod tests {
         let c = claimed.claim.clone().expect("claim");
         assert!(finished_by(&c, at("2026-12-01T10:01:05Z")));
         assert!(!finished_by(&c, at("2026-12-01T10:00:05Z")));
+    }
+
+    #[test]
+    fn a_taken_over_point_runs_however_late_the_takeover_is() {
+        let ev = CalendarEvent::parse("02:30").expect("ev");
+        let p = at("2026-12-02T02:30:00Z").timestamp();
+        let st = GuestJobState {
+            last: at("2026-12-01T02:30:00Z").timestamp(),
+            claim: Some(Claim {
+                point: p,
+                node: "n1".into(),
+                since: p + 3,
+                renewed: p + 60,
+            }),
+            runs: vec![],
+        };
+        // Stale at 02:33:01, long past the slack: n2 runs the 02:30 point, once.
+        let a = decide(Some(&st), &cx(&ev, "2026-12-02T02:33:01Z", "n2", false));
+        let Action::Run { point, state, .. } = a else {
+            panic!("not run: {a:?}")
+        };
+        assert_eq!(point, at("2026-12-02T02:30:00Z"));
+        assert!(matches!(
+            decide(Some(&state), &cx(&ev, "2026-12-02T02:33:06Z", "n3", false)),
+            Action::Busy(c) if c.node == "n2"
+        ));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub struct JobProps {
     /// The backup storage (a `dir` storage with `content backup`).
     #[arg(long)]
     pub storage: Option<String>,
+    /// How a running guest is backed up (default snapshot: live).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
     /// These guests: `100,101`.
@@ -99,12 +100,16 @@ pub enum JobCmd {
     /// The jobs with their schedules and next runs.
     List,
     /// One job with its recent runs (which node ran which guest, for which scheduled time).
-    Show { id: String },
+    Show {
+        /// The job id.
+        id: String,
+    },
     /// Change a job: only the options given change.
     #[command(
         after_help = "Example:\n  brigade backup job set nightly --enabled 0\n  brigade backup job set nightly --delete prune-backups"
     )]
     Set {
+        /// The job id.
         id: String,
         #[command(flatten)]
         props: JobProps,
@@ -113,9 +118,15 @@ pub enum JobCmd {
         delete: Option<String>,
     },
     /// Remove a job (its backups stay).
-    Remove { id: String },
+    Remove {
+        /// The job id.
+        id: String,
+    },
     /// Run a job now, outside its schedule: a backup task per guest on its node.
-    Run { id: String },
+    Run {
+        /// The job id.
+        id: String,
+    },
 }
 
 fn when(t: Option<i64>) -> String {

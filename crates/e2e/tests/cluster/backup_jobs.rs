@@ -1,7 +1,8 @@
 //! A backup job scheduled every minute on a 3-node cluster runs once per minute point while
 //! the node running its HA VM is power-cut in between: the next point runs exactly once, on
 //! the node the VM was recovered to (the job's recorded runs, the snapshots on the shared
-//! backup storage, the cluster log and the tasks say so). Bad job input changes nothing.
+//! backup storage, the cluster log and the tasks say so). Bad job input changes nothing;
+//! `job run` backs up now, outside the schedule.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -271,11 +272,30 @@ async fn a_minutely_job_runs_once_per_minute_and_moves_with_its_guest_after_a_po
         "{tasks:?}"
     );
 
-    // Disabled, it stops; removed, it is gone.
+    // Disabled, it has no next run; run now, it backs the guest up on its node anyway.
     brigade_ok(&cfg, &["backup", "job", "set", JOB, "--enabled", "0"]);
     let off = brigade_json(&cfg, &["backup", "job", "show", JOB]);
     assert_eq!(off["enabled"], false);
     assert!(off["next-run"].is_null(), "{off}");
+    let started = brigade_json(&cfg, &["backup", "job", "run", JOB]);
+    let started = started.as_array().expect("tasks");
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["node"], to.as_str());
+    let upid = started[0]["upid"].as_str().expect("upid").to_string();
+    eventually(RUN_TIMEOUT, "the run-now backup ends OK", || async {
+        n1.task_status(&to, &upid)
+            .await
+            .is_ok_and(|t| t.status == brigade_api::tasks::TaskState::Ok)
+    })
+    .await;
+    let after = brigade_json(
+        &cfg,
+        &["backup", "list", "--storage", "backups", "--vmid", "100"],
+    );
+    assert!(
+        after.as_array().map(Vec::len) > Some(snaps.len()),
+        "run now made a backup: {after}"
+    );
     brigade_ok(&cfg, &["backup", "job", "remove", JOB]);
     assert_eq!(
         brigade_json(&cfg, &["backup", "job", "list"]),
