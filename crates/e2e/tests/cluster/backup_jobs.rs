@@ -203,6 +203,12 @@ async fn a_minutely_job_runs_once_per_minute_and_moves_with_its_guest_after_a_po
     )
     .await;
     let all = runs(&cfg);
+    for r in &all {
+        eprintln!(
+            "run: point {} node {} ok {} {} s {}",
+            r["point"], r["node"], r["ok"], r["duration_secs"], r["volid"]
+        );
+    }
     let points: Vec<i64> = all.iter().filter_map(|r| r["point"].as_i64()).collect();
     let unique: BTreeSet<i64> = points.iter().copied().collect();
     assert_eq!(unique.len(), points.len(), "a point ran twice: {all:?}");
