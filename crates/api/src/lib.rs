@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod backup;
+pub mod backup_jobs;
 pub mod cfs;
 pub mod cluster;
 pub mod error;

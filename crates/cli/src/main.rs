@@ -58,7 +58,7 @@ enum Command {
     /// Storages (like `pvesm`): list, add, remove, status with free space.
     #[command(subcommand)]
     Storage(cmd::storage::StorageCmd),
-    /// Backups to a backup storage (like `vzdump`, `qmrestore`): run, list, restore, verify, prune.
+    /// Backups to a backup storage (like `vzdump`, `qmrestore`): run, list, restore, verify, prune, job.
     #[command(subcommand)]
     Backup(cmd::backup::BackupCmd),
     /// Users, passwords and second factors (like `pveum user`).

@@ -3,6 +3,7 @@
 mod access;
 mod auth;
 mod backup;
+mod backup_jobs;
 mod fs_history;
 mod guests;
 mod ha;

@@ -238,6 +238,7 @@ impl Node {
         self.spawn_event_watcher(rt.clone());
         self.spawn_ha(rt.clone());
         if !self.config.qdevice {
+            self.spawn_backup_jobs(rt.clone());
             self.spawn_incoming_reconciler();
             self.spawn_stale_lock_cleanup(rt.clone());
         }

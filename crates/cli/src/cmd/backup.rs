@@ -149,6 +149,9 @@ pub enum BackupCmd {
         #[command(flatten)]
         on: OnNode,
     },
+    /// Scheduled backup jobs (jobs.cfg): add, list, show, set, remove, run.
+    #[command(subcommand)]
+    Job(super::backup_job::JobCmd),
 }
 
 fn mib(b: u64) -> String {
@@ -233,6 +236,7 @@ async fn follow(
 pub async fn run(g: &GlobalArgs, cmd: BackupCmd) -> anyhow::Result<()> {
     let c = client(g)?;
     match cmd {
+        BackupCmd::Job(j) => super::backup_job::run(g, &c, j).await,
         BackupCmd::Run {
             vmid,
             storage,

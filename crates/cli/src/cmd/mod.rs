@@ -2,6 +2,7 @@
 
 pub mod acl;
 pub mod backup;
+pub mod backup_job;
 pub mod chaos;
 pub mod cluster;
 pub mod cluster_format;

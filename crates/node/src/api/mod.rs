@@ -3,6 +3,7 @@
 mod access;
 pub mod auth;
 mod backup;
+mod backup_jobs;
 mod body;
 mod cluster;
 mod console;
@@ -87,6 +88,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(console::routes())
         .merge(storage::routes())
         .merge(backup::routes())
+        .merge(backup_jobs::routes())
         .merge(access::routes())
         .merge(tasks::routes())
         .merge(join::routes())

@@ -8,7 +8,7 @@ use brigade_access::requirement::Requirement;
 pub type Declared = (&'static str, &'static str, Requirement);
 
 /// Every route file's table.
-fn tables() -> [&'static [Declared]; 18] {
+fn tables() -> [&'static [Declared]; 19] {
     [
         super::version::REQUIREMENTS,
         super::cluster::REQUIREMENTS,
@@ -28,6 +28,7 @@ fn tables() -> [&'static [Declared]; 18] {
         super::tasks::REQUIREMENTS,
         super::openapi::REQUIREMENTS,
         super::backup::REQUIREMENTS,
+        super::backup_jobs::REQUIREMENTS,
     ]
 }
 
@@ -133,6 +134,7 @@ mod tests {
             include_str!("tasks.rs"),
             include_str!("openapi/mod.rs"),
             include_str!("backup.rs"),
+            include_str!("backup_jobs.rs"),
         ];
         let mut count = 0;
         for source in files {

@@ -6,6 +6,7 @@
 //! `shared 1` is seen by every node, so any node lists and restores its backups.
 
 mod content;
+pub(crate) mod jobs;
 mod restore;
 mod run;
 

@@ -105,7 +105,7 @@ impl Node {
     }
 
     /// The backup itself, under the guest's operation lock.
-    async fn run_backup(
+    pub(super) async fn run_backup(
         self: &Arc<Self>,
         task: &TaskHandle,
         ds: &Datastore,

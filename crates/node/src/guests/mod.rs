@@ -23,7 +23,10 @@ pub use crate::tasks::Tasks;
 pub(crate) use common::{config_lock, without_lock};
 pub(crate) use config_ops::volumes as guest_volumes;
 pub use forward::{CATCH_UP_TIMEOUT, GUEST_FORWARD_TIMEOUT, MIN_VERSION_HEADER};
-pub use locate::{find as find_guest, guests_on, noun, require as locate_require, Located};
+pub use locate::{
+    find as find_guest, guests_on, node_dirs as locate_node_dirs, noun, require as locate_require,
+    Located,
+};
 pub use resources::LocalState;
 pub use tunnel::tunnel_handler;
 

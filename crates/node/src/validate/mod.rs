@@ -40,6 +40,8 @@ pub enum FileKind {
     HaGroups,
     /// `ha/rules.cfg`.
     HaRules,
+    /// `jobs.cfg`: backup jobs.
+    JobsCfg,
     HaManagerStatus,
     /// `ha/maintenance`: `NODE` or `NODE shutdown` per line.
     HaMaintenance,
@@ -83,6 +85,7 @@ pub fn file_kind(path: &str) -> Option<FileKind> {
         layout::HA_RESOURCES_CFG => FileKind::HaResources,
         layout::HA_GROUPS_CFG => FileKind::HaGroups,
         crate::ha::rules_io::HA_RULES_CFG => FileKind::HaRules,
+        crate::backup::jobs::JOBS_CFG => FileKind::JobsCfg,
         layout::HA_MANAGER_STATUS => FileKind::HaManagerStatus,
         crate::ha::config_io::HA_MAINTENANCE => FileKind::HaMaintenance,
         crate::ha::config_io::HA_CRM_COMMANDS => FileKind::HaCrmCommands,
@@ -186,6 +189,9 @@ pub fn validate_file(path: &str, data: &[u8], policy: &HostPathPolicy) -> Result
             .map(|_| ())
             .map_err(invalid),
         FileKind::HaRules => brigade_ha::rules::RulesConfig::parse(&text(path, data)?)
+            .map(|_| ())
+            .map_err(invalid),
+        FileKind::JobsCfg => brigade_backup::jobs_cfg::parse(&text(path, data)?)
             .map(|_| ())
             .map_err(invalid),
         FileKind::HaManagerStatus => json::<ManagerStatus>(path, data).map(|_| ()),

@@ -103,6 +103,17 @@ fn cluster_files() {
     );
     refused("storage.cfg", b"lvm: x\n\tpath /x\n", "not supported");
     refused("storage.cfg", b"dir: x\n\tpath relative\n", "absolute path");
+    refused(
+        "jobs.cfg",
+        b"vzdump: j\n\tschedule someday\n",
+        "line 2: invalid schedule",
+    );
+    validate_file(
+        "jobs.cfg",
+        b"vzdump: j\n\tschedule daily\n\tstorage b\n\tall 1\n",
+        &policy(),
+    )
+    .expect("a good jobs.cfg");
 }
 
 #[test]

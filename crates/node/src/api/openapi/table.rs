@@ -14,6 +14,7 @@ use brigade_api::backup::{
     BackupContent, ContentQuery, PruneRequest, PruneResult, RestoreRequest, VerifyRequest,
     VerifyResult, VzdumpRequest,
 };
+use brigade_api::backup_jobs::{BackupJobRequest, BackupJobRow};
 use brigade_api::cfs::{Applied, DirEntryInfo};
 use brigade_api::cluster::FormatUpgradeResult;
 use brigade_api::cluster::{
@@ -459,6 +460,20 @@ pub fn endpoints() -> Vec<Endpoint> {
         post("/nodes/{node}/storage/{storage}/prunebackups", "storage", "Apply keep-* retention to the backups, then optionally GC")
             .body(of::<PruneRequest>())
             .answers(of::<PruneResult>()),
+        get("/cluster/backup", "storage", "The backup jobs of jobs.cfg with their next runs")
+            .answers(list::<BackupJobRow>()),
+        post("/cluster/backup", "storage", "Add a scheduled backup job (runs once per scheduled time cluster-wide)")
+            .body(of::<BackupJobRequest>())
+            .answers(of::<BackupJobRow>()),
+        get("/cluster/backup/{id}", "storage", "A backup job with its recent runs")
+            .answers(of::<BackupJobRow>()),
+        put("/cluster/backup/{id}", "storage", "Change a backup job")
+            .body(of::<BackupJobRequest>())
+            .answers(of::<BackupJobRow>()),
+        delete("/cluster/backup/{id}", "storage", "Remove a backup job")
+            .answers(of::<Removed>()),
+        post("/cluster/backup/{id}/run", "storage", "Run a backup job now: a vzdump task per guest on its node")
+            .answers(list::<TaskStarted>()),
         // ---- node ----
         get("/version", "node", "brigade's version").answers(of::<Version>()),
         post("/local/mount", "node", "Mount (or unmount) the tree on the answering node's machine (FUSE)")
