@@ -6,6 +6,8 @@ mod backup;
 mod body;
 mod cluster;
 mod console;
+mod console_ws;
+mod events;
 mod fs;
 mod fs_history;
 mod guests;
@@ -85,6 +87,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(ha_rules::routes())
         .merge(mount::routes())
         .merge(console::routes())
+        .merge(console_ws::routes())
+        .merge(events::routes())
         .merge(storage::routes())
         .merge(backup::routes())
         .merge(access::routes())

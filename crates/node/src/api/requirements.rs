@@ -8,7 +8,7 @@ use brigade_access::requirement::Requirement;
 pub type Declared = (&'static str, &'static str, Requirement);
 
 /// Every route file's table.
-fn tables() -> [&'static [Declared]; 18] {
+fn tables() -> [&'static [Declared]; 20] {
     [
         super::version::REQUIREMENTS,
         super::cluster::REQUIREMENTS,
@@ -20,6 +20,8 @@ fn tables() -> [&'static [Declared]; 18] {
         super::ha_rules::REQUIREMENTS,
         super::mount::REQUIREMENTS,
         super::console::REQUIREMENTS,
+        super::console_ws::REQUIREMENTS,
+        super::events::REQUIREMENTS,
         super::storage::REQUIREMENTS,
         super::metrics::REQUIREMENTS,
         super::join::REQUIREMENTS,

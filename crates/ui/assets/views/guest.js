@@ -6,6 +6,7 @@ import { describe, post } from '../api.js';
 import { h, facts, table, badge, fmtBytes, fmtDuration, guestLabel } from '../dom.js';
 import { state, guest, fetched, invalidate, refresh } from '../state.js';
 import { openMigrate } from './migrate.js';
+import { closeTerminal, terminal } from './terminal.js';
 
 export const tabs = [['summary', 'Summary'], ['console', 'Console'], ['config', 'Config']];
 
@@ -129,9 +130,13 @@ function consoleLog(g) {
   if (g.status === 'unknown') return h('p', { class: 'empty' }, `Its node ${g.node} is offline.`);
   const c = fetched(`${guestPath(g)}/console-log?tail=${CONSOLE_TAIL_BYTES}`);
   if (c.error) return h('p', { class: 'notice error' }, describe('Reading the console', c.error));
-  return h('section', { class: 'card wide' },
+  const live = g.type === 'qemu' && g.status === 'running';
+  if (!live) closeTerminal();
+  return h('div', {}, live ? h('section', { class: 'card wide' },
+    h('h3', {}, `Serial console of VM ${g.vmid} on ${g.node} (type to send keys)`), terminal(g)) : null,
+  h('section', { class: 'card wide' },
     h('h3', {}, `Console output on ${g.node} since it started there (read-only, refreshed with the page)`),
-    h('pre', { class: 'console', 'data-role': 'console-log' }, c.data === null ? 'Asking the node…' : (c.data.output || '(nothing yet)')));
+    h('pre', { class: 'console', 'data-role': 'console-log' }, c.data === null ? 'Asking the node…' : (c.data.output || '(nothing yet)'))));
 }
 
 export function render(tab, vmid) {
