@@ -140,7 +140,14 @@ async fn next_change(changes: &mut Option<broadcast::Receiver<brigade_cfs::Chang
         return futures::future::pending().await;
     };
     match rx.recv().await {
-        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+            // The changes queued meanwhile are the same news: one comparison for all.
+            while !matches!(
+                rx.try_recv(),
+                Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
+            ) {}
+            true
+        }
         Err(broadcast::error::RecvError::Closed) => {
             *changes = None;
             false

@@ -1,18 +1,21 @@
 //! The page is pushed changes (issue 17): with polling off, a power cut of the node that
 //! runs the HA VM shows on n1's page (the node dead, quorum held, the VM recovered on a
 //! survivor) without a reload, within a few seconds of `brigade cluster status` and
-//! `brigade ha status` on n1 showing it; the lag of each is printed.
+//! `brigade ha status` on n1 showing it; the lag of each is printed. Then the recovered
+//! VM's serial console in the page of the survivor that does not run it (xterm.js over
+//! the websocket, tunnelled to the VM's node): its ticks appear, and keys are sent.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use brigade_api::access::{AclUpdate, UserCreate};
 use brigade_core::poll_until;
 use brigade_e2e::brigade;
-use brigade_e2e::guests::ha_vm_on_n2;
+use brigade_e2e::guests::{guest_pid, ha_vm_on_n2, ticks};
 use serde_json::Value;
 
 use super::browser::Browser;
-use super::{login_with_token, PAGE_TIMEOUT};
+use super::{login_with_password, login_with_token, ADMIN, ADMIN_PASSWORD, PAGE_TIMEOUT};
 
 const SUBNET: u8 = 232;
 const VMID: u32 = 100;
@@ -45,6 +48,15 @@ return {
   guest_status: g ? g.dataset.status : null,
   push: live ? live.dataset.push : null,
 };";
+
+/// Keys typed into the console (a word the guest's output does not have).
+const TYPED: &str = "xyzzy";
+/// The text of the console's terminal (xterm.js's rows), and what it counted.
+const TERMINAL_SCRIPT: &str = r"
+const t = document.querySelector('[data-role=terminal]');
+const rows = t ? t.querySelector('.xterm-rows') : null;
+return t ? { state: t.dataset.state, text: rows ? rows.innerText : '',
+  received: Number(t.dataset.received || 0), sent: Number(t.dataset.sent || 0) } : null;";
 
 /// The three facts, in the order they are reported.
 const FACTS: [&str; 3] = ["n2 dead", "quorum held", "VM 100 recovered on a survivor"];
@@ -99,8 +111,8 @@ fn record(seen: &Mutex<[Option<Instant>; 3]>, facts: [bool; 3]) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_power_cut_shows_on_the_page_without_a_reload_and_without_polling() {
-    let (mut c, _n1) = ha_vm_on_n2(
+async fn a_power_cut_shows_on_the_page_without_polling_and_the_vm_console_ticks_there() {
+    let (mut c, n1) = ha_vm_on_n2(
         "webui-live",
         SUBNET,
         NODE_TIMEOUT_SECS,
@@ -192,5 +204,129 @@ async fn a_power_cut_shows_on_the_page_without_a_reload_and_without_polling() {
             );
         }
     }
+
+    // The recovered VM's console, from the page of the survivor that does not run it.
+    let runs = [0, 2]
+        .into_iter()
+        .find(|i| guest_pid(&c, *i, VMID).is_some())
+        .expect("VM 100 runs on a survivor");
+    let other = if runs == 0 { 2 } else { 0 };
+    n1.user_create(&UserCreate {
+        userid: ADMIN.into(),
+        password: Some(ADMIN_PASSWORD.into()),
+        ..UserCreate::default()
+    })
+    .await
+    .expect("create the admin user");
+    n1.acl_update(&AclUpdate {
+        path: "/".into(),
+        roles: "Administrator".into(),
+        users: Some(ADMIN.into()),
+        ..AclUpdate::default()
+    })
+    .await
+    .expect("make the user an Administrator");
+    let other_url = format!("{}/", c.nodes[other].config.api_url().trim_end_matches('/'));
+    login_with_password(&b, &other_url, ADMIN, ADMIN_PASSWORD).await;
+    b.click("li[data-tree=guest][data-id='100'] > a", PAGE_TIMEOUT)
+        .await;
+    b.click("[data-role=tabs] [data-tab=console]", PAGE_TIMEOUT)
+        .await;
+    let term = || async { b.eval(TERMINAL_SCRIPT, Value::Null).await };
+    let text = |v: &Value| v["text"].as_str().unwrap_or_default().to_string();
+    let first = b
+        .wait_value(
+            &format!(
+                "VM 100's ticks in the terminal on {}'s page (the VM on {})",
+                c.nodes[other].name, c.nodes[runs].name
+            ),
+            PAGE_TIMEOUT,
+            term,
+            |v| v["state"] == "open" && ticks(&text(v)).len() >= 2,
+        )
+        .await;
+    let last = ticks(&text(&first)).last().copied().unwrap_or_default();
+    b.wait_value("a later tick in the terminal", PAGE_TIMEOUT, term, |v| {
+        ticks(&text(v)).last().is_some_and(|n| *n > last)
+    })
+    .await;
+    b.screenshot("console-ticking").await;
+    // Keys typed into the terminal go to the VM's serial port: its tty echoes them, so
+    // they come back into the terminal from the guest (xterm.js itself echoes nothing).
+    b.type_into("[data-role=terminal] textarea", TYPED).await;
+    let typed = b
+        .wait_value(
+            "the typed keys echoed by the guest",
+            PAGE_TIMEOUT,
+            term,
+            |v| v["sent"].as_u64() >= Some(TYPED.len() as u64) && text(v).contains(TYPED),
+        )
+        .await;
+    assert_eq!(typed["state"], "open", "the console closed: {typed}");
+    b.screenshot("console-typed").await;
+    // The task panel: a double-click on the recovery task opens its log; it has ended,
+    // so it cannot be stopped.
+    let opened = b
+        .wait_value("the harecover task in the panel, double-clicked", PAGE_TIMEOUT, || async {
+            b.eval(
+                "const r = Array.from(document.querySelectorAll('[data-role=tasks] tr[data-upid]')).find((r) => r.dataset.upid.includes(':harecover:')); if (!r) return false; r.dispatchEvent(new MouseEvent('dblclick', { bubbles: true })); return true;",
+                Value::Null,
+            )
+            .await
+        }, |v| *v == true)
+        .await;
+    assert_eq!(opened, true);
+    let log = b
+        .wait_text(
+            "the recovery task's log in the dialog",
+            "[data-role=task-log]",
+            PAGE_TIMEOUT,
+            |t| !t.is_empty() && t != "(no lines yet)",
+        )
+        .await;
+    eprintln!("the harecover task's log as the page shows it:\n{log}");
+    let ended = b
+        .eval(
+            "return [document.querySelector('[data-role=task-status]').dataset.status, document.querySelector('[data-action=task-stop]').disabled];",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(ended[1], true, "Stop is offered for an ended task: {ended}");
+    assert_ne!(ended[0], "running", "the recovery task still runs: {ended}");
+    b.screenshot("task-log").await;
+    b.click("[data-action=task-close]", PAGE_TIMEOUT).await;
+
+    // A page of another origin may not open the console with the ticket cookie: the
+    // same upgrade is refused with a foreign Origin, switched with the node's own.
+    let ca = c.ca_pem.clone().expect("cluster CA");
+    let https = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).expect("CA"))
+        .build()
+        .expect("https client");
+    let ws_url = format!(
+        "{other_url}api2/json/nodes/{}/qemu/{VMID}/console/ws",
+        c.nodes[runs].name
+    );
+    let upgrade = |origin: String| {
+        https
+            .get(&ws_url)
+            .header("authorization", format!("BrigadeToken {token}"))
+            .header("origin", origin)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .send()
+    };
+    let foreign = upgrade("https://elsewhere.example".into())
+        .await
+        .expect("upgrade request");
+    assert_eq!(foreign.status(), 403, "a foreign origin got the console");
+    let own = upgrade(other_url.trim_end_matches('/').to_string())
+        .await
+        .expect("upgrade request");
+    assert_eq!(own.status(), 101, "the node's own origin was refused");
+    drop(own);
     b.quit().await;
 }
