@@ -118,6 +118,8 @@ mod tests {
             include_str!("ha_rules.rs"),
             include_str!("mount.rs"),
             include_str!("console.rs"),
+            include_str!("console_ws.rs"),
+            include_str!("events.rs"),
             include_str!("storage.rs"),
             include_str!("metrics.rs"),
             include_str!("join.rs"),
