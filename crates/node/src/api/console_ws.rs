@@ -114,3 +114,38 @@ async fn bridge(node: &Node, name: &str, vmid: VmId, socket: WebSocket) -> Resul
         () = input => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_str(host).expect("host"));
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_str(o).expect("origin"));
+        }
+        h
+    }
+
+    #[test]
+    fn only_the_nodes_own_pages_may_open_a_console_websocket() {
+        let host = "10.0.0.1:8006";
+        assert!(
+            same_origin(&headers(host, None)).is_ok(),
+            "a non-browser client"
+        );
+        assert!(same_origin(&headers(host, Some("https://10.0.0.1:8006"))).is_ok());
+        for foreign in [
+            "https://elsewhere.example",
+            "http://10.0.0.1:8006",
+            "https://10.0.0.1:8007",
+            "https://10.0.0.2:8006",
+            "null",
+        ] {
+            let e = same_origin(&headers(host, Some(foreign))).expect_err(foreign);
+            assert_eq!(e.0.status(), 403, "{foreign}");
+        }
+    }
+}
