@@ -11,6 +11,7 @@ import * as datacenter from './views/datacenter.js';
 import * as nodeView from './views/node.js';
 import * as guestView from './views/guest.js';
 import * as storageView from './views/storage.js';
+import { closeTerminal } from './views/terminal.js';
 
 const VIEWS = { dc: datacenter, node: nodeView, guest: guestView, storage: storageView };
 
@@ -123,6 +124,7 @@ export function showMain(root, logout) {
   start();
   return () => {
     stop();
+    closeTerminal();
     unsubscribe();
     window.removeEventListener('hashchange', onHash);
   };

@@ -28,8 +28,29 @@ const ACTIONS = [
   ['reboot', 'Reboot', 'Rebooting'],
 ];
 
+/** The privilege each action needs on `/vms/{vmid}` (the API checks it again). */
+const NEEDS = {
+  start: 'VM.PowerMgmt', shutdown: 'VM.PowerMgmt', stop: 'VM.PowerMgmt', reboot: 'VM.PowerMgmt', migrate: 'VM.Migrate',
+};
+
+/** The caller's privileges on `/vms/{vmid}` (null until the node answered). */
+function privileges(g) {
+  const path = `/vms/${g.vmid}`;
+  const p = fetched(`/access/permissions?path=${encodeURIComponent(path)}`);
+  return p.data ? (p.data[path] || {}) : null;
+}
+
+/** Why the caller may not use `action` on `g`, or null (also while that is unknown). */
+function forbidden(action, g) {
+  const p = privileges(g);
+  const need = NEEDS[action];
+  return p && need && !(need in p) ? `you lack ${need} on /vms/${g.vmid}` : null;
+}
+
 /** Why `action` cannot be used on `g` now, or null when it can. */
 function refusal(action, g) {
+  const denied = forbidden(action, g);
+  if (denied) return denied;
   if (g.status === 'unknown') return `its node ${g.node} is offline`;
   if (action === 'start' && g.status === 'running') return 'it is running already';
   if (action !== 'start' && g.status === 'stopped') return 'it is not running';
@@ -70,8 +91,8 @@ function toolbar(g) {
     h('button', {
       type: 'button',
       'data-action': 'migrate',
-      disabled: g.status === 'unknown',
-      title: g.status === 'unknown' ? `its node ${g.node} is offline` : `Migrate to another node`,
+      disabled: g.status === 'unknown' || !!forbidden('migrate', g),
+      title: forbidden('migrate', g) || (g.status === 'unknown' ? `its node ${g.node} is offline` : 'Migrate to another node'),
       onclick: () => openMigrate(g),
     }, 'Migrate'));
 }

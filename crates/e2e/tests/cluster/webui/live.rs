@@ -49,6 +49,8 @@ return {
   push: live ? live.dataset.push : null,
 };";
 
+/// A user with PVEAuditor on `/` (the password is the admin's).
+const AUDITOR: &str = "carol@pve";
 /// Keys typed into the console (a word the guest's output does not have).
 const TYPED: &str = "xyzzy";
 /// The text of the console's terminal (xterm.js's rows), and what it counted.
@@ -295,6 +297,58 @@ async fn a_power_cut_shows_on_the_page_without_polling_and_the_vm_console_ticks_
     assert_ne!(ended[0], "running", "the recovery task still runs: {ended}");
     b.screenshot("task-log").await;
     b.click("[data-action=task-close]", PAGE_TIMEOUT).await;
+
+    // An Auditor sees the guest and can change nothing: its buttons are disabled with
+    // the reason, and a request forged from the page is refused by the API.
+    n1.user_create(&UserCreate {
+        userid: AUDITOR.into(),
+        password: Some(ADMIN_PASSWORD.into()),
+        ..UserCreate::default()
+    })
+    .await
+    .expect("create the auditor");
+    n1.acl_update(&AclUpdate {
+        path: "/".into(),
+        roles: "PVEAuditor".into(),
+        users: Some(AUDITOR.into()),
+        ..AclUpdate::default()
+    })
+    .await
+    .expect("make the user an Auditor");
+    b.click("[data-action=logout]", PAGE_TIMEOUT).await;
+    login_with_password(&b, &other_url, AUDITOR, ADMIN_PASSWORD).await;
+    b.click("li[data-tree=guest][data-id='100'] > a", PAGE_TIMEOUT)
+        .await;
+    let buttons = b
+        .wait_value("the Auditor's guest buttons disabled with the reason", PAGE_TIMEOUT, || async {
+            b.eval(
+                "return Array.from(document.querySelectorAll('[data-role=guest-actions] button')).map((x) => [x.dataset.action, x.disabled, x.title]);",
+                Value::Null,
+            )
+            .await
+        }, |v| {
+            v.as_array().is_some_and(|a| {
+                a.len() == 5
+                    && a.iter().all(|x| x[1] == true && x[2].as_str().is_some_and(|t| t.contains("you lack VM.")))
+            })
+        })
+        .await;
+    eprintln!("the Auditor's buttons: {buttons}");
+    b.screenshot("auditor-buttons").await;
+    let forged = b
+        .eval(
+            &format!(
+                "const s = JSON.parse(sessionStorage.getItem('brigade.session')); return fetch('/api2/json/nodes/{}/qemu/{VMID}/status/stop', {{ method: 'POST', headers: {{ 'Content-Type': 'application/json', CSRFPreventionToken: s.csrf }}, body: '{{}}' }}).then((r) => r.status);",
+                c.nodes[runs].name
+            ),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(forged, 403, "the Auditor's forged stop was not refused");
+    assert!(
+        guest_pid(&c, runs, VMID).is_some(),
+        "the forged stop stopped VM 100"
+    );
 
     // A page of another origin may not open the console with the ticket cookie: the
     // same upgrade is refused with a foreign Origin, switched with the node's own.
