@@ -49,6 +49,15 @@ export function tokenId(token) {
   return m ? m[1] : null;
 }
 
+/** The API's base path. */
+export const API_BASE = BASE;
+
+/** The headers that authenticate a GET of this tab's session (the ticket is the cookie). */
+export function authHeaders() {
+  const s = session();
+  return s && s.type === 'token' ? { Authorization: `${TOKEN_SCHEME} ${s.token}` } : {};
+}
+
 /** One request; resolves to the answer's `data`, rejects with an ApiError. */
 export async function request(method, path, body, { auth = true } = {}) {
   const headers = { Accept: 'application/json' };

@@ -30,6 +30,12 @@ function append(el, children) {
   }
 }
 
+/**
+ * Elements that live across re-draws (the console's terminal): a view returns a
+ * `data-keep=KEY` placeholder and the layout puts `keep.get(KEY)` in its place.
+ */
+export const keep = new Map();
+
 /** Replaces the children of `el`. */
 export function mount(el, ...children) {
   el.replaceChildren();

@@ -3,14 +3,15 @@
 // (`#/dc/ha`, `#/node/n1`, `#/guest/100/config`, `#/storage/shared`).
 
 import { describe, session } from './api.js';
-import { h, mount, fmtTime } from './dom.js';
-import { state, subscribe, start, stop, nodes } from './state.js';
+import { h, mount, fmtTime, keep } from './dom.js';
+import { state, subscribe, start, stop, nodes, pollInterval } from './state.js';
 import { createTree } from './tree.js';
 import { createTasks } from './tasks.js';
 import * as datacenter from './views/datacenter.js';
 import * as nodeView from './views/node.js';
 import * as guestView from './views/guest.js';
 import * as storageView from './views/storage.js';
+import { closeTerminal } from './views/terminal.js';
 
 const VIEWS = { dc: datacenter, node: nodeView, guest: guestView, storage: storageView };
 
@@ -67,9 +68,12 @@ export function showMain(root, logout) {
   function drawLive() {
     const ok = !state.errors.status && state.updated;
     live.className = `live ${ok ? 'live-ok' : 'live-failing'} tick-${state.refreshes % 2}`;
-    live.textContent = ok ? `● live · updated ${fmtTime(state.updated).slice(11)}`
+    live.dataset.push = state.push;
+    const how = state.push === 'live' ? 'live' : `polling every ${pollInterval() / 1000} s`;
+    live.textContent = ok ? `● ${how} · updated ${fmtTime(state.updated).slice(11)}`
       : '● not updating: retrying';
-    live.title = `refreshed ${state.refreshes} times`;
+    live.title = `refreshed ${state.refreshes} times; change stream ${state.push}`
+      + (state.pushError ? ` (${state.pushError})` : '');
   }
 
   let lastPanel = '';
@@ -95,6 +99,10 @@ export function showMain(root, logout) {
     if (html !== lastPanel) {
       lastPanel = html;
       mount(panel, wrapper);
+      for (const slot of wrapper.querySelectorAll('[data-keep]')) {
+        const kept = keep.get(slot.dataset.keep);
+        if (kept) slot.replaceWith(kept);
+      }
     }
   }
 
@@ -116,6 +124,7 @@ export function showMain(root, logout) {
   start();
   return () => {
     stop();
+    closeTerminal();
     unsubscribe();
     window.removeEventListener('hashchange', onHash);
   };

@@ -1,10 +1,27 @@
-// The cluster as the page knows it, refreshed from the API every few seconds; the views
+// The cluster as the page knows it: refreshed when the node pushes a change notice
+// (push.js), and polled every POLL_INTERVAL_MS only while that stream is down; the views
 // draw from it and re-draw after every refresh.
 
 import { ApiError, get } from './api.js';
+import { openPush } from './push.js';
 
-/** How often the page asks the node for the cluster's state. */
-export const POLL_INTERVAL_MS = 2000;
+/** The default of how often the page polls while the node's change stream is down. */
+export const DEFAULT_POLL_INTERVAL_MS = 2000;
+/** localStorage key that overrides it (tests set it long to prove the push). */
+const POLL_INTERVAL_KEY = 'brigade.pollIntervalMs';
+
+/** How often the page polls while the change stream is down. */
+export function pollInterval() {
+  const v = Number(localStorage.getItem(POLL_INTERVAL_KEY));
+  return Number.isFinite(v) && v > 0 ? v : DEFAULT_POLL_INTERVAL_MS;
+}
+/** The sources one refresh reads, as the change notices name them. */
+export const SOURCES = ['status', 'resources', 'ha', 'tasks'];
+/**
+ * How often a task started from this page is followed while it runs (the node's change
+ * notices cover its own tasks only; a migration runs on the guest's node).
+ */
+const TASK_FOLLOW_MS = 1000;
 /** How many finished tasks started from this page the task panel keeps. */
 const LOCAL_TASKS_KEPT = 20;
 
@@ -31,6 +48,12 @@ export const state = {
   updated: null,
   /** How many refreshes ran (the live indicator shows it moving). */
   refreshes: 0,
+  /** The change stream: 'connecting', 'live' or 'down' (then the page polls). */
+  push: 'connecting',
+  /** Why the stream is down, when it is. */
+  pushError: null,
+  /** Change notices received. */
+  pushNotices: 0,
 };
 
 const listeners = new Set();
@@ -75,41 +98,133 @@ async function refreshLocalTasks() {
   }));
 }
 
-/** One refresh of everything; concurrent callers share it. */
-export function refresh() {
+const wanted = new Set();
+
+async function refreshSource(name) {
+  switch (name) {
+    case 'status':
+      return source('status', '/cluster/status', (d) => { state.status = d; });
+    case 'resources':
+      return Promise.all([
+        source('resources', '/cluster/resources', (d) => { state.resources = d || []; }),
+        source('storages', '/storage', (d) => { state.storages = d || []; }),
+      ]);
+    case 'ha':
+      return source('ha', '/cluster/ha/status', (d) => { state.ha = d; });
+    case 'tasks':
+      return Promise.all([
+        state.hasClusterTasks
+          ? source('tasks', '/cluster/tasks', (d) => {
+            // `{tasks, nodes}` (each member and whether it answered), or a plain list.
+            state.clusterTasks = Array.isArray(d) ? d : (d && d.tasks) || [];
+            state.taskNodes = Array.isArray(d) ? [] : (d && d.nodes) || [];
+          })
+          : null,
+        refreshLocalTasks(),
+      ]);
+    default:
+      return null;
+  }
+}
+
+/**
+ * Refreshes the sources named (all of them by default); concurrent callers share the
+ * refresh in flight, and sources asked for meanwhile are read right after it. Each
+ * source re-draws the page as soon as it has its answer (a slow one does not hold back
+ * the others).
+ */
+export function refresh(names = SOURCES) {
+  for (const n of names) wanted.add(n);
   if (inFlight) return inFlight;
   inFlight = (async () => {
-    await Promise.all([
-      source('status', '/cluster/status', (d) => { state.status = d; }),
-      source('resources', '/cluster/resources', (d) => { state.resources = d || []; }),
-      source('storages', '/storage', (d) => { state.storages = d || []; }),
-      source('ha', '/cluster/ha/status', (d) => { state.ha = d; }),
-      state.hasClusterTasks
-        ? source('tasks', '/cluster/tasks', (d) => {
-          // `{tasks, nodes}` (each member and whether it answered), or a plain list.
-          state.clusterTasks = Array.isArray(d) ? d : (d && d.tasks) || [];
-          state.taskNodes = Array.isArray(d) ? [] : (d && d.nodes) || [];
-        })
-        : null,
-      refreshLocalTasks(),
-    ]);
-    if (!state.errors.status) state.updated = new Date();
-    state.refreshes += 1;
-    notify();
+    while (wanted.size) {
+      const batch = [...wanted];
+      wanted.clear();
+      await Promise.all(batch.map(async (n) => {
+        await refreshSource(n);
+        if (n === 'status' && !state.errors.status) state.updated = new Date();
+        notify();
+      }));
+      state.refreshes += 1;
+      notify();
+    }
   })().finally(() => { inFlight = null; });
   return inFlight;
 }
 
-/** Starts refreshing every POLL_INTERVAL_MS. */
+let push = null;
+let follow = null;
+let viewTimer = null;
+
+/**
+ * How often the answers the view on screen fetched itself (a guest's uptime, its console
+ * tail) are read again; the cluster's state comes by push and is not polled.
+ */
+const VIEW_DATA_REFRESH_MS = 2000;
+
+function refreshViewData() {
+  for (const e of fetchCache.values()) e.at = -1;
+  notify();
+}
+
+/** Follows the running tasks started from this page until none runs. */
+function followTasks() {
+  if (follow) return;
+  follow = setInterval(() => {
+    if (!state.localTasks.some((t) => t.status === 'running')) {
+      clearInterval(follow);
+      follow = null;
+      return;
+    }
+    refresh(['tasks']);
+  }, TASK_FOLLOW_MS);
+}
+
+function startPolling() {
+  if (!timer) timer = setInterval(() => refresh(), pollInterval());
+}
+
+function stopPolling() {
+  if (timer) clearInterval(timer);
+  timer = null;
+}
+
+/** Reads everything, then follows the node's change notices (polling while they are down). */
 export function start() {
   stop();
   refresh();
-  timer = setInterval(refresh, POLL_INTERVAL_MS);
+  state.push = 'connecting';
+  startPolling();
+  viewTimer = setInterval(refreshViewData, VIEW_DATA_REFRESH_MS);
+  push = openPush({
+    onUp: () => {
+      state.push = 'live';
+      state.pushError = null;
+      stopPolling();
+      // What changed while the stream was down.
+      refresh();
+    },
+    onChange: (notice) => {
+      state.pushNotices += 1;
+      refresh(notice.changed || SOURCES);
+    },
+    onDown: (reason) => {
+      state.push = 'down';
+      state.pushError = reason;
+      startPolling();
+      notify();
+    },
+  });
 }
 
 export function stop() {
-  if (timer) clearInterval(timer);
-  timer = null;
+  stopPolling();
+  if (follow) clearInterval(follow);
+  follow = null;
+  if (viewTimer) clearInterval(viewTimer);
+  viewTimer = null;
+  if (push) push.close();
+  push = null;
 }
 
 /** Remembers a task this page started, so the task panel follows it. */
@@ -124,6 +239,7 @@ export function trackTask(started, what) {
   });
   state.localTasks.length = Math.min(state.localTasks.length, LOCAL_TASKS_KEPT);
   refresh();
+  followTasks();
 }
 
 /** Answers fetched for the view on screen: path -> {data, error, at, pending}. */

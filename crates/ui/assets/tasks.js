@@ -1,8 +1,10 @@
 // The task panel at the bottom: the tasks of all nodes (GET /cluster/tasks), or, on a
 // node without that endpoint, the tasks started from this page; hidden when there is none.
+// A double-click on a row opens the task's log (and Stop for a running one).
 
 import { h, mount, table, badge, fmtTime } from './dom.js';
 import { state } from './state.js';
+import { openTaskLog } from './views/tasklog.js';
 
 /** How many rows the panel shows. */
 const TASK_ROWS = 8;
@@ -81,7 +83,12 @@ export function createTasks() {
       ['User', (t) => t.user],
       ['Status', statusCell],
     ], rows.slice(0, TASK_ROWS), {
-      rowAttrs: (t) => ({ 'data-upid': t.upid, 'data-status': t.status, title: t.upid }),
+      rowAttrs: (t) => ({
+        'data-upid': t.upid,
+        'data-status': t.status,
+        title: `${t.upid} (double-click for its log)`,
+        ondblclick: () => openTaskLog(t.upid, t.node),
+      }),
     }));
   }
 

@@ -6,6 +6,7 @@
 //! user with the API's reason), and see that page say so when n2 dies.
 
 mod browser;
+mod live;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -268,28 +269,18 @@ async fn the_page_logs_in_shows_the_cluster_and_starts_and_migrates_a_container(
     );
     b.screenshot("datacenter").await;
 
-    // Live: the page refreshes by itself, and says so.
-    let refreshes = || async {
-        let v = b
-            .eval(
-                "const e = document.querySelector('[data-role=live]'); return e ? [e.innerText, e.title] : null;",
+    // Live: the page follows the node's change stream (no polling), and says so.
+    b.wait_value(
+        "the page's change stream up",
+        PAGE_TIMEOUT,
+        || async {
+            b.eval(
+                "const e = document.querySelector('[data-role=live]'); return e ? [e.dataset.push, e.innerText] : null;",
                 Value::Null,
             )
-            .await;
-        let count = v[1]
-            .as_str()
-            .and_then(|t| t.split_whitespace().nth(1))
-            .and_then(|n| n.parse::<u64>().ok());
-        (v[0].as_str().unwrap_or_default().to_string(), count)
-    };
-    let (text, before) = refreshes().await;
-    assert!(text.contains("live"), "the live indicator says {text:?}");
-    let before = before.expect("a refresh count");
-    b.wait_value(
-        "the page refreshing by itself",
-        PAGE_TIMEOUT,
-        || async { json!(refreshes().await.1) },
-        |v| v.as_u64().is_some_and(|n| n >= before + 2),
+            .await
+        },
+        |v| v[0] == "live" && v[1].as_str().is_some_and(|t| t.contains("live")),
     )
     .await;
 

@@ -33,22 +33,24 @@ pub fn routes() -> Router<Arc<Node>> {
     Router::new().route("/nodes/{node}/qemu/{vmid}/console", get(console))
 }
 
-async fn console(
-    State(node): State<Arc<Node>>,
-    Extension(caller): Extension<Authid>,
-    Path((name, id)): Path<(String, String)>,
-    mut req: Request,
-) -> Result<Response, ApiError> {
+/// Checks that `caller` may attach to VM `id` on node `name` and that it runs there:
+/// VM.Console is checked again by the node that runs it (the sealed identity travels with
+/// the request; the raw console tunnel itself carries no identity). The node's name
+/// (`localhost` resolved) and the VMID.
+pub(super) async fn may_attach(
+    node: &Arc<Node>,
+    caller: &Authid,
+    name: String,
+    id: &str,
+) -> Result<(String, brigade_core::VmId), ApiError> {
     let vmid: brigade_core::VmId = id.parse().map_err(|e| ApiError(NodeError::Format(e)))?;
     let name = if name == "localhost" {
         node.config.name.to_string()
     } else {
         name
     };
-    // The node that runs the VM checks VM.Console for the caller again (the sealed identity
-    // travels with this request); the raw console tunnel itself carries no identity.
     node.guest_on_as(
-        &caller,
+        caller,
         &name,
         GuestRequest::ConsoleLog {
             kind: GuestKind::Qemu,
@@ -71,6 +73,16 @@ async fn console(
             "VM {vmid} is not running: no console to attach to"
         ))));
     }
+    Ok((name, vmid))
+}
+
+async fn console(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
+    Path((name, id)): Path<(String, String)>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let (name, vmid) = may_attach(&node, &caller, name, &id).await?;
     let on_upgrade = req
         .extensions_mut()
         .remove::<hyper::upgrade::OnUpgrade>()

@@ -113,7 +113,7 @@ fn vmid(s: &str) -> Result<VmId, ApiError> {
 }
 
 /// Every guest the caller may see (any `VM.*` privilege on it).
-async fn resources(
+pub(super) async fn resources(
     State(node): State<Arc<Node>>,
     Extension(caller): Extension<Authid>,
 ) -> ApiResult<Vec<GuestRow>> {

@@ -147,7 +147,7 @@ async fn group_remove(State(node): State<Arc<Node>>, Path(name): Path<String>) -
 }
 
 /// HA status: services whose guests the caller may audit; the LRMs with `Sys.Audit` on `/`.
-async fn status(
+pub(super) async fn status(
     State(node): State<Arc<Node>>,
     Extension(caller): Extension<Authid>,
 ) -> ApiResult<HaStatus> {

@@ -7,6 +7,8 @@ mod backup_jobs;
 mod body;
 mod cluster;
 mod console;
+mod console_ws;
+mod events;
 mod fs;
 mod fs_history;
 mod guests;
@@ -86,6 +88,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(ha_rules::routes())
         .merge(mount::routes())
         .merge(console::routes())
+        .merge(console_ws::routes())
+        .merge(events::routes())
         .merge(storage::routes())
         .merge(backup::routes())
         .merge(backup_jobs::routes())

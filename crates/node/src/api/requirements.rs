@@ -8,7 +8,7 @@ use brigade_access::requirement::Requirement;
 pub type Declared = (&'static str, &'static str, Requirement);
 
 /// Every route file's table.
-fn tables() -> [&'static [Declared]; 19] {
+fn tables() -> [&'static [Declared]; 21] {
     [
         super::version::REQUIREMENTS,
         super::cluster::REQUIREMENTS,
@@ -20,6 +20,8 @@ fn tables() -> [&'static [Declared]; 19] {
         super::ha_rules::REQUIREMENTS,
         super::mount::REQUIREMENTS,
         super::console::REQUIREMENTS,
+        super::console_ws::REQUIREMENTS,
+        super::events::REQUIREMENTS,
         super::storage::REQUIREMENTS,
         super::metrics::REQUIREMENTS,
         super::join::REQUIREMENTS,
@@ -117,6 +119,8 @@ mod tests {
             include_str!("ha_rules.rs"),
             include_str!("mount.rs"),
             include_str!("console.rs"),
+            include_str!("console_ws.rs"),
+            include_str!("events.rs"),
             include_str!("storage.rs"),
             include_str!("metrics.rs"),
             include_str!("join.rs"),

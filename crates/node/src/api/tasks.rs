@@ -122,7 +122,7 @@ async fn cluster_tasks(
     Ok(ok(all))
 }
 
-async fn list(
+pub(super) async fn list(
     State(node): State<Arc<Node>>,
     Extension(caller): Extension<Authid>,
     Path(name): Path<String>,

@@ -6,6 +6,7 @@ import { describe, post } from '../api.js';
 import { h, facts, table, badge, fmtBytes, fmtDuration, guestLabel } from '../dom.js';
 import { state, guest, fetched, invalidate, refresh } from '../state.js';
 import { openMigrate } from './migrate.js';
+import { closeTerminal, terminal } from './terminal.js';
 
 export const tabs = [['summary', 'Summary'], ['console', 'Console'], ['config', 'Config']];
 
@@ -27,8 +28,29 @@ const ACTIONS = [
   ['reboot', 'Reboot', 'Rebooting'],
 ];
 
+/** The privilege each action needs on `/vms/{vmid}` (the API checks it again). */
+const NEEDS = {
+  start: 'VM.PowerMgmt', shutdown: 'VM.PowerMgmt', stop: 'VM.PowerMgmt', reboot: 'VM.PowerMgmt', migrate: 'VM.Migrate',
+};
+
+/** The caller's privileges on `/vms/{vmid}` (null until the node answered). */
+function privileges(g) {
+  const path = `/vms/${g.vmid}`;
+  const p = fetched(`/access/permissions?path=${encodeURIComponent(path)}`);
+  return p.data ? (p.data[path] || {}) : null;
+}
+
+/** Why the caller may not use `action` on `g`, or null (also while that is unknown). */
+function forbidden(action, g) {
+  const p = privileges(g);
+  const need = NEEDS[action];
+  return p && need && !(need in p) ? `you lack ${need} on /vms/${g.vmid}` : null;
+}
+
 /** Why `action` cannot be used on `g` now, or null when it can. */
 function refusal(action, g) {
+  const denied = forbidden(action, g);
+  if (denied) return denied;
   if (g.status === 'unknown') return `its node ${g.node} is offline`;
   if (action === 'start' && g.status === 'running') return 'it is running already';
   if (action !== 'start' && g.status === 'stopped') return 'it is not running';
@@ -69,8 +91,8 @@ function toolbar(g) {
     h('button', {
       type: 'button',
       'data-action': 'migrate',
-      disabled: g.status === 'unknown',
-      title: g.status === 'unknown' ? `its node ${g.node} is offline` : `Migrate to another node`,
+      disabled: g.status === 'unknown' || !!forbidden('migrate', g),
+      title: forbidden('migrate', g) || (g.status === 'unknown' ? `its node ${g.node} is offline` : 'Migrate to another node'),
       onclick: () => openMigrate(g),
     }, 'Migrate'));
 }
@@ -129,9 +151,13 @@ function consoleLog(g) {
   if (g.status === 'unknown') return h('p', { class: 'empty' }, `Its node ${g.node} is offline.`);
   const c = fetched(`${guestPath(g)}/console-log?tail=${CONSOLE_TAIL_BYTES}`);
   if (c.error) return h('p', { class: 'notice error' }, describe('Reading the console', c.error));
-  return h('section', { class: 'card wide' },
+  const live = g.type === 'qemu' && g.status === 'running';
+  if (!live) closeTerminal();
+  return h('div', {}, live ? h('section', { class: 'card wide' },
+    h('h3', {}, `Serial console of VM ${g.vmid} on ${g.node} (type to send keys)`), terminal(g)) : null,
+  h('section', { class: 'card wide' },
     h('h3', {}, `Console output on ${g.node} since it started there (read-only, refreshed with the page)`),
-    h('pre', { class: 'console', 'data-role': 'console-log' }, c.data === null ? 'Asking the node…' : (c.data.output || '(nothing yet)')));
+    h('pre', { class: 'console', 'data-role': 'console-log' }, c.data === null ? 'Asking the node…' : (c.data.output || '(nothing yet)'))));
 }
 
 export function render(tab, vmid) {

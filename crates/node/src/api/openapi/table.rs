@@ -274,6 +274,13 @@ pub fn endpoints() -> Vec<Endpoint> {
             .body(of::<FsRestoreRequest>())
             .answers(of::<Restored>()),
         // ---- guests ----
+        Endpoint {
+            answer: Answer::Raw {
+                media: "text/event-stream",
+                description: "Server-sent events without end: `hello` once, then `change` with `{\"seq\": N, \"changed\": [\"status\"|\"resources\"|\"ha\"|\"tasks\"]}` whenever what the caller may read there changes",
+            },
+            ..get("/cluster/events", "cluster", "Change notices for the web UI (server-sent events): re-read the sources named")
+        },
         get("/cluster/resources", "guests", "Every guest of the cluster with its node and state")
             .answers(list::<GuestRow>()),
         get("/cluster/guests/{vmid}", "guests", "Where a guest lives")
@@ -302,6 +309,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint {
             answer: Answer::Upgrade(crate::api::console::CONSOLE_UPGRADE),
             ..get("/nodes/{node}/qemu/{vmid}/console", "guests", "Attach to a running VM's serial console (an HTTP upgrade)")
+        },
+        Endpoint {
+            answer: Answer::Upgrade("websocket"),
+            ..get("/nodes/{node}/qemu/{vmid}/console/ws", "guests", "A running VM's serial console over a websocket (the web UI's terminal; a browser's only from the node's own pages)")
         },
         get("/nodes/{node}/tasks/{upid}/status", "tasks", "A task's status, on the node that runs it")
             .answers(of::<TaskStatus>()),
