@@ -102,7 +102,13 @@ impl Node {
                     .await;
                 // Liveness and clocks are logged by the leader only (one line per event).
                 let settled = started.elapsed() >= rt.members.node_timeout();
-                let peers = rt.members.status();
+                // Only the leader reads the whole view (N entries): at 128 nodes the
+                // others would build it four times a second for nothing.
+                let peers = if leader && settled {
+                    rt.members.status()
+                } else {
+                    Vec::new()
+                };
                 let timeout = rt.members.node_timeout().as_secs();
                 for ev in liveness.scan(leader && settled, &peers, timeout) {
                     node.log_event(ev.kind, ev.msg).await;
