@@ -5,6 +5,7 @@ pub mod backup;
 pub mod chaos;
 pub mod cluster;
 pub mod cluster_format;
+pub mod cluster_status;
 pub mod completions;
 pub mod confirm;
 pub mod console;
