@@ -13,6 +13,7 @@ pub mod fs;
 pub mod fs_history;
 pub mod group;
 pub mod guest;
+pub mod guest_list;
 pub mod ha;
 pub mod ha_rules;
 pub mod log;
