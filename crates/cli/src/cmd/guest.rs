@@ -150,7 +150,7 @@ pub enum GuestCmd {
     /// Every guest of the cluster with its node and state, a summary first.
     ///
     /// Past 100 guests only the first 100 are listed: --all lists every one,
-    /// --node/--state/--filter choose, --sort orders.
+    /// --on NODE/--state/--filter choose, --sort orders.
     List(crate::cmd::guest_list::ListArgs),
     /// A guest's state: running or stopped, pid, accelerator, uptime.
     Status { vmid: u32 },

@@ -14,9 +14,9 @@ pub const ROWS_SHOWN: usize = 100;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ListArgs {
-    /// Only guests on this node.
+    /// Only guests on this node (`--node` is the global option naming the node to talk to).
     #[arg(long)]
-    pub node: Option<String>,
+    pub on: Option<String>,
     /// Only guests in this state.
     #[arg(long, value_enum)]
     pub state: Option<StateFilter>,
@@ -69,10 +69,10 @@ pub fn summary(rows: &[GuestRow]) -> String {
 
 /// The rows to list, and how many were left out by the default cut.
 pub fn select(rows: Vec<GuestRow>, a: &ListArgs) -> (Vec<GuestRow>, usize) {
-    let chosen = a.node.is_some() || a.state.is_some() || a.filter.is_some();
+    let chosen = a.on.is_some() || a.state.is_some() || a.filter.is_some();
     let mut out: Vec<GuestRow> = rows
         .into_iter()
-        .filter(|r| a.node.as_ref().is_none_or(|n| &r.node == n))
+        .filter(|r| a.on.as_ref().is_none_or(|n| &r.node == n))
         .filter(|r| match a.state {
             Some(StateFilter::Running) => r.status == GuestState::Running,
             Some(StateFilter::Stopped) => r.status == GuestState::Stopped,
@@ -119,7 +119,7 @@ pub fn print(rows: Vec<GuestRow>, a: &ListArgs) {
     outln!("{t}");
     if hidden > 0 {
         outln!(
-            "{hidden} more not listed (--all lists every guest; --node, --state, --filter choose)"
+            "{hidden} more not listed (--all lists every guest; --on, --state, --filter choose)"
         );
     }
 }
@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn filters_list_everything_they_choose_and_sorts_order() {
         let on_n5 = ListArgs {
-            node: Some("n5".into()),
+            on: Some("n5".into()),
             ..ListArgs::default()
         };
         let (shown, hidden) = select(rows(), &on_n5);
