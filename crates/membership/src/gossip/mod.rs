@@ -77,6 +77,26 @@ pub fn seen_at(now: Instant, age_ms: u32) -> Option<Instant> {
     now.checked_sub(Duration::from_millis(u64::from(age_ms)))
 }
 
+/// Milliseconds a packet spent between its sender and us (queues, a busy receiver):
+/// our receive time minus its send time on our clock, given the sender's clock offset
+/// (`their - ours`, 0 when not yet estimated); never negative. Added to every age of
+/// its digest, so that word does not get younger by the time it spent in transit,
+/// hop after hop.
+pub fn transit_ms(now_ns: i64, sent_ns: i64, offset_ms: Option<f64>) -> u32 {
+    let offset_ns = offset_ms.unwrap_or(0.0) * 1e6;
+    let lag_ns = (now_ns as f64 - sent_ns as f64 + offset_ns).max(0.0);
+    (lag_ns / 1e6).min(f64::from(NEVER - 1)) as u32
+}
+
+/// An age as it reaches us: `age_ms` plus the packet's transit ([`NEVER`] stays never).
+pub fn arrived_age_ms(age_ms: u32, transit_ms: u32) -> u32 {
+    if age_ms == NEVER {
+        NEVER
+    } else {
+        age_ms.saturating_add(transit_ms).min(NEVER - 1)
+    }
+}
+
 /// The later of two "last had word" times.
 pub fn fresher(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {

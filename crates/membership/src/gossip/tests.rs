@@ -80,4 +80,24 @@ fn digest_windows_rotate_and_cover_everything() {
     assert_eq!(digest_window(&sizes, 0, 5), (vec![], 0), "nothing fits");
 }
 
+#[test]
+fn transit_time_is_added_to_relayed_ages_and_never_subtracted() {
+    let sec: i64 = 1_000_000_000;
+    assert_eq!(transit_ms(10 * sec, 8 * sec, None), 2000, "2 s in a queue");
+    assert_eq!(
+        transit_ms(10 * sec, 12 * sec, None),
+        0,
+        "a clock ahead never makes word younger"
+    );
+    assert_eq!(
+        transit_ms(10 * sec, 25 * sec, Some(15_000.0)),
+        0,
+        "the sender's clock runs 15 s ahead: no lag"
+    );
+    assert_eq!(transit_ms(10 * sec, 24 * sec, Some(15_000.0)), 1000);
+    assert_eq!(arrived_age_ms(500, 2000), 2500);
+    assert_eq!(arrived_age_ms(NEVER, 2000), NEVER);
+    assert_eq!(arrived_age_ms(NEVER - 5, 2000), NEVER - 1);
+}
+
 mod simulation;

@@ -177,7 +177,9 @@ impl MemberView {
     ) -> Result<Option<Outgoing>, Rejection> {
         self.accept(p, now, now_ns)?;
         if self.mode() == Mode::Gossip {
-            self.merge_digest(p.hb.from, &p.digest, now);
+            let offset = self.peers.get(&p.hb.from).and_then(|t| t.offset_ms);
+            let transit = gossip::transit_ms(now_ns, p.hb.sent_ns, offset);
+            self.merge_digest(p.hb.from, &p.digest, transit, now);
         }
         Ok(self.answer(p, now, now_ns))
     }
@@ -241,7 +243,13 @@ impl MemberView {
     }
 
     /// Takes what a digest from `from` says: word of a node only ever gets fresher.
-    fn merge_digest(&mut self, from: u64, digest: &[crate::packet::DigestEntry], now: Instant) {
+    fn merge_digest(
+        &mut self,
+        from: u64,
+        digest: &[crate::packet::DigestEntry],
+        transit_ms: u32,
+        now: Instant,
+    ) {
         for e in digest {
             if e.id == self.me || e.id == from {
                 continue;
@@ -250,7 +258,8 @@ impl MemberView {
                 continue;
             };
             for (l, age) in peer.links.iter_mut().zip(&e.ages_ms) {
-                l.last_seen = gossip::fresher(l.last_seen, gossip::seen_at(now, *age));
+                let age = gossip::arrived_age_ms(*age, transit_ms);
+                l.last_seen = gossip::fresher(l.last_seen, gossip::seen_at(now, age));
             }
         }
     }

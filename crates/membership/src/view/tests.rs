@@ -286,6 +286,29 @@ fn digests_carry_liveness_only_forward_in_gossip_mode() {
 }
 
 #[test]
+fn word_that_waited_in_a_queue_arrives_older() {
+    let mut v = big_view(gossip::ALL_TO_ALL_MAX_NODES as u64 + 4);
+    let t0 = Instant::now() + Duration::from_secs(100);
+    let mut p = packet(
+        2,
+        1,
+        0,
+        vec![DigestEntry {
+            id: 3,
+            ages_ms: vec![8_000],
+        }],
+    );
+    p.hb.sent_ns = 0;
+    // Received 1.5 s after it was sent (our clock, no offset known yet).
+    v.on_packet(&p, t0, 1_500_000_000).expect("accepted");
+    assert!(v.is_alive(3, t0 + Duration::from_millis(499)));
+    assert!(
+        !v.is_alive(3, t0 + Duration::from_millis(500)),
+        "8 s old when sent, 9.5 s old when it arrived"
+    );
+}
+
+#[test]
 fn digests_are_ignored_all_to_all() {
     let mut v = big_view(4);
     let t0 = Instant::now();
