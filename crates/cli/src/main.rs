@@ -101,6 +101,11 @@ enum Command {
     Man(cmd::completions::ManArgs),
 }
 
+/// Async worker threads of a node or qdevice daemon: an idle daemon needs few, and every
+/// worker costs a stack and, with glibc, its own malloc arena (RSS) on a many-core host.
+/// Blocking work (disk, QEMU monitor) runs on tokio's blocking pool, not on these.
+const DAEMON_WORKER_THREADS: usize = 2;
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BRIGADE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
@@ -125,10 +130,11 @@ fn main() {
             return;
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if matches!(cli.command, Command::Node(_) | Command::Qdevice(_)) {
+        builder.worker_threads(DAEMON_WORKER_THREADS);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

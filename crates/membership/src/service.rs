@@ -1,15 +1,15 @@
-//! The UDP edge: one socket per link bound to the node's link address,
-//! heartbeats sent every second to every peer on every link.
+//! The UDP edge: one socket per link bound to the node's link address; each
+//! second the view's round is sent (every peer, or a few in gossip mode) and
+//! probes are answered as they arrive.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::net::UdpSocket;
 
-use crate::packet::{Heartbeat, PacketError, PACKET_LEN};
-use crate::view::{DropCounters, MemberView, PeerStatus};
+use crate::packet::{Packet, PacketError, MAX_PACKET_LEN};
+use crate::view::{DropCounters, MemberView, Outgoing, PeerStatus};
 
 pub use crate::view::PeerConfig as Peer;
 
@@ -34,10 +34,7 @@ pub struct MembershipConfig {
 pub struct Membership {
     view: Mutex<MemberView>,
     key: RwLock<Vec<u8>>,
-    seq: AtomicU64,
-    boot: u64,
     sockets: Vec<Arc<UdpSocket>>,
-    me: u64,
 }
 
 /// Wall-clock nanoseconds since the epoch (only for RTT and offset estimates).
@@ -68,24 +65,24 @@ impl Membership {
                 cfg.node_id,
                 &cfg.node_name,
                 cfg.node_timeout,
+                wall_ns().max(1) as u64,
             )),
             key: RwLock::new(Vec::new()),
-            seq: AtomicU64::new(0),
-            boot: wall_ns().max(1) as u64,
             sockets,
-            me: cfg.node_id,
         });
         for (link, sock) in m.sockets.iter().enumerate() {
             let weak = Arc::downgrade(&m);
             let sock = sock.clone();
             tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
+                let mut buf = [0u8; MAX_PACKET_LEN + 1];
                 loop {
                     let Ok((n, _from)) = sock.recv_from(&mut buf).await else {
                         continue;
                     };
                     let Some(m) = weak.upgrade() else { return };
-                    m.receive(&buf[..n], link as u8);
+                    if let Some((addr, answer)) = m.receive(&buf[..n], link as u8) {
+                        let _ = sock.send_to(&answer, addr).await;
+                    }
                 }
             });
         }
@@ -119,20 +116,31 @@ impl Membership {
         self.view().set_node_timeout(t);
     }
 
-    fn receive(&self, buf: &[u8], socket_link: u8) {
+    /// Takes one datagram; returns the encoded answer to send back, if any.
+    fn receive(&self, buf: &[u8], socket_link: u8) -> Option<(SocketAddr, Vec<u8>)> {
         let key = self.key.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut view = self.view();
         if key.is_empty() {
             view.counters.dropped_auth += 1;
-            return;
+            return None;
         }
-        match Heartbeat::decode(buf, &key) {
-            Ok(hb) if hb.link == socket_link => {
-                let _ = view.on_heartbeat(&hb, Instant::now(), wall_ns());
+        match Packet::decode(buf, &key) {
+            Ok(p) if p.hb.link == socket_link => {
+                let answer = view.on_packet(&p, Instant::now(), wall_ns()).ok()??;
+                (answer.link == socket_link).then(|| (answer.addr, answer.packet.encode(&key)))
             }
-            Ok(_) => view.counters.dropped_unknown += 1,
-            Err(PacketError::Auth) => view.counters.dropped_auth += 1,
-            Err(_) => view.counters.dropped_malformed += 1,
+            Ok(_) => {
+                view.counters.dropped_unknown += 1;
+                None
+            }
+            Err(PacketError::Auth) => {
+                view.counters.dropped_auth += 1;
+                None
+            }
+            Err(_) => {
+                view.counters.dropped_malformed += 1;
+                None
+            }
         }
     }
 
@@ -141,30 +149,11 @@ impl Membership {
         if key.is_empty() {
             return;
         }
-        let packets: Vec<(usize, SocketAddr, [u8; PACKET_LEN])> = {
-            let view = self.view();
-            view.targets()
-                .into_iter()
-                .filter(|(_, link, _)| (*link as usize) < self.sockets.len())
-                .map(|(peer, link, addr)| {
-                    let (echo_seq, echo_sent_ns, echo_recv_ns) = view.echo_for(peer, link);
-                    let hb = Heartbeat {
-                        link,
-                        from: self.me,
-                        to: peer,
-                        boot: self.boot,
-                        seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-                        sent_ns: wall_ns(),
-                        echo_seq,
-                        echo_sent_ns,
-                        echo_recv_ns,
-                    };
-                    (link as usize, addr, hb.encode(&key))
-                })
-                .collect()
-        };
-        for (link, addr, p) in packets {
-            let _ = self.sockets[link].send_to(&p, addr).await;
+        let packets: Vec<Outgoing> = self.view().round(Instant::now(), wall_ns());
+        for o in packets {
+            if let Some(sock) = self.sockets.get(usize::from(o.link)) {
+                let _ = sock.send_to(&o.packet.encode(&key), o.addr).await;
+            }
         }
     }
 

@@ -14,8 +14,9 @@ use crate::node::{cfs_path, ClusterRuntime, Node};
 
 /// Bytes of events kept (older ones are dropped).
 pub const CLUSTER_LOG_KEEP_BYTES: u64 = 512 * 1024;
-/// How often each node looks for events to log.
-pub const EVENT_SCAN_INTERVAL: Duration = Duration::from_millis(250);
+/// How often each node looks for events to log (the heartbeat interval: liveness
+/// changes no faster; each scan reads the Raft status, N members at 128 nodes).
+pub const EVENT_SCAN_INTERVAL: Duration = Duration::from_secs(1);
 /// Events kept locally while the node cannot write (no quorum).
 const PENDING_MAX: usize = 1000;
 
@@ -102,7 +103,13 @@ impl Node {
                     .await;
                 // Liveness and clocks are logged by the leader only (one line per event).
                 let settled = started.elapsed() >= rt.members.node_timeout();
-                let peers = rt.members.status();
+                // Only the leader reads the whole view (N entries): at 128 nodes the
+                // others would build it four times a second for nothing.
+                let peers = if leader && settled {
+                    rt.members.status()
+                } else {
+                    Vec::new()
+                };
                 let timeout = rt.members.node_timeout().as_secs();
                 for ev in liveness.scan(leader && settled, &peers, timeout) {
                     node.log_event(ev.kind, ev.msg).await;

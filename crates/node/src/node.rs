@@ -311,6 +311,10 @@ impl Node {
             let started = std::time::Instant::now();
             loop {
                 tick.tick().await;
+                // Only the leader changes voters: the others need not parse cluster.conf.
+                if rt.cfs.leader_since().is_none() {
+                    continue;
+                }
                 let max_voters = match crate::cluster_ops::read_cluster_conf(&rt.cfs) {
                     Ok(c) => c.max_voters as usize,
                     Err(_) => continue,

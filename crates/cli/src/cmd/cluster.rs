@@ -35,8 +35,12 @@ pub enum ClusterCmd {
         #[arg(long)]
         force: bool,
     },
-    /// Show the cluster and quorum state (like `pvecm status`).
-    Status,
+    /// Show the cluster and quorum state (like `pvecm status`), a summary first.
+    ///
+    /// Past 32 nodes the table lists only the nodes worth a look (this one, the
+    /// voters, the dead, those with a link down or a clock off, joiners); --all lists
+    /// every node, --state/--role/--filter choose, --sort orders.
+    Status(crate::cmd::cluster_status::StatusArgs),
     /// The cluster's format version: show it, raise it at the end of a rolling upgrade.
     #[command(subcommand)]
     Format(crate::cmd::cluster_format::FormatCmd),
@@ -154,12 +158,12 @@ pub async fn run(g: &GlobalArgs, cmd: ClusterCmd) -> anyhow::Result<()> {
             }
             outln!("Node {name} removed from the cluster.");
         }
-        ClusterCmd::Status => {
+        ClusterCmd::Status(args) => {
             let s = c.status().await?;
             if g.json() {
                 return print_json(&s);
             }
-            print_status(&s);
+            crate::cmd::cluster_status::print_status(&s, &args);
         }
     }
     Ok(())
@@ -229,169 +233,4 @@ async fn recover(g: &GlobalArgs, force: bool, yes: bool) -> anyhow::Result<()> {
     );
     outln!("Next: start the daemon, then `brigade cluster delnode NAME` for each lost node.");
     Ok(())
-}
-
-fn print_status(s: &brigade_client::ClusterStatus) {
-    let (Some(cluster), Some(cfs), Some(conf)) = (&s.cluster, &s.cfs, &s.config) else {
-        outln!("Node {} is not in a cluster.", s.node);
-        return;
-    };
-    let voters: Vec<&brigade_cfs::MemberInfo> = cfs.members.iter().filter(|m| m.voter).collect();
-    let alive = |id: u64| s.members.iter().any(|m| m.id == id && m.alive);
-    let total_votes = voters.iter().filter(|m| alive(m.id)).count();
-    let quorum = voters.len() / 2 + 1;
-    outln!("Cluster information\n-------------------");
-    outln!("Name:             {cluster}");
-    outln!("Config Version:   {}", conf.config_version);
-    outln!("Transport:        raft over mutual TLS, heartbeats over UDP");
-    outln!("Secure auth:      on\n");
-    outln!("Quorum information\n------------------");
-    outln!(
-        "Date:             {} UTC",
-        crate::output::format_time(brigade_core::unix_now_secs())
-    );
-    outln!("Quorum provider:  brigade raft lease");
-    outln!("Nodes:            {}", conf.nodes.len());
-    outln!("Node ID:          0x{:08x}", s.node_id.unwrap_or(0));
-    outln!("Ring ID:          {}.{}", cfs.leader.unwrap_or(0), cfs.term);
-    outln!(
-        "Quorate:          {}\n",
-        if s.quorate { "Yes" } else { "No" }
-    );
-    outln!("Votequorum information\n----------------------");
-    outln!("Expected votes:   {}", voters.len());
-    outln!("Highest expected: {}", voters.len());
-    outln!("Total votes:      {total_votes}");
-    outln!(
-        "Quorum:           {quorum} {}",
-        if s.quorate { "" } else { " Activity blocked" }
-    );
-    let qdevice_alive = conf
-        .qdevice
-        .as_ref()
-        .is_some_and(|q| s.members.iter().any(|m| m.id == q.nodeid && m.alive));
-    let mut flags = Vec::new();
-    if s.quorate {
-        flags.push("Quorate");
-    }
-    if conf.qdevice.is_some() {
-        flags.push(if qdevice_alive {
-            "Qdevice"
-        } else {
-            "Qdevice(dead)"
-        });
-    }
-    outln!("Flags:            {}\n", flags.join(" "));
-    outln!("Membership information\n----------------------");
-    let mut t = table(&[
-        "Nodeid",
-        "Votes",
-        "Name",
-        "Role",
-        "State",
-        "link0",
-        "link1",
-        "Clock offset",
-    ]);
-    for n in &conf.nodes {
-        let m = cfs.members.iter().find(|m| m.id == n.nodeid);
-        let hb = s.members.iter().find(|p| p.id == n.nodeid);
-        let role = match m {
-            Some(m) if cfs.leader == Some(m.id) => "leader",
-            Some(m) if m.voter => "voter",
-            Some(_) => "learner",
-            None => "joining",
-        };
-        let local = if Some(n.nodeid) == s.node_id {
-            " (local)"
-        } else {
-            ""
-        };
-        let link = |i: usize, addr: Option<std::net::IpAddr>| -> String {
-            let Some(addr) = addr else { return "-".into() };
-            match hb.and_then(|h| h.links.get(i)) {
-                _ if hb.is_some_and(|h| h.local) => format!("{addr} local"),
-                Some(l) if l.up => format!(
-                    "{addr} up {}",
-                    l.rtt_ms.map(|r| format!("{r:.2} ms")).unwrap_or_default()
-                ),
-                Some(_) => format!("{addr} DOWN"),
-                None => format!("{addr} ?"),
-            }
-        };
-        let clock = match hb {
-            Some(h) if h.local => "-".to_string(),
-            Some(h) => match h.clock_offset_ms {
-                Some(o) => format!(
-                    "{:+.3} s{}",
-                    o / 1000.0,
-                    if h.clock == "ok" {
-                        String::new()
-                    } else {
-                        format!(" {}", h.clock.to_uppercase())
-                    }
-                ),
-                None => "?".into(),
-            },
-            None => "?".into(),
-        };
-        t.add_row(vec![
-            format!("0x{:08x}", n.nodeid),
-            if m.is_some_and(|m| m.voter) {
-                n.votes.to_string()
-            } else {
-                "0".into()
-            },
-            format!("{}{local}", n.name),
-            role.to_string(),
-            if hb.is_some_and(|h| h.alive) {
-                "alive".into()
-            } else {
-                "DEAD".into()
-            },
-            link(0, Some(n.link0)),
-            link(1, n.link1),
-            clock,
-        ]);
-    }
-    if let Some(q) = &conf.qdevice {
-        let voter = cfs.members.iter().any(|m| m.id == q.nodeid && m.voter);
-        t.add_row(vec![
-            format!("0x{:08x}", q.nodeid),
-            if voter { "1".into() } else { "0".into() },
-            format!("{} (qdevice)", q.name),
-            if voter {
-                "voter, never leads".into()
-            } else {
-                "joining".into()
-            },
-            if qdevice_alive {
-                "alive".into()
-            } else {
-                "DEAD".into()
-            },
-            q.address.to_string(),
-            "-".into(),
-            "-".into(),
-        ]);
-    }
-    outln!("{t}\n");
-    if let Some(f) = &s.format {
-        crate::cmd::cluster_format::print_format(f);
-    }
-    let h = &s.heartbeats;
-    outln!(
-        "Heartbeats: {} accepted, dropped {} bad key, {} replayed, {} malformed, {} unknown sender",
-        h.received,
-        h.dropped_auth,
-        h.dropped_replay,
-        h.dropped_malformed,
-        h.dropped_unknown
-    );
-    if !s.warnings.is_empty() {
-        outln!("\nWarnings\n--------");
-        for w in &s.warnings {
-            outln!("- {w}");
-        }
-    }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::task::{after_start, FollowOpts};
 use crate::connect::{client, GlobalArgs};
-use crate::output::{print_json, table};
+use crate::output::print_json;
 
 /// Where `--appliance` and `--ostemplate` look by default.
 pub const DEFAULT_APPLIANCE_DIR: &str = "/var/cache/brigade/appliance";
@@ -147,8 +147,11 @@ pub enum GuestCmd {
         #[command(flatten)]
         task: FollowOpts,
     },
-    /// Every guest of the cluster with its node and state.
-    List,
+    /// Every guest of the cluster with its node and state, a summary first.
+    ///
+    /// Past 100 guests only the first 100 are listed: --all lists every one,
+    /// --on NODE/--state/--filter choose, --sort orders.
+    List(crate::cmd::guest_list::ListArgs),
     /// A guest's state: running or stopped, pid, accelerator, uptime.
     Status { vmid: u32 },
     /// Print a guest's config.
@@ -326,7 +329,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             }
             outln!("{} {vmid} destroyed", noun(kind));
         }
-        GuestCmd::List => {
+        GuestCmd::List(args) => {
             let rows: Vec<_> = c
                 .resources()
                 .await?
@@ -336,18 +339,7 @@ pub async fn run(g: &GlobalArgs, kind: GuestKind, cmd: GuestCmd) -> anyhow::Resu
             if g.json() {
                 return print_json(&rows);
             }
-            let mut t = table(&["VMID", "Name", "Node", "Status", "Memory (MiB)", "Lock"]);
-            for r in rows {
-                t.add_row(vec![
-                    r.vmid.to_string(),
-                    r.name.unwrap_or_default(),
-                    r.node,
-                    r.status.to_string(),
-                    r.memory_mib.to_string(),
-                    r.lock.unwrap_or_default(),
-                ]);
-            }
-            outln!("{t}");
+            crate::cmd::guest_list::print(rows, &args);
         }
         GuestCmd::Status { vmid } => {
             let loc = locate(&c, kind, vmid).await?;

@@ -59,6 +59,10 @@ pub enum LabCmd {
         /// Refresh every second until interrupted (a live view while you pull plugs).
         #[arg(short, long)]
         watch: bool,
+        /// List every node and guest (past 32 nodes only those worth a look are, and
+        /// past 100 guests the first 100).
+        #[arg(long)]
+        all: bool,
         #[arg(long, default_value = DEFAULT_LAB_DIR)]
         dir: PathBuf,
     },
@@ -225,15 +229,23 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             require_root("lab up")?;
             up(g, nodes, qdevice.unwrap_or(nodes % 2 == 0), guests, &dir).await
         }
-        LabCmd::Status { watch: false, dir } => status(g, &dir).await,
-        LabCmd::Status { watch: true, dir } => loop {
+        LabCmd::Status {
+            watch: false,
+            all,
+            dir,
+        } => status(g, &dir, all).await,
+        LabCmd::Status {
+            watch: true,
+            all,
+            dir,
+        } => loop {
             // Clear the screen, then draw the view again.
             out!("\x1b[2J\x1b[H");
             outln!(
                 "brigade lab status (every {} s; Ctrl-C to stop)",
                 LAB_WATCH_INTERVAL.as_secs()
             );
-            if let Err(e) = status(g, &dir).await {
+            if let Err(e) = status(g, &dir, all).await {
                 outln!("{e:#}");
             }
             tokio::time::sleep(LAB_WATCH_INTERVAL).await;

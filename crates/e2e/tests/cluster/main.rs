@@ -36,6 +36,7 @@ mod replication;
 mod restart;
 mod restart_conflicting_tail;
 mod restarted_leader_reads;
+mod scale;
 mod snapshot_join;
 mod state_size;
 mod tasks;

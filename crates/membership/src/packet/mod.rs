@@ -5,13 +5,21 @@
 //! | sent_ns i64 | echo_seq u64 | echo_sent_ns i64 | echo_recv_ns i64 | tag [32]
 //! ```
 //! Times are wall-clock nanoseconds since the epoch, used only to estimate
-//! RTT and clock offset (never for safety decisions).
+//! RTT and clock offset (never for safety decisions). That is version 1, what
+//! every release before gossip speaks; version 2 ([`digest`]) appends flags and
+//! a liveness digest and is sent only to peers that have sent version 2.
+
+pub mod digest;
+
+pub use digest::{DigestEntry, Packet, FLAG_ACK, FLAG_PROBE, MAX_PACKET_LEN, VERSION_2};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 const MAGIC: &[u8; 4] = b"BRHB";
-const VERSION: u8 = 1;
+/// The fixed layout every release speaks.
+pub const VERSION_1: u8 = 1;
+const VERSION: u8 = VERSION_1;
 const BODY_LEN: usize = 4 + 1 + 1 + 8 * 8;
 const TAG_LEN: usize = 32;
 /// Exact size of every heartbeat packet.
@@ -58,8 +66,17 @@ impl Heartbeat {
     /// Serializes and signs.
     pub fn encode(&self, key: &[u8]) -> [u8; PACKET_LEN] {
         let mut out = [0u8; PACKET_LEN];
+        self.write_body(&mut out[..BODY_LEN], VERSION);
+        let mut m = mac(key);
+        m.update(&out[..BODY_LEN]);
+        out[BODY_LEN..].copy_from_slice(&m.finalize().into_bytes());
+        out
+    }
+
+    /// Writes magic, `version` and the fixed fields into `out` (`BODY_LEN` bytes).
+    fn write_body(&self, out: &mut [u8], version: u8) {
         out[0..4].copy_from_slice(MAGIC);
-        out[4] = VERSION;
+        out[4] = version;
         out[5] = self.link;
         let fields: [u64; 8] = [
             self.from,
@@ -74,10 +91,26 @@ impl Heartbeat {
         for (i, f) in fields.iter().enumerate() {
             out[6 + i * 8..14 + i * 8].copy_from_slice(&f.to_be_bytes());
         }
-        let mut m = mac(key);
-        m.update(&out[..BODY_LEN]);
-        out[BODY_LEN..].copy_from_slice(&m.finalize().into_bytes());
-        out
+    }
+
+    /// Parses the fixed fields of an already verified body.
+    fn read_body(buf: &[u8]) -> Heartbeat {
+        let field = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&buf[6 + i * 8..14 + i * 8]);
+            u64::from_be_bytes(b)
+        };
+        Heartbeat {
+            link: buf[5],
+            from: field(0),
+            to: field(1),
+            boot: field(2),
+            seq: field(3),
+            sent_ns: field(4) as i64,
+            echo_seq: field(5),
+            echo_sent_ns: field(6) as i64,
+            echo_recv_ns: field(7) as i64,
+        }
     }
 
     /// Verifies and parses; anything else is an error (never a panic).
@@ -92,22 +125,7 @@ impl Heartbeat {
         m.update(&buf[..BODY_LEN]);
         m.verify_slice(&buf[BODY_LEN..])
             .map_err(|_| PacketError::Auth)?;
-        let field = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&buf[6 + i * 8..14 + i * 8]);
-            u64::from_be_bytes(b)
-        };
-        Ok(Heartbeat {
-            link: buf[5],
-            from: field(0),
-            to: field(1),
-            boot: field(2),
-            seq: field(3),
-            sent_ns: field(4) as i64,
-            echo_seq: field(5),
-            echo_sent_ns: field(6) as i64,
-            echo_recv_ns: field(7) as i64,
-        })
+        Ok(Heartbeat::read_body(buf))
     }
 }
 

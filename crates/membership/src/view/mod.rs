@@ -1,13 +1,21 @@
 //! The pure membership state: who was heard when on which link, replay
-//! protection, RTT and clock-offset estimates. No I/O; time is passed in.
+//! protection, RTT and clock-offset estimates, and what each round sends
+//! (all-to-all or gossip, see `gossip`). No I/O; time is passed in.
+
+mod round;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 pub use brigade_api::membership::{DropCounters, LinkStatus, PeerStatus};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
-use crate::packet::Heartbeat;
+use crate::gossip::{self, Mode};
+use crate::packet::{Heartbeat, Packet};
+
+pub use round::Outgoing;
 
 /// Clock offset above which a peer is flagged with a warning.
 pub const CLOCK_WARN: Duration = Duration::from_secs(1);
@@ -27,7 +35,10 @@ pub struct PeerConfig {
 
 #[derive(Debug, Default, Clone)]
 struct LinkTrack {
+    /// Last packet from the peer itself on this link.
     last_heard: Option<Instant>,
+    /// Last word of the peer on this link: heard ourselves, or through a digest (gossip mode).
+    last_seen: Option<Instant>,
     last_seq: u64,
     /// The last packet received on this link: (seq, its send time, our receive time).
     last_recv: Option<(u64, i64, i64)>,
@@ -42,6 +53,8 @@ struct PeerTrack {
     offset_ms: Option<f64>,
     /// Round-trip time of the sample the offset came from (smaller is more precise).
     offset_rtt_ms: f64,
+    /// Its last accepted packet was version 1: an older release, sent version 1 every round.
+    legacy: bool,
 }
 
 /// What this node knows of the others.
@@ -52,6 +65,14 @@ pub struct MemberView {
     node_timeout: Duration,
     peers: BTreeMap<u64, PeerTrack>,
     pub counters: DropCounters,
+    /// This process's start (see `Heartbeat::boot`).
+    boot: u64,
+    /// Sequence number of the last packet sent.
+    seq: u64,
+    /// Draws the peers probed in gossip mode.
+    rng: StdRng,
+    /// Where the next digest starts (entries rotate through packets).
+    digest_cursor: usize,
 }
 
 /// Why an authentic packet was still dropped.
@@ -62,14 +83,24 @@ pub enum Rejection {
 }
 
 impl MemberView {
-    pub fn new(me: u64, my_name: &str, node_timeout: Duration) -> Self {
+    /// The view of node `me`, whose process started at `boot`.
+    pub fn new(me: u64, my_name: &str, node_timeout: Duration, boot: u64) -> Self {
         MemberView {
             me,
             my_name: my_name.to_string(),
             node_timeout,
             peers: BTreeMap::new(),
             counters: DropCounters::default(),
+            boot,
+            seq: 0,
+            rng: StdRng::seed_from_u64(boot ^ me.rotate_left(32)),
+            digest_cursor: 0,
         }
+    }
+
+    /// All-to-all or gossip, by cluster size.
+    pub fn mode(&self) -> Mode {
+        gossip::mode(self.peers.len())
     }
 
     pub fn set_node_timeout(&mut self, t: Duration) {
@@ -96,6 +127,7 @@ impl MemberView {
                     boot: 0,
                     offset_ms: None,
                     offset_rtt_ms: f64::MAX,
+                    legacy: false,
                 },
             };
             next.insert(track.config.id, track);
@@ -125,13 +157,36 @@ impl MemberView {
             .unwrap_or((0, 0, 0))
     }
 
-    /// Takes an authentic heartbeat received at `now` (monotonic) / `now_ns` (wall).
+    /// Takes an authentic version-1 heartbeat received at `now` (monotonic) / `now_ns` (wall).
     pub fn on_heartbeat(
         &mut self,
         hb: &Heartbeat,
         now: Instant,
         now_ns: i64,
     ) -> Result<(), Rejection> {
+        self.on_packet(&Packet::v1(*hb), now, now_ns).map(|_| ())
+    }
+
+    /// Takes an authentic packet of either version; returns the answer to send, if any
+    /// (a probe in gossip mode is answered at once).
+    pub fn on_packet(
+        &mut self,
+        p: &Packet,
+        now: Instant,
+        now_ns: i64,
+    ) -> Result<Option<Outgoing>, Rejection> {
+        self.accept(p, now, now_ns)?;
+        if self.mode() == Mode::Gossip {
+            let offset = self.peers.get(&p.hb.from).and_then(|t| t.offset_ms);
+            let transit = gossip::transit_ms(now_ns, p.hb.sent_ns, offset);
+            self.merge_digest(p.hb.from, &p.digest, transit, now);
+        }
+        Ok(self.answer(p, now, now_ns))
+    }
+
+    /// Replay protection and the direct facts of one packet: liveness, RTT, offset.
+    fn accept(&mut self, p: &Packet, now: Instant, now_ns: i64) -> Result<(), Rejection> {
+        let hb = &p.hb;
         if hb.to != self.me {
             self.counters.dropped_unknown += 1;
             return Err(Rejection::Unknown);
@@ -156,9 +211,11 @@ impl MemberView {
                 l.last_recv = None;
             }
         }
+        peer.legacy = p.version == crate::packet::VERSION_1;
         let link = &mut peer.links[hb.link as usize];
         link.last_seq = hb.seq;
         link.last_heard = Some(now);
+        link.last_seen = gossip::fresher(link.last_seen, Some(now));
         link.last_recv = Some((hb.seq, hb.sent_ns, now_ns));
         self.counters.received += 1;
         if hb.echo_seq != 0 {
@@ -185,8 +242,30 @@ impl MemberView {
         Ok(())
     }
 
+    /// Takes what a digest from `from` says: word of a node only ever gets fresher.
+    fn merge_digest(
+        &mut self,
+        from: u64,
+        digest: &[crate::packet::DigestEntry],
+        transit_ms: u32,
+        now: Instant,
+    ) {
+        for e in digest {
+            if e.id == self.me || e.id == from {
+                continue;
+            }
+            let Some(peer) = self.peers.get_mut(&e.id) else {
+                continue;
+            };
+            for (l, age) in peer.links.iter_mut().zip(&e.ages_ms) {
+                let age = gossip::arrived_age_ms(*age, transit_ms);
+                l.last_seen = gossip::fresher(l.last_seen, gossip::seen_at(now, age));
+            }
+        }
+    }
+
     fn link_up(&self, l: &LinkTrack, now: Instant) -> bool {
-        l.last_heard
+        l.last_seen
             .is_some_and(|t| now.saturating_duration_since(t) < self.node_timeout)
     }
 
@@ -223,7 +302,7 @@ impl MemberView {
                     up: self.link_up(l, now),
                     rtt_ms: l.rtt_ms,
                     last_heard_ms: l
-                        .last_heard
+                        .last_seen
                         .map(|t| now.saturating_duration_since(t).as_millis() as u64),
                 })
                 .collect();
@@ -252,135 +331,4 @@ pub fn clock_state(offset_ms: Option<f64>) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SEC: i64 = 1_000_000_000;
-
-    fn view() -> MemberView {
-        let mut v = MemberView::new(1, "n1", Duration::from_secs(10));
-        let addr = |s: &str| Some(s.parse::<SocketAddr>().expect("addr"));
-        v.set_peers(vec![
-            PeerConfig {
-                id: 1,
-                name: "n1".into(),
-                links: vec![addr("127.0.0.1:5405")],
-            },
-            PeerConfig {
-                id: 2,
-                name: "n2".into(),
-                links: vec![addr("127.0.0.2:5405"), addr("10.0.0.2:5405")],
-            },
-        ]);
-        v
-    }
-
-    fn hb(seq: u64, link: u8) -> Heartbeat {
-        Heartbeat {
-            link,
-            from: 2,
-            to: 1,
-            boot: 100,
-            seq,
-            sent_ns: 0,
-            echo_seq: 0,
-            echo_sent_ns: 0,
-            echo_recv_ns: 0,
-        }
-    }
-
-    #[test]
-    fn liveness_follows_the_node_timeout() {
-        let mut v = view();
-        let t0 = Instant::now();
-        assert!(!v.is_alive(2, t0));
-        v.on_heartbeat(&hb(1, 0), t0, 0).expect("accepted");
-        assert!(v.is_alive(2, t0 + Duration::from_secs(9)));
-        assert!(!v.is_alive(2, t0 + Duration::from_secs(10)));
-        assert!(v.is_alive(1, t0), "we are always alive");
-        assert_eq!(v.targets().len(), 2, "ourselves excluded, two links to n2");
-    }
-
-    #[test]
-    fn replays_and_strangers_are_dropped_and_counted() {
-        let mut v = view();
-        let t0 = Instant::now();
-        v.on_heartbeat(&hb(5, 0), t0, 0).expect("accepted");
-        assert_eq!(v.on_heartbeat(&hb(5, 0), t0, 0), Err(Rejection::Replay));
-        assert_eq!(v.on_heartbeat(&hb(4, 0), t0, 0), Err(Rejection::Replay));
-        v.on_heartbeat(&hb(3, 1), t0, 0)
-            .expect("each link has its own sequence");
-        assert_eq!(
-            v.on_heartbeat(
-                &Heartbeat {
-                    boot: 99,
-                    ..hb(50, 0)
-                },
-                t0,
-                0
-            ),
-            Err(Rejection::Replay),
-            "an older boot"
-        );
-        v.on_heartbeat(
-            &Heartbeat {
-                boot: 101,
-                ..hb(1, 0)
-            },
-            t0,
-            0,
-        )
-        .expect("a restart");
-        assert_eq!(
-            v.on_heartbeat(
-                &Heartbeat {
-                    from: 9,
-                    ..hb(60, 0)
-                },
-                t0,
-                0
-            ),
-            Err(Rejection::Unknown)
-        );
-        assert_eq!(
-            v.on_heartbeat(&Heartbeat { to: 3, ..hb(61, 0) }, t0, 0),
-            Err(Rejection::Unknown)
-        );
-        assert_eq!(
-            v.on_heartbeat(&hb(62, 7), t0, 0),
-            Err(Rejection::Unknown),
-            "no link 7"
-        );
-        assert_eq!(v.counters.dropped_replay, 3);
-        assert_eq!(v.counters.dropped_unknown, 3);
-        assert_eq!(v.counters.received, 3);
-    }
-
-    #[test]
-    fn offset_and_rtt_ntp_style() {
-        let mut v = view();
-        let t0 = Instant::now();
-        // Peer clock is 15 s ahead; one-way delay 1 ms each way.
-        // We sent at our t1 = 100 s; they received at their 115.001 s, sent back at 115.002 s;
-        // we receive at our 100.003 s.
-        let h = Heartbeat {
-            echo_seq: 7,
-            echo_sent_ns: 100 * SEC,
-            echo_recv_ns: 115 * SEC + 1_000_000,
-            sent_ns: 115 * SEC + 2_000_000,
-            ..hb(1, 0)
-        };
-        v.on_heartbeat(&h, t0, 100 * SEC + 3_000_000)
-            .expect("accepted");
-        let s = v.status(t0);
-        let n2 = &s[1];
-        let off = n2.clock_offset_ms.expect("offset");
-        assert!((off - 15_000.0).abs() < 0.01, "{off}");
-        assert_eq!(n2.clock, "alarm");
-        let rtt = n2.links[0].rtt_ms.expect("rtt");
-        assert!((rtt - 2.0).abs() < 0.01, "{rtt}");
-        assert!(n2.links[0].up && !n2.links[1].up);
-        assert_eq!(clock_state(Some(1500.0)), "warning");
-        assert_eq!(clock_state(Some(-20.0)), "ok");
-    }
-}
+mod tests;
