@@ -1,6 +1,7 @@
 //! `GET /api2/json/openapi.json`: the whole API as an OpenAPI document, built from the
 //! endpoint table (`table.rs`) and the wire types' schemas (`brigade_api`, utoipa).
 
+mod endpoint;
 mod shape;
 mod table;
 
