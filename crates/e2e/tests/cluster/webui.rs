@@ -148,6 +148,27 @@ async fn login_with_password(b: &Browser, url: &str, user: &str, password: &str)
     .await;
 }
 
+/// Creates `userid` (a `pve` user with the test password) holding `role` on `/`.
+async fn user_with_role(client: &brigade_client::Client, userid: &str, role: &str) {
+    client
+        .user_create(&UserCreate {
+            userid: userid.into(),
+            password: Some(ADMIN_PASSWORD.into()),
+            ..UserCreate::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create {userid}: {e}"));
+    client
+        .acl_update(&AclUpdate {
+            path: "/".into(),
+            roles: role.into(),
+            users: Some(userid.into()),
+            ..AclUpdate::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("give {userid} {role} on /: {e}"));
+}
+
 /// The value of the fact row `key` (`[data-fact=key] td`) in the content panel.
 async fn fact(b: &Browser, key: &str) -> Option<String> {
     b.text(&format!("[data-role=panel] [data-fact={key}] td"))
@@ -404,21 +425,7 @@ async fn the_page_logs_in_shows_the_cluster_and_starts_and_migrates_a_container(
     b.screenshot("migrated-to-n3").await;
 
     // n2's page shows the same cluster, to a user who logs in with a password.
-    n1.user_create(&UserCreate {
-        userid: ADMIN.into(),
-        password: Some(ADMIN_PASSWORD.into()),
-        ..UserCreate::default()
-    })
-    .await
-    .expect("create the admin user");
-    n1.acl_update(&AclUpdate {
-        path: "/".into(),
-        roles: "Administrator".into(),
-        users: Some(ADMIN.into()),
-        ..AclUpdate::default()
-    })
-    .await
-    .expect("make the user an Administrator");
+    user_with_role(&n1, ADMIN, "Administrator").await;
     login_with_password(&b, &url(1), ADMIN, ADMIN_PASSWORD).await;
     b.wait_value(
         "n2's page: three online nodes, CT 200 under n3",

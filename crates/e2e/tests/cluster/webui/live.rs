@@ -8,14 +8,15 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use brigade_api::access::{AclUpdate, UserCreate};
 use brigade_core::poll_until;
 use brigade_e2e::brigade;
 use brigade_e2e::guests::{guest_pid, ha_vm_on_n2, ticks};
 use serde_json::Value;
 
 use super::browser::Browser;
-use super::{login_with_password, login_with_token, ADMIN, ADMIN_PASSWORD, PAGE_TIMEOUT};
+use super::{
+    login_with_password, login_with_token, user_with_role, ADMIN, ADMIN_PASSWORD, PAGE_TIMEOUT,
+};
 
 const SUBNET: u8 = 232;
 const VMID: u32 = 100;
@@ -213,21 +214,7 @@ async fn a_power_cut_shows_on_the_page_without_polling_and_the_vm_console_ticks_
         .find(|i| guest_pid(&c, *i, VMID).is_some())
         .expect("VM 100 runs on a survivor");
     let other = if runs == 0 { 2 } else { 0 };
-    n1.user_create(&UserCreate {
-        userid: ADMIN.into(),
-        password: Some(ADMIN_PASSWORD.into()),
-        ..UserCreate::default()
-    })
-    .await
-    .expect("create the admin user");
-    n1.acl_update(&AclUpdate {
-        path: "/".into(),
-        roles: "Administrator".into(),
-        users: Some(ADMIN.into()),
-        ..AclUpdate::default()
-    })
-    .await
-    .expect("make the user an Administrator");
+    user_with_role(&n1, ADMIN, "Administrator").await;
     let other_url = format!("{}/", c.nodes[other].config.api_url().trim_end_matches('/'));
     login_with_password(&b, &other_url, ADMIN, ADMIN_PASSWORD).await;
     b.click("li[data-tree=guest][data-id='100'] > a", PAGE_TIMEOUT)
@@ -300,21 +287,7 @@ async fn a_power_cut_shows_on_the_page_without_polling_and_the_vm_console_ticks_
 
     // An Auditor sees the guest and can change nothing: its buttons are disabled with
     // the reason, and a request forged from the page is refused by the API.
-    n1.user_create(&UserCreate {
-        userid: AUDITOR.into(),
-        password: Some(ADMIN_PASSWORD.into()),
-        ..UserCreate::default()
-    })
-    .await
-    .expect("create the auditor");
-    n1.acl_update(&AclUpdate {
-        path: "/".into(),
-        roles: "PVEAuditor".into(),
-        users: Some(AUDITOR.into()),
-        ..AclUpdate::default()
-    })
-    .await
-    .expect("make the user an Auditor");
+    user_with_role(&n1, AUDITOR, "PVEAuditor").await;
     b.click("[data-action=logout]", PAGE_TIMEOUT).await;
     login_with_password(&b, &other_url, AUDITOR, ADMIN_PASSWORD).await;
     b.click("li[data-tree=guest][data-id='100'] > a", PAGE_TIMEOUT)
