@@ -35,6 +35,23 @@ async fn task(via: &Client, upid: &str) -> TaskStatus {
     via.task_status(node, upid).await.expect("task status")
 }
 
+/// A shutdown of `loc` with a long timeout, in the background: the appliance ignores ACPI,
+/// so its task keeps running until it is stopped or its node dies.
+fn long_shutdown(
+    via: Client,
+    loc: brigade_api::guests::GuestLocation,
+) -> tokio::task::JoinHandle<Result<brigade_api::guests::GuestStatus, brigade_client::ClientError>>
+{
+    tokio::spawn(async move {
+        via.guest_power(
+            &loc,
+            "shutdown",
+            serde_json::json!({ "timeout": LONG_SHUTDOWN_SECS }),
+        )
+        .await
+    })
+}
+
 /// The UPID of the running task of type `kind` on `node`, once it runs.
 async fn running_task(via: &Client, node: &str, kind: &str, q: &TaskQuery) -> String {
     let found = brigade_core::poll_until(
@@ -231,18 +248,7 @@ async fn guest_operations_are_tasks_listed_cluster_wide_stoppable_and_failing_wi
         .await
         .expect("create and start");
     let loc = n1.locate(DEAF_VM).await.expect("locate");
-    let shutdown = {
-        let n1 = c.client(0).expect("client");
-        let loc = loc.clone();
-        tokio::spawn(async move {
-            n1.guest_power(
-                &loc,
-                "shutdown",
-                serde_json::json!({ "timeout": LONG_SHUTDOWN_SECS }),
-            )
-            .await
-        })
-    };
+    let shutdown = long_shutdown(c.client(0).expect("client"), loc.clone());
     let running = TaskQuery {
         running: true,
         vmid: Some(DEAF_VM),
@@ -369,18 +375,7 @@ async fn finished_tasks_survive_a_daemon_restart_and_an_interrupted_one_is_marke
     assert_ok_task(&n1, &create_upid, "qmcreate", "n2").await;
     let loc = n1.locate(RESTART_VM).await.expect("locate");
     // A shutdown that will not end (the appliance ignores ACPI) when n2's daemon dies.
-    let shutdown = {
-        let n1 = c.client(0).expect("client");
-        let loc = loc.clone();
-        tokio::spawn(async move {
-            n1.guest_power(
-                &loc,
-                "shutdown",
-                serde_json::json!({ "timeout": LONG_SHUTDOWN_SECS }),
-            )
-            .await
-        })
-    };
+    let shutdown = long_shutdown(c.client(0).expect("client"), loc.clone());
     let running = TaskQuery {
         running: true,
         ..TaskQuery::default()
