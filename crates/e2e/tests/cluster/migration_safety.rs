@@ -176,23 +176,30 @@ async fn every_broken_switch_over_leaves_exactly_one_copy() {
     let before = last_tick(&c);
     let witness = TickWitness::start(&c, VMID);
     set_fault(&c, 0, "migrate.completed pause 5000");
-    let migration = {
-        let n3 = n3.clone();
-        tokio::spawn(async move { migrate(&n3, "n2").await })
-    };
+    // Only the start is awaited: the task runs on n1, which is killed before it ends.
+    let loc = n3.locate(VMID).await.expect("locate");
+    let task = n3
+        .guest_migrate(&loc, "n2", true)
+        .await
+        .expect("the migration starts");
+    assert_eq!(task.node, "n1", "the migration task runs on the source");
     eventually(MIGRATION, "n1's migration completed in QEMU", || async {
         fault_consumed(&c, 0)
     })
     .await;
     c.kill(0);
-    let _ = migration.await;
-    let loc = n3.locate(VMID).await.expect("locate");
+    // The config API forwards to the guest's node, which is down: read the tree instead.
     let text = n3
-        .guest_config(&loc)
+        .fs_read(&format!("nodes/n1/qemu-server/{VMID}.conf"), false)
         .await
-        .map(|x| x.text)
+        .expect("the config is readable from n3 while n1 is down")
+        .content
         .unwrap_or_default();
     eprintln!("config while n1 is down: {text}");
+    assert!(
+        text.contains("lock: migrate"),
+        "the config stays locked while its source daemon is down: {text}"
+    );
     c.start(0).expect("restart n1");
     c.wait_api(0).await.expect("n1 back");
     runs_only_on(&c, &n3, 0, before).await;
