@@ -21,6 +21,7 @@ pub mod ha;
 pub mod ha_rules;
 pub mod membership;
 pub mod schema;
+pub mod sdn;
 pub mod storage;
 pub mod tasks;
 pub mod token;

@@ -55,6 +55,12 @@ enum Command {
     /// High availability (like `ha-manager`): add, set, status, migrate, groups, simulate.
     #[command(subcommand)]
     Ha(cmd::ha::HaCmd),
+    /// Guest networks (like Proxmox SDN): zones, vnets, subnets; apply; status per node.
+    #[command(subcommand)]
+    Sdn(cmd::sdn::SdnCmd),
+    /// A node's bridges: network.cfg and the vnets applied there.
+    #[command(subcommand)]
+    Network(cmd::network::NetworkCmd),
     /// Storages (like `pvesm`): list, add, remove, status with free space.
     #[command(subcommand)]
     Storage(cmd::storage::StorageCmd),
@@ -160,6 +166,8 @@ fn main() {
                 cmd::guest::run(&cli.global, brigade_core::layout::GuestKind::Lxc, c).await
             }
             Command::Storage(c) => cmd::storage::run(&cli.global, c).await,
+            Command::Sdn(c) => cmd::sdn::run(&cli.global, c).await,
+            Command::Network(c) => cmd::network::run(&cli.global, c).await,
             Command::Backup(c) => cmd::backup::run(&cli.global, c).await,
             Command::User(c) => cmd::user::run(&cli.global, c).await,
             Command::Group(c) => cmd::group::run(&cli.global, c).await,

@@ -8,6 +8,7 @@ mod fs_history;
 mod guests;
 mod ha;
 mod ha_rules;
+mod sdn;
 pub mod tasks;
 
 pub use auth::{Ticket, CSRF_HEADER, TICKET_COOKIE};

@@ -70,6 +70,14 @@ pub struct NodeConfig {
     /// it must be shorter than the cluster's fence_timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchdog_device_timeout: Option<u64>,
+    /// The network namespace (`/run/netns/NAME`) where SDN bridges and guest NICs live;
+    /// none: the host's. The daemon itself stays in the host namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_netns: Option<String>,
+    /// This node's VXLAN underlay address (in `guest_netns` when set); defaults to
+    /// `address`. A vxlan zone's `peers` lists these addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdn_underlay: Option<std::net::Ipv4Addr>,
 }
 
 /// The watchdog device used when it exists and node.toml does not say otherwise.
@@ -155,7 +163,17 @@ impl NodeConfig {
             mount: None,
             watchdog_device: None,
             watchdog_device_timeout: None,
+            guest_netns: None,
+            sdn_underlay: None,
         }
+    }
+
+    /// This node's VXLAN underlay address: `sdn_underlay`, else `address` when IPv4.
+    pub fn sdn_underlay(&self) -> Option<std::net::Ipv4Addr> {
+        self.sdn_underlay.or(match self.address {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        })
     }
 
     /// The watchdog device to arm, if any.

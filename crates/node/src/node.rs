@@ -241,6 +241,7 @@ impl Node {
             self.spawn_backup_jobs(rt.clone());
             self.spawn_incoming_reconciler();
             self.spawn_stale_lock_cleanup(rt.clone());
+            self.spawn_sdn_apply(rt.clone());
         }
         if let Some(mp) = self.config.mount.clone() {
             if let Err(e) = self.mount_cfs(&mp) {

@@ -21,6 +21,9 @@ pub struct NodeSdnStatus {
     pub errors: Vec<String>,
     /// How many steps the last attempt ran.
     pub steps: usize,
+    /// The node's VXLAN underlay address (what other nodes use when a zone lists no peers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlay: Option<std::net::Ipv4Addr>,
 }
 
 /// What `sdn status` shows for one node.

@@ -20,6 +20,7 @@ mod mount;
 mod openapi;
 mod qdevice;
 pub mod requirements;
+mod sdn;
 mod storage;
 mod tasks;
 mod version;
@@ -86,6 +87,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(guests::routes())
         .merge(ha::routes())
         .merge(ha_rules::routes())
+        .merge(sdn::routes())
         .merge(mount::routes())
         .merge(console::routes())
         .merge(console_ws::routes())

@@ -8,7 +8,7 @@ use brigade_access::requirement::Requirement;
 pub type Declared = (&'static str, &'static str, Requirement);
 
 /// Every route file's table.
-fn tables() -> [&'static [Declared]; 21] {
+fn tables() -> [&'static [Declared]; 22] {
     [
         super::version::REQUIREMENTS,
         super::cluster::REQUIREMENTS,
@@ -18,6 +18,7 @@ fn tables() -> [&'static [Declared]; 21] {
         super::guests::REQUIREMENTS,
         super::ha::REQUIREMENTS,
         super::ha_rules::REQUIREMENTS,
+        super::sdn::REQUIREMENTS,
         super::mount::REQUIREMENTS,
         super::console::REQUIREMENTS,
         super::console_ws::REQUIREMENTS,
@@ -139,6 +140,7 @@ mod tests {
             include_str!("openapi/mod.rs"),
             include_str!("backup.rs"),
             include_str!("backup_jobs.rs"),
+            include_str!("sdn.rs"),
         ];
         let mut count = 0;
         for source in files {

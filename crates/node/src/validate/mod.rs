@@ -4,6 +4,7 @@
 
 mod datacenter;
 mod host_paths;
+mod sdn;
 
 pub use datacenter::{DatacenterConfig, MigrationType};
 pub use host_paths::{HostPathError, HostPathPolicy, HostPaths, HOST_PATH_KEYS};
@@ -68,6 +69,16 @@ pub enum FileKind {
     TfaCfg,
     /// `priv/ticket-keys`: the ticket signing keys.
     TicketKeys,
+    /// `sdn/zones.cfg`, `sdn/vnets.cfg`, `sdn/subnets.cfg`: the pending SDN configuration.
+    SdnZones,
+    SdnVnets,
+    SdnSubnets,
+    /// `sdn/.running-config`: what `sdn apply` recorded for every node to run.
+    SdnRunning,
+    /// `nodes/<node>/network.cfg`: the node's own bridges.
+    NodeNetwork,
+    /// `nodes/<node>/sdn-status.json`: what the node applied.
+    SdnStatus,
 }
 
 /// The kind of the file at `path`, if brigade parses it.
@@ -99,6 +110,10 @@ pub fn file_kind(path: &str) -> Option<FileKind> {
         files::SHADOW_CFG => FileKind::ShadowCfg,
         files::TFA_CFG => FileKind::TfaCfg,
         files::TICKET_KEYS => FileKind::TicketKeys,
+        brigade_sdn::zones_cfg::ZONES_CFG => FileKind::SdnZones,
+        brigade_sdn::vnets_cfg::VNETS_CFG => FileKind::SdnVnets,
+        brigade_sdn::subnets_cfg::SUBNETS_CFG => FileKind::SdnSubnets,
+        crate::sdn::RUNNING_CONFIG => FileKind::SdnRunning,
         _ => {
             let parts: Vec<&str> = path.split('/').collect();
             return match parts.as_slice() {
@@ -107,6 +122,8 @@ pub fn file_kind(path: &str) -> Option<FileKind> {
                     Some(FileKind::NodeUsage)
                 }
                 ["priv", "join-tokens", _] => Some(FileKind::JoinToken),
+                [layout::NODES_DIR, _, "network.cfg"] => Some(FileKind::NodeNetwork),
+                [layout::NODES_DIR, _, "sdn-status.json"] => Some(FileKind::SdnStatus),
                 _ => None,
             };
         }
@@ -290,6 +307,12 @@ pub fn validate_file(path: &str, data: &[u8], policy: &HostPathPolicy) -> Result
         FileKind::TicketKeys => TicketKeys::parse(&text(path, data)?)
             .map(|_| ())
             .map_err(|e| invalid(format!("{path}: {e}"))),
+        FileKind::SdnZones | FileKind::SdnVnets | FileKind::SdnSubnets => {
+            sdn::sdn_file(&kind, &text(path, data)?)
+        }
+        FileKind::SdnRunning => sdn::running(&text(path, data)?),
+        FileKind::NodeNetwork => sdn::node_network(&text(path, data)?),
+        FileKind::SdnStatus => json::<brigade_sdn::status::NodeSdnStatus>(path, data).map(|_| ()),
     }
 }
 

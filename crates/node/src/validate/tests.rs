@@ -282,3 +282,57 @@ fn access_files() {
     assert_eq!(file_kind(files::USER_CFG), Some(FileKind::UserCfg));
     assert_eq!(file_kind(files::TICKET_KEYS), Some(FileKind::TicketKeys));
 }
+
+#[test]
+fn sdn_files_are_parsed_and_the_running_config_validated() {
+    ok("sdn/zones.cfg", "vxlan: ovl\n\tpeers 10.0.0.1,10.0.0.2\n");
+    refused("sdn/zones.cfg", b"vxlan: ovl\n\tpeers 10.0.0.x\n", "peers");
+    refused("sdn/zones.cfg", b"vxlan: ovl\n\tcolour red\n", "colour");
+    ok("sdn/vnets.cfg", "vnet: web\n\tzone ovl\n\ttag 100\n");
+    refused(
+        "sdn/vnets.cfg",
+        b"vnet: web\n\tzone ovl\n\ttag many\n",
+        "tag",
+    );
+    ok("sdn/subnets.cfg", "subnet: ovl-10.5.0.0-24\n\tvnet web\n");
+    refused(
+        "sdn/subnets.cfg",
+        b"subnet: ovl-10.5.0.0-24\n\tvnet web\n\tgateway x\n",
+        "gateway",
+    );
+    ok(
+        "nodes/n1/network.cfg",
+        "auto vmbr0\niface vmbr0 inet static\n\tbridge-ports none\n",
+    );
+    refused(
+        "nodes/n1/network.cfg",
+        b"iface vmbr0 inet static\n\taddress nowhere\n\tbridge-ports none\n",
+        "address",
+    );
+    let cfg = brigade_sdn::config::SdnConfig::parse(
+        "vxlan: ovl\n\tpeers 10.0.0.1\n",
+        "vnet: web\n\tzone ovl\n\ttag 100\n",
+        "",
+    )
+    .expect("cfg");
+    let good = crate::sdn::RunningConfig::of(&cfg);
+    ok(
+        "sdn/.running-config",
+        &serde_json::to_string(&good).expect("json"),
+    );
+    let mut twice = good.clone();
+    twice.vnets.push_str("\nvnet: db\n\tzone ovl\n\ttag 100\n");
+    refused(
+        "sdn/.running-config",
+        serde_json::to_string(&twice).expect("json").as_bytes(),
+        "VNI 100 is already used",
+    );
+    let mut tampered = good;
+    tampered.version = "0".into();
+    refused(
+        "sdn/.running-config",
+        serde_json::to_string(&tampered).expect("json").as_bytes(),
+        "does not match",
+    );
+    refused("nodes/n1/sdn-status.json", b"{", "not what brigade writes");
+}

@@ -34,6 +34,10 @@ use brigade_api::ha::{
 };
 use brigade_api::ha_rules::{RuleRequest, RuleRow};
 use brigade_api::schema::{HaGroupSchema, HaResourceSchema};
+use brigade_api::sdn::{
+    NetworkRow, SdnApplied, SdnStatus, SubnetRequest, SubnetRow, VnetRequest, VnetRow, ZoneRequest,
+    ZoneRow,
+};
 use brigade_api::storage::{StorageAddRequest, StorageEntry, StorageStatusRow};
 use brigade_api::tasks::{
     ClusterTasks, TaskListQuery, TaskLogLine, TaskLogQuery, TaskStarted, TaskStatus, TaskStopping,
@@ -48,7 +52,7 @@ pub use super::endpoint::{Access, Answer, Body, Endpoint, Method, Mount};
 pub const OPENAPI_PATH: &str = "/openapi.json";
 
 /// The tags, in the document's order, with what they group.
-pub const TAGS: [(&str, &str); 8] = [
+pub const TAGS: [(&str, &str); 9] = [
     (
         "cluster",
         "The cluster's lifecycle: create, join, nodes, status, quorum device.",
@@ -64,6 +68,10 @@ pub const TAGS: [(&str, &str); 8] = [
         "Storages (storage.cfg) and their free space per node.",
     ),
     ("tasks", "Long-running operations (UPIDs)."),
+    (
+        "sdn",
+        "Guest networks (Proxmox SDN): zones, vnets, subnets, apply and status; node bridges.",
+    ),
     (
         "access",
         "Users, API tokens, groups, roles, ACLs, pools, passwords, second factors, realms, login.",
@@ -314,6 +322,49 @@ pub fn endpoints() -> Vec<Endpoint> {
         post("/nodes/{node}/maintenance", "ha", "Put a node in maintenance (its HA guests move away) or take it out")
             .body(of::<MaintenanceRequest>())
             .answers(of::<MaintenanceSet>()),
+        // ---- sdn ----
+        get("/cluster/sdn/zones", "sdn", "List the SDN zones (pending configuration)")
+            .answers(list::<ZoneRow>()),
+        post("/cluster/sdn/zones", "sdn", "Add a zone (simple, vlan or vxlan); pending until applied")
+            .body(of::<ZoneRequest>())
+            .answers(of::<ZoneRow>()),
+        get("/cluster/sdn/zones/{zone}", "sdn", "One zone")
+            .answers(of::<ZoneRow>()),
+        put("/cluster/sdn/zones/{zone}", "sdn", "Change a zone; pending until applied")
+            .body(of::<ZoneRequest>())
+            .answers(of::<ZoneRow>()),
+        delete("/cluster/sdn/zones/{zone}", "sdn", "Remove a zone no vnet uses")
+            .answers(of::<Removed>()),
+        get("/cluster/sdn/vnets", "sdn", "List the vnets (pending configuration)")
+            .answers(list::<VnetRow>()),
+        post("/cluster/sdn/vnets", "sdn", "Add a vnet (a bridge of its name on every node of its zone)")
+            .body(of::<VnetRequest>())
+            .answers(of::<VnetRow>()),
+        get("/cluster/sdn/vnets/{vnet}", "sdn", "One vnet")
+            .answers(of::<VnetRow>()),
+        put("/cluster/sdn/vnets/{vnet}", "sdn", "Change a vnet; pending until applied")
+            .body(of::<VnetRequest>())
+            .answers(of::<VnetRow>()),
+        delete("/cluster/sdn/vnets/{vnet}", "sdn", "Remove a vnet without subnets")
+            .answers(of::<Removed>()),
+        get("/cluster/sdn/subnets", "sdn", "List the subnets (pending configuration)")
+            .answers(list::<SubnetRow>()),
+        post("/cluster/sdn/subnets", "sdn", "Add a subnet to a vnet")
+            .body(of::<SubnetRequest>())
+            .answers(of::<SubnetRow>()),
+        get("/cluster/sdn/subnets/{id}", "sdn", "One subnet")
+            .answers(of::<SubnetRow>()),
+        put("/cluster/sdn/subnets/{id}", "sdn", "Change a subnet's gateway, SNAT or DHCP range")
+            .body(of::<SubnetRequest>())
+            .answers(of::<SubnetRow>()),
+        delete("/cluster/sdn/subnets/{id}", "sdn", "Remove a subnet")
+            .answers(of::<Removed>()),
+        put("/cluster/sdn", "sdn", "Apply: validate the pending configuration as a whole and record it for every node to run")
+            .answers(of::<SdnApplied>()),
+        get("/cluster/sdn/status", "sdn", "Every node's SDN state against the applied version")
+            .answers(of::<SdnStatus>()),
+        get("/nodes/{node}/network", "sdn", "A node's bridges: its network.cfg and the vnets deployed there")
+            .answers(list::<NetworkRow>()),
         // ---- storage ----
         get("/storage", "storage", "List the storages of storage.cfg")
             .answers(list::<StorageEntry>()),
