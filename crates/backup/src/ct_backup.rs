@@ -166,7 +166,6 @@ pub fn restore_tree(
     ar.set_preserve_ownerships(true);
     ar.set_overwrite(false);
     let unpacked = unpack(&mut ar, &tmp);
-    drop(ar);
     let unpacked =
         unpacked.and_then(|()| std::io::copy(&mut reader, &mut std::io::sink()).map(|_| ()));
     if let Err(e) = unpacked {

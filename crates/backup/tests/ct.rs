@@ -66,7 +66,7 @@ fn make_tree(root: &Path) {
     )
     .expect("chmod");
     let big: Vec<u8> = (0..(9u32 << 20))
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     std::fs::write(root.join("var/data/big"), big).expect("w");
     std::fs::write(root.join("var/data/small"), "hello\n").expect("w");
