@@ -113,6 +113,7 @@ pub fn backup_files(ds: &Datastore, req: &FileBackupRequest) -> Result<BackupRep
     }
     let manifest = Manifest {
         vmid: req.vmid,
+        kind: crate::manifest::GuestType::Qemu,
         backup_time: format_time(writer.id.time),
         started,
         finished: Utc::now().timestamp(),

@@ -437,6 +437,7 @@ mod tests {
         let w = ds.begin(100, t).expect("begin");
         let m = Manifest {
             vmid: 100,
+            kind: crate::manifest::GuestType::Qemu,
             backup_time: format_time(t),
             started: 0,
             finished: 0,

@@ -51,7 +51,7 @@ impl RateLimit {
         }
     }
 
-    fn consumed(&mut self, n: u64) {
+    pub(crate) fn consumed(&mut self, n: u64) {
         self.done += n;
         let due = Duration::from_secs_f64(self.done as f64 / self.bytes_per_sec as f64);
         if let Some(wait) = due.checked_sub(self.start.elapsed()) {

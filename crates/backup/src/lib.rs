@@ -10,12 +10,15 @@
 //!     manifest.json                                config, disks, sizes, checksums, times, mode; checksummed
 //!     qemu-server.conf                             the guest config, for people
 //!     <slot>.img.fidx                              fixed index: size, chunk size, digests, checksum
+//!                                                  (a container: one, rootfs.img.fidx, of its root tree's tar)
 //! <path>/dump/vm/<vmid>/.tmp-<time>/writer.json    a backup in progress (pid, start): GC respects it
 //! ```
 
 pub mod backup_file;
 pub mod calendar;
 pub mod chunk_store;
+pub mod ct_archive;
+pub mod ct_backup;
 pub mod datastore;
 pub mod disk_backup;
 pub mod error;
@@ -40,13 +43,14 @@ pub mod verify;
 pub use backup_file::{backup_files, BackupReport, DiskFile, FileBackupRequest};
 pub use calendar::CalendarEvent;
 pub use chunk_store::{ChunkStore, Stats};
+pub use ct_backup::{backup_tree, restore_tree, TreeBackupRequest, ROOTFS_SLOT};
 pub use datastore::{Datastore, SnapshotId};
 pub use error::BackupError;
 pub use gc::{garbage_collect, GcReport};
 pub use index::{FixedIndex, CHUNK_SIZE};
 pub use jobs_cfg::{BackupJob, Selection};
 pub use live::{backup_live, LiveBackupRequest};
-pub use manifest::{BackupMode, Manifest};
+pub use manifest::{BackupMode, GuestType, Manifest};
 pub use prune::{KeepOptions, PruneMark};
 pub use restore::{restore, RestoreReport, RestoreRequest};
 pub use verify::{verify, VerifyReport};

@@ -365,6 +365,7 @@ async fn run(
     }
     let manifest = Manifest {
         vmid: req.vmid,
+        kind: crate::manifest::GuestType::Qemu,
         backup_time: format_time(writer.id.time),
         started,
         finished: Utc::now().timestamp(),

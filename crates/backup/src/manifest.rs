@@ -48,6 +48,24 @@ impl std::str::FromStr for BackupMode {
     }
 }
 
+/// What kind of guest a snapshot holds (a container's one "disk" is its root tree's archive).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestType {
+    /// A VM: each disk entry is a raw image.
+    #[default]
+    Qemu,
+    /// A container: one entry, `rootfs`, a tar archive of its root directory.
+    Lxc,
+}
+
+impl GuestType {
+    /// Whether this is a VM (left out of the manifest then, so VM manifests keep their bytes).
+    pub fn is_qemu(&self) -> bool {
+        *self == GuestType::Qemu
+    }
+}
+
 /// How a disk's chunks were found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,6 +99,9 @@ pub struct DiskEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub vmid: u32,
+    /// `qemu` (not written) or `lxc`.
+    #[serde(default, skip_serializing_if = "GuestType::is_qemu")]
+    pub kind: GuestType,
     /// The snapshot's time: the point in time the disks show (RFC 3339, UTC).
     pub backup_time: String,
     /// Unix seconds when the backup started and ended.
@@ -151,6 +172,7 @@ mod tests {
     fn sample() -> Manifest {
         Manifest {
             vmid: 100,
+            kind: crate::manifest::GuestType::Qemu,
             backup_time: "2026-12-01T16:00:00Z".into(),
             started: 1,
             finished: 2,

@@ -321,6 +321,7 @@ mod tests {
                 .expect("begin");
             let m = crate::manifest::Manifest {
                 vmid: 100,
+                kind: crate::manifest::GuestType::Qemu,
                 backup_time: String::new(),
                 started: 0,
                 finished: 0,

@@ -61,9 +61,55 @@ pub fn restore_config(
     Ok((out, disks))
 }
 
+/// Rewrites a backed-up container config for `vmid` with its root on `storage`:
+/// `rootfs: <storage>:<vmid>/subvol-<vmid>-disk-0` (its options kept); `lock` dropped.
+pub fn restore_ct_config(config: &str, vmid: u32, storage: &str) -> Result<(String, VolumeId)> {
+    brigade_guest::CtConfig::parse(config)
+        .map_err(|e| BackupError::Invalid(format!("the backed-up config does not parse: {e}")))?;
+    if !brigade_guest::volume::is_valid_storage_id(storage) {
+        return Err(BackupError::Invalid(format!(
+            "invalid storage id {storage:?}"
+        )));
+    }
+    let volume = VolumeId::parse(&format!("{storage}:{vmid}/subvol-{vmid}-disk-0"))
+        .map_err(|e| BackupError::Invalid(e.to_string()))?;
+    let mut out = String::new();
+    for line in config.lines() {
+        let key = line.split_once(':').map(|(k, _)| k.trim()).unwrap_or("");
+        match key {
+            "lock" => continue,
+            "rootfs" => {
+                let value = line.split_once(':').map(|(_, v)| v.trim()).unwrap_or("");
+                out.push_str(&format!("rootfs: {volume}"));
+                if let Some((_, o)) = value.split_once(',') {
+                    out.push(',');
+                    out.push_str(o);
+                }
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    Ok((out, volume))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_containers_root_moves_to_the_new_id_and_storage() {
+        let cfg = "hostname: web\nrootfs: local:200/subvol-200-disk-0,size=1G\nlock: backup\n";
+        let (text, vol) = restore_ct_config(cfg, 301, "other").expect("rewrites");
+        assert_eq!(
+            text,
+            "hostname: web\nrootfs: other:301/subvol-301-disk-0,size=1G\n"
+        );
+        assert_eq!(vol.to_string(), "other:301/subvol-301-disk-0");
+        assert!(brigade_guest::CtConfig::parse(&text).is_ok());
+        assert!(restore_ct_config("bogus: 1\n", 301, "x").is_err());
+        assert!(restore_ct_config(cfg, 301, "1bad").is_err());
+    }
 
     #[test]
     fn disks_move_to_the_new_vmid_and_storage() {

@@ -63,7 +63,7 @@ pub enum BackupCmd {
         after_help = "Example:\n  brigade backup run 100 --storage backups\n  brigade backup list --storage backups --vmid 100"
     )]
     Run {
-        /// The VM to back up (wherever it runs).
+        /// The guest to back up, VM or container (wherever it runs).
         vmid: u32,
         /// The backup storage (a `dir` storage with `content backup`).
         #[arg(long)]

@@ -9,6 +9,7 @@
 mod access;
 mod access_admin;
 mod backup;
+mod backup_ct;
 mod backup_jobs;
 mod bad_input;
 mod chaos;

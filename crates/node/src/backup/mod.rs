@@ -6,9 +6,11 @@
 //! `shared 1` is seen by every node, so any node lists and restores its backups.
 
 mod content;
+mod freeze;
 pub(crate) mod jobs;
 mod restore;
 mod run;
+mod run_ct;
 
 use std::sync::Arc;
 

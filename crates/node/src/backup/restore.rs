@@ -1,15 +1,16 @@
-//! `qmrestore` as a task: a backup becomes VM `vmid` on this node, its disks on a chosen
-//! storage, every chunk's hash checked before a disk appears; an existing VMID needs force.
+//! `qmrestore`/`pct restore` as a task: a backup becomes guest `vmid` on this node (a VM's
+//! disks, a container's root tree) on a chosen storage, every chunk's hash checked before
+//! a disk or tree appears; an existing VMID needs force.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use brigade_api::tasks::TaskStarted;
-use brigade_backup::restore_config::{restore_config, RestoredDisk};
-use brigade_backup::{Datastore, RestoreRequest, SnapshotId};
+use brigade_backup::restore_config::{restore_config, restore_ct_config, RestoredDisk};
+use brigade_backup::{restore_tree, Datastore, GuestType, RestoreRequest, SnapshotId, ROOTFS_SLOT};
 use brigade_core::layout::GuestKind;
 use brigade_core::VmId;
-use brigade_guest::{Storage, VmConfig};
+use brigade_guest::{CtConfig, Storage, VmConfig};
 
 use super::content::{parse_volid, snapshot_of};
 use super::{node_error, RESTORE_TASK};
@@ -24,6 +25,8 @@ struct Plan {
     snapshot: SnapshotId,
     archive: String,
     vmid: VmId,
+    /// What the backup holds (and the restore makes).
+    kind: GuestKind,
     config: String,
     disks: Vec<(RestoredDisk, PathBuf)>,
     /// The guest it overwrites (with force).
@@ -48,7 +51,7 @@ impl Node {
             RESTORE_TASK,
             &vmid.to_string(),
             &crate::tasks::caller::current(),
-            &format!("restoring {archive} as VM {vmid}"),
+            &format!("restoring {archive} as guest {vmid}"),
         )?;
         let started = TaskStarted {
             upid: task.upid().to_string(),
@@ -58,7 +61,7 @@ impl Node {
         tokio::spawn(async move {
             let out = me.run_restore(&task, plan).await;
             if let Err(e) = &out {
-                task.log(format!("restore of VM {vmid} failed: {e}"));
+                task.log(format!("restore of guest {vmid} failed: {e}"));
             }
             task.finish(out.as_ref().copied());
         });
@@ -73,6 +76,16 @@ impl Node {
         force: bool,
     ) -> Result<Plan, NodeError> {
         let rt = self.require_cluster()?;
+        let (from, _, _) = parse_volid(archive)?;
+        let ds = self.backup_store(&from)?;
+        let snapshot = snapshot_of(&ds, archive)?;
+        let manifest = ds
+            .manifest(&snapshot)
+            .map_err(node_error("cannot read the backup"))?;
+        let kind = match manifest.kind {
+            GuestType::Qemu => GuestKind::Qemu,
+            GuestType::Lxc => GuestKind::Lxc,
+        };
         let existing = crate::guests::find_guest(&rt.cfs, vmid);
         if let Some(l) = &existing {
             let what = format!("{} {vmid}", crate::guests::noun(l.kind));
@@ -82,7 +95,7 @@ impl Node {
                     l.node
                 )));
             }
-            if l.kind != GuestKind::Qemu || l.node != self.config.name.as_str() {
+            if l.kind != kind || l.node != self.config.name.as_str() {
                 return Err(NodeError::Conflict(format!(
                     "{what} is on node {}: overwrite it there (restore on node {0} with --force)",
                     l.node
@@ -97,24 +110,26 @@ impl Node {
                 return Err(NodeError::Conflict(format!("{what} is locked ({lock})")));
             }
         }
-        let (from, _, _) = parse_volid(archive)?;
-        let ds = self.backup_store(&from)?;
-        let snapshot = snapshot_of(&ds, archive)?;
-        let manifest = ds
-            .manifest(&snapshot)
-            .map_err(node_error("cannot read the backup"))?;
-        let backed_up = VmConfig::parse(&manifest.config)?;
-        let target = match storage {
-            Some(s) => s,
-            None => backed_up.storages().into_iter().next().ok_or_else(|| {
-                NodeError::Invalid("the backup has no disk: give --storage".into())
-            })?,
+        let target = match (storage, kind) {
+            (Some(s), _) => s,
+            (None, GuestKind::Qemu) => VmConfig::parse(&manifest.config)?
+                .storages()
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    NodeError::Invalid("the backup has no disk: give --storage".into())
+                })?,
+            (None, GuestKind::Lxc) => CtConfig::parse(&manifest.config)?.rootfs.storage,
+        };
+        let content = match kind {
+            GuestKind::Qemu => "images",
+            GuestKind::Lxc => "rootdir",
         };
         let (scfg, _) = self.storage_cfg()?;
         let s = scfg.get(&target)?;
-        if !s.content.iter().any(|c| c == "images") {
+        if !s.content.iter().any(|c| c == content) {
             return Err(NodeError::Invalid(format!(
-                "storage {target:?} does not hold disk images (content images)"
+                "storage {target:?} does not hold what the backup restores (content {content})"
             )));
         }
         if !s.available_on(self.config.name.as_str()) {
@@ -124,8 +139,20 @@ impl Node {
             )));
         }
         let root = self.storage_root(s);
-        let (config, restored) = restore_config(&manifest.config, vmid.get(), &target)
-            .map_err(node_error("cannot restore the config"))?;
+        let (config, restored) = match kind {
+            GuestKind::Qemu => restore_config(&manifest.config, vmid.get(), &target),
+            GuestKind::Lxc => {
+                restore_ct_config(&manifest.config, vmid.get(), &target).map(|(text, volume)| {
+                    let d = RestoredDisk {
+                        slot: ROOTFS_SLOT.to_string(),
+                        volume,
+                        format: "subvol".to_string(),
+                    };
+                    (text, vec![d])
+                })
+            }
+        }
+        .map_err(node_error("cannot restore the config"))?;
         let mut disks = Vec::new();
         for d in restored {
             if manifest.disk(&d.slot).is_none() {
@@ -142,6 +169,7 @@ impl Node {
             snapshot,
             archive: archive.to_string(),
             vmid,
+            kind,
             config,
             disks,
             existing,
@@ -163,7 +191,11 @@ impl Node {
             // A failed restore leaves no new image behind (overwritten ones are replaced
             // only once complete, so they are intact).
             for p in made {
-                let _ = std::fs::remove_file(p);
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(p)
+                } else {
+                    std::fs::remove_file(p)
+                };
             }
         }
         out
@@ -180,6 +212,21 @@ impl Node {
                     "cannot create {}",
                     dir.display()
                 )))?;
+            }
+            if plan.kind == GuestKind::Lxc {
+                let (ds, snapshot, target, force) =
+                    (plan.ds.clone(), plan.snapshot, path.clone(), plan.force);
+                let r = tokio::task::spawn_blocking(move || {
+                    restore_tree(&ds, &snapshot, &target, force)
+                })
+                .await
+                .map_err(|e| NodeError::internal(format!("restore worker failed: {e}")))?
+                .map_err(node_error("cannot restore the root directory"))?;
+                task.log(format!(
+                    "rootfs: unpacked an archive of {} bytes ({} chunks, every hash checked) to {}",
+                    r.size, r.chunks, d.volume
+                ));
+                continue;
             }
             let req = RestoreRequest {
                 snapshot: plan.snapshot,
@@ -202,7 +249,7 @@ impl Node {
         let (path, expect, exclusive) = match &plan.existing {
             Some(l) => (l.path.clone(), Some(l.version), false),
             None => (
-                GuestKind::Qemu.config_path(&self.config.name, plan.vmid),
+                plan.kind.config_path(&self.config.name, plan.vmid),
                 Some(0),
                 true,
             ),
@@ -222,8 +269,11 @@ impl Node {
                 other => other.into(),
             })?;
         task.log(format!(
-            "VM {} restored from {} on node {}",
-            plan.vmid, plan.archive, self.config.name
+            "{} {} restored from {} on node {}",
+            crate::guests::noun(plan.kind),
+            plan.vmid,
+            plan.archive,
+            self.config.name
         ));
         Ok(())
     }

@@ -1,5 +1,6 @@
-//! `vzdump` of a VM of this node as a task: live through QMP (fleecing and dirty bitmaps,
-//! incremental after the first), or from its image files when it is stopped.
+//! `vzdump` of a guest of this node as a task; a VM live through QMP (fleecing and dirty
+//! bitmaps, incremental after the first), or from its image files when it is stopped
+//! (containers: run_ct.rs).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::node::Node;
 use crate::tasks::TaskHandle;
 
 /// How long a guest is given to shut down for a `stop` mode backup.
-const STOP_MODE_SHUTDOWN_SECS: u64 = 60;
+pub(super) const STOP_MODE_SHUTDOWN_SECS: u64 = 60;
 
 /// `n` bytes in MiB, for the task log.
 fn mib(n: u64) -> String {
@@ -36,7 +37,7 @@ fn work_dir(vmid: VmId) -> PathBuf {
 }
 
 impl Node {
-    /// Starts backing up VM `vmid` (of this node) to backup storage `storage`; the task's
+    /// Starts backing up guest `vmid` (of this node) to backup storage `storage`; the task's
     /// id comes back at once. Bad input (no such guest or storage, not a backup storage, a
     /// locked guest) is refused before the task starts.
     pub(crate) fn start_backup(
@@ -47,27 +48,25 @@ impl Node {
         bwlimit: Option<u64>,
     ) -> Result<TaskStarted, NodeError> {
         let rt = self.require_cluster()?;
-        if let Some(l) = crate::guests::find_guest(&rt.cfs, vmid) {
-            if l.kind == GuestKind::Lxc {
-                return Err(NodeError::Invalid(format!(
-                    "{vmid} is a container: only VMs are backed up so far"
-                )));
-            }
-        }
-        let l = self.local_guest(GuestKind::Qemu, vmid)?;
+        let kind = crate::guests::find_guest(&rt.cfs, vmid).map_or(GuestKind::Qemu, |l| l.kind);
+        let noun = crate::guests::noun(kind);
+        let l = self.local_guest(kind, vmid)?;
         let ds = self.backup_store(storage)?;
         if let Some(lock) = crate::guests::config_lock(&l.text) {
             return Err(NodeError::Conflict(format!(
-                "VM {vmid} is locked ({lock}): wait for that operation to end"
+                "{noun} {vmid} is locked ({lock}): wait for that operation to end"
             )));
         }
-        VmConfig::parse(&l.text)?;
+        match kind {
+            GuestKind::Qemu => drop(VmConfig::parse(&l.text)?),
+            GuestKind::Lxc => drop(brigade_guest::CtConfig::parse(&l.text)?),
+        }
         let task = self.guests.tasks.begin(
             BACKUP_TASK,
             &vmid.to_string(),
             &crate::tasks::caller::current(),
             &format!(
-                "starting backup of VM {vmid} to storage {storage} (mode {})",
+                "starting backup of {noun} {vmid} to storage {storage} (mode {})",
                 mode.as_str()
             ),
         )?;
@@ -79,9 +78,16 @@ impl Node {
         let storage = storage.to_string();
         tokio::spawn(async move {
             let t0 = Instant::now();
-            let out = me
-                .run_backup(&task, &ds, &storage, vmid, mode, bwlimit)
-                .await;
+            let out = match kind {
+                GuestKind::Qemu => {
+                    me.run_backup(&task, &ds, &storage, vmid, mode, bwlimit)
+                        .await
+                }
+                GuestKind::Lxc => {
+                    me.run_ct_backup(&task, &ds, &storage, vmid, mode, bwlimit)
+                        .await
+                }
+            };
             match &out {
                 Ok(r) => {
                     let secs = t0.elapsed().as_secs_f64().max(0.001);
@@ -97,7 +103,7 @@ impl Node {
                         backup_volid(&storage, vmid.get(), &r.snapshot.time_string())
                     ));
                 }
-                Err(e) => task.log(format!("backup of VM {vmid} failed: {e}")),
+                Err(e) => task.log(format!("backup of {noun} {vmid} failed: {e}")),
             }
             task.finish(out.as_ref().map(|_| ()));
         });

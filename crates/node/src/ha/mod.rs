@@ -1,7 +1,7 @@
 //! HA in the daemon: the LRM (lease renewal, commands, watchdog feeding) on every node,
 //! the CRM on the Raft leader, both driving the pure state machines of crate `ha`.
 
-mod cgroup;
+pub(crate) mod cgroup;
 pub mod clock;
 pub mod config_io;
 mod crm_loop;
