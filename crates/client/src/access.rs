@@ -6,25 +6,10 @@ use brigade_api::access::{
     PoolEntry, PoolRequest, RoleEntry, RoleRequest, TfaAdd, TfaAdded, TfaEntry, TokenCreated,
     TokenEntry, TokenRequest, UserCreate, UserEntry, UserUpdate,
 };
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::{Client, ClientError};
 
 impl Client {
-    async fn put<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.send(
-            self.request(reqwest::Method::PUT, path)
-                .json(body)
-                .timeout(crate::REQUEST_TIMEOUT),
-        )
-        .await
-    }
-
     // ---- users ----
 
     pub async fn users(&self) -> Result<Vec<UserEntry>, ClientError> {

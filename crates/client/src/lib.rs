@@ -208,6 +208,19 @@ impl Client {
         .await
     }
 
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(
+            self.request(reqwest::Method::PUT, path)
+                .json(body)
+                .timeout(REQUEST_TIMEOUT),
+        )
+        .await
+    }
+
     /// Sends a raw body (for testing how the node treats malformed input).
     pub async fn post_raw(
         &self,

@@ -5,25 +5,10 @@ use brigade_api::sdn::{
     NetworkRow, SdnApplied, SdnStatus, SubnetRequest, SubnetRow, VnetRequest, VnetRow, ZoneRequest,
     ZoneRow,
 };
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::{Client, ClientError};
 
 impl Client {
-    async fn sdn_put<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.send(
-            self.request(reqwest::Method::PUT, path)
-                .json(body)
-                .timeout(crate::REQUEST_TIMEOUT),
-        )
-        .await
-    }
-
     pub async fn sdn_zones(&self) -> Result<Vec<ZoneRow>, ClientError> {
         self.get("/cluster/sdn/zones", &[]).await
     }
@@ -37,8 +22,7 @@ impl Client {
         zone: &str,
         req: &ZoneRequest,
     ) -> Result<ZoneRow, ClientError> {
-        self.sdn_put(&format!("/cluster/sdn/zones/{zone}"), req)
-            .await
+        self.put(&format!("/cluster/sdn/zones/{zone}"), req).await
     }
 
     pub async fn sdn_zone_remove(&self, zone: &str) -> Result<Removed, ClientError> {
@@ -58,8 +42,7 @@ impl Client {
         vnet: &str,
         req: &VnetRequest,
     ) -> Result<VnetRow, ClientError> {
-        self.sdn_put(&format!("/cluster/sdn/vnets/{vnet}"), req)
-            .await
+        self.put(&format!("/cluster/sdn/vnets/{vnet}"), req).await
     }
 
     pub async fn sdn_vnet_remove(&self, vnet: &str) -> Result<Removed, ClientError> {
@@ -79,8 +62,7 @@ impl Client {
         id: &str,
         req: &SubnetRequest,
     ) -> Result<SubnetRow, ClientError> {
-        self.sdn_put(&format!("/cluster/sdn/subnets/{id}"), req)
-            .await
+        self.put(&format!("/cluster/sdn/subnets/{id}"), req).await
     }
 
     pub async fn sdn_subnet_remove(&self, id: &str) -> Result<Removed, ClientError> {
@@ -89,7 +71,7 @@ impl Client {
 
     /// `sdn apply`: the pending configuration becomes the one every node runs.
     pub async fn sdn_apply(&self) -> Result<SdnApplied, ClientError> {
-        self.sdn_put("/cluster/sdn", &serde_json::json!({})).await
+        self.put("/cluster/sdn", &serde_json::json!({})).await
     }
 
     pub async fn sdn_status(&self) -> Result<SdnStatus, ClientError> {
