@@ -65,7 +65,7 @@ impl Node {
             } else {
                 Some(
                     TicketKeys::parse(&String::from_utf8_lossy(&raw))
-                        .map_err(|e| NodeError::internal(format!("{}: {e}", files::TICKET_KEYS)))?,
+                        .map_err(NodeError::failed(files::TICKET_KEYS))?,
                 )
             };
             let Some(next) = next_keys(parsed.as_ref(), now())? else {
@@ -91,7 +91,7 @@ impl Node {
             let (raw, version) = read_file(&rt.cfs, files::CSRF_KEY);
             if version != 0 {
                 return CsrfSecret::new(&raw)
-                    .map_err(|e| NodeError::internal(format!("{}: {e}", files::CSRF_KEY)));
+                    .map_err(NodeError::failed(files::CSRF_KEY));
             }
             cas_write(&rt, files::CSRF_KEY, random_secret(), 0).await?;
         }

@@ -28,7 +28,7 @@ pub fn permissions(
     if !own {
         let access: AclPath = "/access"
             .parse()
-            .map_err(|e| NodeError::internal(format!("{e:?}")))?;
+            .map_err(NodeError::internal)?;
         perms
             .check(&caller, &access, Privilege::SysAudit)
             .map_err(forbidden)?;

@@ -21,7 +21,7 @@ fn check_modify(cfg: &UserCfg, auth: &Authid) -> Result<(), NodeError> {
     let auth = effective_caller(cfg, auth);
     let access: AclPath = "/access"
         .parse()
-        .map_err(|e| NodeError::internal(format!("{e:?}")))?;
+        .map_err(NodeError::internal)?;
     Permissions::new(cfg, now())
         .check(&auth, &access, Privilege::SysModify)
         .map_err(forbidden)

@@ -171,7 +171,7 @@ async fn blocking<T: serde::Serialize + Send + 'static>(
 ) -> Result<Value, NodeError> {
     let out = tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| NodeError::internal(format!("backup worker failed: {e}")))??;
+        .map_err(NodeError::failed("backup worker"))??;
     to_value(out)
 }
 

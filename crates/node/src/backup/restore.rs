@@ -220,7 +220,7 @@ impl Node {
                     restore_tree(&ds, &snapshot, &target, force)
                 })
                 .await
-                .map_err(|e| NodeError::internal(format!("restore worker failed: {e}")))?
+                .map_err(NodeError::failed("restore worker"))?
                 .map_err(node_error("cannot restore the root directory"))?;
                 task.log(format!(
                     "rootfs: unpacked an archive of {} bytes ({} chunks, every hash checked) to {}",
@@ -238,7 +238,7 @@ impl Node {
             let ds = plan.ds.clone();
             let r = tokio::task::spawn_blocking(move || brigade_backup::restore(&ds, &req))
                 .await
-                .map_err(|e| NodeError::internal(format!("restore worker failed: {e}")))?
+                .map_err(NodeError::failed("restore worker"))?
                 .map_err(node_error(&format!("cannot restore disk {}", d.slot)))?;
             task.log(format!(
                 "{}: restored {} bytes ({} chunks, every hash checked) to {} (sha256 {})",

@@ -218,7 +218,7 @@ impl Node {
         let context = format!("backup to storage {storage} failed");
         tokio::task::spawn_blocking(move || backup_files(&ds, &req))
             .await
-            .map_err(|e| NodeError::internal(format!("backup worker failed: {e}")))?
+            .map_err(NodeError::failed("backup worker"))?
             .map_err(node_error(&context))
     }
 }

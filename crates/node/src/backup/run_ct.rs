@@ -92,6 +92,6 @@ async fn archive(
     let ds = ds.clone();
     tokio::task::spawn_blocking(move || backup_tree(&ds, &req))
         .await
-        .map_err(|e| NodeError::internal(format!("backup worker failed: {e}")))?
+        .map_err(NodeError::failed("backup worker"))?
         .map_err(node_error(context))
 }

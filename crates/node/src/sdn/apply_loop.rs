@@ -103,8 +103,8 @@ impl Node {
         let job = inputs.clone();
         let node = me.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let cfg = run.config().map_err(|e| e.to_string())?;
-            let net = parse_node_network(&job.network).map_err(|e| e.to_string())?;
+            let cfg = run.config()?;
+            let net = parse_node_network(&job.network).map_err(NodeError::failed("network.cfg"))?;
             apply_node(
                 &runner,
                 &PlanInput {
@@ -115,7 +115,7 @@ impl Node {
                     link_mtu: None,
                 },
             )
-            .map_err(|e| e.to_string())
+            .map_err(NodeError::failed("applying the sdn configuration"))
         })
         .await
         .map_err(NodeError::internal)?;
@@ -132,7 +132,7 @@ impl Node {
             }
             Err(e) => {
                 new.attempted_version = Some(inputs.version.clone());
-                new.errors = vec![e.clone()];
+                new.errors = vec![e.to_string()];
                 new.steps = 0;
                 false
             }

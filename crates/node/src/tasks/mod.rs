@@ -198,7 +198,7 @@ impl Tasks {
             out
         })
         .await;
-        let out = joined.unwrap_or_else(|e| Err(NodeError::internal(format!("task {upid}: {e}"))));
+        let out = joined.unwrap_or_else(|e| Err(NodeError::failed(format!("task {upid}"))(e)));
         (upid, out)
     }
 

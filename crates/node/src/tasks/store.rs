@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::{self, IndexEntry, TaskExit};
 use super::upid::Upid;
+use crate::error::BoxError;
 use crate::state_dir::write_atomic;
 
 /// The index file in the tasks directory.
@@ -91,8 +92,8 @@ impl TaskStore {
         };
         let entries = match fs::read(store.dir.join(INDEX_FILE)) {
             Ok(b) => match std::str::from_utf8(&b)
-                .map_err(|e| e.to_string())
-                .and_then(|t| record::parse_index(t).map_err(|e| e.to_string()))
+                .map_err(BoxError::from)
+                .and_then(|t| record::parse_index(t).map_err(BoxError::from))
             {
                 Ok(e) => e,
                 Err(why) => {

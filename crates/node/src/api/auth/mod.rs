@@ -27,7 +27,7 @@ use brigade_core::VmId;
 
 use super::{requirements, ApiError, API_BODY_MAX_BYTES};
 use crate::access::{guest_rules, now, AccessState};
-use crate::error::NodeError;
+use crate::error::{BoxError, NodeError};
 use crate::node::Node;
 use crate::token;
 
@@ -61,8 +61,8 @@ fn caller(
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let presented = value
             .to_str()
-            .map_err(|e| e.to_string())
-            .and_then(|v| token::parse_header(v).map_err(|e| e.to_string()))
+            .map_err(BoxError::from)
+            .and_then(|v| token::parse_header(v).map_err(BoxError::from))
             .map_err(|e| NodeError::Unauthorized(format!("malformed Authorization header: {e}")))?;
         return node.token_caller(st, &presented).map(Some);
     }

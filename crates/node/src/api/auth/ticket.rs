@@ -17,7 +17,7 @@ use brigade_net::serve::PeerAddr;
 
 use super::super::{ApiError, API_BODY_MAX_BYTES};
 use crate::access::login::LoginInput;
-use crate::error::NodeError;
+use crate::error::{BoxError, NodeError};
 use crate::node::Node;
 
 /// What each route of this file requires.
@@ -30,9 +30,9 @@ pub fn routes() -> Router<Arc<Node>> {
 
 fn parse_body(form: bool, bytes: &[u8]) -> Result<TicketRequest, NodeError> {
     let result = if form {
-        serde_urlencoded::from_bytes::<TicketRequest>(bytes).map_err(|e| e.to_string())
+        serde_urlencoded::from_bytes::<TicketRequest>(bytes).map_err(BoxError::from)
     } else {
-        serde_json::from_slice::<TicketRequest>(bytes).map_err(|e| e.to_string())
+        serde_json::from_slice::<TicketRequest>(bytes).map_err(BoxError::from)
     };
     result.map_err(|e| {
         NodeError::Invalid(format!(

@@ -304,7 +304,7 @@ impl Node {
                 brigade_backup::prune::prune_guest(&ds, vmid.get(), &keep, false)
             })
             .await
-            .map_err(|e| NodeError::internal(format!("prune worker failed: {e}")))?
+            .map_err(NodeError::failed("prune worker"))?
             .map_err(node_error("prune after the backup failed"))?;
             pruned = marks
                 .iter()
