@@ -14,7 +14,8 @@ use brigade_core::layout::GuestKind;
 use brigade_e2e::apart::{Affinity, ApartWatch};
 use brigade_e2e::guests::{add_shared_storage, appliance, guest_pid, vm_ticks, wait_tick};
 use brigade_e2e::witness::ProcessWatch;
-use brigade_e2e::{cluster, eventually};
+use brigade_e2e::timing::ClusterTiming;
+use brigade_e2e::{cluster, eventually, holds_for};
 use brigade_localcluster::ProcCluster;
 use brigade_node::config::RaftTuning;
 
@@ -27,6 +28,8 @@ const CT_LARGE: u32 = 105;
 /// one the pair would be split over n1 and n2 in the last power cut.
 const CT_FILLER: u32 = 106;
 /// Fence after 6 s without a committed renewal (lease 7.2 s); nodes dead after 3 s.
+/// The fence timeout DATACENTER sets.
+const FENCE_TIMEOUT_SECS: u64 = 6;
 const DATACENTER: &str = "migration: secure\nha: fence_timeout=6\n";
 const NODE_TIMEOUT_SECS: u32 = 3;
 /// What each node gives guests (MiB): the static CRS's capacities.
@@ -34,8 +37,17 @@ const GUEST_MEMORY_MIB: [u64; 3] = [1024, 3072, 2048];
 const LARGE_MIB: u64 = 1024;
 const BOOT: Duration = Duration::from_secs(40);
 const FAILOVER: Duration = Duration::from_secs(60);
-/// How long a guest that must not run is watched not running.
-const STAYS_DOWN: Duration = Duration::from_secs(8);
+
+/// How long a guest that must not run is watched not running: long enough for an LRM to
+/// have acted on the rule (its reaction time) and for a node to be declared dead.
+fn stays_down() -> Duration {
+    let t = ClusterTiming::new(
+        &RaftTuning::default(),
+        NODE_TIMEOUT_SECS,
+        FENCE_TIMEOUT_SECS,
+    );
+    t.lrm_reaction() + t.node_timeout
+}
 
 fn name(i: usize) -> String {
     format!("n{}", i + 1)
@@ -210,12 +222,12 @@ async fn rules_hold_through_power_cuts_and_static_crs_places_by_free_memory() {
         runs_on(&c, CT_PINNED).is_none()
     })
     .await;
-    tokio::time::sleep(STAYS_DOWN).await;
-    assert_eq!(
-        runs_on(&c, CT_PINNED),
-        None,
-        "container 104 ran outside its strict rule's nodes"
-    );
+    holds_for(
+        stays_down(),
+        "container 104 does not run outside its strict rule's nodes",
+        || async { runs_on(&c, CT_PINNED).is_none() },
+    )
+    .await;
     let status = n1.ha_status().await.expect("status");
     let held = status
         .services
