@@ -2,7 +2,8 @@
 // vendor/xterm/) over the websocket GET /nodes/{node}/qemu/{vmid}/console/ws, which the
 // node bridges to the VM's serial port here or through the node that runs it. One
 // terminal at a time; it stays open across re-draws (the layout keeps `data-keep`
-// elements) and closes when the page leaves the guest's Console tab.
+// elements) and closes when the page leaves the guest's Console tab. A console that closes
+// before it showed anything (a VM just recovered elsewhere) is opened again a few times.
 
 import { API_BASE, session } from '../api.js';
 import { h, keep } from '../dom.js';
@@ -12,6 +13,10 @@ const XTERM_CSS = '/ui/vendor/xterm/xterm.css';
 const KEEP_KEY = 'terminal';
 const TERMINAL_ROWS = 24;
 const TERMINAL_COLS = 80;
+/** A console that closes before it showed anything is opened again this often… */
+const RECONNECT_ATTEMPTS = 5;
+/** …this long apart (a VM just recovered or moved may not be reachable yet). */
+const RECONNECT_DELAY_MS = 1000;
 
 /** The open terminal: {key, host, term, ws}. */
 let current = null;
@@ -35,6 +40,19 @@ async function open(g, host) {
   const term = new Terminal({ rows: TERMINAL_ROWS, cols: TERMINAL_COLS, convertEol: true });
   term.open(host.querySelector('[data-role=terminal-screen]'));
   mine.term = term;
+  const encoder = new TextEncoder();
+  term.onData((d) => {
+    const ws = mine.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const bytes = encoder.encode(d);
+    count(host, 'sent', bytes.length);
+    ws.send(bytes);
+  });
+  connect(g, host, mine, RECONNECT_ATTEMPTS);
+}
+
+function connect(g, host, mine, attemptsLeft) {
+  const term = mine.term;
   const path = `${API_BASE}/nodes/${encodeURIComponent(g.node)}/qemu/${g.vmid}/console/ws`;
   const ws = new WebSocket(`wss://${location.host}${path}`);
   ws.binaryType = 'arraybuffer';
@@ -51,16 +69,18 @@ async function open(g, host) {
     term.write(bytes);
   };
   ws.onclose = (ev) => {
+    if (current !== mine) return;
+    if (!Number(host.dataset.received || 0) && attemptsLeft > 0) {
+      host.dataset.state = 'reconnecting';
+      setStatus(host, `The console of VM ${g.vmid} is not reachable yet; trying again…`);
+      setTimeout(() => { if (current === mine) connect(g, host, mine, attemptsLeft - 1); },
+        RECONNECT_DELAY_MS);
+      return;
+    }
     host.dataset.state = 'closed';
     setStatus(host, `The console closed${ev.reason ? `: ${ev.reason}` : ''} (the VM stopped or moved, `
       + 'or the node refused: VM.Console is needed). Open the tab again to reconnect.');
   };
-  term.onData((d) => {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    const bytes = encoder.encode(d);
-    count(host, 'sent', bytes.length);
-    ws.send(bytes);
-  });
 }
 
 /** Closes the open terminal, if any. */
