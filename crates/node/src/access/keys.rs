@@ -90,8 +90,7 @@ impl Node {
         for _ in 0..KEY_WRITE_ATTEMPTS {
             let (raw, version) = read_file(&rt.cfs, files::CSRF_KEY);
             if version != 0 {
-                return CsrfSecret::new(&raw)
-                    .map_err(NodeError::failed(files::CSRF_KEY));
+                return CsrfSecret::new(&raw).map_err(NodeError::failed(files::CSRF_KEY));
             }
             cas_write(&rt, files::CSRF_KEY, random_secret(), 0).await?;
         }

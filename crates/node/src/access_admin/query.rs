@@ -26,9 +26,7 @@ pub fn permissions(
     // Oneself, and one's own tokens (a token only itself).
     let own = target == caller || (!caller.is_token() && target.user == caller.user);
     if !own {
-        let access: AclPath = "/access"
-            .parse()
-            .map_err(NodeError::internal)?;
+        let access: AclPath = "/access".parse().map_err(NodeError::internal)?;
         perms
             .check(&caller, &access, Privilege::SysAudit)
             .map_err(forbidden)?;

@@ -19,9 +19,7 @@ fn entry(name: &str, privs: PrivSet, special: bool) -> RoleEntry {
 
 fn check_modify(cfg: &UserCfg, auth: &Authid) -> Result<(), NodeError> {
     let auth = effective_caller(cfg, auth);
-    let access: AclPath = "/access"
-        .parse()
-        .map_err(NodeError::internal)?;
+    let access: AclPath = "/access".parse().map_err(NodeError::internal)?;
     Permissions::new(cfg, now())
         .check(&auth, &access, Privilege::SysModify)
         .map_err(forbidden)

@@ -101,8 +101,7 @@ fn offer_totp(
     check(&cfg, auth, id)?;
     let mut secret = [0u8; TOTP_SECRET_BYTES];
     rand::thread_rng().fill_bytes(&mut secret);
-    let mut e = TotpEntry::new(&new_totp_id(), &secret, now())
-        .map_err(NodeError::internal)?;
+    let mut e = TotpEntry::new(&new_totp_id(), &secret, now()).map_err(NodeError::internal)?;
     e.description = req.description.clone().unwrap_or_default();
     Ok(TfaAdded {
         kind: "totp".into(),
@@ -165,8 +164,7 @@ async fn confirm_totp(
 async fn recovery(node: &Node, auth: &Authid, id: &Userid) -> Result<TfaAdded, NodeError> {
     let mut random = vec![0u8; RECOVERY_RANDOM_BYTES];
     rand::thread_rng().fill_bytes(&mut random);
-    let (codes, plain) =
-        RecoveryCodes::generate(&random).map_err(NodeError::internal)?;
+    let (codes, plain) = RecoveryCodes::generate(&random).map_err(NodeError::internal)?;
     modify(node, |f| {
         check(&f.user, auth, id)?;
         f.tfa.users.entry(id.clone()).or_default().recovery = Some(codes.clone());

@@ -18,6 +18,9 @@ use crate::node::{cfs_path, ClusterRuntime, Node};
 
 /// How often the fence guard checks the lease (independent of slow renewals).
 pub const FENCE_GUARD_INTERVAL: Duration = Duration::from_millis(100);
+/// How often it looks while there is no lease (nothing covered): a lease's first
+/// deadline is at least a fence timeout away, far more than this.
+pub const FENCE_GUARD_IDLE_INTERVAL: Duration = Duration::from_millis(500);
 /// How often the daemon checks that its watchdog helper is alive.
 pub const HELPER_CHECK_INTERVAL: Duration = Duration::from_millis(1000);
 /// How long killed guests may take to exit before they are reported stuck.
@@ -113,7 +116,13 @@ impl Node {
             // still says, once, that it fenced itself.
             let mut reported: Option<u64> = None;
             loop {
-                tokio::time::sleep(FENCE_GUARD_INTERVAL).await;
+                let leased = guard.ha.lrm(|l| l.lease.deadline_ms().is_some());
+                tokio::time::sleep(if leased {
+                    FENCE_GUARD_INTERVAL
+                } else {
+                    FENCE_GUARD_IDLE_INTERVAL
+                })
+                .await;
                 let (lapsed, deadline, covered) = guard.ha.lrm(|l| {
                     (
                         l.lease.lapsed(boot_ms()),

@@ -92,8 +92,12 @@ impl Node {
             .collect();
         let promised = self.ha.lrm(|l| l.lease.covers().clone());
         if ha.is_empty() && promised.is_empty() {
-            // No HA here: nothing to renew, nothing for the watchdog to kill.
-            let _ = brigade_guest::RunDir::write_atomic(&self.guests.run.ha_vmids(), "");
+            // No HA here: nothing to renew, nothing for the watchdog to kill (written
+            // only when it was not empty already: an idle node writes nothing).
+            let path = self.guests.run.ha_vmids();
+            if std::fs::read(&path).map_or(true, |b| !b.is_empty()) {
+                let _ = brigade_guest::RunDir::write_atomic(&path, "");
+            }
             return;
         }
         let fence_set: BTreeSet<ServiceId> = ha.union(&promised).copied().collect();

@@ -60,6 +60,12 @@ impl UsageReport {
         }
     }
 
+    /// Whether the capacity (what basic and static scheduling read) changed: only the
+    /// dynamic CRS reads live usage, so without it an idle node writes nothing.
+    pub fn capacity_differs(&self, old: &UsageReport) -> bool {
+        self.cpus != old.cpus || self.memory_mib != old.memory_mib
+    }
+
     /// Whether `self` (new) is worth publishing over `old`.
     pub fn differs_much(&self, old: &UsageReport) -> bool {
         self.cpus != old.cpus
@@ -79,6 +85,19 @@ mod tests {
 
     fn live(cpu: f64, memory_mib: u64) -> Live {
         Live { cpu, memory_mib }
+    }
+
+    #[test]
+    fn without_live_usage_only_a_capacity_change_matters() {
+        let sid: ServiceId = "vm:100".parse().expect("sid");
+        let a = UsageReport::new(4.0, 8192, live(1.0, 3000), [(sid, live(0.5, 200))].into());
+        let busy = UsageReport::new(4.0, 8192, live(3.9, 8000), BTreeMap::new());
+        assert!(busy.differs_much(&a));
+        assert!(!busy.capacity_differs(&a));
+        let bigger = UsageReport::new(8.0, 8192, live(1.0, 3000), BTreeMap::new());
+        assert!(bigger.capacity_differs(&a));
+        let more_memory = UsageReport::new(4.0, 16384, live(1.0, 3000), BTreeMap::new());
+        assert!(more_memory.capacity_differs(&a));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use brigade_cfs::Op;
 use brigade_core::layout;
 use brigade_ha::config::RequestState;
-use brigade_ha::crs::Live;
+use brigade_ha::crs::{CrsMode, Live};
 use brigade_ha::ServiceId;
 
 use super::config_io;
@@ -37,10 +37,17 @@ impl Node {
             let mut prev = Previous::default();
             loop {
                 if let Some(report) = node.sample_usage(&rt, &mut prev) {
-                    let publish = prev
-                        .published
-                        .as_ref()
-                        .is_none_or(|old| report.differs_much(old));
+                    // Live usage is read by the dynamic CRS only: otherwise an idle node
+                    // would write its fluctuating CPU every few seconds, and every
+                    // member would apply and fsync every node's writes.
+                    let dynamic = config_io::settings(&rt.cfs).crs.mode == CrsMode::Dynamic;
+                    let publish = prev.published.as_ref().is_none_or(|old| {
+                        if dynamic {
+                            report.differs_much(old)
+                        } else {
+                            report.capacity_differs(old)
+                        }
+                    });
                     if publish && node.publish_usage(&rt, &report).await {
                         prev.published = Some(report);
                     }

@@ -17,6 +17,9 @@ use super::clock::boot_ms;
 
 /// How often the helper checks its feed and, past the deadline, kills.
 pub const WATCHDOG_POLL: Duration = Duration::from_millis(50);
+/// How often it checks while disarmed (nothing to kill): a first deadline is at least
+/// a fence timeout (1.5 s or more) after it is fed, so it is seen long before it passes.
+pub const WATCHDOG_IDLE_POLL: Duration = Duration::from_millis(500);
 /// How often a watchdog device is written while it must stay alive.
 pub const DEVICE_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(1000);
 /// The version of the feed the helper reads; a helper of another version is replaced.
@@ -175,6 +178,16 @@ impl HelperState {
         };
     }
 
+    /// How long to sleep before the next check: [`WATCHDOG_POLL`] while a deadline is
+    /// fed, [`WATCHDOG_IDLE_POLL`] while disarmed.
+    pub fn poll_interval(&self) -> Duration {
+        if self.deadline_ms.is_some() || self.device_open {
+            WATCHDOG_POLL
+        } else {
+            WATCHDOG_IDLE_POLL
+        }
+    }
+
     /// What to do at `now_ms`.
     pub fn due(&mut self, now_ms: u64) -> Due {
         let mut due = Due::default();
@@ -284,7 +297,7 @@ pub fn run(run_dir: &Path, device: Option<Device>) -> Result<(), WatchdogError> 
                 }
             }
         }
-        std::thread::sleep(WATCHDOG_POLL);
+        std::thread::sleep(state.poll_interval());
     }
 }
 
@@ -415,6 +428,25 @@ mod tests {
         assert!(!h.due(60_100).kill);
         h.feed(Feed::Disarmed { seq: 3 });
         assert!(!h.due(100_000).kill);
+    }
+
+    #[test]
+    fn the_helper_polls_fast_only_while_a_deadline_is_fed() {
+        let mut h = HelperState::new(None);
+        assert_eq!(h.poll_interval(), WATCHDOG_IDLE_POLL, "nothing fed");
+        h.feed(Feed::Armed {
+            seq: 1,
+            deadline_ms: 10_000,
+        });
+        assert_eq!(h.poll_interval(), WATCHDOG_POLL);
+        h.feed(Feed::Disarmed { seq: 2 });
+        assert_eq!(h.poll_interval(), WATCHDOG_IDLE_POLL);
+        // A first deadline is never nearer than the shortest fence timeout: the idle
+        // poll sees it with room to spare.
+        assert!(
+            WATCHDOG_IDLE_POLL.as_millis() * 2
+                < u128::from(brigade_ha::timing::FENCE_TIMEOUT_MIN_MS)
+        );
     }
 
     #[test]
