@@ -3,6 +3,9 @@
 //! applied through the CLI gives every node the bridges and VXLAN devices at the same
 //! version, the overlay carries traffic between nodes, and broken configurations (a VNI used
 //! twice, an unknown zone, overlapping subnets) are refused by `sdn apply`, changing nothing.
+//! With VMs (subnet 118, namespaces bsd118*): two appliance VMs on different nodes on vnet
+//! blue ping each other, a third on vnet red (same IP subnet, another VNI) reaches neither,
+//! and the appliance's TCP counter answers across the overlay.
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,10 +26,10 @@ const REFUSED_WATCH: Duration = Duration::from_secs(3);
 const BLUE_VNI: &str = "11000";
 const RED_VNI: &str = "12000";
 
-/// Forms a 3-node cluster on 127.0.117.x whose node i has guest_netns bsd117n<i> and
-/// underlay 10.117.0.<i>.
-pub async fn sdn_cluster(name: &str, nets: &NodeNets) -> ProcCluster {
-    let mut c = ProcCluster::new(&bin(), &test_dir(name), SUBNET, RaftTuning::default());
+/// Forms a 3-node cluster on 127.0.`subnet`.x whose node i has guest_netns `nets.nodes[i]`
+/// and its underlay address.
+pub async fn sdn_cluster(name: &str, subnet: u8, nets: &NodeNets) -> ProcCluster {
+    let mut c = ProcCluster::new(&bin(), &test_dir(name), subnet, RaftTuning::default());
     let names = nets.nodes.clone();
     let underlays: Vec<_> = (0..names.len()).map(|k| nets.underlay(k)).collect();
     c.configure = Some(Box::new(move |i, config| {
@@ -108,7 +111,7 @@ async fn refused(cfg: &Path, nets: &NodeNets, version: &str, why: &str, absent: 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_vxlan_zone_reaches_every_node_and_broken_configs_are_refused() {
     let nets = NodeNets::new(NS_PREFIX, SUBNET, 3);
-    let c = sdn_cluster("sdn", &nets).await;
+    let c = sdn_cluster("sdn", SUBNET, &nets).await;
     let cfg = c.nodes[0].config_path.clone();
     let version = overlay(&cfg).await;
 
@@ -237,5 +240,176 @@ async fn a_vxlan_zone_reaches_every_node_and_broken_configs_are_refused() {
         },
     )
     .await;
+    drop(c);
+}
+
+/// The second cluster's subnet and namespaces (VMs on the overlay).
+const VM_SUBNET: u8 = 118;
+const VM_NS_PREFIX: &str = "bsd118";
+/// How long an appliance VM may take to boot and configure eth0 (TCG on a busy machine).
+const VM_NET_TIMEOUT: Duration = Duration::from_secs(90);
+/// How many pings of the isolated VM must fail while its peers' succeed.
+const ISOLATED_PINGS: usize = 5;
+
+/// The serial log of VM `vmid` on node `i`.
+fn serial(c: &ProcCluster, i: usize, vmid: u32) -> String {
+    let log = std::fs::read(c.run_dir(i).join(format!("{vmid}.serial.log"))).unwrap_or_default();
+    String::from_utf8_lossy(&log).into_owned()
+}
+
+/// How many `ping PEER ok` and `ping PEER fail` lines a VM printed.
+fn pings(log: &str, peer: &str) -> (usize, usize) {
+    let ok = format!("ping {peer} ok");
+    let fail = format!("ping {peer} fail");
+    let count = |want: &str| log.lines().filter(|l| l.trim() == want).count();
+    (count(&ok), count(&fail))
+}
+
+/// An appliance VM with `net0` on `bridge`, address `ip` and pinging `peer`.
+fn vm_params(bridge: &str, ip: &str, peer: &str) -> std::collections::BTreeMap<String, String> {
+    let appliance = brigade_e2e::guests::appliance();
+    let mut p =
+        brigade_guest::vm_config::appliance_params(appliance.to_str().expect("utf-8"), 64, None);
+    p.insert(
+        "append".into(),
+        format!(
+            "{} brigade.ping={peer}",
+            brigade_guest::vm_config::APPLIANCE_APPEND
+        ),
+    );
+    p.insert("net0".into(), format!("virtio,bridge={bridge}"));
+    p.insert("ipconfig0".into(), format!("ip={ip}/24"));
+    p
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vms_on_one_vxlan_vnet_ping_across_nodes_and_another_vnet_cannot_reach_them() {
+    let nets = NodeNets::new(VM_NS_PREFIX, VM_SUBNET, 3);
+    let c = sdn_cluster("sdn_vms", VM_SUBNET, &nets).await;
+    let cfg = c.nodes[0].config_path.clone();
+    overlay(&cfg).await;
+    let n1 = c.client(0).expect("client");
+    let vms = [
+        (0, 1181, "blue", "10.50.0.1", "10.50.0.2"),
+        (1, 1182, "blue", "10.50.0.2", "10.50.0.1"),
+        (2, 1183, "red", "10.50.0.3", "10.50.0.1"),
+    ];
+    for (i, vmid, bridge, addr, peer) in vms {
+        let node = format!("n{}", i + 1);
+        n1.guest_create(
+            &node,
+            brigade_core::layout::GuestKind::Qemu,
+            vmid,
+            &vm_params(bridge, addr, peer),
+            None,
+            true,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create and start {vmid} on {node}: {e}"));
+        let tap = format!("tap{vmid}i0");
+        let master = ip(&["-n", &nets.nodes[i], "-o", "link", "show", &tap]);
+        assert!(
+            master.contains(&format!("master {bridge}")),
+            "{tap} on {bridge}: {master}"
+        );
+    }
+    // The MAC was generated once and written in; config writes refuse an unknown bridge,
+    // a tag on a bridge that is not VLAN-aware and a MAC another VM uses, naming the key.
+    let f = n1
+        .fs_read("nodes/n1/qemu-server/1181.conf", false)
+        .await
+        .expect("read 1181.conf");
+    let text = f.content.unwrap_or(f.data);
+    let mac = text
+        .lines()
+        .find_map(|l| {
+            l.split_once("net0: virtio=")
+                .map(|(_, r)| r.chars().take(17).collect::<String>())
+        })
+        .unwrap_or_else(|| panic!("no MAC written into net0: {text}"));
+    for (net0, why) in [
+        ("virtio,bridge=nope".to_string(), "unknown bridge"),
+        ("virtio,bridge=blue,tag=7".to_string(), "VLAN-aware"),
+        (
+            format!("virtio={mac},bridge=red"),
+            "is already used by net0 of VM 1181",
+        ),
+    ] {
+        let mut p = vm_params("blue", "10.50.0.9", "10.50.0.1");
+        p.insert("net0".into(), net0.clone());
+        let e = n1
+            .guest_create(
+                "n3",
+                brigade_core::layout::GuestKind::Qemu,
+                1189,
+                &p,
+                None,
+                false,
+            )
+            .await
+            .expect_err(&net0);
+        let text = e.to_string();
+        assert!(
+            text.contains("net0") && text.contains(why),
+            "{net0}: {text}"
+        );
+    }
+    eventually(
+        VM_NET_TIMEOUT,
+        "VMs 1181 (n1) and 1182 (n2) ping each other on blue",
+        || async {
+            pings(&serial(&c, 0, 1181), "10.50.0.2").0 >= 2
+                && pings(&serial(&c, 1, 1182), "10.50.0.1").0 >= 2
+        },
+    )
+    .await;
+    eventually(
+        VM_NET_TIMEOUT,
+        "VM 1183 (n3, red) tried to reach 1181",
+        || async { pings(&serial(&c, 2, 1183), "10.50.0.1").1 >= ISOLATED_PINGS },
+    )
+    .await;
+    let (ok, fail) = pings(&serial(&c, 2, 1183), "10.50.0.1");
+    assert_eq!(ok, 0, "VM 1183 on red reached 1181 on blue ({fail} failed)");
+    let a = pings(&serial(&c, 0, 1181), "10.50.0.2");
+    eprintln!(
+        "1181 -> 1182: {} ok, {} failed; 1183 -> 1181: {ok} ok, {fail} failed",
+        a.0, a.1
+    );
+
+    // The appliance's TCP counter answers across the overlay (from n3's namespace on blue).
+    ip(&[
+        "-n",
+        &nets.nodes[2],
+        "addr",
+        "add",
+        "10.50.0.254/24",
+        "dev",
+        "blue",
+    ]);
+    let counter = || {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &nets.nodes[2],
+                "busybox",
+                "nc",
+                "-w",
+                "3",
+                "10.50.0.1",
+                "8",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("spawn nc");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        counter(),
+        "count 1",
+        "the first connection to 1181's counter"
+    );
+    assert_eq!(counter(), "count 2", "the second");
     drop(c);
 }
