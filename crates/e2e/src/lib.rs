@@ -6,6 +6,7 @@
 pub mod apart;
 pub mod faults;
 pub mod guests;
+pub mod netns;
 pub mod readme;
 pub mod timing;
 pub mod witness;

@@ -1,5 +1,6 @@
 //! The QEMU driver: the command line, a detached start, reattachment, stop and shutdown.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use crate::vm_config::{Disk, DiskBus, VmConfig};
 
 /// The QEMU binary.
 pub const QEMU_BIN: &str = "qemu-system-x86_64";
+/// Runs QEMU in a guest network namespace (util-linux).
+pub const NSENTER_BIN: &str = "nsenter";
 /// How long QEMU may take to set up and daemonize.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `quit` may take before QEMU is killed.
@@ -44,6 +47,11 @@ pub struct LaunchSpec {
     pub incoming: Option<Incoming>,
     /// Start with the CPUs stopped (`-S`): nothing of the guest runs until `cont`.
     pub paused: bool,
+    /// NICs on a bridge: slot (`net0`) to the TAP device QEMU opens (plugged already);
+    /// the others get QEMU's user networking.
+    pub taps: BTreeMap<String, String>,
+    /// The network namespace (`/run/netns/NAME`) QEMU runs in (where its TAPs are).
+    pub netns: Option<String>,
 }
 
 /// Checked immediately before a guest process is spawned (and again before it is
@@ -100,8 +108,12 @@ pub fn command_line(run: &RunDir, spec: &LaunchSpec) -> Vec<String> {
     if let Some(i) = &c.initrd {
         push(&["-initrd", i]);
     }
-    if let Some(ap) = &c.append {
-        push(&["-append", ap]);
+    let ip = c.ipconfig0.as_ref().filter(|_| c.kernel.is_some());
+    match (&c.append, ip) {
+        (Some(ap), Some(ip)) => push(&["-append", &format!("{ap} {}", ip.kernel_args())]),
+        (Some(ap), None) => push(&["-append", ap]),
+        (None, Some(ip)) => push(&["-append", &ip.kernel_args()]),
+        (None, None) => {}
     }
     if spec.disks.iter().any(|(d, _)| d.bus == DiskBus::Scsi) {
         push(&["-device", "virtio-scsi-pci,id=scsihw0"]);
@@ -149,7 +161,11 @@ pub fn command_line(run: &RunDir, spec: &LaunchSpec) -> Vec<String> {
             other => other,
         };
         let mac = n.mac.clone().unwrap_or_else(|| default_mac(v, n.index));
-        push(&["-netdev", &format!("user,id={}", n.slot)]);
+        let netdev = match spec.taps.get(&n.slot) {
+            Some(tap) => format!("tap,id={},ifname={tap},script=no,downscript=no", n.slot),
+            None => format!("user,id={}", n.slot),
+        };
+        push(&["-netdev", &netdev]);
         push(&["-device", &format!("{model},netdev={},mac={mac}", n.slot)]);
     }
     if spec.paused {
@@ -212,7 +228,15 @@ pub async fn launch(run: &RunDir, spec: &LaunchSpec, gate: StartGate<'_>) -> Res
     let args = command_line(run, spec);
     tracing::debug!(vmid = v, ?args, "starting QEMU");
     gate()?;
-    let child = tokio::process::Command::new(QEMU_BIN)
+    let mut cmd = match &spec.netns {
+        Some(ns) => {
+            let mut c = tokio::process::Command::new(NSENTER_BIN);
+            c.arg(format!("--net=/run/netns/{ns}")).arg(QEMU_BIN);
+            c
+        }
+        None => tokio::process::Command::new(QEMU_BIN),
+    };
+    let child = cmd
         .args(&args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -366,6 +390,8 @@ mod tests {
             accel: Accel::Tcg,
             incoming: Some(Incoming::Unix(run.migrate_in(100))),
             paused: true,
+            taps: BTreeMap::new(),
+            netns: None,
         };
         let line = command_line(&run, &spec).join(" ");
         for needle in [
@@ -387,5 +413,36 @@ mod tests {
         ] {
             assert!(line.contains(needle), "missing {needle:?} in {line}");
         }
+    }
+
+    #[test]
+    fn a_nic_with_a_tap_opens_it_and_the_others_keep_user_networking() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let run = RunDir::open(d.path()).expect("run");
+        let config = VmConfig::parse(
+            "memory: 64\nkernel: /k\nappend: console=ttyS0\nipconfig0: ip=10.50.0.2/24,gw=10.50.0.1\n\
+             net0: virtio=BC:24:11:00:00:01,bridge=blue\nnet1: e1000\n",
+        )
+        .expect("config");
+        let spec = LaunchSpec {
+            vmid: 101,
+            config,
+            disks: Vec::new(),
+            accel: Accel::Tcg,
+            incoming: None,
+            paused: false,
+            taps: BTreeMap::from([("net0".to_string(), "tap101i0".to_string())]),
+            netns: Some("ns1".into()),
+        };
+        let line = command_line(&run, &spec).join(" ");
+        assert!(
+            line.contains("-netdev tap,id=net0,ifname=tap101i0,script=no,downscript=no")
+                && line.contains("virtio-net-pci,netdev=net0,mac=BC:24:11:00:00:01")
+                && line.contains("-netdev user,id=net1")
+                && line.contains("e1000,netdev=net1")
+                && line
+                    .contains("-append console=ttyS0 brigade.ip=10.50.0.2/24 brigade.gw=10.50.0.1"),
+            "{line}"
+        );
     }
 }

@@ -189,6 +189,53 @@ impl Net {
     }
 }
 
+/// A static IPv4 address of a guest NIC, as cloud-init's `ipconfigN` has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpConfig {
+    /// `10.50.0.2/24`.
+    pub ip: String,
+    pub gw: Option<String>,
+}
+
+impl IpConfig {
+    fn parse(key: &str, value: &str) -> Result<IpConfig> {
+        let bad = |m: String| GuestError::Invalid(format!("{key}: {m}"));
+        let mut ip = None;
+        let mut gw = None;
+        for part in value.split(',') {
+            match part.split_once('=') {
+                Some(("ip", a)) => {
+                    let (addr, prefix) = a.split_once('/').ok_or_else(|| {
+                        bad(format!("ip={a:?} needs a prefix: ip=ADDRESS/PREFIX"))
+                    })?;
+                    let ok = addr.parse::<std::net::Ipv4Addr>().is_ok()
+                        && prefix.parse::<u8>().is_ok_and(|p| p <= 32);
+                    if !ok {
+                        return Err(bad(format!("ip={a:?} is not an IPv4 address/prefix")));
+                    }
+                    ip = Some(a.to_string());
+                }
+                Some(("gw", g)) => {
+                    g.parse::<std::net::Ipv4Addr>()
+                        .map_err(|_| bad(format!("gw={g:?} is not an IPv4 address")))?;
+                    gw = Some(g.to_string());
+                }
+                _ => return Err(bad(format!("unknown option {part:?} (ip=, gw=)"))),
+            }
+        }
+        let ip = ip.ok_or_else(|| bad("ip= is required (dhcp is not supported)".into()))?;
+        Ok(IpConfig { ip, gw })
+    }
+
+    /// The test appliance's kernel command line arguments for it.
+    pub fn kernel_args(&self) -> String {
+        match &self.gw {
+            Some(gw) => format!("brigade.ip={} brigade.gw={gw}", self.ip),
+            None => format!("brigade.ip={}", self.ip),
+        }
+    }
+}
+
 /// A validated VM config. The text stays the source of truth; this is its typed view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmConfig {
@@ -201,6 +248,9 @@ pub struct VmConfig {
     pub kernel: Option<String>,
     pub initrd: Option<String>,
     pub append: Option<String>,
+    /// `ipconfig0: ip=10.50.0.2/24[,gw=10.50.0.1]` (cloud-init's key): the test appliance
+    /// gets it on its kernel command line (`brigade.ip=`, `brigade.gw=`) for eth0.
+    pub ipconfig0: Option<IpConfig>,
     pub disks: Vec<Disk>,
     pub nets: Vec<Net>,
     pub onboot: bool,
@@ -248,6 +298,7 @@ impl VmConfig {
             kernel: None,
             initrd: None,
             append: None,
+            ipconfig0: None,
             disks: Vec::new(),
             nets: Vec::new(),
             onboot: false,
@@ -280,6 +331,7 @@ impl VmConfig {
                 "kernel" => c.kernel = Some(check_path(key, v)?),
                 "initrd" => c.initrd = Some(check_path(key, v)?),
                 "append" => c.append = Some(v.to_string()),
+                "ipconfig0" => c.ipconfig0 = Some(IpConfig::parse(key, v)?),
                 "onboot" => c.onboot = parse_bool(key, v)?,
                 PROTECTION_KEY => c.protection = parse_protection(v)?,
                 "lock" => c.lock = Some(GuestLock::parse(v)?),
@@ -400,6 +452,10 @@ mod tests {
             ("onboot: maybe\n", "onboot"),
             ("lock: weird\n", "lock"),
             ("kernel: relative\n", "kernel"),
+            ("ipconfig0: ip=10.0.0.300/24\n", "ipconfig0"),
+            ("ipconfig0: ip=10.0.0.3\n", "ipconfig0"),
+            ("ipconfig0: gw=10.0.0.1\n", "ip= is required"),
+            ("ipconfig0: ip=10.0.0.3/24,dns=1\n", "unknown option"),
             ("initrd: /x\n", "initrd needs kernel"),
             ("memory 256\n", "line 1"),
         ] {

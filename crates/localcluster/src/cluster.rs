@@ -31,7 +31,13 @@ pub struct ProcCluster {
     pub link1_subnet: Option<u8>,
     /// A command prefix per node index (e.g. faketime), used by `start`.
     pub wrappers: std::collections::HashMap<usize, Vec<String>>,
+    /// Called with each new node's index (0-based) and node.toml before it is written
+    /// (e.g. to give it its own `guest_netns`).
+    pub configure: Option<NodeConfigHook>,
 }
+
+/// A change made to every new node's configuration: [`ProcCluster::configure`].
+pub type NodeConfigHook = Box<dyn Fn(usize, &mut NodeConfig) + Send + Sync>;
 
 impl ProcCluster {
     /// Prepares `n` node configurations under `dir` on 127.0.`subnet`.1..n (nothing started yet).
@@ -47,6 +53,7 @@ impl ProcCluster {
             detached: false,
             link1_subnet: None,
             wrappers: std::collections::HashMap::new(),
+            configure: None,
         }
     }
 
@@ -109,6 +116,9 @@ impl ProcCluster {
         config.run_dir = Some(run_dir);
         if let Ok(dir) = std::env::var("BRIGADE_APPLIANCE") {
             config.appliance_dir = Some(PathBuf::from(dir));
+        }
+        if let Some(hook) = &self.configure {
+            hook(self.nodes.len(), &mut config);
         }
         let config_path = self.dir.join(format!("{name}.toml"));
         std::fs::create_dir_all(&self.dir).map_err(LocalClusterError::io(format!(

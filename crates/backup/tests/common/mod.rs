@@ -116,6 +116,8 @@ impl Vm {
             accel: Accel::Tcg,
             incoming: None,
             paused: false,
+            taps: std::collections::BTreeMap::new(),
+            netns: None,
         };
         let vm = Vm {
             vmid,

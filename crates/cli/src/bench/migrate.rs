@@ -225,6 +225,8 @@ async fn raw_side(dir: &Path, args: &MigrateBenchArgs, accel: Accel) -> anyhow::
         accel,
         incoming,
         paused: false,
+        taps: std::collections::BTreeMap::new(),
+        netns: None,
     };
     let runs = [
         RunDir::open(&dir.join("ra"))?,

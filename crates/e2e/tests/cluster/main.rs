@@ -38,6 +38,7 @@ mod restart;
 mod restart_conflicting_tail;
 mod restarted_leader_reads;
 mod scale;
+mod sdn;
 mod snapshot_join;
 mod state_size;
 mod tasks;

@@ -123,6 +123,7 @@ impl Node {
         let template = match kind {
             GuestKind::Qemu => {
                 crate::validate::guest_config(kind, self.config.name.as_str(), &kv, &policy)?;
+                self.check_vm_nics(self.config.name.as_str(), vmid.get(), &mut kv)?;
                 None
             }
             GuestKind::Lxc => {

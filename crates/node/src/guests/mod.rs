@@ -8,6 +8,7 @@ mod dispatch;
 mod forward;
 mod locate;
 pub mod migrate;
+mod nics;
 mod power;
 mod resources;
 mod storage;

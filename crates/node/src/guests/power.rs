@@ -48,6 +48,7 @@ impl Node {
             let (_, path) = self.resolve_volume(&scfg, &d.volume)?;
             disks.push((d.clone(), path));
         }
+        let (taps, netns) = self.plug_vm_nics(vmid.get(), text).await?;
         Ok(LaunchSpec {
             vmid: vmid.get(),
             config,
@@ -55,6 +56,8 @@ impl Node {
             accel: self.accel().await.accel,
             incoming,
             paused: true,
+            taps,
+            netns,
         })
     }
 
@@ -97,7 +100,10 @@ impl Node {
                     return Err(NodeError::Conflict(format!("VM {v} is already running")));
                 }
                 self.check_memory(&format!("VM {v}"), spec.config.memory_mib)?;
-                qemu::launch(&self.guests.run, &spec, gate).await?;
+                if let Err(e) = qemu::launch(&self.guests.run, &spec, gate).await {
+                    self.unplug_vm_nics(v.get()).await;
+                    return Err(e.into());
+                }
                 crate::faults::pause_or(&self.config.state_dir(), "guest.start.before-resume")
                     .await;
                 // Nothing of the guest has run yet: the last check, then its CPUs go.
@@ -140,7 +146,10 @@ impl Node {
     /// Stops a guest here, whatever its config says (used by stop, destroy and migration).
     pub(crate) async fn kill_guest(&self, kind: GuestKind, vmid: VmId) -> Result<(), NodeError> {
         match kind {
-            GuestKind::Qemu => qemu::stop(&self.guests.run, vmid.get()).await?,
+            GuestKind::Qemu => {
+                qemu::stop(&self.guests.run, vmid.get()).await?;
+                self.unplug_vm_nics(vmid.get()).await;
+            }
             GuestKind::Lxc => container::stop(&self.guests.run, vmid.get()).await?,
         }
         tracing::info!(vmid = vmid.get(), %kind, "guest stopped");
