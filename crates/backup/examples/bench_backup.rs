@@ -89,6 +89,7 @@ async fn main() {
         time,
         mode: BackupMode::Snapshot,
         bwlimit_kib: None,
+        abort: brigade_backup::Abort::default(),
         work_dir: dir.path().join("w"),
     };
     let t = Instant::now();
@@ -130,6 +131,7 @@ async fn main() {
             }],
             time: chrono::Utc::now(),
             bwlimit_kib: None,
+            abort: brigade_backup::Abort::default(),
         },
     )
     .expect("file backup");
@@ -151,6 +153,7 @@ async fn main() {
             }],
             time: chrono::Utc::now() + chrono::Duration::seconds(1),
             bwlimit_kib: None,
+            abort: brigade_backup::Abort::default(),
         },
     )
     .expect("file backup");

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::chunk_store::{Counters, Stats};
 use crate::datastore::{format_time, Datastore, SnapshotId};
-use crate::disk_backup::{backup_disk, DiskResult, ImageSource, RateLimit, RawFile};
+use crate::disk_backup::{backup_disk, Abort, DiskResult, ImageSource, RateLimit, RawFile};
 use crate::error::{BackupError, Result};
 use crate::manifest::{BackupMode, DiskEntry, Manifest};
 use crate::nbd_source::{NbdSource, QemuNbd};
@@ -30,6 +30,8 @@ pub struct FileBackupRequest {
     pub time: DateTime<Utc>,
     /// KiB/s, as vzdump's `bwlimit`.
     pub bwlimit_kib: Option<u64>,
+    /// Stops the backup before its next chunk.
+    pub abort: Abort,
 }
 
 /// What a backup did.
@@ -96,12 +98,26 @@ pub fn backup_files(ds: &Datastore, req: &FileBackupRequest) -> Result<BackupRep
         let before = counters.snapshot();
         let r = if info.format == "raw" {
             let mut src = RawFile::open(&d.path)?;
-            run(ds, &mut src, prev_index.as_ref(), &counters, limit.as_mut())?
+            run(
+                ds,
+                &mut src,
+                prev_index.as_ref(),
+                &counters,
+                limit.as_mut(),
+                &req.abort,
+            )?
         } else {
             let socket = tmp.path().join(format!("{}.nbd", d.slot));
             let _server = QemuNbd::serve(&d.path, &info.format, &socket, &d.slot)?;
             let mut src = NbdSource::connect(&socket, &d.slot, None)?;
-            run(ds, &mut src, prev_index.as_ref(), &counters, limit.as_mut())?
+            run(
+                ds,
+                &mut src,
+                prev_index.as_ref(),
+                &counters,
+                limit.as_mut(),
+                &req.abort,
+            )?
         };
         entries.push(disk_entry(
             &mut writer,
@@ -135,8 +151,9 @@ fn run(
     prev: Option<&crate::index::FixedIndex>,
     counters: &Counters,
     limit: Option<&mut RateLimit>,
+    abort: &Abort,
 ) -> Result<DiskResult> {
-    backup_disk(&ds.chunks, src, prev, false, counters, limit)
+    backup_disk(&ds.chunks, src, prev, false, counters, limit, abort)
 }
 
 /// A short-lived private directory for sockets (Unix socket paths are short: under /tmp).

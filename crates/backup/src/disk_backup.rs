@@ -1,12 +1,13 @@
 //! The chunking engine shared by file and live backups: split an image into 4 MiB chunks, hash, store new ones, reuse known ones.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
 use crate::chunk_store::{digest_of, ChunkStore, Counters, Digest};
-use crate::error::Result;
+use crate::error::{BackupError, Result};
 use crate::index::{FixedIndex, CHUNK_SIZE};
 use crate::manifest::ReadMode;
 
@@ -32,6 +33,30 @@ pub struct DiskResult {
     /// SHA-256 of the whole image (only when every chunk was read or known zero).
     pub image_sha256: Option<String>,
     pub read_mode: ReadMode,
+}
+
+/// A backup's stop switch, shared with whoever may stop it (a task stop): the reader looks at
+/// it before every chunk, so an aborted backup ends within one chunk (and its rate-limit wait).
+#[derive(Debug, Clone, Default)]
+pub struct Abort(Arc<AtomicBool>);
+
+impl Abort {
+    /// Asks the backup to stop.
+    pub fn abort(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// An error once the backup was asked to stop.
+    pub fn check(&self) -> Result<()> {
+        if self.is_aborted() {
+            return Err(BackupError::Aborted);
+        }
+        Ok(())
+    }
 }
 
 /// Limits the read rate (vzdump's `bwlimit`, KiB/s).
@@ -70,6 +95,7 @@ pub fn backup_disk(
     incremental: bool,
     counters: &Counters,
     mut limit: Option<&mut RateLimit>,
+    abort: &Abort,
 ) -> Result<DiskResult> {
     let size = src.size();
     let prev = prev.filter(|p| p.image_size == size && p.chunk_size == CHUNK_SIZE);
@@ -81,6 +107,7 @@ pub fn backup_disk(
     let zero = vec![0u8; CHUNK_SIZE as usize];
     let zero_full = digest_of(&zero);
     for i in 0..count {
+        abort.check()?;
         let off = i as u64 * CHUNK_SIZE;
         let len = CHUNK_SIZE.min(size - off);
         if incremental && !src.maybe_changed(off, len)? {
@@ -218,7 +245,8 @@ mod tests {
             changed: None,
         };
         let c1 = Counters::default();
-        let r1 = backup_disk(&store, &mut src, None, false, &c1, None).expect("full");
+        let none = Abort::default();
+        let r1 = backup_disk(&store, &mut src, None, false, &c1, None, &none).expect("full");
         assert_eq!(r1.index.digests.len(), 11);
         assert_eq!(c1.snapshot().read_bytes, 10 * CHUNK_SIZE + 5);
         assert!(r1.image_sha256.is_some());
@@ -228,7 +256,8 @@ mod tests {
             changed: Some(3 * CHUNK_SIZE + 7..3 * CHUNK_SIZE + 8),
         };
         let c2 = Counters::default();
-        let r2 = backup_disk(&store, &mut src, Some(&r1.index), true, &c2, None).expect("incr");
+        let r2 =
+            backup_disk(&store, &mut src, Some(&r1.index), true, &c2, None, &none).expect("incr");
         let s2 = c2.snapshot();
         assert_eq!((s2.read_bytes, s2.written_bytes), (CHUNK_SIZE, CHUNK_SIZE));
         assert_eq!(r2.read_mode, ReadMode::Incremental);
@@ -238,8 +267,16 @@ mod tests {
         assert_eq!(diff, vec![3]);
         // A full read of the same data writes nothing new.
         let c3 = Counters::default();
-        let r3 = backup_disk(&store, &mut src, Some(&r2.index), false, &c3, None).expect("full");
+        let r3 =
+            backup_disk(&store, &mut src, Some(&r2.index), false, &c3, None, &none).expect("full");
         assert_eq!(c3.snapshot().written_bytes, 0);
         assert_eq!(r3.index, r2.index);
+        // An aborted backup stops before its next chunk and stores nothing more.
+        let stop = Abort::default();
+        stop.abort();
+        let c4 = Counters::default();
+        let e = backup_disk(&store, &mut src, None, false, &c4, None, &stop).expect_err("aborted");
+        assert!(matches!(e, BackupError::Aborted), "{e}");
+        assert_eq!(c4.snapshot().read_bytes, 0);
     }
 }

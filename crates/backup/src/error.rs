@@ -43,6 +43,9 @@ pub enum BackupError {
         #[from]
         source: brigade_guest::GuestError,
     },
+    /// The backup was stopped (its task was stopped) before it ended; nothing is listed.
+    #[error("the backup was aborted (its task was stopped)")]
+    Aborted,
     /// A manifest could not be encoded or decoded.
     #[error("{context}: {source}")]
     Json {

@@ -140,6 +140,7 @@ mod tests {
             }],
             time: parse_time(t).expect("t"),
             bwlimit_kib: None,
+            abort: crate::disk_backup::Abort::default(),
         };
         let first = backup_files(&ds, &req("2026-01-01T00:00:00Z")).expect("b1");
         data[chunk..].fill(2);

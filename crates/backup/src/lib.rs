@@ -45,6 +45,7 @@ pub use calendar::CalendarEvent;
 pub use chunk_store::{ChunkStore, Stats};
 pub use ct_backup::{backup_tree, restore_tree, TreeBackupRequest, ROOTFS_SLOT};
 pub use datastore::{Datastore, SnapshotId};
+pub use disk_backup::Abort;
 pub use error::BackupError;
 pub use gc::{garbage_collect, GcReport};
 pub use index::{FixedIndex, CHUNK_SIZE};

@@ -22,7 +22,7 @@ use brigade_guest::qmp::Qmp;
 use crate::backup_file::{check_slot, disk_entry, BackupReport};
 use crate::chunk_store::{Counters, Stats};
 use crate::datastore::{format_time, Datastore, SnapshotId};
-use crate::disk_backup::{backup_disk, DiskResult, RateLimit};
+use crate::disk_backup::{backup_disk, Abort, DiskResult, RateLimit};
 use crate::error::{BackupError, Result};
 use crate::index::FixedIndex;
 use crate::live_cleanup::{lock_work_dir, teardown};
@@ -47,6 +47,8 @@ pub struct LiveBackupRequest {
     pub bwlimit_kib: Option<u64>,
     /// For the fleecing overlays and the NBD socket (short: Unix socket paths).
     pub work_dir: PathBuf,
+    /// Stops the backup before its next chunk: the fleecing job is cancelled, nothing listed.
+    pub abort: Abort,
 }
 
 /// What QEMU says of one drive.
@@ -334,6 +336,7 @@ async fn run(
         .map(|(d, p)| (d.slot.clone(), p.old_bitmap.clone(), p.prev_index.clone()))
         .collect();
     let bwlimit = req.bwlimit_kib;
+    let abort = req.abort.clone();
     let sock = socket.clone();
     let read = tokio::task::spawn_blocking(move || -> Result<ReadOutcome> {
         let counters = Counters::default();
@@ -350,6 +353,7 @@ async fn run(
                 old.is_some(),
                 &counters,
                 limit.as_mut(),
+                &abort,
             )?;
             spans.push((before, counters.snapshot()));
             results.push(r);

@@ -22,6 +22,7 @@ fn request(vmid: u32, image: &std::path::Path, time: &str) -> FileBackupRequest 
         }],
         time: parse_time(time).expect("time"),
         bwlimit_kib: None,
+        abort: brigade_backup::Abort::default(),
     }
 }
 

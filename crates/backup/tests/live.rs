@@ -20,6 +20,7 @@ fn request(vm: &Vm, work: &std::path::Path) -> LiveBackupRequest {
         time: chrono::Utc::now(),
         mode: BackupMode::Snapshot,
         bwlimit_kib: None,
+        abort: brigade_backup::Abort::default(),
         work_dir: work.to_path_buf(),
     }
 }

@@ -22,6 +22,7 @@ fn request(vm: &Vm, work: &std::path::Path, mode: BackupMode) -> LiveBackupReque
         time: chrono::Utc::now(),
         mode,
         bwlimit_kib: None,
+        abort: brigade_backup::Abort::default(),
         work_dir: work.to_path_buf(),
     }
 }

@@ -336,23 +336,32 @@ pub async fn reset(run: &RunDir, vmid: u32) -> Result<()> {
 }
 
 /// On an incoming guest started with `-S`: take over its disks only when it is
-/// resumed, not when the migration completes (QEMU's `late-block-activate`).
+/// resumed, not when the migration completes (QEMU's `late-block-activate`); and receive the
+/// disks' dirty bitmaps (`dirty-bitmaps`, also set on the source), so the first backup after
+/// the move is still incremental.
 pub async fn late_block_activation(run: &RunDir, vmid: u32) -> Result<()> {
     monitor(run, vmid)
         .await?
         .execute(
             "migrate-set-capabilities",
-            Some(json!({"capabilities": [{"capability": "late-block-activate", "state": true}]})),
+            Some(json!({"capabilities": [
+                {"capability": "late-block-activate", "state": true},
+                {"capability": "dirty-bitmaps", "state": true},
+            ]})),
         )
         .await?;
     Ok(())
 }
 
-/// Live migration tuning sent before `migrate`.
+/// Live migration tuning sent before `migrate`: events, and the disks' dirty bitmaps sent
+/// along (`dirty-bitmaps`, as on the target; persistent ones stay persistent there).
 pub async fn prepare_migration(q: &mut Qmp, downtime_limit_ms: Option<u64>) -> Result<()> {
     q.execute(
         "migrate-set-capabilities",
-        Some(json!({"capabilities": [{"capability": "events", "state": true}]})),
+        Some(json!({"capabilities": [
+            {"capability": "events", "state": true},
+            {"capability": "dirty-bitmaps", "state": true},
+        ]})),
     )
     .await?;
     if let Some(ms) = downtime_limit_ms {

@@ -87,6 +87,7 @@ fn backup(ds: &Datastore, disk: &Path, second: u32) -> anyhow::Result<Run> {
             }],
             time: chrono::Utc::now() + chrono::Duration::seconds(i64::from(second)),
             bwlimit_kib: None,
+            abort: brigade_backup::Abort::default(),
         },
     )?;
     let stats: Stats = report.stats;

@@ -2,7 +2,8 @@
 //! then incremental with the figures checked), destroyed, restored on another node with the
 //! disk's checksum equal to the one at backup time; restoring onto an existing VMID without
 //! --force is refused and changes nothing; a stopped VM is read from its image; verify finds a
-//! damaged chunk; prune keeps the last of each guest.
+//! damaged chunk; prune keeps the last of each guest. While a backup runs the VM is `lock: backup`
+//! (changes, migration, destroy refused); stopping its task aborts it cleanly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,8 @@ const COPY_VMID: u32 = 101;
 const MIB: u64 = 1 << 20;
 /// The backup store's chunk size.
 const CHUNK: u64 = 4 * MIB;
+/// Older than GC's grace (5 min), so GC may remove an unreferenced chunk.
+const PAST_GC_GRACE: Duration = Duration::from_secs(3600);
 /// Boot to the first tick is about 2.2 s under TCG; allow for a loaded machine.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(40);
 
@@ -200,7 +203,26 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
     assert_eq!(listed[1].disks[0].read_mode, "incremental");
     assert_eq!(listed[1].size, 128 * MIB);
 
+    // 2b. While a (slow) backup runs the config carries lock: backup and changes are refused;
+    // stopping its task aborts it: nothing listed, lock gone, guest running, chunks GC'd.
+    let conf = n1.fs_read("nodes/n1/qemu-server/100.conf", false).await;
+    let conf = conf.expect("config").content.expect("text");
+    assert!(
+        !conf.contains("lock:"),
+        "a finished backup left its lock: {conf}"
+    );
+    abort_a_locked_backup(&c, &n1, &cfg1, &backups, pid).await;
+    assert_eq!(
+        list(&cfg1)
+            .iter()
+            .map(|b| b.volid.as_str())
+            .collect::<Vec<_>>(),
+        vec![vol1.as_str(), vol2.as_str()],
+        "the aborted backup is listed"
+    );
+
     // 3. Restoring onto the existing VMID without --force is refused and changes nothing.
+    let sum_now = image_sha256(&image, &scratch);
     let conf_before = n1
         .fs_read("nodes/n1/qemu-server/100.conf", false)
         .await
@@ -215,7 +237,7 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
         .await
         .expect("config");
     assert_eq!(conf_before.version, conf_after.version);
-    assert_eq!(image_sha256(&image, &scratch), sum2);
+    assert_eq!(image_sha256(&image, &scratch), sum_now);
 
     // 4. The VM is destroyed, then restored on n2 from the second backup and on n3 (as a
     // new VMID) from the first: each disk has the checksum taken at its backup.
@@ -325,6 +347,128 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
     let dir = c.dir.clone();
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The chunk files of `store` holding `byte` throughout.
+fn chunks_of(store: &Path, byte: u8) -> Vec<PathBuf> {
+    let want = vec![byte; CHUNK as usize];
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(store.join(".chunks"))
+        .expect("chunks")
+        .flatten()
+    {
+        for f in std::fs::read_dir(dir.path()).expect("chunk dir").flatten() {
+            if std::fs::read(f.path()).is_ok_and(|d| d == want) {
+                out.push(f.path());
+            }
+        }
+    }
+    out
+}
+
+/// Step 2b: a backup at 1 MiB/s of 16 new MiB; while it runs VM 100 is `lock: backup`
+/// (config change, migration and destroy refused, the config unchanged); its task is stopped
+/// once it wrote a chunk: the task fails as aborted, QEMU has no block job left, the lock is
+/// gone, the guest still runs, and GC removes the chunks it wrote (once past GC's grace).
+async fn abort_a_locked_backup(
+    c: &brigade_localcluster::ProcCluster,
+    n1: &brigade_client::Client,
+    cfg: &Path,
+    store: &Path,
+    pid: i32,
+) {
+    const CONF: &str = "nodes/n1/qemu-server/100.conf";
+    hmp(c, 0, VMID, "qemu-io drive-scsi0 \"write -P 0xee 80M 16M\"").await;
+    hmp(c, 0, VMID, "qemu-io drive-scsi0 flush").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (ok, out, err) = brigade(
+        cfg,
+        &[
+            "backup",
+            "run",
+            "100",
+            "--storage",
+            "backups",
+            "--bwlimit",
+            "1024",
+            "--no-follow",
+        ],
+    );
+    assert!(ok, "backup run: {out}{err}");
+    let upid = out.trim().to_string();
+    let locked = n1.fs_read(CONF, false).await.expect("config");
+    let text = locked.content.clone().unwrap_or_default();
+    assert!(text.contains("lock: backup"), "{text}");
+    let loc = n1.locate(VMID).await.expect("locate");
+    let mut set = std::collections::BTreeMap::new();
+    set.insert("memory".to_string(), "256".to_string());
+    let e = n1
+        .guest_set(&loc, &set, &[])
+        .await
+        .expect_err("config change");
+    assert!(e.to_string().contains("VM 100 is locked (backup)"), "{e}");
+    let e = n1.guest_destroy(&loc).await.expect_err("destroy");
+    assert!(e.to_string().contains("VM 100 is locked (backup)"), "{e}");
+    let (ok, _, err) = brigade(cfg, &["vm", "migrate", "100", "n2", "--online"]);
+    assert!(!ok && err.contains("VM 100 is locked (backup)"), "{err}");
+    let (ok, _, err) = brigade(cfg, &["backup", "run", "100", "--storage", "backups"]);
+    assert!(
+        !ok && err.contains("locked (backup)"),
+        "a second backup: {err}"
+    );
+    let now = n1.fs_read(CONF, false).await.expect("config");
+    assert_eq!(
+        now.version, locked.version,
+        "a refused change changed the config"
+    );
+    brigade_e2e::eventually(Duration::from_secs(30), "the backup wrote a chunk", || {
+        std::future::ready(!chunks_of(store, 0xee).is_empty())
+    })
+    .await;
+    let (ok, out, err) = brigade(cfg, &["task", "stop", &upid]);
+    assert!(ok, "task stop: {out}{err}");
+    brigade_e2e::eventually(Duration::from_secs(30), "the backup task ended", || async {
+        n1.task_status("n1", &upid)
+            .await
+            .is_ok_and(|s| s.endtime.is_some())
+    })
+    .await;
+    let s = n1.task_status("n1", &upid).await.expect("status");
+    assert!(
+        s.error.as_deref().is_some_and(|e| e.contains("aborted")),
+        "{s:?}"
+    );
+    let text = n1.fs_read(CONF, false).await.expect("config").content;
+    let text = text.unwrap_or_default();
+    assert!(!text.contains("lock:"), "the lock stayed: {text}");
+    assert_eq!(guest_pid(c, 0, VMID), Some(pid), "the guest stopped");
+    let jobs = hmp(c, 0, VMID, "info block-jobs").await;
+    assert!(jobs.contains("No active jobs"), "{jobs}");
+    // Its chunks are referenced by nothing: GC removes them once older than its grace.
+    let written = chunks_of(store, 0xee);
+    assert!(!written.is_empty() && written.len() <= 3, "{written:?}");
+    let old = std::time::SystemTime::now() - PAST_GC_GRACE;
+    for f in &written {
+        let file = std::fs::File::options().write(true).open(f).expect("chunk");
+        file.set_modified(old).expect("age the chunk");
+    }
+    let (ok, out, err) = brigade(
+        cfg,
+        &[
+            "backup",
+            "prune",
+            "--storage",
+            "backups",
+            "--keep-last",
+            "10",
+            "--gc",
+        ],
+    );
+    assert!(ok, "prune --gc: {out}{err}");
+    assert!(
+        chunks_of(store, 0xee).is_empty(),
+        "GC left the aborted backup's chunks"
+    );
 }
 
 /// Flips a byte of a chunk only the second backup has (the 0xcd range); its digest.

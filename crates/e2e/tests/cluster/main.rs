@@ -11,6 +11,7 @@ mod access_admin;
 mod backup;
 mod backup_ct;
 mod backup_jobs;
+mod backup_migrate;
 mod bad_input;
 mod chaos;
 mod cli;

@@ -8,6 +8,7 @@
 mod content;
 mod freeze;
 pub(crate) mod jobs;
+pub(crate) mod lock;
 mod restore;
 mod run;
 mod run_ct;
@@ -122,7 +123,7 @@ impl Node {
                 storage,
                 mode,
                 bwlimit,
-            } => to_value(self.start_backup(vmid, &storage, mode, bwlimit)?),
+            } => to_value(self.start_backup(vmid, &storage, mode, bwlimit).await?),
             BackupOp::List { storage, vmid } => {
                 let me = self.clone();
                 blocking(move || me.backup_content(&storage, vmid)).await

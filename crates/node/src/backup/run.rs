@@ -9,8 +9,8 @@ use std::time::Instant;
 use brigade_api::backup::{backup_volid, DumpMode};
 use brigade_api::tasks::TaskStarted;
 use brigade_backup::{
-    backup_files, backup_live, BackupMode, BackupReport, Datastore, DiskFile, FileBackupRequest,
-    LiveBackupRequest,
+    backup_files, backup_live, Abort, BackupMode, BackupReport, Datastore, DiskFile,
+    FileBackupRequest, LiveBackupRequest,
 };
 use brigade_core::layout::GuestKind;
 use brigade_core::VmId;
@@ -39,8 +39,10 @@ fn work_dir(vmid: VmId) -> PathBuf {
 impl Node {
     /// Starts backing up guest `vmid` (of this node) to backup storage `storage`; the task's
     /// id comes back at once. Bad input (no such guest or storage, not a backup storage, a
-    /// locked guest) is refused before the task starts.
-    pub(crate) fn start_backup(
+    /// locked guest) is refused before the task starts. The guest's config carries
+    /// `lock: backup` from here until the task ends, however it ends; a stop of the task
+    /// aborts the backup.
+    pub(crate) async fn start_backup(
         self: &Arc<Self>,
         vmid: VmId,
         storage: &str,
@@ -50,18 +52,10 @@ impl Node {
         let rt = self.require_cluster()?;
         let kind = crate::guests::find_guest(&rt.cfs, vmid).map_or(GuestKind::Qemu, |l| l.kind);
         let noun = crate::guests::noun(kind);
-        let l = self.local_guest(kind, vmid)?;
+        self.local_guest(kind, vmid)?;
         let ds = self.backup_store(storage)?;
-        if let Some(lock) = crate::guests::config_lock(&l.text) {
-            return Err(NodeError::Conflict(format!(
-                "{noun} {vmid} is locked ({lock}): wait for that operation to end"
-            )));
-        }
-        match kind {
-            GuestKind::Qemu => drop(VmConfig::parse(&l.text)?),
-            GuestKind::Lxc => drop(brigade_guest::CtConfig::parse(&l.text)?),
-        }
-        let task = self.guests.tasks.begin(
+        self.take_backup_lock(kind, vmid).await?;
+        let task = match self.guests.tasks.begin(
             BACKUP_TASK,
             &vmid.to_string(),
             &crate::tasks::caller::current(),
@@ -69,7 +63,13 @@ impl Node {
                 "starting backup of {noun} {vmid} to storage {storage} (mode {})",
                 mode.as_str()
             ),
-        )?;
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                self.release_backup_lock(kind, vmid).await;
+                return Err(e);
+            }
+        };
         let started = TaskStarted {
             upid: task.upid().to_string(),
             node: self.config.name.to_string(),
@@ -78,9 +78,10 @@ impl Node {
         let storage = storage.to_string();
         tokio::spawn(async move {
             let t0 = Instant::now();
+            let (abort, watcher) = super::lock::abort_on_stop(&task);
             let out = match kind {
                 GuestKind::Qemu => {
-                    me.run_backup(&task, &ds, &storage, vmid, mode, bwlimit)
+                    me.run_backup(&task, &ds, &storage, vmid, mode, bwlimit, &abort)
                         .await
                 }
                 GuestKind::Lxc => {
@@ -88,6 +89,7 @@ impl Node {
                         .await
                 }
             };
+            watcher.abort();
             match &out {
                 Ok(r) => {
                     let secs = t0.elapsed().as_secs_f64().max(0.001);
@@ -105,13 +107,16 @@ impl Node {
                 }
                 Err(e) => task.log(format!("backup of {noun} {vmid} failed: {e}")),
             }
+            me.unlock_after_backup(&task, kind, vmid).await;
             task.finish(out.as_ref().map(|_| ()));
         });
         Ok(started)
     }
 
-    /// The backup itself, under the guest's operation lock.
-    pub(super) async fn run_backup(
+    /// The backup itself, under `lock: backup` (not the operation lock: the guest may be
+    /// stopped meanwhile, which fails the backup).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn run_backup(
         self: &Arc<Self>,
         task: &TaskHandle,
         ds: &Datastore,
@@ -119,9 +124,8 @@ impl Node {
         vmid: VmId,
         mode: DumpMode,
         bwlimit: Option<u64>,
+        abort: &Abort,
     ) -> Result<BackupReport, NodeError> {
-        let lock = self.guests.op_lock(vmid.get());
-        let _g = lock.lock().await;
         let l = self.local_guest(GuestKind::Qemu, vmid)?;
         let running = self.guest_pid(GuestKind::Qemu, vmid.get()).is_some();
         let report = match (running, mode) {
@@ -147,6 +151,7 @@ impl Node {
                     mode: m,
                     bwlimit_kib: bwlimit,
                     work_dir: work_dir(vmid),
+                    abort: abort.clone(),
                 };
                 task.log("backing up the running guest live (fleecing, dirty bitmaps)");
                 let out = backup_live(ds, &req)
@@ -161,15 +166,20 @@ impl Node {
                 ));
                 self.shutdown_guest(&l, Some(STOP_MODE_SHUTDOWN_SECS), true)
                     .await?;
-                let out = self.backup_images(ds, storage, &l, bwlimit).await;
+                let out = self.backup_images(ds, storage, &l, bwlimit, abort).await;
                 task.log("starting the guest again");
                 let again = self.local_guest(GuestKind::Qemu, vmid)?;
+                // The backup's own lock does not stop it starting the guest again.
+                let again = Located {
+                    text: crate::guests::without_lock(&again.text)?,
+                    ..again
+                };
                 self.start_guest(&again, &self.quorum_gate()).await?;
                 out?
             }
             (false, _) => {
                 task.log("the guest is stopped: reading its image files");
-                self.backup_images(ds, storage, &l, bwlimit).await?
+                self.backup_images(ds, storage, &l, bwlimit, abort).await?
             }
         };
         for d in &report.manifest.disks {
@@ -196,6 +206,7 @@ impl Node {
         storage: &str,
         l: &Located,
         bwlimit: Option<u64>,
+        abort: &Abort,
     ) -> Result<BackupReport, NodeError> {
         let cfg = VmConfig::parse(&l.text)?;
         let (scfg, _) = self.storage_cfg()?;
@@ -213,6 +224,7 @@ impl Node {
             disks,
             time: chrono::Utc::now(),
             bwlimit_kib: bwlimit,
+            abort: abort.clone(),
         };
         let ds = ds.clone();
         let context = format!("backup to storage {storage} failed");

@@ -17,7 +17,7 @@ use crate::node::Node;
 use crate::tasks::TaskHandle;
 
 impl Node {
-    /// The container backup itself, under the guest's operation lock.
+    /// The container backup itself, under `lock: backup`.
     pub(super) async fn run_ct_backup(
         self: &Arc<Self>,
         task: &TaskHandle,
@@ -27,8 +27,6 @@ impl Node {
         mode: DumpMode,
         bwlimit: Option<u64>,
     ) -> Result<BackupReport, NodeError> {
-        let lock = self.guests.op_lock(vmid.get());
-        let _g = lock.lock().await;
         let l = self.local_guest(GuestKind::Lxc, vmid)?;
         let cfg = CtConfig::parse(&l.text)?;
         let root = self.ct_rootfs(&cfg)?;
@@ -65,6 +63,11 @@ impl Node {
                 let out = archive(ds, req, &context).await;
                 task.log("starting the container again");
                 let again = self.local_guest(GuestKind::Lxc, vmid)?;
+                // The backup's own lock does not stop it starting the container again.
+                let again = crate::guests::Located {
+                    text: crate::guests::without_lock(&again.text)?,
+                    ..again
+                };
                 self.start_guest(&again, &self.quorum_gate()).await?;
                 out?
             }

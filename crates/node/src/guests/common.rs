@@ -199,6 +199,12 @@ pub(crate) fn check_unlocked(
     }
 }
 
+/// The lock that refuses a stop or shutdown: not a backup's, as Proxmox lets a guest being
+/// backed up be stopped (the backup then fails, and clears its lock).
+pub(crate) fn stop_refused_by(lock: Option<GuestLock>) -> Option<GuestLock> {
+    lock.filter(|l| *l != GuestLock::Backup)
+}
+
 /// `text` with `lock` set (Some) or removed (None).
 pub(crate) fn with_lock(text: &str, lock: Option<GuestLock>) -> Result<String, NodeError> {
     let mut kv = KeyValueConfig::parse(text).map_err(NodeError::from)?;

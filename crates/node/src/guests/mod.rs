@@ -21,13 +21,16 @@ use std::time::Instant;
 use brigade_guest::{AccelChoice, RunDir};
 
 pub use crate::tasks::Tasks;
-pub(crate) use common::{config_lock, without_lock};
+#[cfg(test)]
+pub(crate) use common::{check_unlocked, stop_refused_by};
+pub(crate) use common::{config_lock, with_lock, without_lock};
 pub(crate) use config_ops::volumes as guest_volumes;
 pub use forward::{CATCH_UP_TIMEOUT, GUEST_FORWARD_TIMEOUT, MIN_VERSION_HEADER};
 pub use locate::{
     find as find_guest, guests_on, node_dirs as locate_node_dirs, noun, require as locate_require,
     Located,
 };
+pub(crate) use power::lock_in;
 pub use resources::LocalState;
 pub use tunnel::tunnel_handler;
 

@@ -9,7 +9,7 @@ use brigade_guest::accel::ProbeImage;
 use brigade_guest::qemu::{self, Incoming, LaunchSpec, StartGate};
 use brigade_guest::{container, AccelChoice, CtConfig, GuestError, VmConfig};
 
-use super::common::check_unlocked;
+use super::common::{check_unlocked, stop_refused_by};
 use super::locate::Located;
 use crate::error::NodeError;
 use crate::node::Node;
@@ -138,8 +138,7 @@ impl Node {
     }
 
     pub(crate) async fn stop_guest(&self, l: &Located) -> Result<(), NodeError> {
-        let lock = lock_of(l);
-        check_unlocked(l.kind, l.vmid, lock)?;
+        check_unlocked(l.kind, l.vmid, stop_refused_by(lock_of(l)))?;
         self.kill_guest(l.kind, l.vmid).await
     }
 
@@ -162,7 +161,7 @@ impl Node {
         timeout: Option<u64>,
         force: bool,
     ) -> Result<(), NodeError> {
-        check_unlocked(l.kind, l.vmid, lock_of(l))?;
+        check_unlocked(l.kind, l.vmid, stop_refused_by(lock_of(l)))?;
         let v = l.vmid.get();
         match l.kind {
             GuestKind::Qemu => {

@@ -285,6 +285,9 @@ impl Node {
         vmid: VmId,
     ) -> Result<Outcome, NodeError> {
         let ds = self.backup_store(&job.storage)?;
+        let kind = brigade_core::layout::GuestKind::Qemu;
+        self.take_backup_lock(kind, vmid).await?;
+        let (abort, watcher) = super::super::lock::abort_on_stop(task);
         let report = self
             .run_backup(
                 task,
@@ -293,8 +296,12 @@ impl Node {
                 vmid,
                 dump_mode(job.mode),
                 job.bwlimit_kib,
+                &abort,
             )
-            .await?;
+            .await;
+        watcher.abort();
+        self.unlock_after_backup(task, kind, vmid).await;
+        let report = report?;
         let volid = backup_volid(&job.storage, vmid.get(), &report.snapshot.time_string());
         task.log(format!("archive {volid}"));
         let mut pruned = 0;
