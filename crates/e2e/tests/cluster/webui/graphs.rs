@@ -58,6 +58,16 @@ async fn graph_points(b: &Browser) -> Value {
     b.eval(GRAPH_POINTS, Value::Null).await
 }
 
+/// Scrolls the graphs into view and takes a screenshot.
+async fn shoot_graphs(b: &Browser, name: &str) {
+    b.eval(
+        "const g = document.querySelector('[data-role=graphs]'); if (g) g.scrollIntoView(); return null;",
+        Value::Null,
+    )
+    .await;
+    b.screenshot(name).await;
+}
+
 fn points(v: &Value, graph: &str) -> i64 {
     v[graph].as_i64().unwrap_or(-1)
 }
@@ -173,7 +183,7 @@ async fn nodes_and_guests_keep_graph_history_served_from_any_node_and_drawn_in_t
             },
         )
         .await;
-    b.screenshot("node-graphs").await;
+    shoot_graphs(&b, "node-graphs").await;
     let before = points(&first, "cpu");
     b.wait_value(
         "n2's CPU graph gaining a point",
@@ -194,7 +204,7 @@ async fn nodes_and_guests_keep_graph_history_served_from_any_node_and_drawn_in_t
         |v| points(v, "mem") >= 1,
     )
     .await;
-    b.screenshot("node-graphs-day").await;
+    shoot_graphs(&b, "node-graphs-day").await;
     b.click(
         "[data-role=graph-choice] [data-timeframe=hour]",
         PAGE_TIMEOUT,
@@ -222,7 +232,7 @@ async fn nodes_and_guests_keep_graph_history_served_from_any_node_and_drawn_in_t
         |v| points(v, "cpu") > before,
     )
     .await;
-    b.screenshot("guest-graphs").await;
+    shoot_graphs(&b, "guest-graphs").await;
     b.quit().await;
 
     // The history survives n3's restart: the points from before it are still there.
