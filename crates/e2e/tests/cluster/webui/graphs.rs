@@ -10,8 +10,8 @@ use brigade_api::rrd::RrdRow;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_core::poll_until;
-use brigade_e2e::cluster;
 use brigade_e2e::guests::appliance;
+use brigade_e2e::{brigade_json, brigade_ok, cluster};
 use brigade_node::config::RaftTuning;
 use serde_json::Value;
 
@@ -151,6 +151,22 @@ async fn nodes_and_guests_keep_graph_history_served_from_any_node_and_drawn_in_t
     assert!(
         ct.iter().all(|r| r.loadavg.is_none()),
         "a guest has no load average"
+    );
+    // The CLI on n1: the guest's rows (JSON) and the node's table.
+    let cfg = c.nodes[0].config_path.clone();
+    let cli = brigade_json(&cfg, &["node", "rrd", "--vmid", "201", "--kind", "lxc"]);
+    let cli_rows: Vec<RrdRow> = serde_json::from_value(cli).expect("rrd rows");
+    assert!(
+        known(&cli_rows, |r| r.cpu) >= 2,
+        "brigade node rrd --vmid: {cli_rows:?}"
+    );
+    let table = brigade_ok(
+        &cfg,
+        &["node", "rrd", "n2", "--timeframe", "day", "--cf", "MAX"],
+    );
+    assert!(
+        table.contains("maxmem MiB") && table.lines().count() >= 4,
+        "{table}"
     );
     let n2 = c.client(1).expect("client n2");
     let metrics = n2.metrics().await.expect("metrics");
