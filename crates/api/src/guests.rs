@@ -162,6 +162,24 @@ pub enum GuestRequest {
     },
     /// Free space of every storage on this node.
     StorageStatus,
+    /// This node's graph history of one timeframe (`hour`..`year`, `AVERAGE` or `MAX`).
+    NodeRrd {
+        /// `hour`, `day`, `week`, `month` or `year`.
+        timeframe: String,
+        /// `AVERAGE` or `MAX`.
+        cf: String,
+    },
+    /// A guest's graph history, on the node that runs it.
+    GuestRrd {
+        /// VM or container.
+        kind: GuestKind,
+        /// Its VMID.
+        vmid: VmId,
+        /// `hour`, `day`, `week`, `month` or `year`.
+        timeframe: String,
+        /// `AVERAGE` or `MAX`.
+        cf: String,
+    },
     /// A backup operation: vzdump, list, restore, verify, prune.
     Backup {
         /// What to do.

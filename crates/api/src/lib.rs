@@ -20,6 +20,7 @@ pub mod guests;
 pub mod ha;
 pub mod ha_rules;
 pub mod membership;
+pub mod rrd;
 pub mod schema;
 pub mod sdn;
 pub mod storage;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use brigade_api::guests::{ConsoleLog, GuestConfigView, GuestLocation, GuestRow, GuestStatus};
+use brigade_api::rrd::RrdRow;
 use brigade_api::storage::{StorageAddRequest, StorageEntry, StorageStatusRow};
 use brigade_api::tasks::TaskStarted;
 use brigade_api::{ErrorBody, ErrorKind};
@@ -199,6 +200,37 @@ impl Client {
 
     pub async fn storage_status(&self, node: &str) -> Result<Vec<StorageStatusRow>, ClientError> {
         self.get(&format!("/nodes/{node}/storage"), &[]).await
+    }
+
+    /// A node's graph history (`timeframe` hour..year, `cf` AVERAGE or MAX).
+    pub async fn node_rrd(
+        &self,
+        node: &str,
+        timeframe: &str,
+        cf: &str,
+    ) -> Result<Vec<RrdRow>, ClientError> {
+        self.get(
+            &format!("/nodes/{node}/rrddata"),
+            &[("timeframe", timeframe), ("cf", cf)],
+        )
+        .await
+    }
+
+    /// A guest's graph history, answered by the node that runs it.
+    pub async fn guest_rrd(
+        &self,
+        kind: GuestKind,
+        vmid: u32,
+        timeframe: &str,
+        cf: &str,
+    ) -> Result<Vec<RrdRow>, ClientError> {
+        // Any node answers: it forwards to the guest's.
+        let node = "localhost";
+        self.get(
+            &format!("/nodes/{node}/{kind}/{vmid}/rrddata"),
+            &[("timeframe", timeframe), ("cf", cf)],
+        )
+        .await
     }
 }
 

@@ -47,6 +47,7 @@ pub async fn run(config: NodeConfig) -> Result<(), DaemonError> {
     let node: Arc<Node> = Node::open(config).await.map_err(DaemonError::Open)?;
     let server_tls = tls::api_server_config(node.api_cert.clone()).map_err(DaemonError::Tls)?;
     let app = crate::api::router(node.clone());
+    tokio::spawn(node.clone().run_rrd_sampler());
     tokio::spawn(serve::serve_tls(
         listener,
         server_tls,

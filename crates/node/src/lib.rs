@@ -19,6 +19,7 @@ pub mod liveness_log;
 pub mod mount;
 pub mod node;
 pub mod rpc;
+pub mod rrd;
 pub mod sdn;
 pub mod state_dir;
 pub mod tasks;

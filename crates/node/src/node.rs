@@ -58,6 +58,8 @@ pub struct Node {
     pub(crate) formats: crate::format_version::FormatTable,
     /// Set when the node must stop taking part (the cluster's format left its own).
     pub(crate) refused: tokio::sync::watch::Sender<Option<String>>,
+    /// Graph histories of the node and its guests.
+    pub rrd: crate::rrd::RrdService,
 }
 
 pub(crate) fn cfs_path(s: &str) -> Result<CfsPath, NodeError> {
@@ -88,6 +90,7 @@ impl Node {
             crate::tasks::DEFAULT_LIMITS,
         )
         .map_err(NodeError::failed("cannot open the task store"))?;
+        let rrd = crate::rrd::RrdService::new(state.path(crate::rrd::RRD_DIR));
         let node = Arc::new(Node {
             config,
             state,
@@ -102,6 +105,7 @@ impl Node {
             access: crate::access::AccessCache::default(),
             formats: crate::format_version::FormatTable::default(),
             refused: tokio::sync::watch::channel(None).0,
+            rrd,
         });
         if let (Some(membership), Some((pair, ca))) = (
             node.state.membership().map_err(NodeError::internal)?,

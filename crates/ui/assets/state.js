@@ -70,6 +70,11 @@ function notify() {
   for (const fn of listeners) fn();
 }
 
+/** Draws the page again (a view's own data arrived). */
+export function redraw() {
+  notify();
+}
+
 async function source(name, path, apply) {
   try {
     apply(await get(path));

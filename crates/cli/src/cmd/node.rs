@@ -42,6 +42,24 @@ pub enum NodeCmd {
         #[arg(value_name = "NODE")]
         target: String,
     },
+    /// A node's graph history (or, with --vmid, a guest's), the rows that have a sample.
+    Rrd {
+        /// The node (`localhost`: the one asked).
+        #[arg(value_name = "NODE", default_value = "localhost")]
+        target: String,
+        /// hour (10 s steps), day (1 min), week (30 min), month (6 h) or year (1 day).
+        #[arg(long, default_value = "hour")]
+        timeframe: String,
+        /// AVERAGE or MAX.
+        #[arg(long, default_value = "AVERAGE")]
+        cf: String,
+        /// A guest's history instead (answered by the node that runs it).
+        #[arg(long)]
+        vmid: Option<u32>,
+        /// The guest's type.
+        #[arg(long, value_parser = ["qemu", "lxc"], default_value = "qemu")]
+        kind: String,
+    },
     /// The watchdog helper (started by the daemon): kills the node's HA guests when
     /// the daemon stops feeding it before the lease deadline.
     #[command(hide = true)]
@@ -129,6 +147,63 @@ pub async fn run(g: &GlobalArgs, cmd: NodeCmd) -> anyhow::Result<()> {
                     "its HA guests come back"
                 }
             );
+            Ok(())
+        }
+        NodeCmd::Rrd {
+            target,
+            timeframe,
+            cf,
+            vmid,
+            kind,
+        } => {
+            let c = crate::connect::client(g)?;
+            let rows = match vmid {
+                Some(vmid) => {
+                    let kind = if kind == "lxc" {
+                        brigade_core::layout::GuestKind::Lxc
+                    } else {
+                        brigade_core::layout::GuestKind::Qemu
+                    };
+                    c.guest_rrd(kind, vmid, &timeframe, &cf).await?
+                }
+                None => c.node_rrd(&target, &timeframe, &cf).await?,
+            };
+            let rows: Vec<_> = rows
+                .into_iter()
+                .filter(|r| r.cpu.is_some() || r.mem.is_some())
+                .collect();
+            if g.json() {
+                return crate::output::print_json(&rows);
+            }
+            let mut t = crate::output::table(&[
+                "time (UTC)",
+                "cpu %",
+                "mem MiB",
+                "maxmem MiB",
+                "netin B/s",
+                "netout B/s",
+                "read B/s",
+                "write B/s",
+                "load",
+            ]);
+            let f = |v: Option<f64>, scale: f64, digits: usize| {
+                v.map_or_else(|| "-".to_string(), |v| format!("{:.digits$}", v / scale))
+            };
+            const MIB: f64 = 1024.0 * 1024.0;
+            for r in &rows {
+                t.add_row(vec![
+                    crate::output::format_time(r.time),
+                    f(r.cpu.map(|c| c * 100.0), 1.0, 1),
+                    f(r.mem, MIB, 0),
+                    f(r.maxmem, MIB, 0),
+                    f(r.netin, 1.0, 0),
+                    f(r.netout, 1.0, 0),
+                    f(r.diskread, 1.0, 0),
+                    f(r.diskwrite, 1.0, 0),
+                    f(r.loadavg, 1.0, 2),
+                ]);
+            }
+            outln!("{t}");
             Ok(())
         }
         NodeCmd::Init(a) => crate::cmd::node_init::run(g, &a),

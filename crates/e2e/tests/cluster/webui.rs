@@ -6,6 +6,7 @@
 //! user with the API's reason), and see that page say so when n2 dies.
 
 mod browser;
+mod graphs;
 mod live;
 
 use std::collections::BTreeMap;

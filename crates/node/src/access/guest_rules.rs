@@ -135,7 +135,7 @@ pub fn check_guest_request(
         | R::Stop { kind, vmid }
         | R::Shutdown { kind, vmid, .. }
         | R::Reboot { kind, vmid } => need(perms, caller, *kind, *vmid, &[P::VmPowerMgmt]),
-        R::Status { kind, vmid } | R::Config { kind, vmid } => {
+        R::Status { kind, vmid } | R::Config { kind, vmid } | R::GuestRrd { kind, vmid, .. } => {
             need(perms, caller, *kind, *vmid, &[P::VmAudit])
         }
         R::SetConfig {
@@ -162,7 +162,7 @@ pub fn check_guest_request(
         R::ConsoleLog { kind, vmid, .. } => need(perms, caller, *kind, *vmid, &[P::VmConsole]),
         R::Task { .. } => Ok(()),
         R::Backup { backup } => crate::backup::check(perms, caller, backup),
-        R::StorageStatus => {
+        R::StorageStatus | R::NodeRrd { .. } => {
             let path: AclPath = format!("/nodes/{node}")
                 .parse()
                 .map_err(|_| NodeError::Invalid(format!("invalid node name {node:?}")))?;

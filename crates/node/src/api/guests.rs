@@ -90,7 +90,7 @@ pub fn routes() -> Router<Arc<Node>> {
 }
 
 /// `localhost` means the node answering, as in Proxmox's API.
-fn node_name(node: &Node, name: String) -> String {
+pub(super) fn node_name(node: &Node, name: String) -> String {
     if name == "localhost" {
         node.config.name.to_string()
     } else {
@@ -98,7 +98,7 @@ fn node_name(node: &Node, name: String) -> String {
     }
 }
 
-fn kind(s: &str) -> Result<GuestKind, ApiError> {
+pub(super) fn kind(s: &str) -> Result<GuestKind, ApiError> {
     match s {
         "qemu" => Ok(GuestKind::Qemu),
         "lxc" => Ok(GuestKind::Lxc),
@@ -108,7 +108,7 @@ fn kind(s: &str) -> Result<GuestKind, ApiError> {
     }
 }
 
-fn vmid(s: &str) -> Result<VmId, ApiError> {
+pub(super) fn vmid(s: &str) -> Result<VmId, ApiError> {
     s.parse().map_err(|e| ApiError(NodeError::Format(e)))
 }
 

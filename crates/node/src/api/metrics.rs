@@ -200,7 +200,50 @@ pub fn render(node: &Node) -> String {
     ] {
         let _ = writeln!(out, "brigade_heartbeats_total{{outcome=\"{outcome}\"}} {v}");
     }
+    guest_gauges(&mut out, node);
     out
+}
+
+/// Per running guest, the figures of its last graph sample (unknown ones left out).
+fn guest_gauges(out: &mut String, node: &Node) {
+    let latest = node.rrd.latest_guests();
+    for (i, name, help) in [
+        (
+            0,
+            "brigade_guest_cpu",
+            "CPU busy share of the guest's configured CPUs, 0..1",
+        ),
+        (1, "brigade_guest_cpus", "CPUs configured"),
+        (2, "brigade_guest_memory_bytes", "resident memory"),
+        (3, "brigade_guest_memory_max_bytes", "memory configured"),
+        (
+            4,
+            "brigade_guest_netin_bytes_per_second",
+            "bytes received per second",
+        ),
+        (
+            5,
+            "brigade_guest_netout_bytes_per_second",
+            "bytes sent per second",
+        ),
+        (
+            6,
+            "brigade_guest_diskread_bytes_per_second",
+            "bytes read from storage per second",
+        ),
+        (
+            7,
+            "brigade_guest_diskwrite_bytes_per_second",
+            "bytes written to storage per second",
+        ),
+    ] {
+        let samples: Vec<(String, f64)> = latest
+            .iter()
+            .filter(|(_, v)| v[i].is_finite())
+            .map(|((kind, vmid), v)| (format!("vmid=\"{vmid}\",type=\"{kind}\""), v[i]))
+            .collect();
+        gauge(out, name, help, &samples);
+    }
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {

@@ -20,6 +20,7 @@ mod mount;
 mod openapi;
 mod qdevice;
 pub mod requirements;
+mod rrd;
 mod sdn;
 mod storage;
 mod tasks;
@@ -93,6 +94,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(console_ws::routes())
         .merge(events::routes())
         .merge(storage::routes())
+        .merge(rrd::routes())
         .merge(backup::routes())
         .merge(backup_jobs::routes())
         .merge(access::routes())

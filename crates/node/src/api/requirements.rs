@@ -8,7 +8,7 @@ use brigade_access::requirement::Requirement;
 pub type Declared = (&'static str, &'static str, Requirement);
 
 /// Every route file's table.
-fn tables() -> [&'static [Declared]; 22] {
+fn tables() -> [&'static [Declared]; 23] {
     [
         super::version::REQUIREMENTS,
         super::cluster::REQUIREMENTS,
@@ -24,6 +24,7 @@ fn tables() -> [&'static [Declared]; 22] {
         super::console_ws::REQUIREMENTS,
         super::events::REQUIREMENTS,
         super::storage::REQUIREMENTS,
+        super::rrd::REQUIREMENTS,
         super::metrics::REQUIREMENTS,
         super::join::REQUIREMENTS,
         super::auth::ticket::REQUIREMENTS,
@@ -141,6 +142,7 @@ mod tests {
             include_str!("backup.rs"),
             include_str!("backup_jobs.rs"),
             include_str!("sdn.rs"),
+            include_str!("rrd.rs"),
         ];
         let mut count = 0;
         for source in files {

@@ -22,6 +22,12 @@ const LIVENESS_POLL: std::time::Duration = std::time::Duration::from_millis(100)
 
 impl Node {
     /// The guest, which must live on this node.
+    /// The node a guest's config is on.
+    pub fn guest_node(&self, kind: GuestKind, vmid: VmId) -> Result<String, NodeError> {
+        let rt = self.require_cluster()?;
+        Ok(locate::require(&rt.cfs, kind, vmid)?.node)
+    }
+
     pub(crate) fn local_guest(&self, kind: GuestKind, vmid: VmId) -> Result<Located, NodeError> {
         let rt = self.require_cluster()?;
         let l = locate::require(&rt.cfs, kind, vmid)?;

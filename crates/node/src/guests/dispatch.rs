@@ -88,7 +88,8 @@ impl Node {
             | R::Config { kind, vmid }
             | R::SetConfig { kind, vmid, .. }
             | R::Migrate { kind, vmid, .. }
-            | R::ConsoleLog { kind, vmid, .. } => {
+            | R::ConsoleLog { kind, vmid, .. }
+            | R::GuestRrd { kind, vmid, .. } => {
                 let rt = self.require_cluster()?;
                 locate::require(&rt.cfs, *kind, *vmid)?.node
             }
@@ -330,6 +331,26 @@ impl Node {
                 Ok(json!({ "resumed": true }))
             }
             R::StorageStatus => to_value(self.local_storage_status()?),
+            R::NodeRrd { timeframe, cf } => to_value(
+                self.rrd_rows(crate::rrd::Subject::Node, &timeframe, &cf)
+                    .await?,
+            ),
+            R::GuestRrd {
+                kind,
+                vmid,
+                timeframe,
+                cf,
+            } => {
+                let l = self.local_guest(kind, vmid)?;
+                to_value(
+                    self.rrd_rows(
+                        crate::rrd::Subject::Guest(l.kind, vmid.get()),
+                        &timeframe,
+                        &cf,
+                    )
+                    .await?,
+                )
+            }
             R::Backup { backup } => self.backup_op(backup).await,
         }
     }

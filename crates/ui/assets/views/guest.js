@@ -7,6 +7,7 @@ import { h, facts, table, badge, fmtBytes, fmtDuration, guestLabel } from '../do
 import { state, guest, fetched, invalidate, refresh } from '../state.js';
 import { openMigrate } from './migrate.js';
 import { closeTerminal, terminal } from './terminal.js';
+import { graphs } from './graphs.js';
 
 export const tabs = [['summary', 'Summary'], ['console', 'Console'], ['config', 'Config']];
 
@@ -123,7 +124,8 @@ function summary(g) {
           ? ['Accelerator', s && s.accel ? `${s.accel}${s.accel_reason ? ` (${s.accel_reason})` : ''}` : null]
           : null,
       ])),
-      haCard(g)));
+      haCard(g)),
+    graphs(guestPath(g)));
 }
 
 function haCard(g) {

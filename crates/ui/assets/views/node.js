@@ -4,6 +4,7 @@
 import { describe, post } from '../api.js';
 import { h, facts, table, badge, fmtBytes, guestLabel } from '../dom.js';
 import { state, nodes, lrm, fetched, invalidate, refresh } from '../state.js';
+import { graphs } from './graphs.js';
 
 export const tabs = [['summary', 'Summary'], ['storage', 'Storage']];
 
@@ -77,7 +78,8 @@ function summary(name) {
       ['Status', (g) => badge(g.status)],
       ['Memory', (g) => fmtBytes(g.memory_mib * 1024 * 1024)],
       ['Lock', (g) => g.lock || '-'],
-    ], guests, { empty: 'No guests.', 'data-role': 'node-guests', rowAttrs: (g) => ({ 'data-vmid': g.vmid }) })));
+    ], guests, { empty: 'No guests.', 'data-role': 'node-guests', rowAttrs: (g) => ({ 'data-vmid': g.vmid }) })),
+    graphs(`/nodes/${encodeURIComponent(name)}`, { node: true }));
 }
 
 function storage(name) {

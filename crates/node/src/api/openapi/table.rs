@@ -33,6 +33,7 @@ use brigade_api::ha::{
     MaintenanceSet, Removed, ResourceRequest,
 };
 use brigade_api::ha_rules::{RuleRequest, RuleRow};
+use brigade_api::rrd::{RrdQuery, RrdRow};
 use brigade_api::schema::{HaGroupSchema, HaResourceSchema};
 use brigade_api::sdn::{
     NetworkRow, SdnApplied, SdnStatus, SubnetRequest, SubnetRow, VnetRequest, VnetRow, ZoneRequest,
@@ -375,6 +376,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             .answers(of::<Removed>()),
         get("/nodes/{node}/storage", "storage", "Every storage on a node with its free space")
             .answers(list::<StorageStatusRow>()),
+        get("/nodes/{node}/rrddata", "node", "A node's graph history of a timeframe (cpu, mem, load, net, disk; sampled every 10 s), from its node")
+            .query(shape::query::<RrdQuery>())
+            .answers(list::<RrdRow>()),
+        get("/nodes/{node}/{kind}/{vmid}/rrddata", "guests", "A guest's graph history of a timeframe, from the node that runs it")
+            .query(shape::query::<RrdQuery>())
+            .answers(list::<RrdRow>()),
         post("/nodes/{node}/vzdump", "storage", "Back up a guest to a backup storage (a task on the guest's node, like vzdump)")
             .body(of::<VzdumpRequest>())
             .answers(of::<TaskStarted>()),
