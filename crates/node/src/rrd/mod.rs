@@ -251,10 +251,17 @@ impl Node {
                     GuestKind::Qemu => num("cores", 1.0) * num("sockets", 1.0),
                     GuestKind::Lxc => num("cores", 1.0),
                 };
+                // A container's process is its `unshare` supervisor; its figures are
+                // those of its init (pid 1 inside) and the processes beside it.
+                let pid = match g.kind {
+                    GuestKind::Lxc => brigade_guest::container::init_pid(&self.guests.run, g.vmid)
+                        .unwrap_or(g.pid),
+                    GuestKind::Qemu => g.pid,
+                };
                 GuestToSample {
                     kind: g.kind,
                     vmid: g.vmid,
-                    pid: g.pid,
+                    pid,
                     limits: GuestLimits {
                         cpus,
                         mem_bytes: num("memory", DEFAULT_MEMORY_MIB) * 1024.0 * 1024.0,
