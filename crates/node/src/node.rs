@@ -363,6 +363,8 @@ impl Node {
 
     /// Stops the cluster runtime cleanly.
     pub async fn shutdown(&self) {
+        // The samples since the last flush (a few hundred KB at most).
+        self.rrd.flush();
         let _ = self.unmount_cfs(None);
         self.ha_shutdown().await;
         if let Some(rt) = self.cluster() {

@@ -21,6 +21,11 @@ use sample::{Counters, GuestLimits, Values, FIELDS};
 /// How often the node and its guests are sampled.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(brigade_rrd::SAMPLE_STEP_SECS);
 
+/// How often changed histories are written to their files (and at the daemon's stop):
+/// a crash loses at most this much, and a node of many guests does not rewrite every
+/// file every 10 s.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The histories' directory in the node's state directory.
 pub const RRD_DIR: &str = "rrd";
 
@@ -46,6 +51,10 @@ impl Subject {
 #[derive(Default)]
 struct Inner {
     stores: HashMap<Subject, Rrd>,
+    /// Histories changed since they were last written.
+    dirty: std::collections::HashSet<Subject>,
+    /// When the histories were last written.
+    flushed: Option<std::time::Instant>,
     prev: HashMap<Subject, Counters>,
     /// Each guest running at the last sample, with its values (for `/metrics`).
     latest: BTreeMap<(GuestKind, u32), Values>,
@@ -105,18 +114,40 @@ impl RrdService {
         })
     }
 
-    /// Adds a sample of `s` taken at `time` and writes its file.
+    /// Adds a sample of `s` taken at `time`.
     fn record(&self, inner: &mut Inner, s: Subject, time: u64, values: &Values) {
         let rrd = self.store(inner, s);
         if let Err(e) = rrd.update(time, values) {
             tracing::debug!(error = %e, "sample skipped");
             return;
         }
-        let path = self.dir.join(s.file_name());
-        if let Err(e) =
-            std::fs::create_dir_all(&self.dir).and_then(|()| brigade_rrd::save(&path, rrd))
-        {
-            tracing::warn!(file = %path.display(), error = %e, "cannot write graph history");
+        inner.dirty.insert(s);
+    }
+
+    /// Writes every history changed since it was last written (blocking).
+    pub fn flush(&self) {
+        let mut inner = self.lock();
+        self.flush_locked(&mut inner);
+    }
+
+    fn flush_locked(&self, inner: &mut Inner) {
+        inner.flushed = Some(std::time::Instant::now());
+        let dirty: Vec<Subject> = inner.dirty.drain().collect();
+        if dirty.is_empty() {
+            return;
+        }
+        if let Err(e) = std::fs::create_dir_all(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot create the graph history directory");
+            return;
+        }
+        for s in dirty {
+            let Some(rrd) = inner.stores.get(&s) else {
+                continue;
+            };
+            let path = self.dir.join(s.file_name());
+            if let Err(e) = brigade_rrd::save(&path, rrd) {
+                tracing::warn!(file = %path.display(), error = %e, "cannot write graph history");
+            }
         }
     }
 
@@ -146,6 +177,12 @@ impl RrdService {
                 || matches!(s, Subject::Guest(k, v) if latest.contains_key(&(*k, *v)))
         });
         inner.latest = latest;
+        if inner
+            .flushed
+            .is_none_or(|at| at.elapsed() >= FLUSH_INTERVAL)
+        {
+            self.flush_locked(&mut inner);
+        }
     }
 
     /// The rows of `s`'s history for a timeframe, up to now.
@@ -214,10 +251,17 @@ impl Node {
                     GuestKind::Qemu => num("cores", 1.0) * num("sockets", 1.0),
                     GuestKind::Lxc => num("cores", 1.0),
                 };
+                // A container's process is its `unshare` supervisor; its figures are
+                // those of its init (pid 1 inside) and the processes beside it.
+                let pid = match g.kind {
+                    GuestKind::Lxc => brigade_guest::container::init_pid(&self.guests.run, g.vmid)
+                        .unwrap_or(g.pid),
+                    GuestKind::Qemu => g.pid,
+                };
                 GuestToSample {
                     kind: g.kind,
                     vmid: g.vmid,
-                    pid: g.pid,
+                    pid,
                     limits: GuestLimits {
                         cpus,
                         mem_bytes: num("memory", DEFAULT_MEMORY_MIB) * 1024.0 * 1024.0,
@@ -274,7 +318,20 @@ mod tests {
         };
         let svc = RrdService::new(dir.path().to_path_buf());
         svc.sample(&[me]);
+        // The first sample is written at once, the next ones once a flush interval passed.
         assert!(dir.path().join("node.rrd").exists());
+        let written = std::fs::read(dir.path().join("node.rrd")).expect("node.rrd");
+        std::thread::sleep(Duration::from_millis(1100));
+        svc.sample(&[me]);
+        assert_eq!(
+            std::fs::read(dir.path().join("node.rrd")).expect("node.rrd"),
+            written
+        );
+        svc.flush();
+        assert_ne!(
+            std::fs::read(dir.path().join("node.rrd")).expect("node.rrd"),
+            written
+        );
         assert!(dir.path().join("qemu-100.rrd").exists());
         let latest = svc.latest_guests();
         assert_eq!(latest.len(), 1);
@@ -290,7 +347,9 @@ mod tests {
             Timeframe::Hour,
             Cf::Max,
         );
-        assert_eq!(rows.iter().filter(|r| r.maxmem == Some(1e9)).count(), 1);
+        // Two samples 1 s apart: one 10 s bucket or two.
+        let n = rows.iter().filter(|r| r.maxmem == Some(1e9)).count();
+        assert!((1..=2).contains(&n), "{n} rows");
         assert!(again
             .query(
                 Subject::Guest(GuestKind::Lxc, 7),

@@ -94,22 +94,62 @@ pub fn read_node() -> Option<NodeReading> {
     })
 }
 
-/// Reads a guest's process now: its CPU time, memory, storage I/O, and (for a
-/// container, whose process sits in its own network namespace) its network bytes.
-/// A VM's user-mode network has no counters outside QEMU: unknown.
+/// The processes in the PID namespace of `pid` (a container's), `pid` first; just
+/// `pid` when the namespace is the host's (this daemon's).
+fn namespace_pids(pid: i32) -> Vec<i32> {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+    let Some(mine) = ns(&pid.to_string()) else {
+        return vec![pid];
+    };
+    if ns("self").as_ref() == Some(&mine) {
+        return vec![pid];
+    }
+    let others = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|p| *p != pid && ns(&p.to_string()).as_ref() == Some(&mine))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    std::iter::once(pid).chain(others).collect()
+}
+
+/// Reads a guest now: its processes' CPU time, memory and storage I/O (a VM's QEMU
+/// process; every process of a container's PID namespace), and for a container, whose
+/// processes sit in their own network namespace, its network bytes. A VM's user-mode
+/// network has no counters outside QEMU: unknown.
 pub fn read_guest(pid: i32, container: bool) -> Option<GuestReading> {
     let busy = procfs::process_cpu_ticks(&read(format!("/proc/{pid}/stat")))?;
-    let net = container.then(|| procfs::net_bytes(&read(format!("/proc/{pid}/net/dev"))));
-    Some(GuestReading {
-        counters: Counters {
-            at: Instant::now(),
-            busy,
-            total: 0,
-            net,
-            disk: procfs::process_io(&read(format!("/proc/{pid}/io"))),
-        },
-        rss: procfs::process_rss(&read(format!("/proc/{pid}/status"))),
-    })
+    let mut counters = Counters {
+        at: Instant::now(),
+        busy,
+        total: 0,
+        net: container.then(|| procfs::net_bytes(&read(format!("/proc/{pid}/net/dev")))),
+        disk: procfs::process_io(&read(format!("/proc/{pid}/io"))),
+    };
+    let mut rss = procfs::process_rss(&read(format!("/proc/{pid}/status")));
+    if container {
+        // A process that ended takes its counters along: the sum may go back, and
+        // that sample's rates are then unknown (see `rate`).
+        for p in namespace_pids(pid).into_iter().skip(1) {
+            counters.busy +=
+                procfs::process_cpu_ticks(&read(format!("/proc/{p}/stat"))).unwrap_or(0);
+            if let (Some(d), Some((r, w))) = (
+                counters.disk.as_mut(),
+                procfs::process_io(&read(format!("/proc/{p}/io"))),
+            ) {
+                d.0 += r;
+                d.1 += w;
+            }
+            if let (Some(m), Some(more)) = (
+                rss.as_mut(),
+                procfs::process_rss(&read(format!("/proc/{p}/status"))),
+            ) {
+                *m += more;
+            }
+        }
+    }
+    Some(GuestReading { counters, rss })
 }
 
 /// Bytes per second between two readings of a counter (NaN without both, or if it went back).
@@ -246,5 +286,10 @@ mod tests {
         let g = read_guest(std::process::id() as i32, true).expect("process");
         assert!(g.rss.is_some() && g.counters.net.is_some());
         assert!(read_guest(i32::MAX, false).is_none());
+        // This test runs in the host's PID namespace: only the process itself.
+        assert_eq!(
+            namespace_pids(std::process::id() as i32),
+            vec![std::process::id() as i32]
+        );
     }
 }
