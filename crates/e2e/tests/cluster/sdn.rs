@@ -248,6 +248,8 @@ const VM_SUBNET: u8 = 118;
 const VM_NS_PREFIX: &str = "bsd118";
 /// How long an appliance VM may take to boot and configure eth0 (TCG on a busy machine).
 const VM_NET_TIMEOUT: Duration = Duration::from_secs(90);
+/// The appliance's memory (the cloud kernel does not boot in 64 MiB).
+const VM_MEMORY_MIB: u64 = 128;
 /// How many pings of the isolated VM must fail while its peers' succeed.
 const ISOLATED_PINGS: usize = 5;
 
@@ -268,8 +270,11 @@ fn pings(log: &str, peer: &str) -> (usize, usize) {
 /// An appliance VM with `net0` on `bridge`, address `ip` and pinging `peer`.
 fn vm_params(bridge: &str, ip: &str, peer: &str) -> std::collections::BTreeMap<String, String> {
     let appliance = brigade_e2e::guests::appliance();
-    let mut p =
-        brigade_guest::vm_config::appliance_params(appliance.to_str().expect("utf-8"), 64, None);
+    let mut p = brigade_guest::vm_config::appliance_params(
+        appliance.to_str().expect("utf-8"),
+        VM_MEMORY_MIB,
+        None,
+    );
     p.insert(
         "append".into(),
         format!(
