@@ -276,6 +276,29 @@ pub async fn resume(run: &RunDir, vmid: u32) -> Result<()> {
     Ok(())
 }
 
+/// `announce-self` timing: the first gratuitous ARP/RARP after this many ms, then `step` more
+/// each round, at most `max`, `rounds` rounds (QEMU's defaults for migration).
+const ANNOUNCE_INITIAL_MS: u64 = 50;
+const ANNOUNCE_MAX_MS: u64 = 550;
+const ANNOUNCE_ROUNDS: u64 = 5;
+const ANNOUNCE_STEP_MS: u64 = 100;
+
+/// Has the guest's NICs announce themselves (QMP `announce-self`: gratuitous ARP), so
+/// switches and peers learn where it runs now (after a migration's resume).
+pub async fn announce(run: &RunDir, vmid: u32) -> Result<()> {
+    let args = json!({
+        "initial": ANNOUNCE_INITIAL_MS,
+        "max": ANNOUNCE_MAX_MS,
+        "rounds": ANNOUNCE_ROUNDS,
+        "step": ANNOUNCE_STEP_MS,
+    });
+    monitor(run, vmid)
+        .await?
+        .execute("announce-self", Some(args))
+        .await?;
+    Ok(())
+}
+
 /// Stops the guest at once (QMP `quit`, then SIGKILL), like `qm stop`. The pidfile
 /// stays while the process lives: a QEMU that survives SIGKILL (stuck in
 /// uninterruptible I/O) is an error, and stays visible to the fence.

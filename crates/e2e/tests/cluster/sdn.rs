@@ -248,6 +248,10 @@ const VM_SUBNET: u8 = 118;
 const VM_NS_PREFIX: &str = "bsd118";
 /// How long an appliance VM may take to boot and configure eth0 (TCG on a busy machine).
 const VM_NET_TIMEOUT: Duration = Duration::from_secs(90);
+/// The appliance's memory (the cloud kernel does not boot in 64 MiB).
+const VM_MEMORY_MIB: u64 = 128;
+/// How many of 1181's pings (1 s apart, 1 s timeout) may fail across 1182's live migration.
+const MIGRATION_LOST_PINGS: usize = 2;
 /// How many pings of the isolated VM must fail while its peers' succeed.
 const ISOLATED_PINGS: usize = 5;
 
@@ -268,8 +272,11 @@ fn pings(log: &str, peer: &str) -> (usize, usize) {
 /// An appliance VM with `net0` on `bridge`, address `ip` and pinging `peer`.
 fn vm_params(bridge: &str, ip: &str, peer: &str) -> std::collections::BTreeMap<String, String> {
     let appliance = brigade_e2e::guests::appliance();
-    let mut p =
-        brigade_guest::vm_config::appliance_params(appliance.to_str().expect("utf-8"), 64, None);
+    let mut p = brigade_guest::vm_config::appliance_params(
+        appliance.to_str().expect("utf-8"),
+        VM_MEMORY_MIB,
+        None,
+    );
     p.insert(
         "append".into(),
         format!(
@@ -411,5 +418,34 @@ async fn vms_on_one_vxlan_vnet_ping_across_nodes_and_another_vnet_cannot_reach_t
         "the first connection to 1181's counter"
     );
     assert_eq!(counter(), "count 2", "the second");
+
+    // Live migration keeps the network: 1182 moves to n3, its TAP with it; 1181's pings of
+    // it go on, losing at most the switch-over.
+    let before = pings(&serial(&c, 0, 1181), "10.50.0.2");
+    brigade_ok(&cfg, &["vm", "migrate", "1182", "n3", "--online"]);
+    let tap = "tap1182i0";
+    assert!(
+        NodeNets::links(&nets.nodes[2]).iter().any(|l| l == tap),
+        "the target plugged {tap}"
+    );
+    assert!(
+        !NodeNets::links(&nets.nodes[1]).iter().any(|l| l == tap),
+        "the source unplugged {tap}"
+    );
+    eventually(VM_NET_TIMEOUT, "1181 pings 1182 on n3", || async {
+        pings(&serial(&c, 0, 1181), "10.50.0.2").0 >= before.0 + 3
+    })
+    .await;
+    let after = pings(&serial(&c, 0, 1181), "10.50.0.2");
+    eprintln!(
+        "pings of 1182 across its live migration: {} ok, {} failed (1 s apart)",
+        after.0 - before.0,
+        after.1 - before.1
+    );
+    assert!(
+        after.1 - before.1 <= MIGRATION_LOST_PINGS,
+        "too many pings lost across the migration: {}",
+        after.1 - before.1
+    );
     drop(c);
 }

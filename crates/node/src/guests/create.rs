@@ -32,7 +32,9 @@ fn allocation(key: &str, value: &str, kind: GuestKind) -> Result<Option<Allocati
     let Some((storage, amount)) = first.split_once(':') else {
         return Ok(None);
     };
-    if amount.is_empty()
+    // `virtio=BC:24:...` is a NIC with its MAC, not STORAGE:SIZE (no storage id has '=').
+    if storage.contains('=')
+        || amount.is_empty()
         || !amount.chars().next().is_some_and(|c| c.is_ascii_digit())
         || amount.contains('/')
     {
@@ -254,5 +256,14 @@ mod tests {
             .expect("ok")
             .expect("an allocation");
         assert_eq!(raw.format, "raw");
+        let nic = allocation(
+            "net0",
+            "virtio=BC:24:00:04:9D:00,bridge=red",
+            GuestKind::Qemu,
+        );
+        assert!(
+            nic.expect("a NIC is no error").is_none(),
+            "a MAC is no size"
+        );
     }
 }

@@ -158,6 +158,10 @@ impl Node {
             self.quorum_gate()()?;
         }
         qemu::resume(&self.guests.run, vmid.get()).await?;
+        // Peers on its vnet learn at once that it runs here now.
+        if let Err(e) = qemu::announce(&self.guests.run, vmid.get()).await {
+            tracing::warn!(vmid = vmid.get(), "announce-self after resume: {e}");
+        }
         let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
         tracing::info!(vmid = vmid.get(), "incoming guest resumed");
         Ok(())
