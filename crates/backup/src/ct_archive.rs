@@ -9,7 +9,7 @@ use std::path::Path;
 use sha2::{Digest as _, Sha256};
 
 use crate::chunk_store::{digest_of, ChunkStore, Counters, Digest};
-use crate::disk_backup::{DiskResult, RateLimit};
+use crate::disk_backup::{Abort, DiskResult, RateLimit};
 use crate::error::{BackupError, Result};
 use crate::index::{FixedIndex, CHUNK_SIZE};
 use crate::manifest::ReadMode;
@@ -19,6 +19,7 @@ pub struct ChunkSink<'a> {
     store: &'a ChunkStore,
     counters: &'a Counters,
     limit: Option<RateLimit>,
+    abort: Abort,
     buf: Vec<u8>,
     digests: Vec<Digest>,
     size: u64,
@@ -28,11 +29,17 @@ pub struct ChunkSink<'a> {
 }
 
 impl<'a> ChunkSink<'a> {
-    pub fn new(store: &'a ChunkStore, counters: &'a Counters, limit: Option<RateLimit>) -> Self {
+    pub fn new(
+        store: &'a ChunkStore,
+        counters: &'a Counters,
+        limit: Option<RateLimit>,
+        abort: Abort,
+    ) -> Self {
         ChunkSink {
             store,
             counters,
             limit,
+            abort,
             buf: Vec::with_capacity(CHUNK_SIZE as usize),
             digests: Vec::new(),
             size: 0,
@@ -44,6 +51,12 @@ impl<'a> ChunkSink<'a> {
     fn flush_chunk(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
+        }
+        // Asked to stop (a task stop): no further chunk is stored.
+        if let Err(e) = self.abort.check() {
+            let msg = e.to_string();
+            self.failed = Some(e);
+            return Err(io::Error::other(msg));
         }
         let d = digest_of(&self.buf);
         if let Err(e) = self.store.insert(&d, &self.buf, self.counters) {
@@ -164,6 +177,7 @@ pub fn archive_tree(
     root: &Path,
     counters: &Counters,
     limit: Option<RateLimit>,
+    abort: &Abort,
 ) -> Result<DiskResult> {
     if !root.is_dir() {
         return Err(BackupError::NotFound(format!(
@@ -171,13 +185,13 @@ pub fn archive_tree(
             root.display()
         )));
     }
-    let sink = ChunkSink::new(store, counters, limit);
-    match write_tree(root, sink) {
-        Ok(sink) => sink.finish(),
-        Err(e) => Err(BackupError::io(format!(
-            "cannot archive {}",
-            root.display()
-        ))(e)),
+    let mut sink = ChunkSink::new(store, counters, limit, abort.clone());
+    match write_tree(root, &mut sink) {
+        Ok(_) => sink.finish(),
+        // A store failure or an abort keeps its own (typed) error.
+        Err(e) => Err(sink
+            .take_error()
+            .unwrap_or_else(|| BackupError::io(format!("cannot archive {}", root.display()))(e))),
     }
 }
 
@@ -208,14 +222,14 @@ mod tests {
         let root = d.path().join("root");
         tree(&root);
         let c1 = Counters::default();
-        let a = archive_tree(&store, &root, &c1, None).expect("first");
+        let a = archive_tree(&store, &root, &c1, None, &Abort::default()).expect("first");
         assert!(
             a.index.digests.len() >= 2,
             "5 MiB of data: two chunks or more"
         );
         assert!(c1.snapshot().written_bytes > 0);
         let c2 = Counters::default();
-        let b = archive_tree(&store, &root, &c2, None).expect("second");
+        let b = archive_tree(&store, &root, &c2, None, &Abort::default()).expect("second");
         assert_eq!(a.index, b.index);
         assert_eq!(a.image_sha256, b.image_sha256);
         assert_eq!(
@@ -226,7 +240,7 @@ mod tests {
         // One byte changed: a different archive, yet most chunks are shared.
         std::fs::write(root.join("etc/hostname"), "cu\n").expect("w");
         let c3 = Counters::default();
-        let c = archive_tree(&store, &root, &c3, None).expect("third");
+        let c = archive_tree(&store, &root, &c3, None, &Abort::default()).expect("third");
         assert_ne!(a.image_sha256, c.image_sha256);
         assert!(c3.snapshot().written_chunks >= 1);
     }

@@ -11,7 +11,7 @@ use crate::backup_file::{disk_entry, BackupReport};
 use crate::chunk_store::Counters;
 use crate::ct_archive::archive_tree;
 use crate::datastore::{format_time, Datastore, SnapshotId};
-use crate::disk_backup::RateLimit;
+use crate::disk_backup::{Abort, RateLimit};
 use crate::error::{BackupError, Result};
 use crate::index::FixedIndex;
 use crate::manifest::{BackupMode, GuestType, Manifest};
@@ -31,6 +31,8 @@ pub struct TreeBackupRequest {
     pub mode: BackupMode,
     /// KiB/s, as vzdump's `bwlimit`.
     pub bwlimit_kib: Option<u64>,
+    /// Set when the backup is to stop (a task stop): it ends before its next chunk.
+    pub abort: Abort,
 }
 
 /// Archives the tree into a new snapshot; on any error no snapshot is listed.
@@ -40,7 +42,7 @@ pub fn backup_tree(ds: &Datastore, req: &TreeBackupRequest) -> Result<BackupRepo
     let counters = Counters::default();
     let before = counters.snapshot();
     let limit = req.bwlimit_kib.map(RateLimit::kib_per_sec);
-    let r = archive_tree(&ds.chunks, &req.root, &counters, limit)?;
+    let r = archive_tree(&ds.chunks, &req.root, &counters, limit, &req.abort)?;
     let entry = disk_entry(&mut writer, ROOTFS_SLOT, &r, before, counters.snapshot())?;
     let manifest = Manifest {
         vmid: req.vmid,

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use brigade_backup::datastore::parse_time;
 use brigade_backup::{
-    backup_tree, restore_tree, verify, BackupError, BackupMode, Datastore, GuestType,
+    backup_tree, restore_tree, verify, Abort, BackupError, BackupMode, Datastore, GuestType,
     TreeBackupRequest,
 };
 
@@ -82,7 +82,37 @@ fn request(root: &Path, time: &str) -> TreeBackupRequest {
         time: parse_time(time).expect("time"),
         mode: BackupMode::Suspend,
         bwlimit_kib: None,
+        abort: Abort::default(),
     }
+}
+
+#[test]
+fn an_aborted_container_backup_stores_no_chunk_and_lists_no_snapshot() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let root = d.path().join("subvol-200-disk-0");
+    make_tree(&root);
+    let ds = Datastore::open(&d.path().join("store")).expect("datastore");
+    let req = request(&root, "2026-12-01T10:00:00Z");
+    req.abort.abort();
+    let err = backup_tree(&ds, &req).expect_err("an aborted backup fails");
+    assert!(matches!(err, BackupError::Aborted), "{err}");
+    assert!(
+        ds.snapshots(200).expect("list").is_empty(),
+        "a snapshot was listed"
+    );
+    assert!(
+        ds.chunks.list().expect("chunks").is_empty(),
+        "an aborted backup stored chunks"
+    );
+    // Not aborted, the same request goes through.
+    let full = backup_tree(&ds, &request(&root, "2026-12-01T10:01:00Z")).expect("full");
+    assert!(!ds.chunks.list().expect("chunks").is_empty());
+    assert_eq!(
+        ds.snapshots(200).expect("list").len(),
+        1,
+        "{:?}",
+        full.stats
+    );
 }
 
 #[test]

@@ -85,7 +85,7 @@ impl Node {
                         .await
                 }
                 GuestKind::Lxc => {
-                    me.run_ct_backup(&task, &ds, &storage, vmid, mode, bwlimit)
+                    me.run_ct_backup(&task, &ds, &storage, vmid, mode, bwlimit, &abort)
                         .await
                 }
             };

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use brigade_api::backup::DumpMode;
-use brigade_backup::{backup_tree, BackupMode, BackupReport, Datastore, TreeBackupRequest};
+use brigade_backup::{backup_tree, Abort, BackupMode, BackupReport, Datastore, TreeBackupRequest};
 use brigade_core::layout::GuestKind;
 use brigade_core::VmId;
 use brigade_guest::CtConfig;
@@ -17,7 +17,9 @@ use crate::node::Node;
 use crate::tasks::TaskHandle;
 
 impl Node {
-    /// The container backup itself, under `lock: backup`.
+    /// The container backup itself, under `lock: backup`; `abort` (a task stop) ends it
+    /// before its next chunk.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_ct_backup(
         self: &Arc<Self>,
         task: &TaskHandle,
@@ -26,6 +28,7 @@ impl Node {
         vmid: VmId,
         mode: DumpMode,
         bwlimit: Option<u64>,
+        abort: &Abort,
     ) -> Result<BackupReport, NodeError> {
         let l = self.local_guest(GuestKind::Lxc, vmid)?;
         let cfg = CtConfig::parse(&l.text)?;
@@ -38,6 +41,7 @@ impl Node {
             time: chrono::Utc::now(),
             mode: BackupMode::Stop,
             bwlimit_kib: bwlimit,
+            abort: abort.clone(),
         };
         let context = format!("backup to storage {storage} failed");
         let report = match (supervisor, mode) {
