@@ -41,6 +41,26 @@ pub async fn add_shared_storage(c: &ProcCluster, client: &Client) -> PathBuf {
     path
 }
 
+/// Adds the shared `dir` storage `backups` (content backup) through the CLI on node 1, as
+/// an administrator would; its path.
+pub fn add_backup_storage(c: &ProcCluster) -> PathBuf {
+    let backups = c.dir.join("backups");
+    crate::brigade_ok(
+        &c.nodes[0].config_path,
+        &[
+            "storage",
+            "add",
+            "backups",
+            "--path",
+            backups.to_str().expect("utf-8"),
+            "--content",
+            "backup",
+            "--shared",
+        ],
+    );
+    backups
+}
+
 /// The `tick N` numbers in a serial or console log, in order.
 pub fn ticks(log: &str) -> Vec<u64> {
     log.lines()

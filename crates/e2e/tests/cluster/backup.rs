@@ -10,7 +10,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use brigade_core::layout::GuestKind;
-use brigade_e2e::guests::{add_shared_storage, appliance, guest_pid, vm_ticks, wait_tick};
+use brigade_e2e::guests::{
+    add_backup_storage, add_shared_storage, appliance, guest_pid, vm_ticks, wait_tick,
+};
 use brigade_e2e::{brigade, cluster};
 use brigade_node::config::RaftTuning;
 
@@ -113,21 +115,7 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
     let scratch: PathBuf = c.dir.join("scratch");
     std::fs::create_dir_all(&scratch).expect("scratch");
     let cfg1 = c.nodes[0].config_path.clone();
-    let backups = c.dir.join("backups");
-    let (ok, out, err) = brigade(
-        &cfg1,
-        &[
-            "storage",
-            "add",
-            "backups",
-            "--path",
-            backups.to_str().expect("utf-8"),
-            "--content",
-            "backup",
-            "--shared",
-        ],
-    );
-    assert!(ok, "storage add: {out}{err}");
+    let backups = add_backup_storage(&c);
 
     // A VM on n1 with a small disk holding known data, written before it boots.
     let params = brigade_guest::vm_config::appliance_params(

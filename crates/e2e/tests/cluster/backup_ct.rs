@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use brigade_core::layout::GuestKind;
-use brigade_e2e::guests::{appliance, ct_ticks, guest_pid};
+use brigade_e2e::guests::{add_backup_storage, appliance, ct_ticks, guest_pid};
 use brigade_e2e::{brigade, cluster, eventually};
 use brigade_node::config::RaftTuning;
 
@@ -79,21 +79,7 @@ async fn a_frozen_container_is_backed_up_and_restored_on_another_node() {
     let c = cluster("backup_ct", 115, 3, RaftTuning::default()).await;
     let n1 = c.client(0).expect("client");
     let cfg1 = c.nodes[0].config_path.clone();
-    let backups = c.dir.join("backups");
-    let (ok, out, err) = brigade(
-        &cfg1,
-        &[
-            "storage",
-            "add",
-            "backups",
-            "--path",
-            backups.to_str().expect("utf-8"),
-            "--content",
-            "backup",
-            "--shared",
-        ],
-    );
-    assert!(ok, "storage add: {out}{err}");
+    add_backup_storage(&c);
 
     let template = appliance.join("rootfs").display().to_string();
     let mut params = BTreeMap::new();

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use brigade_e2e::guests::{guest_pid, ha_vm_on_n2, vm_ticks};
+use brigade_e2e::guests::{add_backup_storage, guest_pid, ha_vm_on_n2, vm_ticks};
 use brigade_e2e::{brigade, brigade_json, brigade_ok, eventually};
 use serde_json::Value;
 
@@ -49,20 +49,7 @@ async fn a_minutely_job_runs_once_per_minute_and_moves_with_its_guest_after_a_po
     )
     .await;
     let cfg = c.nodes[0].config_path.clone();
-    let backups = c.dir.join("backups");
-    brigade_ok(
-        &cfg,
-        &[
-            "storage",
-            "add",
-            "backups",
-            "--path",
-            backups.to_str().expect("utf-8"),
-            "--content",
-            "backup",
-            "--shared",
-        ],
-    );
+    add_backup_storage(&c);
 
     // Bad input is refused naming the key, and writes nothing.
     for (args, needle) in [

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use brigade_core::layout::GuestKind;
-use brigade_e2e::guests::{add_shared_storage, appliance, wait_tick};
+use brigade_e2e::guests::{add_backup_storage, add_shared_storage, appliance, wait_tick};
 use brigade_e2e::{brigade, cluster};
 use brigade_node::config::RaftTuning;
 
@@ -58,21 +58,7 @@ async fn the_first_backup_after_a_live_migration_is_still_incremental() {
     let n1 = c.client(0).expect("client");
     let shared = add_shared_storage(&c, &n1).await;
     let cfg = c.nodes[0].config_path.clone();
-    let backups = c.dir.join("backups");
-    let (ok, out, err) = brigade(
-        &cfg,
-        &[
-            "storage",
-            "add",
-            "backups",
-            "--path",
-            backups.to_str().expect("utf-8"),
-            "--content",
-            "backup",
-            "--shared",
-        ],
-    );
-    assert!(ok, "storage add: {out}{err}");
+    add_backup_storage(&c);
     let params = brigade_guest::vm_config::appliance_params(
         appliance.to_str().expect("utf-8"),
         128,
