@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -136,6 +136,15 @@ type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Bytes, CallError>>>
 struct Connection {
     tx: mpsc::Sender<OutFrame>,
     pending: Pending,
+    /// Set when the reader saw the connection end (the peer restarted or closed it):
+    /// the next call connects again instead of writing into a dead socket.
+    lost: Arc<AtomicBool>,
+}
+
+impl Connection {
+    fn usable(&self) -> bool {
+        !self.tx.is_closed() && !self.lost.load(Ordering::Acquire)
+    }
 }
 
 /// A client of one peer, reconnecting on demand; calls are pipelined on one connection.
@@ -169,7 +178,7 @@ impl FrameClient {
     async fn connect(&self) -> Result<Arc<Connection>, CallError> {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
-            if !c.tx.is_closed() {
+            if c.usable() {
                 return Ok(c.clone());
             }
         }
@@ -216,6 +225,8 @@ impl FrameClient {
             }
         };
         let reader_pending = pending.clone();
+        let lost = Arc::new(AtomicBool::new(false));
+        let reader_lost = lost.clone();
         let reader = tokio::spawn(async move {
             loop {
                 match read_frame(&mut rd).await {
@@ -236,6 +247,7 @@ impl FrameClient {
                         }
                     }
                     Err(e) => {
+                        reader_lost.store(true, Ordering::Release);
                         fail_all(&reader_pending, &format!("connection lost: {e}"));
                         return;
                     }
@@ -252,7 +264,7 @@ impl FrameClient {
             reader.abort();
             fail_all(&writer_pending, "connection closed");
         });
-        let c = Arc::new(Connection { tx, pending });
+        let c = Arc::new(Connection { tx, pending, lost });
         *guard = Some(c.clone());
         Ok(c)
     }
