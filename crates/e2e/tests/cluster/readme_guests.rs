@@ -560,6 +560,12 @@ async fn the_readme_guests_and_ha_sections() {
         n != "n3" && s == "running"
     })
     .await;
+    // The drain's migration clears its lock just after the guest runs on the target.
+    eventually(SETTLE, "the drain's migration lock is cleared", || async {
+        let (ok, out, _) = cli.run(&["vm", "config", "100"]);
+        ok && !out.contains("lock:")
+    })
+    .await;
     eventually(SETTLE, "ha status shows n3 in maintenance", || async {
         cli.run(&["ha", "status"]).1.contains("lrm n3 (")
             && cli.run(&["ha", "status"]).1.contains("maintenance")
