@@ -560,12 +560,6 @@ async fn the_readme_guests_and_ha_sections() {
         n != "n3" && s == "running"
     })
     .await;
-    // The drain's migration clears its lock just after the guest runs on the target.
-    eventually(SETTLE, "the drain's migration lock is cleared", || async {
-        let (ok, out, _) = cli.run(&["vm", "config", "100"]);
-        ok && !out.contains("lock:")
-    })
-    .await;
     eventually(SETTLE, "ha status shows n3 in maintenance", || async {
         cli.run(&["ha", "status"]).1.contains("lrm n3 (")
             && cli.run(&["ha", "status"]).1.contains("maintenance")
@@ -581,6 +575,13 @@ async fn the_readme_guests_and_ha_sections() {
         "take it out of HA first with 'brigade ha remove vm:100'",
     );
     cli.ok(&["ha", "remove", "vm:100"]);
+    // Ending n3's maintenance sends VM 100 back there (as Proxmox does): let that move
+    // finish, its lock with it, before the refusals below.
+    eventually(SETTLE, "the move back after maintenance is done", || async {
+        let (ok, out, _) = cli.run(&["vm", "config", "100"]);
+        ok && !out.contains("lock:")
+    })
+    .await;
     ha.ran("brigade ha set vm:100 --state stopped | ha remove vm:100 | ha migrate vm:100 n3");
     let (home, _) = cli.guest("vm", 100).expect("VM 100");
     cli.refused(
