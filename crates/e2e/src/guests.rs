@@ -61,6 +61,23 @@ pub fn add_backup_storage(c: &ProcCluster) -> PathBuf {
     backups
 }
 
+/// Runs a human monitor command in VM `vmid` on node `i` (QMP's `human-monitor-command`);
+/// its output.
+pub async fn hmp(c: &ProcCluster, i: usize, vmid: u32, line: &str) -> String {
+    let run = brigade_guest::RunDir::open(&c.run_dir(i)).expect("run dir");
+    let mut q = brigade_guest::qemu::monitor(&run, vmid)
+        .await
+        .expect("the VM's QMP socket");
+    let r = q
+        .execute(
+            "human-monitor-command",
+            Some(serde_json::json!({ "command-line": line })),
+        )
+        .await
+        .expect("hmp");
+    r.as_str().unwrap_or_default().to_string()
+}
+
 /// The `tick N` numbers in a serial or console log, in order.
 pub fn ticks(log: &str) -> Vec<u64> {
     log.lines()

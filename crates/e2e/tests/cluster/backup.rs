@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{
-    add_backup_storage, add_shared_storage, appliance, guest_pid, vm_ticks, wait_tick,
+    add_backup_storage, add_shared_storage, appliance, guest_pid, hmp, vm_ticks, wait_tick,
 };
 use brigade_e2e::{brigade, cluster};
 use brigade_node::config::RaftTuning;
@@ -47,22 +47,6 @@ fn image_sha256(image: &Path, scratch: &Path) -> String {
     let out = run(Command::new("sha256sum").arg(&raw));
     let _ = std::fs::remove_file(&raw);
     out.split_whitespace().next().expect("a sum").to_string()
-}
-
-/// Runs a human monitor command in VM `vmid` on node `i` (QMP's `human-monitor-command`).
-async fn hmp(c: &brigade_localcluster::ProcCluster, i: usize, vmid: u32, line: &str) -> String {
-    let run = brigade_guest::RunDir::open(&c.run_dir(i)).expect("run dir");
-    let mut q = brigade_guest::qemu::monitor(&run, vmid)
-        .await
-        .expect("the VM's QMP socket");
-    let r = q
-        .execute(
-            "human-monitor-command",
-            Some(serde_json::json!({ "command-line": line })),
-        )
-        .await
-        .expect("hmp");
-    r.as_str().unwrap_or_default().to_string()
 }
 
 /// `read N bytes, wrote M bytes` of a backup task's last line.

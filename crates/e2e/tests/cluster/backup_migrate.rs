@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use brigade_core::layout::GuestKind;
-use brigade_e2e::guests::{add_backup_storage, add_shared_storage, appliance, wait_tick};
+use brigade_e2e::guests::{add_backup_storage, add_shared_storage, appliance, hmp, wait_tick};
 use brigade_e2e::{brigade, cluster};
 use brigade_node::config::RaftTuning;
 
@@ -33,22 +33,6 @@ fn backup(cfg: &Path) -> (u64, String) {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("a number after read in {line}"));
     (read, err)
-}
-
-/// Runs a human monitor command in VM `vmid` on node `i`.
-async fn hmp(c: &brigade_localcluster::ProcCluster, i: usize, line: &str) -> String {
-    let run = brigade_guest::RunDir::open(&c.run_dir(i)).expect("run dir");
-    let mut q = brigade_guest::qemu::monitor(&run, VMID)
-        .await
-        .expect("the VM's QMP socket");
-    let r = q
-        .execute(
-            "human-monitor-command",
-            Some(serde_json::json!({ "command-line": line })),
-        )
-        .await
-        .expect("hmp");
-    r.as_str().unwrap_or_default().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,13 +71,13 @@ async fn the_first_backup_after_a_live_migration_is_still_incremental() {
         "full read {read1}: {log1}"
     );
     // 8 MiB change, then the VM moves live to n2 (the bitmaps go with it).
-    hmp(&c, 0, "qemu-io drive-scsi0 \"write -P 0x77 40M 8M\"").await;
-    hmp(&c, 0, "qemu-io drive-scsi0 flush").await;
+    hmp(&c, 0, VMID, "qemu-io drive-scsi0 \"write -P 0x77 40M 8M\"").await;
+    hmp(&c, 0, VMID, "qemu-io drive-scsi0 flush").await;
     let (ok, out, err) = brigade(&cfg, &["vm", "migrate", "100", "n2", "--online"]);
     assert!(ok, "live migration failed: {out}{err}");
     assert_eq!(n1.locate(VMID).await.expect("locate").node, "n2");
     let ticks = wait_tick(&c, 1, VMID, 1, BOOT_TIMEOUT).await;
-    let bitmaps = hmp(&c, 1, "info block -v drive-scsi0").await;
+    let bitmaps = hmp(&c, 1, VMID, "info block -v drive-scsi0").await;
     eprintln!("after the move: ticks {ticks:?}; {bitmaps}");
 
     // The backup on n2 reads about the 8 MiB changed, not the disk's 32 MiB of data.
