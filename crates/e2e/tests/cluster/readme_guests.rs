@@ -577,10 +577,14 @@ async fn the_readme_guests_and_ha_sections() {
     cli.ok(&["ha", "remove", "vm:100"]);
     // Ending n3's maintenance sends VM 100 back there (as Proxmox does): let that move
     // finish, its lock with it, before the refusals below.
-    eventually(SETTLE, "the move back after maintenance is done", || async {
-        let (ok, out, _) = cli.run(&["vm", "config", "100"]);
-        ok && !out.contains("lock:")
-    })
+    eventually(
+        SETTLE,
+        "the move back after maintenance is done",
+        || async {
+            let (ok, out, _) = cli.run(&["vm", "config", "100"]);
+            ok && !out.contains("lock:")
+        },
+    )
     .await;
     ha.ran("brigade ha set vm:100 --state stopped | ha remove vm:100 | ha migrate vm:100 n3");
     let (home, _) = cli.guest("vm", 100).expect("VM 100");
