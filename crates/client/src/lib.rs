@@ -194,17 +194,27 @@ impl Client {
         .await
     }
 
+    /// A request with a JSON body.
+    async fn with_body<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(
+            self.request(method, path)
+                .json(body)
+                .timeout(REQUEST_TIMEOUT),
+        )
+        .await
+    }
+
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(
-            self.request(reqwest::Method::POST, path)
-                .json(body)
-                .timeout(REQUEST_TIMEOUT),
-        )
-        .await
+        self.with_body(reqwest::Method::POST, path, body).await
     }
 
     pub async fn put<B: Serialize, T: DeserializeOwned>(
@@ -212,12 +222,7 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(
-            self.request(reqwest::Method::PUT, path)
-                .json(body)
-                .timeout(REQUEST_TIMEOUT),
-        )
-        .await
+        self.with_body(reqwest::Method::PUT, path, body).await
     }
 
     /// Sends a raw body (for testing how the node treats malformed input).
