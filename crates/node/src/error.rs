@@ -75,12 +75,41 @@ pub enum NodeError {
         #[source]
         source: BoxError,
     },
+    /// A helper program (tar, qemu-img, ...) exited unsuccessfully; what it printed says why.
+    #[error("{tool} failed ({status}): {stderr}")]
+    ToolFailed {
+        /// The program.
+        tool: &'static str,
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+    /// This node's stores are corrupted: it must not serve, and says how to bring it back.
+    #[error("the stores of node {node} are corrupted: {message}. Its replica of the cluster state cannot be trusted, so it does not start (it would serve wrong data). To bring {node} back: on another member run 'brigade cluster delnode {node} --force', empty its state directory {}, start the node and join again with 'brigade cluster join ADDRESS --token TOKEN'", state_dir.display())]
+    StoreCorrupted {
+        /// This node's name.
+        node: String,
+        /// What the store found wrong.
+        message: String,
+        /// The state directory to empty.
+        state_dir: std::path::PathBuf,
+    },
     /// This node failed; the error (and its source chain) is kept as it is.
     #[error(transparent)]
     Internal(BoxError),
 }
 
 impl NodeError {
+    /// A helper program's unsuccessful end, from its output.
+    pub fn tool_failed(tool: &'static str, out: &std::process::Output) -> Self {
+        NodeError::ToolFailed {
+            tool,
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }
+    }
+
     /// An internal failure that keeps `e` (and its causes) as it is.
     pub fn internal(e: impl Into<BoxError>) -> Self {
         NodeError::Internal(e.into())
@@ -124,9 +153,11 @@ impl NodeError {
             NodeError::Insufficient(_) => ErrorKind::Insufficient,
             NodeError::Unavailable(_) => ErrorKind::Unavailable,
             NodeError::Upstream(_) | NodeError::Peer { .. } => ErrorKind::Upstream,
-            NodeError::Guest(_) | NodeError::Failed { .. } | NodeError::Internal(_) => {
-                ErrorKind::Internal
-            }
+            NodeError::Guest(_)
+            | NodeError::Failed { .. }
+            | NodeError::ToolFailed { .. }
+            | NodeError::StoreCorrupted { .. }
+            | NodeError::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -164,7 +195,11 @@ impl NodeError {
             NodeError::NotInCluster | NodeError::Insufficient(_) => 409,
             NodeError::Unavailable(_) => 503,
             NodeError::Upstream(_) | NodeError::Peer { .. } => 502,
-            NodeError::Guest(_) | NodeError::Failed { .. } | NodeError::Internal(_) => 500,
+            NodeError::Guest(_)
+            | NodeError::Failed { .. }
+            | NodeError::ToolFailed { .. }
+            | NodeError::StoreCorrupted { .. }
+            | NodeError::Internal(_) => 500,
         }
     }
 }

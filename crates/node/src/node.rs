@@ -140,11 +140,11 @@ impl Node {
         let brigade_cfs::CfsError::Corrupted { message } = e else {
             return e.into();
         };
-        let name = &self.config.name;
-        NodeError::internal(format!(
-            "the stores of node {name} are corrupted: {message}. Its replica of the cluster state cannot be trusted, so it does not start (it would serve wrong data). To bring {name} back: on another member run 'brigade cluster delnode {name} --force', empty its state directory {}, start the node and join again with 'brigade cluster join ADDRESS --token TOKEN'",
-            self.state.path("").display()
-        ))
+        NodeError::StoreCorrupted {
+            node: self.config.name.to_string(),
+            message,
+            state_dir: self.state.path(""),
+        }
     }
 
     fn raft_settings(&self) -> RaftSettings {

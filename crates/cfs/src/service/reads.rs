@@ -15,6 +15,9 @@ use crate::view::{DirEntryInfo, FileInfo};
 
 use super::{Cfs, LOCAL_APPLY_POLL, READ_INDEX_TIMEOUT};
 
+/// How often a read whose leader did not answer checks for the next leader.
+const LEADER_CHANGE_POLL: Duration = Duration::from_millis(20);
+
 impl Cfs {
     /// Reads a file or directory from the local replica.
     pub fn read(&self, path: &CfsPath) -> Result<FileInfo, CfsError> {
@@ -87,6 +90,30 @@ impl Cfs {
     /// The read index: on the leader, after confirming leadership with a
     /// majority; elsewhere, asked of the leader.
     pub async fn read_index(&self) -> Result<u64, CfsError> {
+        match self.read_index_once().await {
+            Err(CfsError::Rpc { message }) => {
+                // The leader it asked did not answer: it may have just died. A read is
+                // safe to repeat, so wait for the next leader (an election) and ask it.
+                let asked = self.raft().metrics().borrow().current_leader;
+                let deadline = std::time::Instant::now() + READ_INDEX_TIMEOUT;
+                let next = brigade_core::wait::poll_until(deadline, LEADER_CHANGE_POLL, || {
+                    let now = self.raft().metrics().borrow().current_leader;
+                    std::future::ready(now.filter(|l| Some(*l) != asked))
+                })
+                .await;
+                match next {
+                    Ok(_) => self.read_index_once().await,
+                    Err(_) => {
+                        tracing::debug!("read index: the leader did not answer: {message}");
+                        Err(CfsError::NoLeader)
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn read_index_once(&self) -> Result<u64, CfsError> {
         self.check_storage()?;
         if !self.is_quorate() {
             return Err(CfsError::NotQuorate);

@@ -330,6 +330,18 @@ async fn guest_refusals_change_nothing() {
         .expect("drop it");
 
     // A dead target.
+    n1.guest_create(
+        "n3",
+        GuestKind::Qemu,
+        304,
+        &params(&[("memory", "64"), ("name", "on-n3")]),
+        None,
+        false,
+    )
+    .await
+    .expect("create 304 on n3");
+    let loc304 = n1.locate(304).await.expect("locate 304");
+    let on_n3 = n1.guest_config(&loc304).await.expect("config of 304");
     c.kill(2);
     eventually(Duration::from_secs(20), "n1 sees n3 dead", || async {
         n1.status()
@@ -337,6 +349,15 @@ async fn guest_refusals_change_nothing() {
             .is_ok_and(|s| s.members.iter().any(|m| m.name == "n3" && !m.alive))
     })
     .await;
+    // The config of a guest on the dead node is still read from the replicated tree.
+    let read = n1
+        .guest_config(&loc304)
+        .await
+        .expect("the config of a guest whose node is down");
+    assert_eq!(
+        (read.node.as_str(), read.text.as_str(), read.digest),
+        ("n3", on_n3.text.as_str(), on_n3.digest)
+    );
     let before = config_text(&n1, 302).await;
     // A node that lacks a peer it needs cannot serve: 503, not a conflict.
     refused(

@@ -42,8 +42,24 @@ async fn acknowledged_writes_survive_a_leader_kill() {
     };
 
     acked.extend(write_some(&c, vec![0, 1, 2], 30).await);
+    let (probe, probe_content) = acked.iter().next().expect("a write").clone();
     c.kill(leader);
     let t_kill = Instant::now();
+    // A consistent read asked right after the kill waits for the next leader (or says the
+    // cluster is unavailable for now, 503); the dead leader's silence is not a bad gateway.
+    let reader = c.client(survivors[0]).expect("client");
+    match reader.fs_read(&probe, true).await {
+        Ok(f) => assert_eq!(
+            f.content.as_deref(),
+            Some(probe_content.as_str()),
+            "a consistent read"
+        ),
+        Err(e) => assert_eq!(
+            e.status(),
+            Some(503),
+            "a consistent read during the election: {e}"
+        ),
+    }
     // Writes continue through the survivors (retrying through the election).
     acked.extend(write_some(&c, survivors.clone(), 30).await);
     let new_leader = c.wait_quorate(&survivors).await.expect("new leader");

@@ -44,6 +44,13 @@ impl Node {
             self.check_guest_request(caller, &req)?;
             return self.handle_guest(req).await;
         }
+        if let GuestRequest::Config { kind, vmid } = req {
+            // The config is in the replicated tree: any node answers it, so it stays
+            // readable while the node that holds the guest is down.
+            self.check_guest_request(caller, &req)?;
+            return serde_json::to_value(self.replicated_guest_config(kind, vmid, node)?)
+                .map_err(NodeError::internal);
+        }
         let rt = self.require_cluster()?.clone();
         let addr = self.peer_rpc(&rt, node).await?;
         let body = serde_json::to_vec(&req).map_err(NodeError::internal)?;

@@ -108,10 +108,7 @@ impl Node {
         })?;
         if !out.status.success() || !path.exists() {
             let _ = brigade_guest::storage::free_volume(&path);
-            return Err(NodeError::internal(format!(
-                "tar failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(NodeError::tool_failed("tar", &out));
         }
         Ok(received)
     }

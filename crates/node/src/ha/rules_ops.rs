@@ -183,7 +183,7 @@ impl Node {
         let dropped = rules::compile(rules, &self.cluster_nodes()?).dropped_reasons();
         let rule = rules
             .get(id)
-            .ok_or_else(|| NodeError::internal(format!("rule {id} vanished")))?;
+            .ok_or_else(|| NodeError::Conflict(format!("rule {id} was removed meanwhile")))?;
         if let Some(why) = dropped.get(id).filter(|_| !rule.disable) {
             return Err(NodeError::Conflict(format!("rule {id} cannot hold: {why}")));
         }

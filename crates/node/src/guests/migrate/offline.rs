@@ -111,10 +111,7 @@ impl Node {
             .await
             .map_err(NodeError::failed("tar"))?;
         if !status.status.success() {
-            return Err(NodeError::internal(format!(
-                "tar failed: {}",
-                String::from_utf8_lossy(&status.stderr).trim()
-            )));
+            return Err(NodeError::tool_failed("tar", &status));
         }
         let mut reply = String::new();
         remote
