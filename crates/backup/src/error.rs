@@ -46,6 +46,9 @@ pub enum BackupError {
     /// The backup was stopped (its task was stopped) before it ended; nothing is listed.
     #[error("the backup was aborted (its task was stopped)")]
     Aborted,
+    /// The guest's QEMU ended (stopped, shut down, crashed) while its live backup read it.
+    #[error("the guest stopped during the backup, so it is incomplete and not listed ({detail})")]
+    GuestStopped { detail: String },
     /// A manifest could not be encoded or decoded.
     #[error("{context}: {source}")]
     Json {

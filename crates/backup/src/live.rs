@@ -190,17 +190,19 @@ pub async fn backup_live(ds: &Datastore, req: &LiveBackupRequest) -> Result<Back
     if paused {
         q.execute("stop", None).await?;
     }
-    let outcome = run(
-        ds,
-        req,
-        &mut q,
-        &drives,
-        &plans,
-        &new_bitmap,
-        writer,
-        started,
-    )
-    .await;
+    let outcome = run(ds, req, q, &drives, &plans, &new_bitmap, writer, started).await;
+    // The monitor was let go during the read (QEMU serves one client at a time: a stop, a
+    // shutdown or a status query meanwhile must not wait for the backup); back for the end.
+    let mut q = match Qmp::connect(&req.qmp_socket).await {
+        Ok(q) => q,
+        // QEMU is gone: its fleecing and exports went with it. A read that finished before
+        // is a complete snapshot; one that did not is not listed.
+        Err(e) => {
+            return outcome.map_err(|read| BackupError::GuestStopped {
+                detail: format!("{read}; {e}"),
+            })
+        }
+    };
     teardown(&mut q, &drives).await;
     let resumed = if paused {
         q.execute("cont", None).await.map(|_| ())
@@ -277,7 +279,7 @@ async fn finish(
 async fn run(
     ds: &Datastore,
     req: &LiveBackupRequest,
-    q: &mut Qmp,
+    mut q: Qmp,
     drives: &[Drive],
     plans: &[Plan],
     new_bitmap: &str,
@@ -329,6 +331,7 @@ async fn run(
         }
         q.execute("block-export-add", Some(export)).await?;
     }
+    drop(q);
     let store = ds.chunks.clone();
     let jobs: Vec<(String, Option<String>, Option<FixedIndex>)> = drives
         .iter()

@@ -193,6 +193,15 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
         "the aborted backup is listed"
     );
 
+    // 2c. Stopping the guest while its backup runs is allowed (as in Proxmox): the backup
+    // fails saying so, lists nothing, and leaves no lock; the guest starts again.
+    stop_the_guest_during_a_backup(&c, &n1, &cfg1, &backups).await;
+    assert_eq!(list(&cfg1).len(), 2, "the interrupted backup is listed");
+    n1.guest_power(&loc, "start", serde_json::json!({}))
+        .await
+        .expect("start again after the interrupted backup");
+    wait_tick(&c, 0, VMID, 2, BOOT_TIMEOUT).await;
+
     // 3. Restoring onto the existing VMID without --force is refused and changes nothing.
     let sum_now = image_sha256(&image, &scratch);
     let conf_before = n1
@@ -441,6 +450,61 @@ async fn abort_a_locked_backup(
         chunks_of(store, 0xee).is_empty(),
         "GC left the aborted backup's chunks"
     );
+}
+
+/// Step 2c: a slow backup of 16 new MiB; once it wrote a chunk VM 100 is stopped (allowed
+/// while `lock: backup`, and at once: the backup does not hold QEMU's monitor while it
+/// reads): the backup task fails naming the stop, the lock is gone.
+async fn stop_the_guest_during_a_backup(
+    c: &brigade_localcluster::ProcCluster,
+    n1: &brigade_client::Client,
+    cfg: &Path,
+    store: &Path,
+) {
+    const CONF: &str = "nodes/n1/qemu-server/100.conf";
+    hmp(c, 0, VMID, "qemu-io drive-scsi0 \"write -P 0xef 96M 16M\"").await;
+    hmp(c, 0, VMID, "qemu-io drive-scsi0 flush").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (ok, out, err) = brigade(
+        cfg,
+        &[
+            "backup",
+            "run",
+            "100",
+            "--storage",
+            "backups",
+            "--bwlimit",
+            "1024",
+            "--no-follow",
+        ],
+    );
+    assert!(ok, "backup run: {out}{err}");
+    let upid = out.trim().to_string();
+    // It reads step 2b's aborted range (0xee) again first, then the new one.
+    brigade_e2e::eventually(Duration::from_secs(30), "the backup wrote a chunk", || {
+        std::future::ready(
+            [0xee, 0xef]
+                .iter()
+                .any(|b| !chunks_of(store, *b).is_empty()),
+        )
+    })
+    .await;
+    let (ok, out, err) = brigade(cfg, &["vm", "stop", "100"]);
+    assert!(ok, "vm stop during a backup: {out}{err}");
+    brigade_e2e::eventually(Duration::from_secs(30), "the backup task ended", || async {
+        n1.task_status("n1", &upid)
+            .await
+            .is_ok_and(|s| s.endtime.is_some())
+    })
+    .await;
+    let s = n1.task_status("n1", &upid).await.expect("status");
+    let error = s.error.unwrap_or_default();
+    eprintln!("a backup whose guest stopped: {error}");
+    assert!(error.contains("stopped"), "{error}");
+    let text = n1.fs_read(CONF, false).await.expect("config").content;
+    let text = text.unwrap_or_default();
+    assert!(!text.contains("lock:"), "the lock stayed: {text}");
+    assert_eq!(guest_pid(c, 0, VMID), None, "the guest still runs");
 }
 
 /// Flips a byte of a chunk only the second backup has (the 0xcd range); its digest.
