@@ -1,6 +1,7 @@
 //! `brigade bench ...`: benchmarks printing brigade's figure next to a peer's from the same run.
 
 pub mod backup;
+mod backup_live;
 pub mod cfs;
 pub mod detection;
 pub mod failover;
