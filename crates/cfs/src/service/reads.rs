@@ -101,13 +101,11 @@ impl Cfs {
                     std::future::ready(now.filter(|l| Some(*l) != asked))
                 })
                 .await;
-                match next {
-                    Ok(_) => self.read_index_once().await,
-                    Err(_) => {
-                        tracing::debug!("read index: the leader did not answer: {message}");
-                        Err(CfsError::NoLeader)
-                    }
+                if next.is_ok() {
+                    return self.read_index_once().await;
                 }
+                tracing::debug!("read index: the leader did not answer: {message}");
+                Err(CfsError::NoLeader)
             }
             other => other,
         }

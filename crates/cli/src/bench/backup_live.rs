@@ -43,7 +43,7 @@ pub(super) async fn measure_live(
         accel: Accel::Tcg,
         incoming: None,
         paused: false,
-        taps: Default::default(),
+        taps: std::collections::BTreeMap::new(),
         netns: None,
     };
     qemu::launch(&run, &spec, &|| Ok(()))

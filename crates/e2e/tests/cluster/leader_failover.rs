@@ -42,7 +42,11 @@ async fn acknowledged_writes_survive_a_leader_kill() {
     };
 
     acked.extend(write_some(&c, vec![0, 1, 2], 30).await);
-    let (probe, probe_content) = acked.iter().next().expect("a write").clone();
+    let (probe, probe_content) = acked
+        .iter()
+        .next()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .expect("a write");
     c.kill(leader);
     let t_kill = Instant::now();
     // A consistent read asked right after the kill waits for the next leader (or says the
