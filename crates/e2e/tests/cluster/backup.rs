@@ -105,7 +105,7 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
     let params = brigade_guest::vm_config::appliance_params(
         appliance.to_str().expect("utf-8"),
         128,
-        Some("shared:128M"),
+        Some("shared:1G"),
     );
     n1.guest_create("n1", GuestKind::Qemu, VMID, &params, None, false)
         .await
@@ -150,8 +150,9 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
         "ticks skipped or restarted: {ticks:?}"
     );
 
-    // 2. Change 8 MiB while it runs; the incremental backup reads and writes about that.
-    let out = hmp(&c, 0, VMID, "qemu-io drive-scsi0 \"write -P 0xcd 16M 8M\"").await;
+    // 2. Change 10 MiB of the 1 GiB disk while it runs; the incremental backup reads and
+    // writes about that.
+    let out = hmp(&c, 0, VMID, "qemu-io drive-scsi0 \"write -P 0xcd 16M 10M\"").await;
     hmp(&c, 0, VMID, "qemu-io drive-scsi0 flush").await;
     let sum2 = image_sha256(&image, &scratch);
     assert_ne!(sum1, sum2, "qemu-io said {out:?}");
@@ -159,9 +160,9 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (log2, vol2) = backup(&cfg1);
     let (read2, wrote2) = figures(&log2);
-    eprintln!("incremental backup after changing 8 MiB: read {read2} bytes, wrote {wrote2} bytes");
+    eprintln!("incremental backup after changing 10 MiB: read {read2} bytes, wrote {wrote2} bytes");
     assert!(
-        (8 * MIB..8 * MIB + 2 * CHUNK).contains(&read2),
+        (10 * MIB..10 * MIB + 2 * CHUNK).contains(&read2),
         "incremental read {read2}: {log2}"
     );
     assert!(wrote2 <= read2 && wrote2 >= 4 * MIB, "{log2}");
@@ -173,7 +174,7 @@ async fn a_running_vm_is_backed_up_live_and_restored_on_another_node() {
     );
     assert_eq!(listed[0].disks[0].sha256.as_deref(), Some(sum1.as_str()));
     assert_eq!(listed[1].disks[0].read_mode, "incremental");
-    assert_eq!(listed[1].size, 128 * MIB);
+    assert_eq!(listed[1].size, 1024 * MIB);
 
     // 2b. While a (slow) backup runs the config carries lock: backup and changes are refused;
     // stopping its task aborts it: nothing listed, lock gone, guest running, chunks GC'd.
