@@ -8,6 +8,7 @@
 mod browser;
 mod graphs;
 mod live;
+mod wizard;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
