@@ -7,6 +7,7 @@
 
 mod browser;
 mod graphs;
+mod ha_log;
 mod live;
 mod wizard;
 
