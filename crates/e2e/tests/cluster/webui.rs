@@ -172,6 +172,24 @@ async fn user_with_role(client: &brigade_client::Client, userid: &str, role: &st
         .unwrap_or_else(|e| panic!("give {userid} {role} on /: {e}"));
 }
 
+/// Clicks `css` once the page has it enabled (a click on a disabled button does nothing).
+async fn click_enabled(b: &Browser, css: &str) {
+    b.wait_value(
+        &format!("{css} enabled"),
+        PAGE_TIMEOUT,
+        || async {
+            b.eval(
+                "const e = document.querySelector(arguments[0]); return e ? !e.disabled : false;",
+                json!(css),
+            )
+            .await
+        },
+        |v| *v == true,
+    )
+    .await;
+    b.click(css, PAGE_TIMEOUT).await;
+}
+
 /// The value of the fact row `key` (`[data-fact=key] td`) in the content panel.
 async fn fact(b: &Browser, key: &str) -> Option<String> {
     b.text(&format!("[data-role=panel] [data-fact={key}] td"))

@@ -1,7 +1,7 @@
 // The Guest view: where it runs, its status, uptime and config, with start / shutdown /
 // stop / reboot, the migrate dialog (views/migrate.js), the hardware editor
-// (views/hardware.js) and HA add/remove (views/ha.js). Each action's outcome (or the API's refusal)
-// stays on screen until the next action.
+// (views/hardware.js), HA add/remove (views/ha.js) and its backups (views/backup.js).
+// Each action's outcome (or the API's refusal) stays on screen until the next action.
 
 import { describe, post } from '../api.js';
 import { h, facts, badge, fmtBytes, fmtDuration, guestLabel } from '../dom.js';
@@ -11,8 +11,9 @@ import { closeTerminal, terminal } from './terminal.js';
 import { graphs } from './graphs.js';
 import { configTab, CONFIG_PRIVILEGES } from './hardware.js';
 import { haCard } from './ha.js';
+import { backupTab } from './backup.js';
 
-export const tabs = [['summary', 'Summary'], ['console', 'Console'], ['config', 'Hardware / Options']];
+export const tabs = [['summary', 'Summary'], ['console', 'Console'], ['config', 'Hardware / Options'], ['backup', 'Backup']];
 
 /** How much of the end of the guest's console output the Console tab shows. */
 const CONSOLE_TAIL_BYTES = 4096;
@@ -158,6 +159,12 @@ export function render(tab, vmid) {
         : `Guest ${vmid} does not exist in this cluster (any more).`);
   }
   if (tab === 'config') return configTab(g, guestPath(g), configForbidden(g));
+  if (tab === 'backup') {
+    return backupTab(g, (need) => {
+      const p = privileges(g);
+      return p && !(need in p) ? `you lack ${need} on /vms/${g.vmid}` : null;
+    });
+  }
   if (tab === 'console') return consoleLog(g);
   return summary(g);
 }

@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 
 use super::browser::Browser;
 use super::{
-    fact, login_with_password, login_with_token, user_with_role, ADMIN_PASSWORD, PAGE_TIMEOUT,
+    click_enabled, fact, login_with_password, login_with_token, user_with_role, ADMIN_PASSWORD,
+    PAGE_TIMEOUT,
 };
 
 const SUBNET: u8 = 172;
@@ -68,24 +69,6 @@ async fn forged(b: &Browser, method: &str, path: &str, body: Value) -> Value {
         json!({ "method": method, "path": path, "body": body.to_string() }),
     )
     .await
-}
-
-/// Clicks `css` once the page has it enabled (a click on a disabled button does nothing).
-async fn click_enabled(b: &Browser, css: &str) {
-    b.wait_value(
-        &format!("{css} enabled"),
-        PAGE_TIMEOUT,
-        || async {
-            b.eval(
-                "const e = document.querySelector(arguments[0]); return e ? !e.disabled : false;",
-                json!(css),
-            )
-            .await
-        },
-        |v| *v == true,
-    )
-    .await;
-    b.click(css, PAGE_TIMEOUT).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,19 +4,20 @@
 //! started, its console ticking in the page, a live migration through the dialog with
 //! QEMU's progress and then the measured downtime, the VM on the other node with its ticks
 //! going on, and a config edit with a bad value shown next to the field with the config
-//! unchanged (same digest), then a good one applied.
+//! unchanged (same digest), then a good one applied; a live backup from its Backup tab,
+//! restored as a new VM on n3.
 
 use std::time::Duration;
 
 use brigade_e2e::cluster;
-use brigade_e2e::guests::{add_shared_storage, appliance, vm_ticks};
+use brigade_e2e::guests::{add_backup_storage, add_shared_storage, appliance, vm_ticks};
 use brigade_node::config::RaftTuning;
 use serde_json::{json, Value};
 
 use super::browser::Browser;
 use super::{
-    login_with_password, tree_nodes, user_with_role, ADMIN, ADMIN_PASSWORD, PAGE_TIMEOUT,
-    TREE_SCRIPT,
+    click_enabled, login_with_password, tree_nodes, user_with_role, ADMIN, ADMIN_PASSWORD,
+    PAGE_TIMEOUT, TREE_SCRIPT,
 };
 
 const SUBNET: u8 = 171;
@@ -30,6 +31,8 @@ const MIGRATE_TIMEOUT: Duration = Duration::from_secs(120);
 /// The VM's memory (MiB) and a value the API refuses (over the maximum).
 const MEMORY: &str = "128";
 const BAD_MEMORY: &str = "99999999";
+/// How long a backup or a restore of the VM's small disk may take.
+const BACKUP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The migration dialog's progress view.
 const PROGRESS_SCRIPT: &str = r"
@@ -59,6 +62,7 @@ async fn a_vm_made_with_the_wizard_ticks_migrates_live_with_progress_and_refuses
         .await
         .expect("datacenter.cfg");
     add_shared_storage(&c, &n1).await;
+    add_backup_storage(&c);
     user_with_role(&n1, ADMIN, "Administrator").await;
     let url = format!("{}/", c.nodes[0].config.api_url().trim_end_matches('/'));
     let suggested = n1.next_id(None).await.expect("nextid").vmid;
@@ -386,6 +390,106 @@ async fn a_vm_made_with_the_wizard_ticks_migrates_live_with_progress_and_refuses
             .await
         },
         |v| *v == json!(applied.digest.to_string()),
+    )
+    .await;
+
+    // The Backup tab: a live backup now (the VM keeps running), restored as a new VM on n3.
+    b.click("[data-role=tabs] [data-tab=backup]", PAGE_TIMEOUT)
+        .await;
+    click_enabled(&b, "[data-action=backup-now]").await;
+    b.click("#backup-mode option[value=snapshot]", PAGE_TIMEOUT)
+        .await;
+    b.click("[data-action=backup-submit]", PAGE_TIMEOUT).await;
+    let task_state = |role: &'static str| {
+        let b = &b;
+        move || async move {
+            b.eval(
+                "const e = document.querySelector(`[data-role=${arguments[0]}-task]`); return e ? (e.dataset.state || null) : null;",
+                json!(role),
+            )
+            .await
+        }
+    };
+    let backed = b
+        .wait_value(
+            "the backup task ended in its dialog",
+            BACKUP_TIMEOUT,
+            task_state("backup"),
+            |v| v.as_str().is_some_and(|s| s != "running"),
+        )
+        .await;
+    b.screenshot("backup-done").await;
+    assert_eq!(
+        backed,
+        "ok",
+        "{:?}",
+        b.text("[data-role=backup-message]").await
+    );
+    b.click("[data-action=backup-close]", PAGE_TIMEOUT).await;
+    assert_eq!(
+        n1.guest_status(&loc)
+            .await
+            .expect("status")
+            .qmp_status
+            .as_deref(),
+        Some("running"),
+        "a snapshot backup left the VM not running"
+    );
+    let backups = n1
+        .backup_list("n2", "backups", Some(vmid))
+        .await
+        .expect("backups");
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let volid = backups[0].volid.clone();
+    let row = format!("[data-role=backups] tr[data-volid=\"{volid}\"]");
+    b.wait_text("the backup in the Backup tab", &row, PAGE_TIMEOUT, |t| {
+        t.contains("snapshot")
+    })
+    .await;
+    click_enabled(&b, &format!("{row} [data-action=backup-restore]")).await;
+    let new_id = n1.next_id(None).await.expect("nextid").vmid;
+    b.wait_value(
+        "the restore's suggested VMID",
+        PAGE_TIMEOUT,
+        || async {
+            b.eval(
+                "return document.querySelector('#restore-vmid').value;",
+                Value::Null,
+            )
+            .await
+        },
+        |v| *v == json!(new_id.to_string()),
+    )
+    .await;
+    b.click("#restore-node option[value=n3]", PAGE_TIMEOUT)
+        .await;
+    b.click("[data-action=restore-submit]", PAGE_TIMEOUT).await;
+    let restored = b
+        .wait_value(
+            "the restore task ended in its dialog",
+            BACKUP_TIMEOUT,
+            task_state("restore"),
+            |v| v.as_str().is_some_and(|s| s != "running"),
+        )
+        .await;
+    b.screenshot("restore-done").await;
+    assert_eq!(
+        restored,
+        "ok",
+        "{:?}",
+        b.text("[data-role=restore-message]").await
+    );
+    assert_eq!(n1.locate(new_id).await.expect("the restored VM").node, "n3");
+    b.click("[data-action=restore-close]", PAGE_TIMEOUT).await;
+    b.wait_value(
+        "the restored VM under n3 in the tree",
+        PAGE_TIMEOUT,
+        tree,
+        |v| {
+            tree_nodes(v)
+                .iter()
+                .any(|(n, _, g)| n == "n3" && g.iter().any(|x| x.starts_with(&new_id.to_string())))
+        },
     )
     .await;
     b.quit().await;
