@@ -1,16 +1,15 @@
 //! HA, maintenance and the cluster log through the page (issue 17), then what an Auditor
-//! may do there, on a real 3-node cluster with a container: Add to HA from the guest
+//! may do there, on a real 3-node cluster with a container made with the Create CT
+//! wizard: Add to HA from the guest
 //! view (HA starts it), its requested state set from the Datacenter's HA tab (HA stops
 //! it), a bad service id refused in the dialog, Remove from HA; the HA rules listed; a
 //! node's maintenance on and off; the cluster log as `brigade log` has it. An Auditor
 //! sees all of it, every changing button added for it is disabled with the privilege
 //! lacking, and requests forged from the page are refused with nothing changed.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use brigade_api::ha_rules::RuleRequest;
-use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{add_shared_storage, appliance, guest_pid};
 use brigade_e2e::{cluster, eventually};
 use brigade_node::config::RaftTuning;
@@ -24,14 +23,15 @@ use super::{
 };
 
 const SUBNET: u8 = 172;
-const CTID: u32 = 200;
-const SID: &str = "ct:200";
+/// The container the Create CT wizard makes (the first free VMID of a new cluster).
+const CTID: u32 = 100;
+const SID: &str = "ct:100";
 /// How long HA may take to start or stop the container.
 const HA_TIMEOUT: Duration = Duration::from_secs(60);
 /// A user with PVEAuditor on `/`.
 const AUDITOR: &str = "dave@pve";
 
-/// HA's view of ct:200 as the API has it: (state, request), None when not managed.
+/// HA's view of ct:100 as the API has it: (state, request), None when not managed.
 async fn ha_service(c: &brigade_client::Client) -> Option<(String, String)> {
     let s = c.ha_status().await.expect("ha status");
     s.services
@@ -81,23 +81,60 @@ async fn ha_maintenance_and_the_cluster_log_in_the_page_and_an_auditor_changes_n
     // On shared storage: HA refuses a guest a survivor could not start.
     add_shared_storage(&c, &n1).await;
     let template = appliance.join("rootfs").display().to_string();
-    let mut cfg = BTreeMap::new();
-    cfg.insert("hostname".to_string(), "haweb".to_string());
-    cfg.insert("memory".to_string(), "64".to_string());
-    cfg.insert("rootfs".to_string(), "shared:1".to_string());
-    n1.guest_create("n1", GuestKind::Lxc, CTID, &cfg, Some(&template), false)
-        .await
-        .expect("create the container");
-
     let b = Browser::start(&c.dir).await;
     login_with_token(&b, &url, &token).await;
 
+    // The Create CT wizard: the suggested VMID, the template, a disk on shared storage.
+    b.click("[data-action=create-ct]", PAGE_TIMEOUT).await;
+    b.wait_value(
+        "the CT wizard's suggested VMID",
+        PAGE_TIMEOUT,
+        || async {
+            b.eval(
+                "const v = document.querySelector('#wizard-vmid'); return v ? v.value : null;",
+                Value::Null,
+            )
+            .await
+        },
+        |v| *v == json!(CTID.to_string()),
+    )
+    .await;
+    b.type_into("#wizard-name", "haweb").await;
+    b.click("[data-action=wizard-next]", PAGE_TIMEOUT).await;
+    b.type_into("#wizard-ostemplate", &template).await;
+    b.click("[data-action=wizard-next]", PAGE_TIMEOUT).await;
+    b.click("#wizard-storage option[value=shared]", PAGE_TIMEOUT)
+        .await;
+    b.type_into("#wizard-size", "1").await;
+    b.click("[data-step=memory]", PAGE_TIMEOUT).await;
+    b.type_into("#wizard-memory", "64").await;
+    b.click("[data-step=confirm]", PAGE_TIMEOUT).await;
+    b.click("[data-action=wizard-finish]", PAGE_TIMEOUT).await;
+    b.wait_text(
+        "the new container's view",
+        "[data-role=title]",
+        PAGE_TIMEOUT,
+        |t| t == format!("CT {CTID} (haweb) on node n1"),
+    )
+    .await;
+    let made = n1
+        .guest_config(&n1.locate(CTID).await.expect("locate"))
+        .await
+        .expect("config");
+    assert!(
+        made.config
+            .iter()
+            .any(|(k, v)| k == "rootfs" && v.starts_with("shared:")),
+        "{:?}",
+        made.config
+    );
+
     // Add to HA from the guest view: HA starts it.
-    b.click("li[data-tree=guest][data-id='200'] > a", PAGE_TIMEOUT)
+    b.click("li[data-tree=guest][data-id='100'] > a", PAGE_TIMEOUT)
         .await;
     click_enabled(&b, "[data-action=ha-guest-add]").await;
     b.wait_text(
-        "ct:200 started by HA in the guest's HA card",
+        "ct:100 started by HA in the guest's HA card",
         "[data-role=guest-ha] [data-fact=ha-state] td",
         HA_TIMEOUT,
         |t| t == "started",
@@ -119,15 +156,15 @@ async fn ha_maintenance_and_the_cluster_log_in_the_page_and_an_auditor_changes_n
         .await;
     click_enabled(
         &b,
-        "[data-role=ha-services] tr[data-sid='ct:200'] [data-action=ha-edit]",
+        "[data-role=ha-services] tr[data-sid='ct:100'] [data-action=ha-edit]",
     )
     .await;
     b.click("#ha-state option[value=stopped]", PAGE_TIMEOUT)
         .await;
     b.click("[data-action=ha-submit]", PAGE_TIMEOUT).await;
     b.wait_text(
-        "ct:200 requested stopped in the HA tab",
-        "[data-role=ha-services] tr[data-sid='ct:200']",
+        "ct:100 requested stopped in the HA tab",
+        "[data-role=ha-services] tr[data-sid='ct:100']",
         HA_TIMEOUT,
         |t| t.contains("stopped"),
     )
@@ -167,17 +204,17 @@ async fn ha_maintenance_and_the_cluster_log_in_the_page_and_an_auditor_changes_n
         "the rule in the HA tab",
         "[data-role=ha-rules] tr[data-rule=prefer-n1]",
         PAGE_TIMEOUT,
-        |t| t.contains("node-affinity") && t.contains("ct:200") && t.contains("enabled"),
+        |t| t.contains("node-affinity") && t.contains("ct:100") && t.contains("enabled"),
     )
     .await;
     b.screenshot("ha-tab").await;
 
     // Remove from HA, from the guest view.
-    b.click("li[data-tree=guest][data-id='200'] > a", PAGE_TIMEOUT)
+    b.click("li[data-tree=guest][data-id='100'] > a", PAGE_TIMEOUT)
         .await;
     click_enabled(&b, "[data-action=ha-guest-remove]").await;
     b.wait_text(
-        "ct:200 no longer under HA",
+        "ct:100 no longer under HA",
         "[data-role=guest-ha]",
         PAGE_TIMEOUT,
         |t| t.contains("not managed by HA"),
@@ -280,7 +317,7 @@ async fn ha_maintenance_and_the_cluster_log_in_the_page_and_an_auditor_changes_n
         |v| v.as_array().is_some_and(|a| a.len() >= events.len()),
     )
     .await;
-    b.click("li[data-tree=guest][data-id='200'] > a", PAGE_TIMEOUT)
+    b.click("li[data-tree=guest][data-id='100'] > a", PAGE_TIMEOUT)
         .await;
     b.wait_value(
         "the guest's HA button disabled",
@@ -306,6 +343,15 @@ async fn ha_maintenance_and_the_cluster_log_in_the_page_and_an_auditor_changes_n
     )
     .await;
     b.screenshot("auditor-config").await;
+    b.click("[data-role=tabs] [data-tab=backup]", PAGE_TIMEOUT)
+        .await;
+    b.wait_value(
+        "Backup now disabled",
+        PAGE_TIMEOUT,
+        || async { buttons(&b, "[data-action=backup-now]").await },
+        |v| all_disabled_for(v, "VM.Backup"),
+    )
+    .await;
 
     // Requests forged from the Auditor's page are refused; nothing changes.
     let loc = n1.locate(CTID).await.expect("locate");
