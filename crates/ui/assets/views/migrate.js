@@ -1,12 +1,13 @@
-// The migrate dialog: the other nodes as targets (an offline one listed, refused, with
-// why), online for a running VM; the API's refusal is shown in the dialog, which stays
+// The migrate dialog: the other nodes as targets (one that cannot receive the guest
+// listed, refused, with why: offline, joining, lacking one of its storages), online for a
+// running VM; the API's refusal is shown in the dialog, which stays
 // open. Once the task runs the dialog follows it: for a live migration QEMU's figures
 // from the task's `progress` (transferred, remaining, speed, expected downtime), then the
 // measured downtime and total time from its `result`, or its error.
 
 import { describe, get, post } from '../api.js';
 import { h, mount, facts, badge, fmtBytes, guestLabel } from '../dom.js';
-import { nodes, trackTask, invalidate, refresh } from '../state.js';
+import { state, nodes, trackTask, invalidate, refresh } from '../state.js';
 import { guestPath, setNotice } from './guest.js';
 import { dialogRoot, openDialog } from './form.js';
 
@@ -27,10 +28,29 @@ function fmtMs(ms) {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** Why `n` cannot receive `g`, or null. */
-function refusedTarget(n) {
+/** Config keys that hold a volume (`STORAGE:VOLUME,...`): disks, a CT's root and mounts. */
+const VOLUME_KEY = /^(scsi|virtio|ide|sata|efidisk|tpmstate|unused|mp)\d+$|^rootfs$/;
+
+/** The storages the volumes of config pairs `config` are on. */
+function storagesOf(config) {
+  const ids = new Set();
+  for (const [k, v] of config || []) {
+    const m = VOLUME_KEY.test(k) ? /^([a-z][a-z0-9_.-]*):/i.exec(String(v)) : null;
+    if (m) ids.add(m[1]);
+  }
+  return [...ids].sort();
+}
+
+/** Why `n` cannot receive a guest with volumes on `storages`, or null. */
+function refusedTarget(n, storages) {
   if (!n.alive) return 'offline: no heartbeat';
   if (n.role === 'joining') return 'still joining the cluster';
+  for (const id of storages) {
+    const st = state.storages.find((x) => x.id === id);
+    if (!st) return `its storage ${id} is not in storage.cfg`;
+    if (st.disable) return `its storage ${id} is disabled`;
+    if (st.nodes && !st.nodes.includes(n.name)) return `its storage ${id} is not on ${n.name}`;
+  }
   return null;
 }
 
@@ -102,30 +122,48 @@ function follow(g, started, target, how, body) {
   timer = setInterval(load, PROGRESS_REFRESH_MS);
 }
 
-/** Opens the dialog for guest row `g`. */
+/** Opens the dialog for guest row `g`; the targets are checked again once its config
+ * says which storages its volumes are on. */
 export function openMigrate(g) {
   closeDialog();
   const label = `${guestLabel(g.type)} ${g.vmid}`;
   const targets = nodes().filter((n) => n.name !== g.node);
-  const select = h('select', { name: 'target', id: 'migrate-target' },
-    targets.map((n) => {
-      const why = refusedTarget(n);
-      return h('option', { value: n.name, disabled: !!why, 'data-refused': why || null },
-        why ? `${n.name} — ${why}` : `${n.name} (${n.role})`);
-    }));
-  const firstOk = targets.find((n) => !refusedTarget(n));
-  if (firstOk) select.value = firstOk.name;
+  const select = h('select', { name: 'target', id: 'migrate-target' });
   const live = g.type === 'qemu' && g.status === 'running';
   const online = h('input', { type: 'checkbox', name: 'online', id: 'migrate-online', checked: live });
+  const localNote = h('p', { class: 'hint', 'data-role': 'migrate-local' });
   const message = h('p', { class: 'dialog-message', role: 'alert', 'data-role': 'migrate-message' });
-  const submit = h('button', { type: 'submit', class: 'primary', 'data-action': 'migrate-submit',
-    disabled: !firstOk }, 'Migrate');
+  const submit = h('button', { type: 'submit', class: 'primary', 'data-action': 'migrate-submit' }, 'Migrate');
   const say = (text, kind) => {
     message.className = `dialog-message ${kind}`;
     message.textContent = text;
   };
-  if (!targets.length) say('There is no other node to migrate to.', 'error');
-  else if (!firstOk) say('No other node can receive it now.', 'error');
+
+  /** Lists the targets, each refused one disabled with why, for volumes on `storages`. */
+  function showTargets(storages) {
+    const chosen = select.value;
+    mount(select, targets.map((n) => {
+      const why = refusedTarget(n, storages);
+      return h('option', { value: n.name, disabled: !!why, 'data-refused': why || null },
+        why ? `${n.name} — ${why}` : `${n.name} (${n.role})`);
+    }));
+    const ok = targets.filter((n) => !refusedTarget(n, storages));
+    const keep = ok.find((n) => n.name === chosen) || ok[0];
+    if (keep) select.value = keep.name;
+    submit.disabled = !keep;
+    if (!targets.length) say('There is no other node to migrate to.', 'error');
+    else if (!keep) say('No other node can receive it now.', 'error');
+    const local = storages.filter((id) => {
+      const st = state.storages.find((x) => x.id === id);
+      return st && !st.shared;
+    });
+    localNote.textContent = g.type === 'qemu' && local.length
+      ? `A live migration needs shared storage: ${local.join(', ')} is not shared (offline, its volumes are copied).`
+      : '';
+  }
+  showTargets([]);
+  get(`${guestPath(g)}/config`).then((c) => { if (select.isConnected) showTargets(storagesOf(c.config)); },
+    () => {}); // Unknown: the API's precheck still refuses a target that lacks a storage.
 
   const form = h('form', {
     class: 'dialog',
@@ -155,6 +193,7 @@ export function openMigrate(g) {
   g.type === 'qemu'
     ? h('label', { class: 'field check' }, online, 'Online (live, with its memory)')
     : h('p', { class: 'hint' }, 'A container moves offline: stop it first.'),
+  localNote,
   message,
   h('div', { class: 'dialog-buttons' },
     h('button', { type: 'button', 'data-action': 'migrate-cancel', onclick: closeDialog }, 'Cancel'),

@@ -1,7 +1,7 @@
 //! HA, maintenance and the cluster log through the page (issue 17), then what an Auditor
-//! may do there, on a real 3-node cluster with a container made with the Create CT
-//! wizard: Add to HA from the guest
-//! view (HA starts it), its requested state set from the Datacenter's HA tab (HA stops
+//! may do there, on a real 3-node cluster: the migrate dialog refusing a target that
+//! lacks a VM's storage, with why; a container made with the Create CT wizard: Add to HA
+//! from the guest view (HA starts it), its requested state set from the Datacenter's HA tab (HA stops
 //! it), a bad service id refused in the dialog, Remove from HA; the HA rules listed; a
 //! node's maintenance on and off; the cluster log as `brigade log` has it. An Auditor
 //! sees all of it, every changing button added for it is disabled with the privilege
@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use brigade_api::ha_rules::RuleRequest;
+use brigade_api::storage::StorageAddRequest;
 use brigade_e2e::guests::{add_shared_storage, appliance, guest_pid};
 use brigade_e2e::{cluster, eventually};
 use brigade_node::config::RaftTuning;
@@ -26,6 +27,8 @@ const SUBNET: u8 = 172;
 /// The container the Create CT wizard makes (the first free VMID of a new cluster).
 const CTID: u32 = 100;
 const SID: &str = "ct:100";
+/// A stopped VM whose disk is on a storage only n1 and n2 have.
+const PINNED_VM: u32 = 300;
 /// How long HA may take to start or stop the container.
 const HA_TIMEOUT: Duration = Duration::from_secs(60);
 /// A user with PVEAuditor on `/`.
@@ -83,6 +86,59 @@ async fn ha_maintenance_and_the_cluster_log_in_the_page_and_an_auditor_changes_n
     let template = appliance.join("rootfs").display().to_string();
     let b = Browser::start(&c.dir).await;
     login_with_token(&b, &url, &token).await;
+
+    // The migrate dialog refuses a target that lacks the guest's storage, and says why.
+    let only = c.dir.join("only12");
+    std::fs::create_dir_all(&only).expect("dir");
+    n1.storage_add(&StorageAddRequest {
+        storage: "only12".into(),
+        kind: "dir".into(),
+        path: only.display().to_string(),
+        content: Some("images".into()),
+        shared: true,
+        nodes: Some("n1,n2".into()),
+    })
+    .await
+    .expect("add storage only12");
+    let params = brigade_guest::vm_config::appliance_params(
+        appliance.to_str().expect("utf-8"),
+        64,
+        Some("only12:1"),
+    );
+    n1.guest_create(
+        "n1",
+        brigade_core::layout::GuestKind::Qemu,
+        PINNED_VM,
+        &params,
+        None,
+        false,
+    )
+    .await
+    .expect("create the VM on only12");
+    b.click(
+        &format!("li[data-tree=guest][data-id='{PINNED_VM}'] > a"),
+        PAGE_TIMEOUT,
+    )
+    .await;
+    b.click("[data-action=migrate]", PAGE_TIMEOUT).await;
+    let options = b
+        .wait_value("n3 refused for its storage in the migrate dialog", PAGE_TIMEOUT, || async {
+            b.eval(
+                "return Array.from(document.querySelectorAll('#migrate-target option')).map((o) => [o.value, o.disabled, o.dataset.refused || null]);",
+                Value::Null,
+            )
+            .await
+        }, |v| v.as_array().is_some_and(|a| a.len() == 2 && a[1][1] == true))
+        .await;
+    assert_eq!(
+        options,
+        json!([
+            ["n2", false, null],
+            ["n3", true, "its storage only12 is not on n3"]
+        ])
+    );
+    b.screenshot("migrate-target-refused").await;
+    b.click("[data-action=migrate-cancel]", PAGE_TIMEOUT).await;
 
     // The Create CT wizard: the suggested VMID, the template, a disk on shared storage.
     b.click("[data-action=create-ct]", PAGE_TIMEOUT).await;
