@@ -192,6 +192,14 @@ async fn a_vm_made_with_the_wizard_ticks_migrates_live_with_progress_and_refuses
         .guest_config(&n1.locate(vmid).await.expect("locate"))
         .await
         .expect("config");
+    // GET /cluster/nextid now: the next one; asked about a VMID, that one if free.
+    assert_eq!(n1.next_id(None).await.expect("nextid").vmid, vmid + 1);
+    let taken = n1.next_id(Some(vmid)).await.expect_err("a taken VMID");
+    assert_eq!(taken.status(), Some(409), "{taken}");
+    assert_eq!(
+        n1.next_id(Some(vmid + 50)).await.expect("a free VMID").vmid,
+        vmid + 50
+    );
     let keys: Vec<&str> = cfg.config.iter().map(|(k, _)| k.as_str()).collect();
     for k in [
         "name", "kernel", "initrd", "append", "scsi0", "memory", "cores",
