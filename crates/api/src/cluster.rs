@@ -161,6 +161,49 @@ pub struct DelnodeQuery {
     pub force: bool,
 }
 
+/// `GET /cluster/nextid?vmid=N`: Proxmox's next-free-VMID question.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NextIdQuery {
+    /// Ask whether this VMID is free (answered with it, or refused 409 when taken)
+    /// instead of for the lowest free one.
+    #[serde(default)]
+    pub vmid: Option<u32>,
+}
+
+/// The answer to `GET /cluster/nextid`: a VMID no guest of the cluster has (the lowest
+/// from 100 unless one was asked about). Only a suggestion: a create in between may take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NextId {
+    /// The free VMID.
+    pub vmid: u32,
+}
+
+/// `GET /cluster/log?max=N`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ClusterLogQuery {
+    /// The newest N events (default 50; 0: every event kept).
+    #[serde(default)]
+    pub max: Option<usize>,
+}
+
+/// One event of the cluster log, oldest first, as `brigade log` prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClusterLogEntry {
+    /// Wall-clock Unix seconds on the node that saw it.
+    pub time: u64,
+    /// The node that saw it.
+    pub node: String,
+    /// joined, removed, dead, alive, quorum-lost, quorum-regained, leader, clock-alarm,
+    /// clock-ok, storage-failed, storage-recovered.
+    pub kind: String,
+    /// What happened, in words.
+    pub msg: String,
+}
+
 /// `GET /version`.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Version {

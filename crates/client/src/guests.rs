@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use brigade_api::cluster::NextId;
 use brigade_api::guests::{ConsoleLog, GuestConfigView, GuestLocation, GuestRow, GuestStatus};
 use brigade_api::rrd::RrdRow;
 use brigade_api::storage::{StorageAddRequest, StorageEntry, StorageStatusRow};
@@ -42,6 +43,17 @@ impl Client {
     /// Every guest in the cluster with its node and state.
     pub async fn resources(&self) -> Result<Vec<GuestRow>, ClientError> {
         self.get("/cluster/resources", &[]).await
+    }
+
+    /// The lowest VMID no guest has (`GET /cluster/nextid`); with `vmid`, that one if it
+    /// is free (a conflict error when taken).
+    pub async fn next_id(&self, vmid: Option<u32>) -> Result<NextId, ClientError> {
+        let asked = vmid.map(|v| v.to_string());
+        let query = asked
+            .iter()
+            .map(|v| ("vmid", v.as_str()))
+            .collect::<Vec<_>>();
+        self.get("/cluster/nextid", &query).await
     }
 
     /// The node holding `vmid`.

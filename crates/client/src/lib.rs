@@ -352,6 +352,17 @@ impl Client {
         self.get("/cluster/status", &[]).await
     }
 
+    /// The newest `max` events of the cluster log (all with 0; the node's default with
+    /// None), oldest first.
+    pub async fn cluster_log(
+        &self,
+        max: Option<usize>,
+    ) -> Result<Vec<ClusterLogEntry>, ClientError> {
+        let max = max.map(|m| m.to_string());
+        let query = max.iter().map(|m| ("max", m.as_str())).collect::<Vec<_>>();
+        self.get("/cluster/log", &query).await
+    }
+
     /// Raises the cluster's format version to the highest every member speaks.
     pub async fn format_upgrade(&self) -> Result<FormatUpgradeResult, ClientError> {
         self.post("/cluster/format/upgrade", &serde_json::json!({}))

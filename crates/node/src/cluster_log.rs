@@ -33,7 +33,46 @@ pub struct LogEvent {
     pub msg: String,
 }
 
+/// How many events `GET /cluster/log` answers unless asked otherwise.
+pub const CLUSTER_LOG_DEFAULT_MAX: usize = 50;
+
+/// The events of a cluster log text (one JSON object a line; others skipped), the newest
+/// `max` of them (all with 0), oldest first.
+pub fn log_tail(text: &str, max: usize) -> Vec<brigade_api::cluster::ClusterLogEntry> {
+    let all: Vec<LogEvent> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let skip = if max == 0 {
+        0
+    } else {
+        all.len().saturating_sub(max)
+    };
+    all.into_iter()
+        .skip(skip)
+        .map(|e| brigade_api::cluster::ClusterLogEntry {
+            time: e.time,
+            node: e.node,
+            kind: e.kind,
+            msg: e.msg,
+        })
+        .collect()
+}
+
 impl Node {
+    /// The newest `max` events of the cluster log (all with 0), oldest first.
+    pub fn cluster_log(
+        &self,
+        max: usize,
+    ) -> Result<Vec<brigade_api::cluster::ClusterLogEntry>, crate::error::NodeError> {
+        let rt = self.require_cluster()?;
+        match rt.cfs.read(&cfs_path(layout::CLUSTER_LOG)?) {
+            Ok(f) => Ok(log_tail(&String::from_utf8_lossy(&f.data), max)),
+            Err(CfsError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Records an event now (or, without quorum, as soon as the node has it again).
     pub async fn log_event(&self, kind: &str, msg: String) {
         let ev = LogEvent {
@@ -205,5 +244,49 @@ async fn flush(rt: &ClusterRuntime, pending: &mut Vec<LogEvent>) {
         Ok(_) => pending.clear(),
         Err(CfsError::NotQuorate | CfsError::NoLeader) => {}
         Err(e) => tracing::warn!("cannot write the cluster log: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_tail_is_the_newest_events_oldest_first_skipping_bad_lines() {
+        let line = |t: u64, kind: &str| {
+            serde_json::to_string(&LogEvent {
+                time: t,
+                node: "n1".into(),
+                kind: kind.into(),
+                msg: format!("event {t}"),
+            })
+            .expect("json")
+        };
+        let text = [
+            line(1, "joined"),
+            "not json".into(),
+            line(2, "dead"),
+            line(3, "alive"),
+        ]
+        .join("\n");
+        let times = |max| {
+            log_tail(&text, max)
+                .iter()
+                .map(|e| e.time)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(times(0), [1, 2, 3]);
+        assert_eq!(times(2), [2, 3]);
+        assert_eq!(times(10), [1, 2, 3]);
+        let last = log_tail(&text, 1);
+        assert_eq!(
+            (
+                last[0].node.as_str(),
+                last[0].kind.as_str(),
+                last[0].msg.as_str()
+            ),
+            ("n1", "alive", "event 3")
+        );
+        assert!(log_tail("", 5).is_empty());
     }
 }

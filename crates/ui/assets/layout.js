@@ -4,7 +4,7 @@
 
 import { describe, session } from './api.js';
 import { h, mount, fmtTime, keep } from './dom.js';
-import { state, subscribe, start, stop, nodes, pollInterval } from './state.js';
+import { state, subscribe, start, stop, nodes, pollInterval, fetched } from './state.js';
 import { createTree } from './tree.js';
 import { createTasks } from './tasks.js';
 import * as datacenter from './views/datacenter.js';
@@ -12,6 +12,7 @@ import * as nodeView from './views/node.js';
 import * as guestView from './views/guest.js';
 import * as storageView from './views/storage.js';
 import { closeTerminal } from './views/terminal.js';
+import { openCreateWizard } from './views/wizard.js';
 
 const VIEWS = { dc: datacenter, node: nodeView, guest: guestView, storage: storageView };
 
@@ -37,11 +38,16 @@ export function showMain(root, logout) {
   const tabBar = h('nav', { class: 'tabs', 'data-role': 'tabs' });
   const panel = h('div', { class: 'panel', 'data-role': 'panel' });
   const user = session();
+  const createVm = h('button', { type: 'button', class: 'create', 'data-action': 'create-vm',
+    onclick: () => openCreateWizard('qemu') }, 'Create VM');
+  const createCt = h('button', { type: 'button', class: 'create', 'data-action': 'create-ct',
+    onclick: () => openCreateWizard('lxc') }, 'Create CT');
   const header = h('header', { class: 'top' },
     h('span', { class: 'brand' }, 'brigade'),
     h('span', { class: 'served-by', 'data-role': 'served-by' }),
     live,
     h('span', { class: 'spacer' }),
+    createVm, createCt,
     h('span', { class: 'user', 'data-role': 'user' }, user ? user.user : ''),
     h('button', { type: 'button', 'data-action': 'logout', onclick: logout }, 'Logout'));
   mount(root, h('div', { class: 'screen' },
@@ -74,6 +80,19 @@ export function showMain(root, logout) {
       : '● not updating: retrying';
     live.title = `refreshed ${state.refreshes} times; change stream ${state.push}`
       + (state.pushError ? ` (${state.pushError})` : '');
+  }
+
+  /** Create VM/CT need VM.Allocate on /vms (the API checks it on /vms/VMID again). */
+  function drawCreate() {
+    const p = fetched('/access/permissions?path=%2Fvms');
+    const privs = p.data ? (p.data['/vms'] || {}) : null;
+    const why = privs && !('VM.Allocate' in privs) ? 'you lack VM.Allocate on /vms' : null;
+    const noQuorum = state.status && !state.status.quorate ? 'the cluster has no quorum' : null;
+    for (const [b, what] of [[createVm, 'Create a virtual machine'], [createCt, 'Create a container']]) {
+      const reason = why || noQuorum;
+      b.disabled = !!reason;
+      b.title = reason ? `${b.textContent}: ${reason}` : what;
+    }
   }
 
   let lastPanel = '';
@@ -112,6 +131,7 @@ export function showMain(root, logout) {
       s ? `${s.cluster ? `cluster ${s.cluster}` : 'no cluster'} · node ${s.node}` : location.host);
     drawLive();
     drawBanner();
+    drawCreate();
     tree.draw();
     drawContent();
     tasks.draw();

@@ -101,3 +101,47 @@ pub fn require(cfs: &Cfs, kind: GuestKind, vmid: VmId) -> Result<Located, NodeEr
         ))),
     }
 }
+
+/// Every VMID a guest config in cfs has, on any node.
+pub fn used_vmids(cfs: &Cfs) -> std::collections::BTreeSet<u32> {
+    node_dirs(cfs)
+        .iter()
+        .filter_map(|n| n.parse::<NodeName>().ok())
+        .flat_map(|n| guests_on(cfs, &n))
+        .map(|(_, v)| v.get())
+        .collect()
+}
+
+/// The lowest VMID from [`brigade_core::ids::VMID_MIN`] that `used` lacks (None when
+/// every one is taken), as Proxmox's `/cluster/nextid` answers.
+pub fn first_free_vmid(used: &std::collections::BTreeSet<u32>) -> Option<VmId> {
+    let mut want = brigade_core::ids::VMID_MIN;
+    for v in used.range(want..) {
+        if *v != want {
+            break;
+        }
+        want = want.checked_add(1)?;
+    }
+    VmId::try_from(want).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_free_vmid_fills_the_lowest_gap_from_100() {
+        let set = |v: &[u32]| v.iter().copied().collect();
+        let free = |v: &[u32]| first_free_vmid(&set(v)).map(VmId::get);
+        assert_eq!(free(&[]), Some(100));
+        assert_eq!(free(&[100, 101, 103]), Some(102));
+        assert_eq!(free(&[101, 102]), Some(100));
+        assert_eq!(free(&[100, 101, 102]), Some(103));
+        // Numbers below the range are not VMIDs and do not count.
+        assert_eq!(free(&[1, 99, 100]), Some(101));
+        assert_eq!(free(&[brigade_core::ids::VMID_MAX - 1]), Some(100));
+        let top: std::collections::BTreeSet<u32> =
+            (100..=105).chain([brigade_core::ids::VMID_MAX]).collect();
+        assert_eq!(first_free_vmid(&top).map(VmId::get), Some(106));
+    }
+}

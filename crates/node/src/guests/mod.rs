@@ -27,8 +27,8 @@ pub(crate) use common::{config_lock, with_lock, without_lock};
 pub(crate) use config_ops::volumes as guest_volumes;
 pub use forward::{CATCH_UP_TIMEOUT, GUEST_FORWARD_TIMEOUT, MIN_VERSION_HEADER};
 pub use locate::{
-    find as find_guest, guests_on, node_dirs as locate_node_dirs, noun, require as locate_require,
-    Located,
+    find as find_guest, first_free_vmid, guests_on, node_dirs as locate_node_dirs, noun,
+    require as locate_require, used_vmids, Located,
 };
 pub(crate) use power::lock_in;
 pub use resources::LocalState;

@@ -1,10 +1,12 @@
 // The Datacenter view: the cluster's summary (quorum, qdevice, nodes, links, warnings),
-// HA (manager, LRMs, services) and the storages.
+// HA (views/ha.js), the storages and the cluster log (views/clusterlog.js).
 
-import { h, facts, table, badge, fmtDuration } from '../dom.js';
+import { h, facts, table, badge } from '../dom.js';
 import { state, nodes } from '../state.js';
+import { haTab } from './ha.js';
+import { clusterLog } from './clusterlog.js';
 
-export const tabs = [['summary', 'Summary'], ['ha', 'HA'], ['storage', 'Storage']];
+export const tabs = [['summary', 'Summary'], ['ha', 'HA'], ['storage', 'Storage'], ['log', 'Log']];
 
 function link(n, i) {
   const addr = i === 0 ? n.link0 : n.link1;
@@ -86,40 +88,6 @@ function summary() {
     ], nodes(), { 'data-role': 'nodes', rowAttrs: (n) => ({ 'data-node': n.name }) })));
 }
 
-function ha() {
-  const s = state.ha;
-  if (state.errors.ha) return h('p', { class: 'notice error' }, `HA status: ${state.errors.ha.message}`);
-  if (!s) return h('p', { class: 'empty' }, 'Waiting for the HA status…');
-  return h('div', {},
-    s.stale ? h('p', { class: 'notice error' }, `This view may be out of date: ${s.stale}`) : null,
-    h('section', { class: 'card' }, h('h3', {}, 'Manager'), facts([
-      ['Quorate', s.quorate ? badge('Yes', 'ok') : badge('No', 'error')],
-      ['Master', s.master || 'none', 'master'],
-      ['Fence timeout', fmtDuration(s.fence_timeout_ms / 1000)],
-      ['Lease', fmtDuration(s.lease_ms / 1000)],
-      ['View of', s.view_of],
-    ])),
-    h('section', { class: 'card wide' }, h('h3', {}, 'LRMs'), table([
-      ['Node', (n) => n.name],
-      ['State', (n) => badge(n.state)],
-      ['Mode', (n) => n.mode],
-      ['Heard', (n) => (n.alive ? 'yes' : badge('no', 'error'))],
-      ['Last renewal', (n) => (n.renewal_age_ms === undefined || n.renewal_age_ms === null
-        ? '-' : `${(n.renewal_age_ms / 1000).toFixed(1)} s ago`)],
-    ], s.nodes || [], { 'data-role': 'lrms', rowAttrs: (n) => ({ 'data-node': n.name }) })),
-    h('section', { class: 'card wide' }, h('h3', {}, 'Services'), table([
-      ['Service', (r) => r.sid],
-      ['State', (r) => badge(r.state)],
-      ['Node', (r) => r.node],
-      ['Target', (r) => r.target || '-'],
-      ['Request', (r) => r.request],
-      ['Running', (r) => (r.running === null || r.running === undefined ? '?' : (r.running ? 'yes' : 'no'))],
-      ['Group', (r) => r.group || '-'],
-      ['Note', (r) => r.last_error || r.held || ''],
-    ], s.services || [], { empty: 'No HA services.', 'data-role': 'ha-services',
-      rowAttrs: (r) => ({ 'data-sid': r.sid }) })));
-}
-
 /** The storage table (also the Datacenter's Storage tab). */
 export function storageTable(list) {
   return table([
@@ -135,7 +103,8 @@ export function storageTable(list) {
 
 /** The Datacenter's content for `tab`. */
 export function render(tab) {
-  if (tab === 'ha') return ha();
+  if (tab === 'ha') return haTab();
+  if (tab === 'log') return clusterLog();
   if (tab === 'storage') return h('section', { class: 'card wide' }, h('h3', {}, 'Storage'), storageTable(state.storages));
   return summary();
 }

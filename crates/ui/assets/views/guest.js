@@ -1,15 +1,19 @@
 // The Guest view: where it runs, its status, uptime and config, with start / shutdown /
-// stop / reboot and the migrate dialog. Each action's outcome (or the API's refusal)
-// stays on screen until the next action.
+// stop / reboot, the migrate dialog (views/migrate.js), the hardware editor
+// (views/hardware.js), HA add/remove (views/ha.js) and its backups (views/backup.js).
+// Each action's outcome (or the API's refusal) stays on screen until the next action.
 
 import { describe, post } from '../api.js';
-import { h, facts, table, badge, fmtBytes, fmtDuration, guestLabel } from '../dom.js';
+import { h, facts, badge, fmtBytes, fmtDuration, guestLabel } from '../dom.js';
 import { state, guest, fetched, invalidate, refresh } from '../state.js';
 import { openMigrate } from './migrate.js';
 import { closeTerminal, terminal } from './terminal.js';
 import { graphs } from './graphs.js';
+import { configTab, CONFIG_PRIVILEGES } from './hardware.js';
+import { haCard } from './ha.js';
+import { backupTab } from './backup.js';
 
-export const tabs = [['summary', 'Summary'], ['console', 'Console'], ['config', 'Config']];
+export const tabs = [['summary', 'Summary'], ['console', 'Console'], ['config', 'Hardware / Options'], ['backup', 'Backup']];
 
 /** How much of the end of the guest's console output the Console tab shows. */
 const CONSOLE_TAIL_BYTES = 4096;
@@ -46,6 +50,12 @@ function forbidden(action, g) {
   const p = privileges(g);
   const need = NEEDS[action];
   return p && need && !(need in p) ? `you lack ${need} on /vms/${g.vmid}` : null;
+}
+
+/** Why the caller may not change `g`'s config, or null (also while that is unknown). */
+function configForbidden(g) {
+  const p = privileges(g);
+  return p && !CONFIG_PRIVILEGES.some((x) => x in p) ? `you lack VM.Config.* on /vms/${g.vmid}` : null;
 }
 
 /** Why `action` cannot be used on `g` now, or null when it can. */
@@ -128,27 +138,6 @@ function summary(g) {
     graphs(guestPath(g)));
 }
 
-function haCard(g) {
-  const sid = `${g.type === 'lxc' ? 'ct' : 'vm'}:${g.vmid}`;
-  const svc = state.ha ? (state.ha.services || []).find((r) => r.sid === sid) : null;
-  return h('section', { class: 'card' }, h('h3', {}, 'High availability'), svc
-    ? facts([
-      ['Service', sid],
-      ['State', badge(svc.state), 'ha-state'],
-      ['Request', svc.request],
-      ['Note', svc.last_error || svc.held || null],
-    ])
-    : h('p', { class: 'empty' }, `${sid} is not managed by HA.`));
-}
-
-function config(g) {
-  const c = fetched(`${guestPath(g)}/config`);
-  if (c.error) return h('p', { class: 'notice error' }, describe('Reading the config', c.error));
-  if (!c.data) return h('p', { class: 'empty' }, 'Asking the node…');
-  return h('section', { class: 'card wide' }, h('h3', {}, `Config (version ${c.data.digest})`),
-    table([['Key', ([k]) => k], ['Value', ([, v]) => v]], c.data.config || [], { 'data-role': 'config' }));
-}
-
 function consoleLog(g) {
   if (g.status === 'unknown') return h('p', { class: 'empty' }, `Its node ${g.node} is offline.`);
   const c = fetched(`${guestPath(g)}/console-log?tail=${CONSOLE_TAIL_BYTES}`);
@@ -169,7 +158,13 @@ export function render(tab, vmid) {
       state.errors.resources ? describe('Listing the guests', state.errors.resources)
         : `Guest ${vmid} does not exist in this cluster (any more).`);
   }
-  if (tab === 'config') return config(g);
+  if (tab === 'config') return configTab(g, guestPath(g), configForbidden(g));
+  if (tab === 'backup') {
+    return backupTab(g, (need) => {
+      const p = privileges(g);
+      return p && !(need in p) ? `you lack ${need} on /vms/${g.vmid}` : null;
+    });
+  }
   if (tab === 'console') return consoleLog(g);
   return summary(g);
 }

@@ -1,7 +1,7 @@
 // The Node view: its state, role and links, HA maintenance on/off, its guests, and its
 // storages with free space.
 
-import { describe, post } from '../api.js';
+import { describe, post, session } from '../api.js';
 import { h, facts, table, badge, fmtBytes, guestLabel } from '../dom.js';
 import { state, nodes, lrm, fetched, invalidate, refresh } from '../state.js';
 import { graphs } from './graphs.js';
@@ -11,10 +11,20 @@ export const tabs = [['summary', 'Summary'], ['storage', 'Storage']];
 /** The last maintenance action's outcome per node, shown until the next one. */
 const notices = new Map();
 
+/** Why the caller may not switch maintenance (root@pam's alone, as the API rules), or null. */
+function maintenanceForbidden() {
+  const s = session();
+  return s && /^root@pam(!|$)/.test(s.user || '') ? null : 'only root@pam may (the API allows no one else)';
+}
+
 function maintenanceButton(name, on) {
+  const why = maintenanceForbidden();
+  const label = on ? 'Disable maintenance' : 'Enable maintenance';
   return h('button', {
     type: 'button',
     'data-action': on ? 'maintenance-disable' : 'maintenance-enable',
+    disabled: !!why,
+    title: why ? `${label}: ${why}` : `${label} of ${name}`,
     onclick: async (ev) => {
       ev.target.disabled = true;
       const what = on ? 'Disabling maintenance' : 'Enabling maintenance';
@@ -28,7 +38,7 @@ function maintenanceButton(name, on) {
       invalidate(MAINTENANCE_FILE);
       refresh();
     },
-  }, on ? 'Disable maintenance' : 'Enable maintenance');
+  }, label);
 }
 
 /** The maintenance requests (`ha/maintenance`, one `NODE [shutdown]` a line). */

@@ -16,8 +16,9 @@ use brigade_api::backup_jobs::{BackupJobRequest, BackupJobRow};
 use brigade_api::cfs::{Applied, DirEntryInfo};
 use brigade_api::cluster::FormatUpgradeResult;
 use brigade_api::cluster::{
-    ClusterStatus, CreateRequest, CreateResult, DelnodeQuery, JoinApplication, JoinGrant,
-    JoinRequest, JoinResult, JoinTokenResult, NodeRow, Version,
+    ClusterLogEntry, ClusterLogQuery, ClusterStatus, CreateRequest, CreateResult, DelnodeQuery,
+    JoinApplication, JoinGrant, JoinRequest, JoinResult, JoinTokenResult, NextId, NextIdQuery,
+    NodeRow, Version,
 };
 use brigade_api::fs::{
     DeleteRequest, FsFile, LockRequest, MkdirRequest, MountRequest, Mounted, PathQuery,
@@ -107,6 +108,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             .answers(of::<ClusterStatus>()),
         post("/cluster/format/upgrade", "cluster", "Raise the cluster's format version to the highest every member speaks (asks each member first; refused while one is down or older)")
             .answers(of::<FormatUpgradeResult>()),
+        get("/cluster/nextid", "cluster", "The lowest VMID no guest has (or, with vmid, whether that one is free), as Proxmox's")
+            .query(shape::query::<NextIdQuery>())
+            .answers(of::<NextId>()),
+        get("/cluster/log", "cluster", "The newest events of the cluster log (joins, deaths, quorum and leader changes, clock alarms), oldest first, as brigade log prints them")
+            .query(shape::query::<ClusterLogQuery>())
+            .answers(list::<ClusterLogEntry>()),
         post("/qdevice/adopt", "cluster", "On a quorum device that belongs to no cluster: join a member's cluster")
             .public("a qdevice that belongs to no cluster has no tokens; the join token in the body authenticates the member")
             .body(of::<JoinRequest>())
