@@ -54,6 +54,22 @@ pub struct LaunchSpec {
     pub netns: Option<String>,
 }
 
+impl LaunchSpec {
+    /// A plain start: running at once, no incoming migration, user networking, this namespace.
+    pub fn plain(vmid: u32, config: VmConfig, disks: Vec<(Disk, PathBuf)>, accel: Accel) -> Self {
+        LaunchSpec {
+            vmid,
+            config,
+            disks,
+            accel,
+            incoming: None,
+            paused: false,
+            taps: BTreeMap::new(),
+            netns: None,
+        }
+    }
+}
+
 /// Checked immediately before a guest process is spawned (and again before it is
 /// resumed): a start that lost its right to run (quorum, the HA lease) stops there.
 pub type StartGate<'a> = &'a (dyn Fn() -> Result<()> + Send + Sync);

@@ -109,16 +109,8 @@ impl Vm {
             app.display()
         );
         let cfg = VmConfig::parse(&config).expect("config");
-        let spec = LaunchSpec {
-            vmid,
-            disks: vec![(cfg.disks[0].clone(), image.to_path_buf())],
-            config: cfg,
-            accel: Accel::Tcg,
-            incoming: None,
-            paused: false,
-            taps: std::collections::BTreeMap::new(),
-            netns: None,
-        };
+        let disks = vec![(cfg.disks[0].clone(), image.to_path_buf())];
+        let spec = LaunchSpec::plain(vmid, cfg, disks, Accel::Tcg);
         let vm = Vm {
             vmid,
             run,

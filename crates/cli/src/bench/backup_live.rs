@@ -36,16 +36,8 @@ pub(super) async fn measure_live(
         appliance.display()
     );
     let cfg = VmConfig::parse(&config)?;
-    let spec = LaunchSpec {
-        vmid: VMID,
-        disks: vec![(cfg.disks[0].clone(), disk.to_path_buf())],
-        config: cfg,
-        accel: Accel::Tcg,
-        incoming: None,
-        paused: false,
-        taps: std::collections::BTreeMap::new(),
-        netns: None,
-    };
+    let disks = vec![(cfg.disks[0].clone(), disk.to_path_buf())];
+    let spec = LaunchSpec::plain(VMID, cfg, disks, Accel::Tcg);
     qemu::launch(&run, &spec, &|| Ok(()))
         .await
         .context("starting the VM")?;

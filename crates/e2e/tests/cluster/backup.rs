@@ -348,6 +348,36 @@ fn chunks_of(store: &Path, byte: u8) -> Vec<PathBuf> {
     out
 }
 
+/// Starts a backup of VM 100 at 1 MiB/s without following it; its UPID.
+fn start_slow_backup(cfg: &Path) -> String {
+    let (ok, out, err) = brigade(
+        cfg,
+        &[
+            "backup",
+            "run",
+            "100",
+            "--storage",
+            "backups",
+            "--bwlimit",
+            "1024",
+            "--no-follow",
+        ],
+    );
+    assert!(ok, "backup run: {out}{err}");
+    out.trim().to_string()
+}
+
+/// Waits for backup task `upid` on n1 to end; its status.
+async fn backup_ended(n1: &brigade_client::Client, upid: &str) -> brigade_api::tasks::TaskStatus {
+    brigade_e2e::eventually(Duration::from_secs(30), "the backup task ended", || async {
+        n1.task_status("n1", upid)
+            .await
+            .is_ok_and(|s| s.endtime.is_some())
+    })
+    .await;
+    n1.task_status("n1", upid).await.expect("status")
+}
+
 /// Step 2b: a backup at 1 MiB/s of 16 new MiB; while it runs VM 100 is `lock: backup`
 /// (config change, migration and destroy refused, the config unchanged); its task is stopped
 /// once it wrote a chunk: the task fails as aborted, QEMU has no block job left, the lock is
@@ -363,21 +393,7 @@ async fn abort_a_locked_backup(
     hmp(c, 0, VMID, "qemu-io drive-scsi0 \"write -P 0xee 80M 16M\"").await;
     hmp(c, 0, VMID, "qemu-io drive-scsi0 flush").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (ok, out, err) = brigade(
-        cfg,
-        &[
-            "backup",
-            "run",
-            "100",
-            "--storage",
-            "backups",
-            "--bwlimit",
-            "1024",
-            "--no-follow",
-        ],
-    );
-    assert!(ok, "backup run: {out}{err}");
-    let upid = out.trim().to_string();
+    let upid = start_slow_backup(cfg);
     let locked = n1.fs_read(CONF, false).await.expect("config");
     let text = locked.content.clone().unwrap_or_default();
     assert!(text.contains("lock: backup"), "{text}");
@@ -409,13 +425,7 @@ async fn abort_a_locked_backup(
     .await;
     let (ok, out, err) = brigade(cfg, &["task", "stop", &upid]);
     assert!(ok, "task stop: {out}{err}");
-    brigade_e2e::eventually(Duration::from_secs(30), "the backup task ended", || async {
-        n1.task_status("n1", &upid)
-            .await
-            .is_ok_and(|s| s.endtime.is_some())
-    })
-    .await;
-    let s = n1.task_status("n1", &upid).await.expect("status");
+    let s = backup_ended(n1, &upid).await;
     assert!(
         s.error.as_deref().is_some_and(|e| e.contains("aborted")),
         "{s:?}"
@@ -466,21 +476,7 @@ async fn stop_the_guest_during_a_backup(
     hmp(c, 0, VMID, "qemu-io drive-scsi0 \"write -P 0xef 96M 16M\"").await;
     hmp(c, 0, VMID, "qemu-io drive-scsi0 flush").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (ok, out, err) = brigade(
-        cfg,
-        &[
-            "backup",
-            "run",
-            "100",
-            "--storage",
-            "backups",
-            "--bwlimit",
-            "1024",
-            "--no-follow",
-        ],
-    );
-    assert!(ok, "backup run: {out}{err}");
-    let upid = out.trim().to_string();
+    let upid = start_slow_backup(cfg);
     // It reads step 2b's aborted range (0xee) again first, then the new one.
     brigade_e2e::eventually(Duration::from_secs(30), "the backup wrote a chunk", || {
         std::future::ready(
@@ -492,13 +488,7 @@ async fn stop_the_guest_during_a_backup(
     .await;
     let (ok, out, err) = brigade(cfg, &["vm", "stop", "100"]);
     assert!(ok, "vm stop during a backup: {out}{err}");
-    brigade_e2e::eventually(Duration::from_secs(30), "the backup task ended", || async {
-        n1.task_status("n1", &upid)
-            .await
-            .is_ok_and(|s| s.endtime.is_some())
-    })
-    .await;
-    let s = n1.task_status("n1", &upid).await.expect("status");
+    let s = backup_ended(n1, &upid).await;
     let error = s.error.unwrap_or_default();
     eprintln!("a backup whose guest stopped: {error}");
     assert!(error.contains("stopped"), "{error}");
