@@ -40,6 +40,7 @@ mod restart_conflicting_tail;
 mod restarted_leader_reads;
 mod scale;
 mod sdn;
+mod sdn_ct;
 mod snapshot_join;
 mod state_size;
 mod tasks;
