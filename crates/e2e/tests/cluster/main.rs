@@ -26,6 +26,7 @@ mod lab;
 mod leader_failover;
 mod management;
 mod membership;
+mod migration_network;
 mod migration_safety;
 mod mount;
 mod partition;

@@ -29,7 +29,18 @@ const RED_VNI: &str = "12000";
 /// Forms a 3-node cluster on 127.0.`subnet`.x whose node i has guest_netns `nets.nodes[i]`
 /// and its underlay address.
 pub async fn sdn_cluster(name: &str, subnet: u8, nets: &NodeNets) -> ProcCluster {
+    sdn_cluster_with(name, subnet, nets, None).await
+}
+
+/// [`sdn_cluster`] whose node i also has link1 127.0.`link1_subnet`.i when given.
+pub async fn sdn_cluster_with(
+    name: &str,
+    subnet: u8,
+    nets: &NodeNets,
+    link1_subnet: Option<u8>,
+) -> ProcCluster {
     let mut c = ProcCluster::new(&bin(), &test_dir(name), subnet, RaftTuning::default());
+    c.link1_subnet = link1_subnet;
     let names = nets.nodes.clone();
     let underlays: Vec<_> = (0..names.len()).map(|k| nets.underlay(k)).collect();
     c.configure = Some(Box::new(move |i, config| {
