@@ -20,6 +20,7 @@ mod ct;
 mod disk_full;
 mod guest_refusals;
 mod ha;
+mod ha_network;
 mod ha_rules;
 mod ha_safety;
 mod lab;
