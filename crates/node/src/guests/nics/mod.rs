@@ -78,12 +78,15 @@ pub(crate) fn nic_macs(kv: &KeyValueConfig) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A guest's NICs' keys and MACs.
+pub(crate) type GuestMacs = (GuestKind, u32, Vec<(String, String)>);
+
 /// Refuses a MAC of `mine` (guest `vmid`'s NICs: key, MAC) that another guest in `others`
 /// (guest, its NICs' keys and MACs) uses.
 pub(crate) fn check_macs(
     vmid: u32,
     mine: &[(String, String)],
-    others: &[(GuestKind, u32, Vec<(String, String)>)],
+    others: &[GuestMacs],
 ) -> Result<(), NodeError> {
     for (key, mac) in mine {
         for (kind, other, nics) in others.iter().filter(|(_, o, _)| *o != vmid) {

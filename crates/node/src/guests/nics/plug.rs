@@ -134,13 +134,13 @@ impl Node {
 
     /// Removes VM `vmid`'s TAPs on this node (after QEMU is gone).
     pub(crate) async fn unplug_vm_nics(&self, vmid: u32) {
-        self.unplug_devices(vmid, "tap").await
+        self.unplug_devices(vmid, "tap").await;
     }
 
     /// Removes container `vmid`'s host veths on this node (after it stopped: its namespace
     /// may take a moment to go and take the pairs with it).
     pub(crate) async fn unplug_ct_nics(&self, vmid: u32) {
-        self.unplug_devices(vmid, "veth").await
+        self.unplug_devices(vmid, "veth").await;
     }
 
     /// Removes the devices `<kind><vmid>i<n>` in the guest namespace.
