@@ -2,7 +2,7 @@
 //! MACs) and stable MACs. The host devices and plug commands are in [`crate::plug`].
 //!
 //! VM form: `virtio=MAC,bridge=vmbr0[,tag=30][,firewall=0][,rate=MBps][,link_down=1][,mtu=N]`;
-//! container form: `name=eth0,bridge=vmbr0[,hwaddr=MAC][,tag=..][,ip=..][,gw=..][,type=veth]...`.
+//! container form: `name=eth0,bridge=vmbr0[,hwaddr=MAC][,tag=..][,ip=..][,gw=..][,ip6=..][,gw6=..][,type=veth]...`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -92,6 +92,9 @@ pub struct Nic {
     /// Container `ip=`/`gw=` (kept as text for the container driver).
     pub ct_ip: Option<String>,
     pub ct_gw: Option<String>,
+    /// Container `ip6=`/`gw6=` (an IPv6 address/prefix, `auto`, `dhcp` or `manual`).
+    pub ct_ip6: Option<String>,
+    pub ct_gw6: Option<String>,
 }
 
 fn nic_err(key: &str, message: impl Into<String>) -> SdnError {
@@ -124,6 +127,8 @@ pub fn parse_nic(key: &str, value: &str) -> Result<Nic> {
         ct_name: None,
         ct_ip: None,
         ct_gw: None,
+        ct_ip6: None,
+        ct_gw6: None,
     };
     let mut seen: Vec<&str> = Vec::new();
     for (i, item) in value.split(',').enumerate() {
@@ -218,6 +223,29 @@ pub fn parse_nic(key: &str, value: &str) -> Result<Nic> {
                 }
                 nic.ct_gw = Some(gw.to_string());
             }
+            "ip6" if nic.ct_name.is_some() => {
+                let ip = need()?;
+                let cidr = ip.split_once('/').is_some_and(|(a, p)| {
+                    a.parse::<std::net::Ipv6Addr>().is_ok()
+                        && p.parse::<u8>().is_ok_and(|p| p <= 128)
+                });
+                if !cidr && !matches!(ip, "auto" | "dhcp" | "manual") {
+                    return Err(nic_err(
+                        key,
+                        format!(
+                            "ip6={ip:?}: expected an IPv6 address/prefix, auto, dhcp or manual"
+                        ),
+                    ));
+                }
+                nic.ct_ip6 = Some(ip.to_string());
+            }
+            "gw6" if nic.ct_name.is_some() => {
+                let gw = need()?;
+                if gw.parse::<std::net::Ipv6Addr>().is_err() {
+                    return Err(nic_err(key, format!("gw6={gw:?} is not an IPv6 address")));
+                }
+                nic.ct_gw6 = Some(gw.to_string());
+            }
             "type" if nic.ct_name.is_some() => {
                 if need()? != "veth" {
                     return Err(nic_err(key, "type must be veth"));
@@ -266,6 +294,12 @@ impl Nic {
         }
         if let Some(gw) = &self.ct_gw {
             parts.push(format!("gw={gw}"));
+        }
+        if let Some(ip) = &self.ct_ip6 {
+            parts.push(format!("ip6={ip}"));
+        }
+        if let Some(gw) = &self.ct_gw6 {
+            parts.push(format!("gw6={gw}"));
         }
         parts.join(",")
     }
@@ -413,6 +447,8 @@ mod tests {
             ("name=eth0,bridge=v1,ip=10.1.0.5", "ip=\"10.1.0.5\""),
             ("name=eth0,bridge=v1,ip=10.1.0.5/24,gw=x", "gw=\"x\""),
             ("name=eth/0,bridge=v1", "not a valid interface name"),
+            ("name=eth0,bridge=v1,ip6=fd00::5", "ip6=\"fd00::5\""),
+            ("name=eth0,bridge=v1,gw6=10.0.0.1", "gw6="),
         ] {
             let e = nic(v).expect_err(v);
             assert!(
@@ -463,7 +499,7 @@ mod tests {
     fn a_generated_mac_is_written_back_and_kept() {
         for v in [
             "virtio,bridge=vmbr0,tag=30,firewall=1,rate=12.5,link_down=1,mtu=1450",
-            "name=eth0,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1",
+            "name=eth0,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1,ip6=fd00::5/64,gw6=fd00::1",
         ] {
             let n = nic(v).expect("parse").with_mac("c1/100/net0");
             let text = n.to_property_string();

@@ -165,6 +165,14 @@ pub fn container_inside_commands(nic: &Nic) -> Vec<Command> {
             "route", "replace", "default", "via", gw, "dev", name,
         ]));
     }
+    if let Some(ip) = nic.ct_ip6.as_deref().filter(|ip| ip.contains('/')) {
+        c.push(Command::ip(&["-6", "addr", "replace", ip, "dev", name]));
+    }
+    if let Some(gw) = &nic.ct_gw6 {
+        c.push(Command::ip(&[
+            "-6", "route", "replace", "default", "via", gw, "dev", name,
+        ]));
+    }
     c
 }
 
@@ -273,7 +281,8 @@ mod tests {
             "ip link del dev veth105i0"
         );
         let inside: Vec<String> = container_inside_commands(
-            &nic("name=eth1,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1").expect("n"),
+            &nic("name=eth1,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1,ip6=fd00::5/64,gw6=fd00::1")
+                .expect("n"),
         )
         .iter()
         .map(ToString::to_string)
@@ -285,6 +294,8 @@ mod tests {
                 "ip addr replace 10.1.0.5/24 dev eth1",
                 "ip link set dev eth1 up",
                 "ip route replace default via 10.1.0.1 dev eth1",
+                "ip -6 addr replace fd00::5/64 dev eth1",
+                "ip -6 route replace default via fd00::1 dev eth1",
             ]
         );
         let dhcp = container_inside_commands(&nic("name=eth0,bridge=v1,ip=dhcp").expect("n"));
