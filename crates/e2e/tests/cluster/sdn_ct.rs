@@ -3,7 +3,8 @@
 //! vnet with the vnet's MTU (1500 - 50) and the MAC written into its config, its peer
 //! inside named, addressed and up; the veth goes when the container stops and the same MAC
 //! comes back at the next start. A NIC's mtu= above the vnet's, an unknown bridge or a MAC
-//! of another guest is refused by guest set and by `brigade fs write` alike, naming the key.
+//! of another guest is refused by guest set, by `brigade fs write` and by a write through
+//! the FUSE mount alike, naming the key.
 
 use brigade_core::layout::GuestKind;
 use brigade_e2e::guests::{appliance, guest_pid};
@@ -20,6 +21,8 @@ const VM_IP: &str = "10.52.0.1";
 const CT_IP: &str = "10.52.0.2";
 /// The vnet's MTU: a vxlan zone over a 1500-byte link.
 const VNET_MTU: &str = "1450";
+/// What a refused write through the FUSE mount fails with.
+const EINVAL: i32 = 22;
 
 /// `nsenter` into container `pid`'s namespaces and root, running `args` there.
 fn in_ct(init: i32, args: &[&str]) -> (bool, String) {
@@ -128,7 +131,11 @@ async fn a_container_and_a_vm_on_one_vxlan_vnet_ping_each_other_across_nodes() {
         out.lines().last().unwrap_or_default()
     );
 
-    // Refusals, by guest set and by fs write of the file, each naming the key.
+    // Refusals, by guest set, by fs write of the file and by a write through the mount,
+    // each naming the key (the mount can only say EINVAL; the daemon logs why).
+    let mount = c.dir.join("m1");
+    std::fs::create_dir_all(&mount).expect("mountpoint");
+    n1.local_mount(&mount, false).await.expect("mount");
     let loc = n1.locate(CTID).await.expect("locate");
     for (net0, why) in [
         (
@@ -160,7 +167,21 @@ async fn a_container_and_a_vm_on_one_vxlan_vnet_ping_each_other_across_nodes() {
             err.contains("net0") && err.contains(why),
             "fs write {net0}: {err}"
         );
+        // Through the FUSE mount: the same check, refused as EINVAL when the file is
+        // flushed (fsync here: the error of a close is lost).
+        let r = (|| {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(mount.join(&path))?;
+            f.write_all(written.as_bytes())?;
+            f.sync_all()
+        })();
+        assert_eq!(
+            r.err().and_then(|e| e.raw_os_error()),
+            Some(EINVAL),
+            "the mount took {net0}"
+        );
     }
+    n1.local_mount(&mount, true).await.expect("unmount");
     assert_eq!(read(&n1, &path).await, text, "nothing was written");
     // A valid edit through fs write goes in (a lower MTU).
     let lower = text.replace(&format!("hwaddr={mac}"), &format!("hwaddr={mac},mtu=1400"));
