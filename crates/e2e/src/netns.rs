@@ -4,6 +4,8 @@
 use std::net::Ipv4Addr;
 use std::process::Command;
 
+use brigade_localcluster::netns::GuestNets;
+
 /// Runs `ip ARGS`, panicking with its stderr when it fails; its stdout.
 pub fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("spawn ip");
@@ -15,56 +17,31 @@ pub fn ip(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn del(name: &str) {
-    let _ = Command::new("ip").args(["netns", "del", name]).output();
-}
-
 /// A switch namespace `<prefix>sw` (bridge `sw0`) and node namespaces `<prefix>n1..N`, node
-/// `i` (1-based) at `10.<octet>.0.i/24` on its `u0`.
+/// `i` (1-based) at `10.<octet>.0.i/24` on its `u0`: [`GuestNets`], deleted on drop.
 pub struct NodeNets {
     pub switch: String,
     pub nodes: Vec<String>,
     pub octet: u8,
+    nets: GuestNets,
 }
 
 impl NodeNets {
     /// Creates them (deleting leftovers of an earlier run first).
     pub fn new(prefix: &str, octet: u8, n: u8) -> NodeNets {
-        let switch = format!("{prefix}sw");
-        let nodes: Vec<String> = (1..=n).map(|i| format!("{prefix}n{i}")).collect();
-        del(&switch);
-        for n in &nodes {
-            del(n);
-        }
-        let nets = NodeNets {
-            switch,
-            nodes,
+        let nets = GuestNets::named(prefix, octet, usize::from(n));
+        nets.create().expect("create the test's network namespaces");
+        NodeNets {
+            switch: nets.switch.clone(),
+            nodes: nets.nodes.clone(),
             octet,
-        };
-        let sw = nets.switch.as_str();
-        ip(&["netns", "add", sw]);
-        ip(&["-n", sw, "link", "add", "sw0", "type", "bridge"]);
-        ip(&["-n", sw, "link", "set", "sw0", "up"]);
-        for (k, ns) in nets.nodes.iter().enumerate() {
-            let i = k + 1;
-            let port = format!("p{i}");
-            ip(&["netns", "add", ns]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            ip(&[
-                "-n", ns, "link", "add", "u0", "type", "veth", "peer", "name", &port, "netns", sw,
-            ]);
-            ip(&["-n", sw, "link", "set", &port, "master", "sw0", "up"]);
-            let addr = format!("{}/24", nets.underlay(k));
-            ip(&["-n", ns, "addr", "add", &addr, "dev", "u0"]);
-            ip(&["-n", ns, "link", "set", "u0", "up"]);
+            nets,
         }
-        nets
     }
 
     /// Node `k`'s (0-based) underlay address.
     pub fn underlay(&self, k: usize) -> Ipv4Addr {
-        let host = u8::try_from(k + 1).expect("few nodes");
-        Ipv4Addr::new(10, self.octet, 0, host)
+        self.nets.underlay(k)
     }
 
     /// The names of the devices in namespace `ns`.
@@ -103,9 +80,6 @@ impl NodeNets {
 
 impl Drop for NodeNets {
     fn drop(&mut self) {
-        for n in &self.nodes {
-            del(n);
-        }
-        del(&self.switch);
+        self.nets.delete();
     }
 }

@@ -182,7 +182,13 @@ pub fn command_line(run: &RunDir, spec: &LaunchSpec) -> Vec<String> {
             None => format!("user,id={}", n.slot),
         };
         push(&["-netdev", &netdev]);
-        push(&["-device", &format!("{model},netdev={},mac={mac}", n.slot)]);
+        let mut device = format!("{model},netdev={},mac={mac}", n.slot);
+        // A bridged virtio NIC's mtu= reaches the guest's driver (VIRTIO_NET_F_MTU).
+        if let (Some(mtu), "virtio-net-pci", true) = (n.mtu, model, spec.taps.contains_key(&n.slot))
+        {
+            device.push_str(&format!(",host_mtu={mtu}"));
+        }
+        push(&["-device", &device]);
     }
     if spec.paused {
         push(&["-S"]);
@@ -469,7 +475,7 @@ mod tests {
         let run = RunDir::open(d.path()).expect("run");
         let config = VmConfig::parse(
             "memory: 64\nkernel: /k\nappend: console=ttyS0\nipconfig0: ip=10.50.0.2/24,gw=10.50.0.1\n\
-             net0: virtio=BC:24:11:00:00:01,bridge=blue\nnet1: e1000\n",
+             net0: virtio=BC:24:11:00:00:01,bridge=blue,mtu=1400\nnet1: e1000\n",
         )
         .expect("config");
         let spec = LaunchSpec {
@@ -485,7 +491,7 @@ mod tests {
         let line = command_line(&run, &spec).join(" ");
         assert!(
             line.contains("-netdev tap,id=net0,ifname=tap101i0,script=no,downscript=no")
-                && line.contains("virtio-net-pci,netdev=net0,mac=BC:24:11:00:00:01")
+                && line.contains("virtio-net-pci,netdev=net0,mac=BC:24:11:00:00:01,host_mtu=1400")
                 && line.contains("-netdev user,id=net1")
                 && line.contains("e1000,netdev=net1")
                 && line

@@ -138,6 +138,9 @@ pub struct Net {
     pub model: String,
     pub mac: Option<String>,
     pub bridge: Option<String>,
+    /// `mtu=`: the guest's device gets it (virtio's `host_mtu`).
+    #[serde(default)]
+    pub mtu: Option<u32>,
 }
 
 /// Whether `s` is a MAC address `XX:XX:XX:XX:XX:XX`.
@@ -185,6 +188,15 @@ impl Net {
             model: model.to_string(),
             mac: mac.map(|m| m.to_ascii_uppercase()),
             bridge: p.as_ref().and_then(|p| p.get("bridge")).map(str::to_string),
+            mtu: p
+                .as_ref()
+                .and_then(|p| p.get("mtu"))
+                .map(|m| {
+                    m.parse::<u32>().map_err(|_| {
+                        GuestError::Invalid(format!("{slot}: mtu={m:?} is not a number"))
+                    })
+                })
+                .transpose()?,
         })
     }
 }

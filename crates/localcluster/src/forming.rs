@@ -119,8 +119,22 @@ impl ProcCluster {
         tuning: RaftTuning,
         detached: bool,
     ) -> Result<ProcCluster> {
+        Self::form_configured(bin, dir, subnet, n, tuning, detached, None).await
+    }
+
+    /// [`ProcCluster::form_opts`] with every node's config changed by `configure` first.
+    pub async fn form_configured(
+        bin: &Path,
+        dir: &Path,
+        subnet: u8,
+        n: usize,
+        tuning: RaftTuning,
+        detached: bool,
+        configure: Option<crate::NodeConfigHook>,
+    ) -> Result<ProcCluster> {
         let mut c = ProcCluster::new(bin, dir, subnet, tuning);
         c.detached = detached;
+        c.configure = configure;
         for _ in 0..n {
             c.spawn_node()?;
         }

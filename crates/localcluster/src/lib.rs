@@ -6,6 +6,7 @@ mod error;
 pub mod firewall;
 mod forming;
 mod guests;
+pub mod netns;
 mod node_proc;
 
 use std::time::Duration;

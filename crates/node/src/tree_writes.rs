@@ -1,6 +1,7 @@
 //! Writes and renames that reach the tree from outside the daemon (the API's `fs`
 //! calls, the FUSE mount, guest create and set) are checked by [`crate::validate`]
-//! with what this node knows: its storages, its state and appliance directories.
+//! with what this node knows: its storages, its state and appliance directories; a guest
+//! config's NICs by the cluster-wide checks of `guests::nics` (bridges, tags, MTU, MACs).
 
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout;
@@ -31,9 +32,23 @@ impl Node {
         }
     }
 
-    /// Refuses `data` as the new content of `path` if brigade owns its format and it is invalid.
+    /// Refuses `data` as the new content of `path` if brigade owns its format and it is
+    /// invalid; a guest config's NICs get the checks of guest create and set too.
     pub fn validate_write(&self, path: &CfsPath, data: &[u8]) -> Result<(), NodeError> {
-        validate::validate_file(path.as_str(), data, &self.host_path_policy())
+        validate::validate_file(path.as_str(), data, &self.host_path_policy())?;
+        self.check_written_nics(path.as_str(), data)
+    }
+
+    /// The NIC checks of [`Node::check_guest_nics`] for a guest config written as a file
+    /// (nothing is filled in: a NIC without a MAC gets its start MAC as before).
+    fn check_written_nics(&self, path: &str, data: &[u8]) -> Result<(), NodeError> {
+        let Some(g) = layout::parse_guest_config_path(path) else {
+            return Ok(());
+        };
+        // validate_file has parsed it already.
+        let text = String::from_utf8_lossy(data);
+        let kv = KeyValueConfig::parse(&text).map_err(NodeError::from)?;
+        self.check_guest_nics(&g.node, g.vmid, &kv)
     }
 
     /// Refuses moving `from` to `to` if a file would land where brigade owns the format
@@ -53,13 +68,15 @@ impl Node {
                     return Err(refuse_removal(&g, &path));
                 }
             }
-            validate::validate_file(&target, &data, &policy).map_err(|e| {
-                if rest.is_empty() {
-                    e
-                } else {
-                    NodeError::Invalid(format!("{target}: {e}"))
-                }
-            })?;
+            validate::validate_file(&target, &data, &policy)
+                .and_then(|()| self.check_written_nics(&target, &data))
+                .map_err(|e| {
+                    if rest.is_empty() {
+                        e
+                    } else {
+                        NodeError::Invalid(format!("{target}: {e}"))
+                    }
+                })?;
         }
         Ok(())
     }

@@ -11,26 +11,45 @@ use crate::error::{Result, SdnError};
 use crate::plan::{plan, PlanInput};
 use crate::validate::validate;
 
-/// Where commands run: the host's network namespace or a named one (`ip -n NS`).
+/// Where commands run: the host's network namespace, a named one (`ip -n NS`) or the one
+/// of a process (a container's, entered with `nsenter --net=/proc/PID/ns/net`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Runner {
     pub netns: Option<String>,
+    /// The process whose network namespace commands run in (wins over `netns`).
+    pub pid: Option<i32>,
 }
 
 impl Runner {
     /// Commands run in the caller's namespace.
     pub fn host() -> Runner {
-        Runner { netns: None }
+        Runner::default()
     }
 
     /// Commands run in the named namespace (`/run/netns/NAME`).
     pub fn netns(name: &str) -> Runner {
         Runner {
             netns: Some(name.to_string()),
+            pid: None,
+        }
+    }
+
+    /// Commands run in the network namespace of process `pid`.
+    pub fn of_pid(pid: i32) -> Runner {
+        Runner {
+            netns: None,
+            pid: Some(pid),
         }
     }
 
     fn process(&self, cmd: &Command) -> Process {
+        if let Some(pid) = self.pid {
+            let mut p = Process::new("nsenter");
+            p.arg(format!("--net=/proc/{pid}/ns/net"))
+                .arg(cmd.program.name())
+                .args(&cmd.args);
+            return p;
+        }
         match (&self.netns, cmd.program) {
             (Some(ns), Program::Ip | Program::Bridge) => {
                 let mut p = Process::new(cmd.program.name());
@@ -52,9 +71,10 @@ impl Runner {
 
     /// Runs one command; its stdout on success.
     pub fn run(&self, cmd: &Command) -> Result<String> {
-        let shown = match &self.netns {
-            Some(ns) => format!("{cmd} (netns {ns})"),
-            None => cmd.to_string(),
+        let shown = match (&self.netns, self.pid) {
+            (_, Some(pid)) => format!("{cmd} (netns of pid {pid})"),
+            (Some(ns), None) => format!("{cmd} (netns {ns})"),
+            (None, None) => cmd.to_string(),
         };
         let out = self
             .process(cmd)

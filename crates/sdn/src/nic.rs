@@ -2,7 +2,7 @@
 //! MACs) and stable MACs. The host devices and plug commands are in [`crate::plug`].
 //!
 //! VM form: `virtio=MAC,bridge=vmbr0[,tag=30][,firewall=0][,rate=MBps][,link_down=1][,mtu=N]`;
-//! container form: `name=eth0,bridge=vmbr0[,hwaddr=MAC][,tag=..][,ip=..][,gw=..][,type=veth]...`.
+//! container form: `name=eth0,bridge=vmbr0[,hwaddr=MAC][,tag=..][,ip=..][,gw=..][,ip6=..][,gw6=..][,type=veth]...`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use crate::config::SdnConfig;
 use crate::error::{Result, SdnError};
 use crate::node_net::NodeNetwork;
+use crate::plan::DEFAULT_LINK_MTU;
+use crate::plug::BridgeInfo;
 use crate::validate::MAX_VLAN;
 
 /// Proxmox's MAC prefix (OUI) for generated addresses.
@@ -90,6 +92,9 @@ pub struct Nic {
     /// Container `ip=`/`gw=` (kept as text for the container driver).
     pub ct_ip: Option<String>,
     pub ct_gw: Option<String>,
+    /// Container `ip6=`/`gw6=` (an IPv6 address/prefix, `auto`, `dhcp` or `manual`).
+    pub ct_ip6: Option<String>,
+    pub ct_gw6: Option<String>,
 }
 
 fn nic_err(key: &str, message: impl Into<String>) -> SdnError {
@@ -122,6 +127,8 @@ pub fn parse_nic(key: &str, value: &str) -> Result<Nic> {
         ct_name: None,
         ct_ip: None,
         ct_gw: None,
+        ct_ip6: None,
+        ct_gw6: None,
     };
     let mut seen: Vec<&str> = Vec::new();
     for (i, item) in value.split(',').enumerate() {
@@ -197,8 +204,48 @@ pub fn parse_nic(key: &str, value: &str) -> Result<Nic> {
                 nic.mtu = Some(m);
             }
             "hwaddr" if nic.ct_name.is_some() => nic.mac = Some(mac(need()?)?),
-            "ip" if nic.ct_name.is_some() => nic.ct_ip = Some(need()?.to_string()),
-            "gw" if nic.ct_name.is_some() => nic.ct_gw = Some(need()?.to_string()),
+            "ip" if nic.ct_name.is_some() => {
+                let ip = need()?;
+                if !matches!(ip, "dhcp" | "manual")
+                    && crate::cidr::Ipv4Net::parse_addr(ip).is_none()
+                {
+                    return Err(nic_err(
+                        key,
+                        format!("ip={ip:?}: expected an IPv4 address/prefix, dhcp or manual"),
+                    ));
+                }
+                nic.ct_ip = Some(ip.to_string());
+            }
+            "gw" if nic.ct_name.is_some() => {
+                let gw = need()?;
+                if gw.parse::<std::net::Ipv4Addr>().is_err() {
+                    return Err(nic_err(key, format!("gw={gw:?} is not an IPv4 address")));
+                }
+                nic.ct_gw = Some(gw.to_string());
+            }
+            "ip6" if nic.ct_name.is_some() => {
+                let ip = need()?;
+                let cidr = ip.split_once('/').is_some_and(|(a, p)| {
+                    a.parse::<std::net::Ipv6Addr>().is_ok()
+                        && p.parse::<u8>().is_ok_and(|p| p <= 128)
+                });
+                if !cidr && !matches!(ip, "auto" | "dhcp" | "manual") {
+                    return Err(nic_err(
+                        key,
+                        format!(
+                            "ip6={ip:?}: expected an IPv6 address/prefix, auto, dhcp or manual"
+                        ),
+                    ));
+                }
+                nic.ct_ip6 = Some(ip.to_string());
+            }
+            "gw6" if nic.ct_name.is_some() => {
+                let gw = need()?;
+                if gw.parse::<std::net::Ipv6Addr>().is_err() {
+                    return Err(nic_err(key, format!("gw6={gw:?} is not an IPv6 address")));
+                }
+                nic.ct_gw6 = Some(gw.to_string());
+            }
             "type" if nic.ct_name.is_some() => {
                 if need()? != "veth" {
                     return Err(nic_err(key, "type must be veth"));
@@ -248,6 +295,12 @@ impl Nic {
         if let Some(gw) = &self.ct_gw {
             parts.push(format!("gw={gw}"));
         }
+        if let Some(ip) = &self.ct_ip6 {
+            parts.push(format!("ip6={ip}"));
+        }
+        if let Some(gw) = &self.ct_gw6 {
+            parts.push(format!("gw6={gw}"));
+        }
         parts.join(",")
     }
 
@@ -259,30 +312,46 @@ impl Nic {
 }
 
 /// The bridges a NIC may name on a node: network.cfg bridges and the vnets deployed there,
-/// each with whether a `tag=` is allowed (VLAN-aware).
+/// each with whether a `tag=` is allowed (VLAN-aware) and its MTU.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KnownBridges(pub BTreeMap<String, bool>);
+pub struct KnownBridges(pub BTreeMap<String, BridgeInfo>);
 
 impl KnownBridges {
-    /// The bridges of `node`.
+    /// The bridges of `node` (vnets over an underlay of [`DEFAULT_LINK_MTU`], as `sdn apply` plans them).
     pub fn of_node(node: &str, network: &NodeNetwork, sdn: &SdnConfig) -> KnownBridges {
-        let mut m: BTreeMap<String, bool> = network
+        let mut m: BTreeMap<String, BridgeInfo> = network
             .bridges
             .iter()
-            .map(|b| (b.name.clone(), b.vlan_aware))
+            .map(|b| {
+                let info = BridgeInfo {
+                    vlan_aware: b.vlan_aware,
+                    mtu: b.mtu,
+                };
+                (b.name.clone(), info)
+            })
             .collect();
         for v in &sdn.vnets {
-            if sdn.zone(&v.zone).is_some_and(|z| z.on_node(node)) {
-                m.insert(v.id.clone(), v.vlanaware);
+            if let Some(z) = sdn.zone(&v.zone).filter(|z| z.on_node(node)) {
+                let info = BridgeInfo {
+                    vlan_aware: v.vlanaware,
+                    mtu: z.vnet_mtu(DEFAULT_LINK_MTU),
+                };
+                m.insert(v.id.clone(), info);
             }
         }
         KnownBridges(m)
     }
+
+    /// What plugging into `bridge` needs, if it is known.
+    pub fn info(&self, bridge: &str) -> Option<BridgeInfo> {
+        self.0.get(bridge).copied()
+    }
 }
 
-/// Refuses a NIC naming an unknown bridge, or a tag on a bridge that is not VLAN-aware.
+/// Refuses a NIC naming an unknown bridge, a tag on a bridge that is not VLAN-aware, or an
+/// `mtu=` above the bridge's (a bridge without one has [`DEFAULT_LINK_MTU`]).
 pub fn check_nic(nic: &Nic, bridges: &KnownBridges) -> Result<()> {
-    let Some(vlan_aware) = bridges.0.get(&nic.bridge) else {
+    let Some(info) = bridges.info(&nic.bridge) else {
         let known: Vec<&str> = bridges.0.keys().map(String::as_str).collect();
         return Err(nic_err(
             &nic.key,
@@ -293,10 +362,20 @@ pub fn check_nic(nic: &Nic, bridges: &KnownBridges) -> Result<()> {
             ),
         ));
     };
-    if let (Some(tag), false) = (nic.tag, vlan_aware) {
+    if let (Some(tag), false) = (nic.tag, info.vlan_aware) {
         return Err(nic_err(
             &nic.key,
             format!("tag={tag} needs a VLAN-aware bridge; {} is not", nic.bridge),
+        ));
+    }
+    let limit = info.mtu.unwrap_or(DEFAULT_LINK_MTU);
+    if let Some(mtu) = nic.mtu.filter(|m| *m > limit) {
+        return Err(nic_err(
+            &nic.key,
+            format!(
+                "mtu={mtu} is above the MTU of bridge {} ({limit})",
+                nic.bridge
+            ),
         ));
     }
     Ok(())
@@ -365,6 +444,11 @@ mod tests {
                 "virtio,bridge=vmbr0,hwaddr=BC:24:11:00:00:01",
                 "unknown property",
             ),
+            ("name=eth0,bridge=v1,ip=10.1.0.5", "ip=\"10.1.0.5\""),
+            ("name=eth0,bridge=v1,ip=10.1.0.5/24,gw=x", "gw=\"x\""),
+            ("name=eth/0,bridge=v1", "not a valid interface name"),
+            ("name=eth0,bridge=v1,ip6=fd00::5", "ip6=\"fd00::5\""),
+            ("name=eth0,bridge=v1,gw6=10.0.0.1", "gw6="),
         ] {
             let e = nic(v).expect_err(v);
             assert!(
@@ -386,6 +470,20 @@ mod tests {
         assert!(e.to_string().contains("unknown bridge \"vmbr7\""), "{e}");
         let e = check_nic(&nic("virtio,bridge=vmbr1,tag=3").expect("n"), &known).expect_err("tag");
         assert!(e.to_string().contains("VLAN-aware"), "{e}");
+        // MTUs: a vxlan vnet has the link's minus 50; a NIC may go lower, not above.
+        assert_eq!(known.info("v1").and_then(|b| b.mtu), Some(1450));
+        assert_eq!(known.info("vmbr0").and_then(|b| b.mtu), None);
+        check_nic(&nic("virtio,bridge=v1,mtu=1400").expect("n"), &known).expect("lower");
+        check_nic(&nic("virtio,bridge=v1,mtu=1450").expect("n"), &known).expect("equal");
+        let e = check_nic(&nic("virtio,bridge=v1,mtu=1500").expect("n"), &known).expect_err("mtu");
+        assert!(
+            e.to_string()
+                .contains("net0: mtu=1500 is above the MTU of bridge v1 (1450)"),
+            "{e}"
+        );
+        let e =
+            check_nic(&nic("virtio,bridge=vmbr0,mtu=9000").expect("n"), &known).expect_err("mtu");
+        assert!(e.to_string().contains("(1500)"), "{e}");
         let a = nic("virtio=BC:24:11:00:00:01,bridge=v1").expect("a");
         let mut b = a.clone();
         b.key = "net1".into();
@@ -401,7 +499,7 @@ mod tests {
     fn a_generated_mac_is_written_back_and_kept() {
         for v in [
             "virtio,bridge=vmbr0,tag=30,firewall=1,rate=12.5,link_down=1,mtu=1450",
-            "name=eth0,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1",
+            "name=eth0,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1,ip6=fd00::5/64,gw6=fd00::1",
         ] {
             let n = nic(v).expect("parse").with_mac("c1/100/net0");
             let text = n.to_property_string();

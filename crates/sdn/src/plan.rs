@@ -210,7 +210,9 @@ pub fn plan(input: &PlanInput) -> Result<DesiredState> {
                         v.id
                     ))
                 })?;
-                let mtu = zone.mtu.unwrap_or(link_mtu.saturating_sub(VXLAN_OVERHEAD));
+                let mtu = zone
+                    .vnet_mtu(link_mtu)
+                    .unwrap_or(link_mtu.saturating_sub(VXLAN_OVERHEAD));
                 vnet.mtu = Some(mtu);
                 let name = format!("vxlan_{}", v.id);
                 let remote: BTreeSet<Ipv4Addr> = if peers.is_empty() {

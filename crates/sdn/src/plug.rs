@@ -138,6 +138,44 @@ pub fn plug_commands(dev: &HostDevice, nic: &Nic, bridge: BridgeInfo) -> Vec<Com
     c
 }
 
+/// The commands run inside a container's network namespace once the peer of its veth is
+/// there: loopback and the NIC up, `ip=CIDR` as its address, `gw=` as the default route
+/// (`ip=dhcp`/`manual` leave the address to the container).
+pub fn container_inside_commands(nic: &Nic) -> Vec<Command> {
+    let Some(name) = nic.ct_name.as_deref() else {
+        return Vec::new();
+    };
+    let mut c = vec![Command::ip(&["link", "set", "dev", "lo", "up"])];
+    if let Some(ip) = nic
+        .ct_ip
+        .as_deref()
+        .filter(|ip| !matches!(*ip, "dhcp" | "manual"))
+    {
+        c.push(Command::ip(&["addr", "replace", ip, "dev", name]));
+    }
+    c.push(Command::ip(&[
+        "link",
+        "set",
+        "dev",
+        name,
+        if nic.link_down { "down" } else { "up" },
+    ]));
+    if let Some(gw) = &nic.ct_gw {
+        c.push(Command::ip(&[
+            "route", "replace", "default", "via", gw, "dev", name,
+        ]));
+    }
+    if let Some(ip) = nic.ct_ip6.as_deref().filter(|ip| ip.contains('/')) {
+        c.push(Command::ip(&["-6", "addr", "replace", ip, "dev", name]));
+    }
+    if let Some(gw) = &nic.ct_gw6 {
+        c.push(Command::ip(&[
+            "-6", "route", "replace", "default", "via", gw, "dev", name,
+        ]));
+    }
+    c
+}
+
 /// The command that unplugs (removes) the host side.
 pub fn unplug_command(dev: &HostDevice) -> Command {
     Command::ip(&["link", "del", "dev", dev.name()])
@@ -242,5 +280,26 @@ mod tests {
             unplug_command(&dev).to_string(),
             "ip link del dev veth105i0"
         );
+        let inside: Vec<String> = container_inside_commands(
+            &nic("name=eth1,bridge=v1,ip=10.1.0.5/24,gw=10.1.0.1,ip6=fd00::5/64,gw6=fd00::1")
+                .expect("n"),
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            inside,
+            vec![
+                "ip link set dev lo up",
+                "ip addr replace 10.1.0.5/24 dev eth1",
+                "ip link set dev eth1 up",
+                "ip route replace default via 10.1.0.1 dev eth1",
+                "ip -6 addr replace fd00::5/64 dev eth1",
+                "ip -6 route replace default via fd00::1 dev eth1",
+            ]
+        );
+        let dhcp = container_inside_commands(&nic("name=eth0,bridge=v1,ip=dhcp").expect("n"));
+        assert!(dhcp.iter().all(|c| !c.to_string().contains("addr")));
+        assert!(container_inside_commands(&nic("virtio,bridge=v1").expect("n")).is_empty());
     }
 }

@@ -40,6 +40,18 @@ impl Zone {
         }
     }
 
+    /// The MTU of this zone's vnets over an underlay of `link_mtu`: the zone's `mtu`, or
+    /// for vxlan the link's minus the 50 bytes of VXLAN encapsulation.
+    pub fn vnet_mtu(&self, link_mtu: u32) -> Option<u32> {
+        match self.kind {
+            ZoneKind::Vxlan { .. } => Some(
+                self.mtu
+                    .unwrap_or(link_mtu.saturating_sub(crate::plan::VXLAN_OVERHEAD)),
+            ),
+            _ => self.mtu,
+        }
+    }
+
     /// Whether the zone is deployed on `node`.
     pub fn on_node(&self, node: &str) -> bool {
         self.nodes.is_empty() || self.nodes.iter().any(|n| n == node)

@@ -15,6 +15,7 @@ use crate::connect::GlobalArgs;
 /// The lab's addresses: 127.0.LAB_SUBNET.1..N.
 pub const LAB_SUBNET: u8 = 1;
 
+mod net;
 mod status;
 mod try_text;
 mod up;
@@ -257,9 +258,15 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             c.kill(i);
             let guests = c.guest_pids(i).len();
             c.kill_guests(i);
+            // Its guest network goes dark with it (its VXLAN underlay link).
+            let cut = c.nodes[i].config.guest_netns.is_some()
+                && net::lab_nets(state.nodes.len()).set_link(i, false).is_ok();
             record_pids(&mut state, &c);
             save(&dir, &state)?;
-            outln!("{node} power-cut: daemon and {guests} guest(s) SIGKILLed. Watch with `brigade lab status`.");
+            outln!(
+                "{node} power-cut: daemon and {guests} guest(s) SIGKILLed{}. Watch with `brigade lab status`.",
+                if cut { ", its guest network link cut" } else { "" }
+            );
             Ok(())
         }
         LabCmd::Start { name: node, dir } => {
@@ -268,6 +275,9 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
             let mut c = attach(&dir, &state)?;
             if c.nodes[i].is_running() {
                 bail!("{node} is already running");
+            }
+            if c.nodes[i].config.guest_netns.is_some() {
+                let _ = net::lab_nets(state.nodes.len()).set_link(i, true);
             }
             c.start(i)?;
             c.wait_api(i).await?;
@@ -372,6 +382,7 @@ pub async fn run(g: &GlobalArgs, cmd: LabCmd) -> anyhow::Result<()> {
                 c.kill_guests(i);
             }
             let _ = firewall::heal(LAB_FIREWALL_TAG);
+            net::lab_nets(state.nodes.len()).delete();
             record_pids(&mut state, &c);
             save(&dir, &state)?;
             outln!(

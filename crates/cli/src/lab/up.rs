@@ -75,13 +75,19 @@ pub(super) async fn up(
         "starting {nodes} node(s) on 127.0.{LAB_SUBNET}.1-{nodes} in {} ...",
         dir.display()
     );
-    let formed = ProcCluster::form_opts(
+    // Each node's own guest network stack (root only): its namespace and VXLAN underlay.
+    let (nets, hook) = match super::net::prepare(nodes)? {
+        Some((n, h)) => (Some(n), Some(h)),
+        None => (None, None),
+    };
+    let formed = ProcCluster::form_configured(
         &std::env::current_exe()?,
         dir,
         LAB_SUBNET,
         nodes,
         RaftTuning::default(),
         true,
+        hook,
     )
     .await;
     let mut c = match formed {
@@ -89,6 +95,9 @@ pub(super) async fn up(
         Err(e) => {
             // Leave nothing running behind a failed start.
             kill_strays(dir);
+            if let Some(n) = &nets {
+                n.delete();
+            }
             return Err(
                 anyhow::Error::new(e).context("the lab did not start (its processes were stopped)")
             );
@@ -118,8 +127,20 @@ pub(super) async fn up(
     };
     save(dir, &state)?;
     // The nodes are recorded: whatever happens next, `lab down` stops them.
+    let mut networked = false;
+    if nets.is_some() {
+        eprintln!(
+            "applying vxlan zone {} with vnet {} on every node ...",
+            super::net::LAB_ZONE,
+            super::net::LAB_VNET
+        );
+        match super::net::overlay(&c.client(0)?).await {
+            Ok(()) => networked = true,
+            Err(e) => eprintln!("warning: the lab's guest network failed: {e:#}"),
+        }
+    }
     if guests > 0 {
-        if let Err(e) = demo_guests(&c, dir, guests, &appliance).await {
+        if let Err(e) = demo_guests(&c, dir, guests, &appliance, networked).await {
             eprintln!("warning: the lab is up, but its demo guests failed: {e:#}");
         }
     }
@@ -131,6 +152,14 @@ pub(super) async fn up(
     outln!("  Token:      {}", state.root_token);
     outln!("  CA:         {}", ca_path.display());
     outln!("  Logs:       {}/n*.log", dir.display());
+    if networked {
+        outln!(
+            "  Guests:     on vnet {} (vxlan), {}-{}; node nK's guest network is namespace blabnK (`ip netns exec blabn1 ip link`)",
+            super::net::LAB_VNET,
+            super::net::demo_ip(0),
+            super::net::demo_ip(guests)
+        );
+    }
     outln!();
     outln!("Try:");
     let names: Vec<String> = c
@@ -152,6 +181,7 @@ async fn demo_guests(
     dir: &Path,
     guests: usize,
     appliance: &str,
+    networked: bool,
 ) -> anyhow::Result<()> {
     use brigade_core::layout::GuestKind;
     let client = c.client(0)?;
@@ -183,6 +213,9 @@ async fn demo_guests(
             Some("shared:1"),
         );
         config.insert("name".into(), format!("demo{}", k + 1));
+        if networked {
+            super::net::vm_nic(&mut config, k, guests + 1);
+        }
         eprintln!("creating VM {vmid} on {node} ...");
         client
             .guest_create(node, GuestKind::Qemu, vmid, &config, None, k != 0)
@@ -201,7 +234,7 @@ async fn demo_guests(
     }
     let ctid = FIRST_DEMO_VMID + guests as u32;
     let node = &node_names[super::try_text::demo_node(guests, node_names.len())];
-    let config: std::collections::BTreeMap<String, String> = [
+    let mut config: std::collections::BTreeMap<String, String> = [
         ("hostname", "democt".to_string()),
         ("memory", "64".to_string()),
         ("rootfs", "local:1".to_string()),
@@ -209,6 +242,9 @@ async fn demo_guests(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if networked {
+        config.insert("net0".into(), super::net::ct_nic(guests));
+    }
     eprintln!("creating container {ctid} on {node} ...");
     client
         .guest_create(

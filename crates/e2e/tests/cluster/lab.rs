@@ -261,6 +261,22 @@ async fn the_readme_lab_tour_and_the_try_lines() {
                 .is_some_and(|(n, s)| n == "n3" && s == "running")
     })
     .await;
+    // Every node has its own guest network (namespace blabnK) with the demo vnet over
+    // VXLAN, and the demo guests reach each other on it: VM 100 (n2) pings VM 101 (n3).
+    assert!(up.contains("Guests:     on vnet demo (vxlan)"), "{up}");
+    for ns in ["blabn1", "blabn2", "blabn3"] {
+        let links = brigade_e2e::netns::NodeNets::links(ns);
+        assert!(
+            links.iter().any(|l| l == "vxlan_demo"),
+            "{ns} has the demo vnet: {links:?}"
+        );
+    }
+    let serial =
+        std::path::Path::new(brigade_localcluster::TEST_RUN_ROOT).join("127.0.1.2/100.serial.log");
+    eventually(SETTLE, "VM 100 pings VM 101 on the demo vnet", || async {
+        std::fs::read_to_string(&serial).is_ok_and(|l| l.contains("ping 10.60.0.2 ok"))
+    })
+    .await;
 
     for line in cov.lines().to_vec() {
         eprintln!("== README: {line}");

@@ -29,7 +29,18 @@ const RED_VNI: &str = "12000";
 /// Forms a 3-node cluster on 127.0.`subnet`.x whose node i has guest_netns `nets.nodes[i]`
 /// and its underlay address.
 pub async fn sdn_cluster(name: &str, subnet: u8, nets: &NodeNets) -> ProcCluster {
+    sdn_cluster_with(name, subnet, nets, None).await
+}
+
+/// [`sdn_cluster`] whose node i also has link1 127.0.`link1_subnet`.i when given.
+pub async fn sdn_cluster_with(
+    name: &str,
+    subnet: u8,
+    nets: &NodeNets,
+    link1_subnet: Option<u8>,
+) -> ProcCluster {
     let mut c = ProcCluster::new(&bin(), &test_dir(name), subnet, RaftTuning::default());
+    c.link1_subnet = link1_subnet;
     let names = nets.nodes.clone();
     let underlays: Vec<_> = (0..names.len()).map(|k| nets.underlay(k)).collect();
     c.configure = Some(Box::new(move |i, config| {
@@ -247,7 +258,7 @@ async fn a_vxlan_zone_reaches_every_node_and_broken_configs_are_refused() {
 const VM_SUBNET: u8 = 118;
 const VM_NS_PREFIX: &str = "bsd118";
 /// How long an appliance VM may take to boot and configure eth0 (TCG on a busy machine).
-const VM_NET_TIMEOUT: Duration = Duration::from_secs(90);
+pub const VM_NET_TIMEOUT: Duration = Duration::from_secs(90);
 /// The appliance's memory (the cloud kernel does not boot in 64 MiB).
 const VM_MEMORY_MIB: u64 = 128;
 /// How many of 1181's pings (1 s apart, 1 s timeout) may fail across 1182's live migration.
@@ -256,13 +267,13 @@ const MIGRATION_LOST_PINGS: usize = 2;
 const ISOLATED_PINGS: usize = 5;
 
 /// The serial log of VM `vmid` on node `i`.
-fn serial(c: &ProcCluster, i: usize, vmid: u32) -> String {
+pub fn serial(c: &ProcCluster, i: usize, vmid: u32) -> String {
     let log = std::fs::read(c.run_dir(i).join(format!("{vmid}.serial.log"))).unwrap_or_default();
     String::from_utf8_lossy(&log).into_owned()
 }
 
 /// How many `ping PEER ok` and `ping PEER fail` lines a VM printed.
-fn pings(log: &str, peer: &str) -> (usize, usize) {
+pub fn pings(log: &str, peer: &str) -> (usize, usize) {
     let ok = format!("ping {peer} ok");
     let fail = format!("ping {peer} fail");
     let count = |want: &str| log.lines().filter(|l| l.trim() == want).count();
@@ -270,7 +281,7 @@ fn pings(log: &str, peer: &str) -> (usize, usize) {
 }
 
 /// An appliance VM with `net0` on `bridge`, address `ip` and pinging `peer`.
-fn vm_params(bridge: &str, ip: &str, peer: &str) -> std::collections::BTreeMap<String, String> {
+pub fn vm_params(bridge: &str, ip: &str, peer: &str) -> std::collections::BTreeMap<String, String> {
     let appliance = brigade_e2e::guests::appliance();
     let mut p = brigade_guest::vm_config::appliance_params(
         appliance.to_str().expect("utf-8"),

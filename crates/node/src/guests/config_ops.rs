@@ -126,8 +126,8 @@ impl Node {
         // The same validation as a write of the file through `fs write` or the mount.
         crate::validate::guest_config(l.kind, &l.node, &kv, &self.host_path_policy())?;
         let nics_changed = set.keys().any(|k| k.starts_with("net"));
-        if l.kind == GuestKind::Qemu && nics_changed {
-            self.check_vm_nics(&l.node, l.vmid.get(), &mut kv)?;
+        if nics_changed {
+            self.prepare_guest_nics(l.kind, &l.node, l.vmid.get(), &mut kv)?;
         }
         let text = kv.to_text();
         let version = self

@@ -125,7 +125,7 @@ impl Node {
         let template = match kind {
             GuestKind::Qemu => {
                 crate::validate::guest_config(kind, self.config.name.as_str(), &kv, &policy)?;
-                self.check_vm_nics(self.config.name.as_str(), vmid.get(), &mut kv)?;
+                self.prepare_guest_nics(kind, self.config.name.as_str(), vmid.get(), &mut kv)?;
                 None
             }
             GuestKind::Lxc => {
@@ -135,6 +135,7 @@ impl Node {
                     ));
                 }
                 crate::validate::guest_config(kind, self.config.name.as_str(), &kv, &policy)?;
+                self.prepare_guest_nics(kind, self.config.name.as_str(), vmid.get(), &mut kv)?;
                 let t = ostemplate.map(PathBuf::from).ok_or_else(|| {
                     NodeError::Invalid(
                         "containers need --ostemplate DIR (a root file system to copy; see scripts/build-appliance)".into(),

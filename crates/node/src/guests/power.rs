@@ -129,7 +129,13 @@ impl Node {
                 self.check_memory(&format!("container {v}"), cfg.memory_mib)?;
                 let rootfs = self.ct_rootfs(&cfg)?;
                 let hostname = cfg.hostname.clone().unwrap_or_else(|| format!("ct{v}"));
-                container::start(&self.guests.run, v.get(), &rootfs, &hostname, gate).await?;
+                let pid =
+                    container::start(&self.guests.run, v.get(), &rootfs, &hostname, gate).await?;
+                if let Err(e) = self.plug_ct_nics(v.get(), &l.text, pid).await {
+                    let _ = container::stop(&self.guests.run, v.get()).await;
+                    self.unplug_ct_nics(v.get()).await;
+                    return Err(e);
+                }
             }
         }
         self.guests.mark_started(v.get());
@@ -149,7 +155,10 @@ impl Node {
                 qemu::stop(&self.guests.run, vmid.get()).await?;
                 self.unplug_vm_nics(vmid.get()).await;
             }
-            GuestKind::Lxc => container::stop(&self.guests.run, vmid.get()).await?,
+            GuestKind::Lxc => {
+                container::stop(&self.guests.run, vmid.get()).await?;
+                self.unplug_ct_nics(vmid.get()).await;
+            }
         }
         tracing::info!(vmid = vmid.get(), %kind, "guest stopped");
         Ok(())
@@ -169,12 +178,14 @@ impl Node {
                     .map(Duration::from_secs)
                     .unwrap_or(qemu::DEFAULT_SHUTDOWN_TIMEOUT);
                 qemu::shutdown(&self.guests.run, v, t, force).await?;
+                self.unplug_vm_nics(v).await;
             }
             GuestKind::Lxc => {
                 let t = timeout
                     .map(Duration::from_secs)
                     .unwrap_or(container::DEFAULT_CT_SHUTDOWN_TIMEOUT);
                 container::shutdown(&self.guests.run, v, t, force).await?;
+                self.unplug_ct_nics(v).await;
             }
         }
         Ok(())

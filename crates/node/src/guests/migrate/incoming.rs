@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::super::locate;
 use super::super::power::lock_of;
+use super::network::{migration_settings, relay_tcp_to_unix, MigrationSettings};
 use super::states::INCOMING_COMPLETE;
 use crate::error::NodeError;
 use crate::node::Node;
@@ -69,13 +70,31 @@ impl Node {
                 self.config.name
             )));
         }
-        let (incoming, uri) = if insecure {
-            let probe = std::net::TcpListener::bind((self.config.address, 0))
-                .map_err(NodeError::failed("no free port for migration"))?;
-            let a = probe.local_addr().map_err(NodeError::internal)?;
-            drop(probe);
-            (Incoming::Tcp(a), Some(format!("tcp:{a}")))
+        let settings = MigrationSettings {
+            insecure,
+            network: migration_settings(rt).network,
+        };
+        // Insecure: QEMU listens on this node's migration address, unless it runs in the
+        // guest namespace (a bridged VM), where that address does not exist: then this
+        // daemon listens for it and pipes the stream into its Unix socket.
+        let mut relay = None;
+        let mut tunnel = None;
+        let (incoming, mut uri) = if insecure {
+            let mig = self.migration_address(&settings)?;
+            if self.qemu_in_netns(config) {
+                relay = Some(mig);
+                (Incoming::Unix(self.guests.run.migrate_in(vmid.get())), None)
+            } else {
+                let probe = std::net::TcpListener::bind((mig, 0))
+                    .map_err(NodeError::failed("no free port for migration"))?;
+                let a = probe.local_addr().map_err(NodeError::internal)?;
+                drop(probe);
+                (Incoming::Tcp(a), Some(format!("tcp:{a}")))
+            }
         } else {
+            if settings.network.is_some() {
+                tunnel = Some(self.tunnel_address(&settings)?);
+            }
             (Incoming::Unix(self.guests.run.migrate_in(vmid.get())), None)
         };
         let spec = self.launch_spec(vmid, config, Some(incoming)).await?;
@@ -94,8 +113,18 @@ impl Node {
             let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
             return Err(e.into());
         }
+        if let Some(mig) = relay {
+            match relay_tcp_to_unix(mig, self.guests.run.migrate_in(vmid.get())).await {
+                Ok(a) => uri = Some(format!("tcp:{a}")),
+                Err(e) => {
+                    let _ = self.kill_guest(GuestKind::Qemu, vmid).await;
+                    let _ = std::fs::remove_file(self.guests.run.incoming_marker(vmid.get()));
+                    return Err(e);
+                }
+            }
+        }
         self.guests.mark_started(vmid.get());
-        Ok(json!({ "uri": uri }))
+        Ok(json!({ "uri": uri, "tunnel": tunnel }))
     }
 
     /// Target side: QEMU's run state of an incoming guest.

@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 use super::super::common::with_lock;
 use super::super::locate::Located;
 use super::handover::Handover;
+use super::network::{migration_settings, relay_unix_to_tcp};
 use super::{
-    migration_bwlimit_kib, migration_insecure, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT,
-    TUNNEL_ACCEPT_TIMEOUT,
+    migration_bwlimit_kib, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
 };
 use crate::error::NodeError;
 use crate::node::Node;
@@ -47,7 +47,10 @@ impl Node {
     ) -> Result<MigrationResult, NodeError> {
         let rt = self.require_cluster()?.clone();
         let v = l.vmid.get();
-        let insecure = migration_insecure(&rt);
+        let settings = migration_settings(&rt);
+        let insecure = settings.insecure;
+        // Refused before anything starts when this node has no address in network=.
+        let local = self.migration_address(&settings)?;
         let config = with_lock(&l.text, None)?;
         task.log(format!("preparing the incoming guest on {target}"));
         let prep = self
@@ -61,7 +64,7 @@ impl Node {
             )
             .await?;
         let streamed = self
-            .stream_to_target(l, target, addr, task, insecure, &prep)
+            .stream_to_target(l, target, (addr, local), task, insecure, &prep)
             .await;
         let (mut result, completed_at) = match streamed {
             Ok(r) => r,
@@ -192,26 +195,51 @@ impl Node {
         self: &Arc<Self>,
         l: &Located,
         target: &str,
-        addr: std::net::SocketAddr,
+        (addr, local): (std::net::SocketAddr, std::net::IpAddr),
         task: &TaskHandle,
         insecure: bool,
         prep: &Value,
     ) -> Result<(MigrationResult, Instant), NodeError> {
         let rt = self.require_cluster()?.clone();
         let v = l.vmid.get();
-        let uri = if insecure {
-            prep.get("uri")
+        let (uri, route) = if insecure {
+            let target_uri = prep
+                .get("uri")
                 .and_then(Value::as_str)
                 .ok_or_else(|| NodeError::Upstream("the target gave no migration address".into()))?
-                .to_string()
+                .to_string();
+            let route = format!("insecure, {local} -> {target_uri}");
+            // A bridged VM's QEMU runs in the guest namespace: this daemon connects for it.
+            if self.qemu_in_netns(&l.text) {
+                let to: std::net::SocketAddr = target_uri
+                    .strip_prefix("tcp:")
+                    .and_then(|a| a.parse().ok())
+                    .ok_or_else(|| {
+                        NodeError::Upstream(format!("the target gave a bad address {target_uri:?}"))
+                    })?;
+                let sock = self.guests.run.migrate_out(v);
+                relay_unix_to_tcp(sock.clone(), local, to)?;
+                (format!("unix:{}", sock.display()), route)
+            } else {
+                (target_uri, route)
+            }
         } else {
+            let addr = match prep.get("tunnel").and_then(Value::as_str) {
+                Some(ip) => std::net::SocketAddr::new(
+                    ip.parse().map_err(|_| {
+                        NodeError::Upstream(format!("the target gave a bad tunnel address {ip:?}"))
+                    })?,
+                    addr.port(),
+                ),
+                None => addr,
+            };
+            let route = format!("through the tunnel, {local} -> {addr}");
             let sock = self.guests.run.migrate_out(v);
             let _ = std::fs::remove_file(&sock);
             let listener = tokio::net::UnixListener::bind(&sock).map_err(NodeError::failed(
                 format!("cannot listen on {}", sock.display()),
             ))?;
             let tls = rt.client_tls.clone();
-            let local = self.config.address;
             let vmid = l.vmid;
             tokio::spawn(async move {
                 let accepted = tokio::time::timeout(TUNNEL_ACCEPT_TIMEOUT, listener.accept()).await;
@@ -227,7 +255,10 @@ impl Node {
                     Err(e) => tracing::warn!(vmid = v, "migration tunnel to {addr} failed: {e}"),
                 }
             });
-            format!("unix:{}", self.guests.run.migrate_out(v).display())
+            (
+                format!("unix:{}", self.guests.run.migrate_out(v).display()),
+                route,
+            )
         };
         let mut mon = qemu::monitor(&self.guests.run, v).await?;
         qemu::prepare_migration(&mut mon, None).await?;
@@ -246,14 +277,7 @@ impl Node {
             ));
         }
         mon.execute("migrate", Some(json!({ "uri": uri }))).await?;
-        task.log(format!(
-            "migrating memory to {target}{}",
-            if insecure {
-                " (insecure)"
-            } else {
-                " through the tunnel"
-            }
-        ));
+        task.log(format!("migrating memory to {target} ({route})"));
         let info = loop {
             tokio::time::sleep(MIGRATION_POLL_INTERVAL).await;
             let info = mon.execute("query-migrate", None).await?;

@@ -8,6 +8,7 @@
 mod handover;
 mod incoming;
 mod live;
+mod network;
 mod offline;
 mod stale;
 mod states;
@@ -40,18 +41,6 @@ pub const MIGRATION_POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub const TARGET_RESUME_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long QEMU may take to connect to the tunnel's local end.
 pub const TUNNEL_ACCEPT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Whether datacenter.cfg asks for plain TCP migration (`migration: insecure`).
-fn migration_insecure(rt: &ClusterRuntime) -> bool {
-    cfs_path(layout::DATACENTER_CFG)
-        .ok()
-        .and_then(|p| rt.cfs.read(&p).ok())
-        .and_then(|f| {
-            brigade_core::key_value::KeyValueConfig::parse(&String::from_utf8_lossy(&f.data)).ok()
-        })
-        .and_then(|kv| kv.get("migration").map(str::to_string))
-        .is_some_and(|v| v == "insecure" || v.split(',').any(|p| p == "type=insecure"))
-}
 
 /// datacenter.cfg's `bwlimit: migration=KiB/s` (or `default=`), as Proxmox reads it.
 fn migration_bwlimit_kib(rt: &ClusterRuntime) -> Option<u64> {
