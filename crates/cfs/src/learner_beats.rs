@@ -1,7 +1,7 @@
 //! Learners are beaten less often than voters: which Raft heartbeats to a learner may stay unsent.
 //!
-//! openraft beats every member each `heartbeat_ms`. A voter's acknowledgements keep the
-//! leader's quorum lease, so voters keep that pace. A learner's do not count for any
+//! openraft beats every member on each of its ticks (1.5 × `heartbeat_ms`). A voter's
+//! acknowledgements keep the leader's quorum lease, so voters keep that pace. A learner's do not count for any
 //! quorum, so a heartbeat to a learner that would only repeat what the learner already
 //! acknowledged (same vote, same log position, same commit index) is answered here, from
 //! that acknowledgement, while the acknowledged real one is younger than the learner
@@ -19,13 +19,16 @@ use openraft::raft::AppendEntriesRequest;
 
 use crate::types::{LogId, NodeId, TypeConfig, Vote};
 
-/// The learner interval for Raft settings: half the lease less one voter heartbeat, so a
-/// learner renews its relayed lease (at most `lease` minus the age of the leader's last
-/// quorum acknowledgement, about one heartbeat) well before it runs out. `None` when
-/// that is not longer than the heartbeat itself (no heartbeat is then skipped).
+/// The learner interval for Raft settings. openraft checks for a due heartbeat on a tick
+/// of 1.5 heartbeats (375 ms by default), so a learner is beaten on the first tick at
+/// least this long after its last real heartbeat. Half the lease less one tick: the
+/// relayed lease (the leader's lease less the age of its last quorum acknowledgement,
+/// at most about one tick) then outlasts the gap (two ticks, 750 ms by default) by
+/// more than a tick. `None` when that is not longer than a tick (nothing is skipped).
 pub fn learner_interval(heartbeat: Duration, lease: Duration) -> Option<Duration> {
-    let every = (lease / 2).saturating_sub(heartbeat);
-    (every > heartbeat).then_some(every)
+    let tick = heartbeat * 3 / 2;
+    let every = (lease / 2).saturating_sub(tick);
+    (every > tick).then_some(every)
 }
 
 /// Who this leader may beat less often.
@@ -205,9 +208,9 @@ mod tests {
         let hb = Duration::from_millis(250);
         assert_eq!(
             learner_interval(hb, Duration::from_secs(2)),
-            Some(Duration::from_millis(750))
+            Some(Duration::from_millis(625))
         );
-        assert_eq!(learner_interval(hb, Duration::from_millis(1000)), None);
+        assert_eq!(learner_interval(hb, Duration::from_millis(1400)), None);
     }
 
     #[test]

@@ -78,9 +78,10 @@ async fn twenty_four_nodes_lose_two_voters_detect_them_in_time_and_stay_quorate(
     let before = spared(&leader).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = spared(&leader).await;
-    // 19 learners beaten every 750-1000 ms instead of every 250 ms: about 2 of 3 spared.
+    // 19 learners beaten every 750 ms instead of every 375 ms (openraft's tick): about
+    // 4 of 8 spared in 3 s.
     assert!(
-        after - before >= (NODES - 5) as u64 * 3,
+        after - before >= (NODES - 5) as u64 * 2,
         "spared {} heartbeats to learners in 3 s",
         after - before
     );
