@@ -21,7 +21,7 @@ pub const CORRUPTED_MARKER: &str = "CORRUPTED";
 /// Memory each store file may use to cache its pages. redb's default, 1 GiB, is
 /// never reached but keeps every page an idle node ever read or wrote (its whole log
 /// and state) in memory; recent log entries and the pages a commit touches fit here.
-pub const STORE_CACHE_BYTES: usize = 2 * 1024 * 1024;
+pub const STORE_CACHE_BYTES: usize = 1024 * 1024;
 
 /// Opens (or creates) a store file with its cache bounded to [`STORE_CACHE_BYTES`].
 pub fn create_db(path: &Path) -> Result<Database, redb::DatabaseError> {
