@@ -16,12 +16,12 @@ pub fn cpu_ticks(c: &ProcCluster, nodes: usize) -> Vec<u64> {
 /// Milliseconds of CPU a second of one daemon's role while idle.
 #[derive(Debug, Default, Serialize)]
 pub struct CpuByRole {
-    pub leader_ms_s: f64,
+    pub leader: f64,
     /// The median voter other than the leader.
-    pub voter_ms_s: f64,
+    pub voter: f64,
     /// The median learner, and the busiest one.
-    pub learner_ms_s: f64,
-    pub learner_max_ms_s: f64,
+    pub learner: f64,
+    pub learner_max: f64,
 }
 
 /// Each daemon's CPU (ms/s) over `secs`, from ticks before and after.
@@ -45,30 +45,30 @@ pub fn by_role(ms_s: &[f64], leader: Option<usize>, voters: &[usize]) -> CpuByRo
     let voter = pick(&|i| voters.contains(&i) && Some(i) != leader);
     let learner = pick(&|i| !voters.contains(&i) && Some(i) != leader);
     CpuByRole {
-        leader_ms_s: leader
+        leader: leader
             .and_then(|l| ms_s.get(l).copied())
             .unwrap_or(f64::NAN),
-        voter_ms_s: super::percentile(&voter, 0.5),
-        learner_ms_s: super::percentile(&learner, 0.5),
-        learner_max_ms_s: super::percentile(&learner, 1.0),
+        voter: super::percentile(&voter, 0.5),
+        learner: super::percentile(&learner, 0.5),
+        learner_max: super::percentile(&learner, 1.0),
     }
 }
 
 /// Resident memory per daemon, MiB: all, own (anonymous) pages, mapped files.
 #[derive(Debug, Default, Serialize)]
 pub struct Memory {
-    pub rss_mib: Vec<f64>,
-    pub anon_mib: Vec<f64>,
-    pub file_mib: Vec<f64>,
+    pub rss: Vec<f64>,
+    pub anon: Vec<f64>,
+    pub file: Vec<f64>,
 }
 
 pub fn memory(c: &ProcCluster, nodes: usize) -> Memory {
     let mib = |k: u64| k as f64 / 1024.0;
     let mut m = Memory::default();
     for k in (0..nodes).filter_map(|i| c.memory_kib(i)) {
-        m.rss_mib.push(mib(k.rss));
-        m.anon_mib.push(mib(k.anon));
-        m.file_mib.push(mib(k.file));
+        m.rss.push(mib(k.rss));
+        m.anon.push(mib(k.anon));
+        m.file.push(mib(k.file));
     }
     m
 }
@@ -82,8 +82,8 @@ mod tests {
         let ms = per_daemon_ms_s(&[0, 0, 0, 0, 0], &[30, 10, 12, 2, 4], 10.0);
         assert_eq!(ms, vec![30.0, 10.0, 12.0, 2.0, 4.0]);
         let r = by_role(&ms, Some(0), &[0, 1, 2]);
-        assert_eq!(r.leader_ms_s, 30.0);
-        assert_eq!(r.voter_ms_s, 12.0);
-        assert_eq!(r.learner_max_ms_s, 4.0);
+        assert_eq!(r.leader, 30.0);
+        assert_eq!(r.voter, 12.0);
+        assert_eq!(r.learner_max, 4.0);
     }
 }

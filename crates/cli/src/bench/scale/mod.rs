@@ -56,7 +56,7 @@ pub struct ScaleFigures {
     pub converge_s: f64,
     /// CPU of all daemons together while idle, in cores.
     pub idle_cpu_cores: f64,
-    /// CPU of one daemon while idle by its Raft role, ms a second.
+    /// CPU of one daemon while idle by its Raft role, milliseconds a second.
     pub idle_cpu_by_role: idle::CpuByRole,
     /// Resident memory of each daemon (its process group), MiB: all, own pages, mapped files.
     pub memory: idle::Memory,
@@ -347,34 +347,34 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
             "idle CPU of one daemon: leader / voter p50 / learner p50 / learner max",
             format!(
                 "{:.1} / {:.1} / {:.1} / {:.1} ms/s",
-                f.idle_cpu_by_role.leader_ms_s,
-                f.idle_cpu_by_role.voter_ms_s,
-                f.idle_cpu_by_role.learner_ms_s,
-                f.idle_cpu_by_role.learner_max_ms_s
+                f.idle_cpu_by_role.leader,
+                f.idle_cpu_by_role.voter,
+                f.idle_cpu_by_role.learner,
+                f.idle_cpu_by_role.learner_max
             ),
         ),
         (
             "RSS per daemon, p50 / max",
             format!(
                 "{:.1} MiB / {:.1} MiB",
-                percentile(&f.memory.rss_mib, 0.5),
-                percentile(&f.memory.rss_mib, 1.0)
+                percentile(&f.memory.rss, 0.5),
+                percentile(&f.memory.rss, 1.0)
             ),
         ),
         (
             "  own (anonymous) pages, p50 / max",
             format!(
                 "{:.1} MiB / {:.1} MiB",
-                percentile(&f.memory.anon_mib, 0.5),
-                percentile(&f.memory.anon_mib, 1.0)
+                percentile(&f.memory.anon, 0.5),
+                percentile(&f.memory.anon, 1.0)
             ),
         ),
         (
             "  mapped files (the binary, shared), p50 / max",
             format!(
                 "{:.1} MiB / {:.1} MiB",
-                percentile(&f.memory.file_mib, 0.5),
-                percentile(&f.memory.file_mib, 1.0)
+                percentile(&f.memory.file, 0.5),
+                percentile(&f.memory.file, 1.0)
             ),
         ),
         (
