@@ -280,6 +280,10 @@ pub struct CfsStatus {
     pub tree_entries: u64,
     /// Every member as Raft sees it.
     pub members: Vec<MemberInfo>,
+    /// As leader: Raft heartbeats to learners answered from the learner's last
+    /// acknowledgement instead of sent (learners are beaten less often than voters).
+    #[serde(default)]
+    pub learner_beats_spared: u64,
     /// The failed write of this node's stores that stopped Raft here, until
     /// they are reopened ("raft log write failed: No space left on device").
     #[serde(default, skip_serializing_if = "Option::is_none")]

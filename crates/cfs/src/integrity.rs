@@ -18,11 +18,23 @@ use redb::Database;
 /// The marker a node leaves in its cfs directory once a store failed its check.
 pub const CORRUPTED_MARKER: &str = "CORRUPTED";
 
+/// Memory each store file may use to cache its pages. redb's default, 1 GiB, is
+/// never reached but keeps every page an idle node ever read or wrote (its whole log
+/// and state) in memory; recent log entries and the pages a commit touches fit here.
+pub const STORE_CACHE_BYTES: usize = 1024 * 1024;
+
+/// Opens (or creates) a store file with its cache bounded to [`STORE_CACHE_BYTES`].
+pub fn create_db(path: &Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder()
+        .set_cache_size(STORE_CACHE_BYTES)
+        .create(path)
+}
+
 /// Opens (or creates) `path`, then verifies every page of it.
 pub fn open_verified(path: &Path) -> Result<Database, redb::Error> {
     // redb asserts, rather than reports, that the file is as long as its header says:
     // a truncated store would panic the node instead of being refused.
-    let opened = std::panic::catch_unwind(|| Database::create(path)).map_err(|_| {
+    let opened = std::panic::catch_unwind(|| create_db(path)).map_err(|_| {
         redb::Error::Corrupted(format!(
             "{}: the file is shorter than its header says (truncated)",
             path.display()

@@ -10,6 +10,7 @@ pub mod election_guard;
 pub mod error;
 pub mod integrity;
 pub mod latency;
+pub mod learner_beats;
 pub mod log_sizes;
 pub mod log_store;
 pub mod network;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use brigade_net::frames::{CallError, FrameClient};
 
+use crate::learner_beats::{BeatGate, LearnerView};
 use crate::quorum::QuorumTracker;
 use crate::types::{Member, NodeId, TypeConfig};
 
@@ -51,6 +52,12 @@ pub struct RaftTransport {
     local1: Option<IpAddr>,
     quorum: Arc<QuorumTracker>,
     peers: Arc<Mutex<HashMap<String, Arc<PeerClients>>>>,
+    /// Who this leader beats only every `learner_every` (see `learner_beats`).
+    learners: Arc<Mutex<LearnerView>>,
+    /// None: every member is beaten at the heartbeat pace.
+    learner_every: Option<Duration>,
+    /// Heartbeats to learners answered from their last acknowledgement, not sent.
+    beats_spared: Arc<AtomicU64>,
 }
 
 /// A peer's connections, one per link, and the link that worked last.
@@ -88,6 +95,7 @@ impl RaftTransport {
         local: IpAddr,
         local1: Option<IpAddr>,
         quorum: Arc<QuorumTracker>,
+        learner_every: Option<Duration>,
     ) -> Self {
         RaftTransport {
             tls,
@@ -95,7 +103,21 @@ impl RaftTransport {
             local1,
             quorum,
             peers: Arc::new(Mutex::new(HashMap::new())),
+            learners: Arc::new(Mutex::new(LearnerView::default())),
+            learner_every,
+            beats_spared: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Who is a learner of this leader (updated from its metrics and before promotions).
+    pub fn learners(&self) -> std::sync::MutexGuard<'_, LearnerView> {
+        self.learners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Heartbeats to learners not sent so far because they would only have repeated
+    /// what the learner had acknowledged.
+    pub fn beats_spared(&self) -> u64 {
+        self.beats_spared.load(Ordering::Relaxed)
     }
 
     /// The connections to a member (link0, then link1 when both sides have one).
@@ -158,6 +180,10 @@ impl RaftNetworkFactory<TypeConfig> for RaftTransport {
             addr: node.rpc_addr.clone(),
             client: self.peer(node),
             quorum: self.quorum.clone(),
+            learners: self.learners.clone(),
+            learner_every: self.learner_every,
+            beats_spared: self.beats_spared.clone(),
+            gate: BeatGate::default(),
         }
     }
 }
@@ -168,6 +194,11 @@ pub struct PeerLink {
     addr: String,
     client: Option<Arc<PeerClients>>,
     quorum: Arc<QuorumTracker>,
+    learners: Arc<Mutex<LearnerView>>,
+    learner_every: Option<Duration>,
+    beats_spared: Arc<AtomicU64>,
+    /// What the target last acknowledged, to tell a repeated heartbeat from news.
+    gate: BeatGate,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,12 +244,27 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Member, RaftError<NodeId>>> {
-        let lease_ms = self
-            .quorum
-            .leader_lease_remaining(Instant::now())
-            .as_millis() as u64;
-        self.call(KIND_APPEND, &AppendFrame { lease_ms, rpc }, &option)
-            .await
+        let now = Instant::now();
+        if let Some(every) = self.learner_every {
+            let learner = || {
+                self.learners
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_learner(self.target, &rpc.vote)
+            };
+            if self.gate.is_repeat(&rpc, now, every) && learner() {
+                self.beats_spared.fetch_add(1, Ordering::Relaxed);
+                return Ok(AppendEntriesResponse::Success);
+            }
+        }
+        let lease_ms = self.quorum.leader_lease_remaining(now).as_millis() as u64;
+        let frame = AppendFrame { lease_ms, rpc };
+        let result = self.call(KIND_APPEND, &frame, &option).await;
+        match &result {
+            Ok(AppendEntriesResponse::Success) => self.gate.acknowledged(&frame.rpc, now),
+            _ => self.gate.forget(),
+        }
+        result
     }
 
     async fn install_snapshot(
@@ -229,6 +275,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, Member, RaftError<NodeId, InstallSnapshotError>>,
     > {
+        self.gate.forget();
         self.call(KIND_SNAPSHOT, &rpc, &option).await
     }
 

@@ -181,7 +181,7 @@ impl StateMachine {
     /// keeping the in-memory state, which is never behind the file: it is
     /// written whole, with a snapshot of it, so the file matches memory again.
     pub fn reopen(path: &Path, shared: Arc<Shared>) -> Result<Self, redb::Error> {
-        let mut db = Database::create(path)?;
+        let mut db = crate::integrity::create_db(path)?;
         state_store::create_tables(&db)?;
         {
             let mut fs = shared.flush_state();

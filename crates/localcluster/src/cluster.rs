@@ -13,6 +13,15 @@ use crate::guests::detach_mounts_under;
 use crate::node_proc::{clear_run_dir, wait_gone, NodeProc};
 use crate::{Result, KILL_TIMEOUT, POLL_INTERVAL, STOP_TIMEOUT, TEST_RUN_ROOT};
 
+/// A daemon's resident memory in KiB: all of it, its own (anonymous) pages, and the
+/// pages of mapped files (mostly the binary's code, shared by every daemon of a host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryKib {
+    pub rss: u64,
+    pub anon: u64,
+    pub file: u64,
+}
+
 /// A set of node processes forming (or about to form) one cluster.
 pub struct ProcCluster {
     pub bin: PathBuf,
@@ -144,19 +153,31 @@ impl ProcCluster {
 
     /// Resident memory of node `i`'s daemon in KiB (from /proc), if running.
     pub fn rss_kib(&self, i: usize) -> Option<u64> {
+        self.memory_kib(i).map(|m| m.rss)
+    }
+
+    /// Resident memory of node `i`'s daemon (from /proc/PID/status), if running.
+    pub fn memory_kib(&self, i: usize) -> Option<MemoryKib> {
         let pid = self.nodes[i].pid()?;
         // The daemon may run under a wrapper: take the largest RSS in its process group.
         crate::node_proc::process_group(pid)
             .iter()
             .filter_map(|p| {
                 let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
-                status
-                    .lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<u64>().ok())
+                let field = |name: &str| {
+                    status
+                        .lines()
+                        .find(|l| l.starts_with(name))
+                        .and_then(|l| l.split_whitespace().nth(1))
+                        .and_then(|v| v.parse::<u64>().ok())
+                };
+                Some(MemoryKib {
+                    rss: field("VmRSS:")?,
+                    anon: field("RssAnon:").unwrap_or(0),
+                    file: field("RssFile:").unwrap_or(0),
+                })
             })
-            .max()
+            .max_by_key(|m| m.rss)
     }
 
     /// CPU time (user + system, in clock ticks) of node `i`'s process group so far.

@@ -11,7 +11,7 @@ mod node_proc;
 
 use std::time::Duration;
 
-pub use cluster::{NodeConfigHook, ProcCluster};
+pub use cluster::{MemoryKib, NodeConfigHook, ProcCluster};
 pub use error::LocalClusterError;
 pub use guests::detach_mounts_under;
 pub use node_proc::{pid_alive, wait_gone, NodeProc};

@@ -22,6 +22,8 @@ impl Cfs {
 
     /// On the leader: sets the voters.
     pub async fn set_voters(&self, voters: BTreeSet<NodeId>) -> Result<(), CfsError> {
+        // Beaten as voters before Raft counts them as voters (see `learner_beats`).
+        self.transport.learners().hold(voters.iter().copied());
         self.raft()
             .change_membership(ChangeMembers::ReplaceAllVoters(voters), true)
             .await

@@ -183,6 +183,10 @@ impl Cfs {
             opts.local_addr,
             opts.local_addr1,
             quorum.clone(),
+            crate::learner_beats::learner_interval(
+                Duration::from_millis(s.heartbeat_ms),
+                Duration::from_millis(s.lease_ms),
+            ),
         );
         let (proposals, proposal_rx) = mpsc::unbounded_channel();
         let log_handle = log.clone();
@@ -252,6 +256,11 @@ impl Cfs {
             (false, true) => *since = None,
             _ => {}
         }
+        self.transport.learners().observe(
+            is_leader.then_some(m.vote),
+            *m.membership_config.log_id(),
+            m.membership_config.membership().learner_ids(),
+        );
         let single_voter = m.membership_config.membership().voter_ids().eq([self.id]);
         let acked = if is_leader && single_voter {
             Some(0)

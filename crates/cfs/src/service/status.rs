@@ -60,6 +60,7 @@ impl Cfs {
             tree_bytes: st.tree.bytes(),
             tree_entries: st.tree.len() as u64,
             members,
+            learner_beats_spared: self.transport.beats_spared(),
             storage_error,
         }
     }

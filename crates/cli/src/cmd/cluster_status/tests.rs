@@ -74,6 +74,7 @@ fn status() -> brigade_client::ClusterStatus {
             tree_bytes: 0,
             tree_entries: 0,
             members,
+            learner_beats_spared: 0,
             storage_error: None,
         }),
         config: Some(conf),

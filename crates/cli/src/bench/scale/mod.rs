@@ -2,6 +2,8 @@
 //! members cost and how fast they still are: joins, convergence, idle CPU and memory,
 //! heartbeat traffic, write latency, and the detection and replacement of lost members.
 
+mod idle;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -22,8 +24,6 @@ const MAX_NODES: usize = 250;
 const POLL: Duration = Duration::from_millis(200);
 /// Generous bound for one observation at many nodes on a small machine.
 const OBSERVE_TIMEOUT: Duration = Duration::from_secs(600);
-/// Clock ticks per second of /proc/PID/stat's CPU times (USER_HZ, 100 on Linux x86-64).
-const USER_HZ: f64 = 100.0;
 /// Where the write-latency probe writes in the tree.
 const WRITE_PATH: &str = "bench/scale";
 
@@ -56,8 +56,13 @@ pub struct ScaleFigures {
     pub converge_s: f64,
     /// CPU of all daemons together while idle, in cores.
     pub idle_cpu_cores: f64,
-    /// Resident memory of each daemon (its process group), MiB.
-    pub rss_mib: Vec<f64>,
+    /// CPU of one daemon while idle by its Raft role, milliseconds a second.
+    pub idle_cpu_by_role: idle::CpuByRole,
+    /// Resident memory of each daemon (its process group), MiB: all, own pages, mapped files.
+    pub memory: idle::Memory,
+    /// Raft heartbeats the leader did not send to learners per second while idle
+    /// (each would only have repeated what the learner had acknowledged).
+    pub learner_beats_spared_s: f64,
     /// Heartbeats each node receives per second while idle (mean over nodes).
     pub heartbeats_received_per_node_s: f64,
     /// Voters in the Raft configuration.
@@ -123,6 +128,15 @@ async fn voters(c: &Client) -> Option<Vec<String>> {
     )
 }
 
+/// Raft heartbeats to learners a node spared so far (as leader).
+async fn learner_beats_spared(c: &Client) -> u64 {
+    c.status()
+        .await
+        .ok()
+        .and_then(|s| s.cfs)
+        .map_or(0, |f| f.learner_beats_spared)
+}
+
 async fn reported_dead(c: &Client, name: &str) -> bool {
     c.status().await.is_ok_and(|s| {
         s.members
@@ -161,24 +175,24 @@ async fn measure(dir: &std::path::Path, args: &ScaleArgs) -> anyhow::Result<Scal
     .await?;
     eprintln!("all {} nodes see each other alive", args.nodes);
 
-    let cpu = |c: &ProcCluster| (0..args.nodes).filter_map(|i| c.cpu_ticks(i)).sum::<u64>();
     let window = Duration::from_secs(args.idle_secs);
-    let (ticks0, beats0) = (cpu(&c), heartbeats(&clients).await);
+    let (ticks0, beats0) = (idle::cpu_ticks(&c, args.nodes), heartbeats(&clients).await);
+    let spared0 = learner_beats_spared(&clients[0]).await;
     let t0 = Instant::now();
     tokio::time::sleep(window).await;
-    let (ticks1, beats1) = (cpu(&c), heartbeats(&clients).await);
+    let (ticks1, beats1) = (idle::cpu_ticks(&c, args.nodes), heartbeats(&clients).await);
+    let spared1 = learner_beats_spared(&clients[0]).await;
     let secs = t0.elapsed().as_secs_f64();
-    let idle_cpu_cores = ticks1.saturating_sub(ticks0) as f64 / USER_HZ / secs;
+    let per_daemon = idle::per_daemon_ms_s(&ticks0, &ticks1, secs);
+    let idle_cpu_cores = per_daemon.iter().sum::<f64>() / 1000.0;
+    let learner_beats_spared_s = spared1.saturating_sub(spared0) as f64 / secs;
     let beats: u64 = beats1
         .iter()
         .zip(&beats0)
         .map(|(b, a)| b.saturating_sub(*a))
         .sum();
     let heartbeats_received_per_node_s = beats as f64 / args.nodes as f64 / secs;
-    let rss_mib: Vec<f64> = (0..args.nodes)
-        .filter_map(|i| c.rss_kib(i))
-        .map(|k| k as f64 / 1024.0)
-        .collect();
+    let memory = idle::memory(&c, args.nodes);
 
     let mut write_ms = Vec::new();
     for k in 0..args.writes {
@@ -198,6 +212,15 @@ async fn measure(dir: &std::path::Path, args: &ScaleArgs) -> anyhow::Result<Scal
         .and_then(|s| s.cfs.and_then(|f| f.leader_name));
     let names: Vec<String> = c.nodes.iter().map(|n| n.name.clone()).collect();
     let name_of = |i: usize| names[i].clone();
+    let index_of = |name: &str| names.iter().position(|n| n == name);
+    let idle_cpu_by_role = idle::by_role(
+        &per_daemon,
+        leader.as_deref().and_then(index_of),
+        &voter_names
+            .iter()
+            .filter_map(|v| index_of(v))
+            .collect::<Vec<_>>(),
+    );
     let learner = (1..args.nodes).find(|i| !voter_names.contains(&name_of(*i)));
     let mut learner_detection_s = None;
     if let Some(l) = learner {
@@ -265,7 +288,9 @@ async fn measure(dir: &std::path::Path, args: &ScaleArgs) -> anyhow::Result<Scal
         join_s,
         converge_s: converge.as_secs_f64(),
         idle_cpu_cores,
-        rss_mib,
+        idle_cpu_by_role,
+        memory,
+        learner_beats_spared_s,
         heartbeats_received_per_node_s,
         voters: voter_names.len(),
         write_ms,
@@ -319,12 +344,42 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
             format!("{:.2} cores", f.idle_cpu_cores),
         ),
         (
+            "idle CPU of one daemon: leader / voter p50 / learner p50 / learner max",
+            format!(
+                "{:.1} / {:.1} / {:.1} / {:.1} ms/s",
+                f.idle_cpu_by_role.leader,
+                f.idle_cpu_by_role.voter,
+                f.idle_cpu_by_role.learner,
+                f.idle_cpu_by_role.learner_max
+            ),
+        ),
+        (
             "RSS per daemon, p50 / max",
             format!(
                 "{:.1} MiB / {:.1} MiB",
-                percentile(&f.rss_mib, 0.5),
-                percentile(&f.rss_mib, 1.0)
+                percentile(&f.memory.rss, 0.5),
+                percentile(&f.memory.rss, 1.0)
             ),
+        ),
+        (
+            "  own (anonymous) pages, p50 / max",
+            format!(
+                "{:.1} MiB / {:.1} MiB",
+                percentile(&f.memory.anon, 0.5),
+                percentile(&f.memory.anon, 1.0)
+            ),
+        ),
+        (
+            "  mapped files (the binary, shared), p50 / max",
+            format!(
+                "{:.1} MiB / {:.1} MiB",
+                percentile(&f.memory.file, 0.5),
+                percentile(&f.memory.file, 1.0)
+            ),
+        ),
+        (
+            "Raft heartbeats to learners spared per second",
+            format!("{:.1}", f.learner_beats_spared_s),
         ),
         (
             "heartbeats received per node per second",
