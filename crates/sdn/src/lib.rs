@@ -38,6 +38,7 @@ pub mod current;
 pub mod dhcp;
 pub mod diff;
 pub mod error;
+pub mod mac;
 pub mod nic;
 pub mod node_net;
 pub mod plan;

@@ -20,6 +20,34 @@ const FREEZE_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How many times the process tree is moved (a process forked meanwhile is caught next time).
 const MOVE_PASSES: usize = 3;
 
+/// Why one freezing hierarchy could not freeze the container.
+#[derive(Debug, thiserror::Error)]
+pub enum FreezeError {
+    /// A cgroup file could not be made or written (a process could not be moved into it).
+    #[error("{}: {source}", path.display())]
+    Cgroup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The cgroup has no freeze file (a hierarchy without the freezer).
+    #[error("{} cannot freeze", path.display())]
+    NoFreezeFile { path: PathBuf },
+    /// The kernel did not report the cgroup frozen in time.
+    #[error("{} was not frozen within {} s", path.display(), FREEZE_TIMEOUT.as_secs())]
+    NotFrozen { path: PathBuf },
+    /// No hierarchy can freeze at all.
+    #[error("no freezer or cgroup v2 hierarchy is mounted")]
+    NoHierarchy,
+}
+
+fn cgroup_error(path: &Path) -> impl FnOnce(std::io::Error) -> FreezeError + '_ {
+    move |source| FreezeError::Cgroup {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// A frozen container; thawed on drop.
 #[derive(Debug)]
 pub struct Frozen {
@@ -74,11 +102,11 @@ impl Frozen {
         for h in hierarchies {
             let dir = h.mount.join(CT_FREEZE_CGROUP).join(vmid.to_string());
             if let Err(e) = std::fs::create_dir_all(&dir) {
-                last = Some(format!("{}: {e}", dir.display()));
+                last = Some(cgroup_error(&dir)(e));
                 continue;
             }
             if !dir.join(freeze_write(h.v2, true).0).exists() {
-                last = Some(format!("{} cannot freeze", dir.display()));
+                last = Some(FreezeError::NoFreezeFile { path: dir });
                 continue;
             }
             let frozen = Frozen { dir, v2: h.v2 };
@@ -89,26 +117,25 @@ impl Frozen {
         }
         Err(NodeError::Failed {
             context: format!("cannot freeze container {vmid}"),
-            source: last
-                .unwrap_or_else(|| "no freezer or cgroup v2 hierarchy is mounted".into())
-                .into(),
+            source: last.unwrap_or(FreezeError::NoHierarchy).into(),
         })
     }
 
-    async fn freeze_now(&self, supervisor: i32) -> Result<(), String> {
+    async fn freeze_now(&self, supervisor: i32) -> Result<(), FreezeError> {
         let procs = self.dir.join("cgroup.procs");
         for _ in 0..MOVE_PASSES {
             for pid in process_tree(supervisor) {
                 // A process that exited meanwhile is no error.
                 if let Err(e) = write(&procs, &pid.to_string()) {
                     if process::is_alive(pid) {
-                        return Err(format!("{}: pid {pid}: {e}", procs.display()));
+                        return Err(cgroup_error(&procs)(e));
                     }
                 }
             }
         }
         let (file, value) = freeze_write(self.v2, true);
-        write(&self.dir.join(file), value).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        let path = self.dir.join(file);
+        write(&path, value).map_err(cgroup_error(&path))?;
         let state = self.dir.join(if self.v2 { "cgroup.events" } else { file });
         let v2 = self.v2;
         let done = poll_until(
@@ -122,11 +149,9 @@ impl Frozen {
         .await;
         if done.is_err() {
             self.thaw();
-            return Err(format!(
-                "{} was not frozen within {} s",
-                self.dir.display(),
-                FREEZE_TIMEOUT.as_secs()
-            ));
+            return Err(FreezeError::NotFrozen {
+                path: self.dir.clone(),
+            });
         }
         Ok(())
     }
