@@ -55,10 +55,33 @@ pub(super) fn migrate_with_partners(
     let here = ss.node.clone();
     start_move(s, sid, ss, to, maintenance);
     s.log(format!("{sid}: migrate from {here} to {to} ({reason})"));
+    move_partners(s, sid, &here, to, maintenance);
+}
+
+/// Whether every positive partner of `sid` that runs is started on `here` and staying:
+/// then they can all move together.
+pub(super) fn partners_beside(s: &Step, sid: ServiceId, here: &str) -> bool {
+    let Some((_, partners)) = s.rules.together.get(&sid) else {
+        return true;
+    };
+    partners
+        .iter()
+        .all(|p| match s.out.status.service_status.get(p) {
+            None => true,
+            Some(pss) => match pss.state {
+                ServiceState::Started => pss.node == here,
+                ServiceState::Migrate | ServiceState::Relocate => false,
+                _ => true,
+            },
+        })
+}
+
+/// Moves every positive partner of `sid` started on `here` to `to` as well.
+pub(super) fn move_partners(s: &mut Step, sid: ServiceId, here: &str, to: &str, maintenance: bool) {
     let Some((rule, partners)) = s.rules.together.get(&sid).cloned() else {
         return;
     };
-    if !s.cond(&here).fresh {
+    if !s.cond(here).fresh {
         return;
     }
     for p in partners {

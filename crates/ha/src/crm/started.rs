@@ -109,10 +109,12 @@ pub(super) fn started_step(
         return;
     }
     if let Some(home) = ss.maintenance_node.clone() {
-        // Back home unless a rule now forbids it there (it stays where it is then).
+        // Back home unless a rule now forbids it there (it stays where it is then), with its
+        // positive partners; while one of them is elsewhere or moving, it waits.
         if home != here
             && s.usable.contains(&home)
             && place::violation(s, sid, &home, true).is_none()
+            && rules_step::partners_beside(s, sid, &here)
         {
             s.add_load(&home, sid, 1);
             ss.state = ServiceState::Migrate;
@@ -122,6 +124,7 @@ pub(super) fn started_step(
             s.log(format!(
                 "{sid}: migrate back from {here} to {home} (maintenance ended)"
             ));
+            rules_step::move_partners(s, sid, &here, &home, false);
             return;
         }
         if home == here {
@@ -129,6 +132,10 @@ pub(super) fn started_step(
         }
     }
     if rules_step::enforce(s, sid, ss) {
+        return;
+    }
+    // A group fails back together, once each of its members has settled beside it.
+    if !rules_step::partners_beside(s, sid, &here) {
         return;
     }
     if let Some(p) = place::failback_target(s, sid, &here) {
