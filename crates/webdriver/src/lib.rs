@@ -283,7 +283,10 @@ mod tests {
         let id = b.element("#b").await.expect("the button");
         b.click_element(&id).await.expect("click");
         let text = b
-            .eval("return document.getElementById(arguments[0]).innerText;", json!("b"))
+            .eval(
+                "return document.getElementById(arguments[0]).innerText;",
+                json!("b"),
+            )
             .await
             .expect("script");
         assert_eq!(text, json!("clicked"));

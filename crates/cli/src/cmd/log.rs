@@ -37,7 +37,10 @@ fn show(g: &GlobalArgs, ev: &ClusterLogEntry) -> anyhow::Result<()> {
 }
 
 /// The events of `events` after `last` (all of them when `last` is not among them).
-fn after<'a>(events: &'a [ClusterLogEntry], last: Option<&ClusterLogEntry>) -> &'a [ClusterLogEntry] {
+fn after<'a>(
+    events: &'a [ClusterLogEntry],
+    last: Option<&ClusterLogEntry>,
+) -> &'a [ClusterLogEntry] {
     let start = last
         .and_then(|l| events.iter().rposition(|e| e == l))
         .map_or(0, |i| i + 1);
@@ -54,9 +57,7 @@ pub async fn run(g: &GlobalArgs, args: LogArgs) -> anyhow::Result<()> {
     };
     // `max` 0: every event kept (`-n N` shows the newest N of them).
     let events = c.cluster_log(Some(0)).await?;
-    let skip = args
-        .lines
-        .map_or(0, |n| events.len().saturating_sub(n));
+    let skip = args.lines.map_or(0, |n| events.len().saturating_sub(n));
     if g.json() && !args.follow {
         return print_json(&events[skip..].to_vec());
     }

@@ -16,7 +16,7 @@ use brigade_core::layout::qemu_config;
 
 use super::scale::{all_see_all, percentile, start_joined};
 use crate::output::{print_json, table};
-use page::Load;
+use page::PageLoad;
 
 /// Loopback subnet (127.0.S.x) of the benchmark cluster.
 const SUBNET: u8 = 208;
@@ -55,7 +55,7 @@ pub struct UiFigures {
     pub guests: usize,
     /// Seconds to start the cluster and write the guests.
     pub setup_s: f64,
-    pub loads: Vec<Load>,
+    pub loads: Vec<PageLoad>,
 }
 
 /// A small VM config: the page lists it; nothing starts it.
@@ -84,10 +84,8 @@ async fn write_guests(c: &Client, names: &[String], guests: usize) -> anyhow::Re
 
 async fn measure(dir: &std::path::Path, args: &UiArgs) -> anyhow::Result<UiFigures> {
     // The browser first, while the machine is still quiet.
-    let profile = std::env::temp_dir().join(format!(
-        "brigade-bench-ui-chromium-{}",
-        std::process::id()
-    ));
+    let profile =
+        std::env::temp_dir().join(format!("brigade-bench-ui-chromium-{}", std::process::id()));
     let b = brigade_webdriver::Browser::start(&brigade_webdriver::Options::new(&profile)).await?;
     let result = measure_with(&b, dir, args).await;
     b.quit().await;
@@ -112,7 +110,7 @@ async fn measure_with(
         || all_see_all(&clients, args.nodes),
     )
     .await?;
-    let names: Vec<String> = c.nodes.iter().map(|n| n.name.to_string()).collect();
+    let names: Vec<String> = c.nodes.iter().map(|n| n.name.clone()).collect();
     write_guests(&clients[0], &names, args.guests).await?;
     let setup_s = t0.elapsed().as_secs_f64();
     eprintln!(
@@ -129,12 +127,12 @@ async fn measure_with(
     let mut loads = Vec::new();
     for run in 1..=args.runs {
         let l = page::load(b, &url).await?;
-            eprintln!(
-                "load {run}: usable after {:.0} ms, {} requests, {} bytes",
-                l.usable_ms,
-                l.entries.len(),
-                l.bytes("").0
-            );
+        eprintln!(
+            "load {run}: usable after {:.0} ms, {} requests, {} bytes",
+            l.usable_ms,
+            l.entries.len(),
+            l.bytes("").0
+        );
         loads.push(l);
     }
     Ok(UiFigures {
@@ -146,7 +144,7 @@ async fn measure_with(
 }
 
 /// `p50 / max` of `f` over the loads.
-fn spread(loads: &[Load], unit: &str, f: impl Fn(&Load) -> f64) -> String {
+fn spread(loads: &[PageLoad], unit: &str, f: impl Fn(&PageLoad) -> f64) -> String {
     let v: Vec<f64> = loads.iter().map(f).collect();
     format!(
         "{:.0} {unit} / {:.0} {unit}",
@@ -169,7 +167,7 @@ fn print(f: &UiFigures) {
     let l = &f.loads;
     let mut t = table(&["what", "p50 / max"]);
     let bytes = |part: &'static str, wire: bool| {
-        move |x: &Load| {
+        move |x: &PageLoad| {
             let (t, b) = x.bytes(part);
             kib(if wire { t } else { b })
         }
@@ -200,10 +198,7 @@ fn print(f: &UiFigures) {
             "transferred, API answers",
             spread(l, "KiB", bytes("/api2/", true)),
         ),
-        (
-            "bodies (encoded), all",
-            spread(l, "KiB", bytes("", false)),
-        ),
+        ("bodies (encoded), all", spread(l, "KiB", bytes("", false))),
     ];
     for (what, figure) in rows {
         t.add_row(vec![what.to_string(), figure]);

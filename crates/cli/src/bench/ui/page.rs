@@ -67,7 +67,7 @@ pub struct Entry {
 
 /// One load of the page, times in milliseconds from navigation start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Load {
+pub struct PageLoad {
     /// The tree with every node and guest and the Datacenter summary drawn.
     pub usable_ms: f64,
     pub response_end_ms: f64,
@@ -77,7 +77,7 @@ pub struct Load {
     pub entries: Vec<Entry>,
 }
 
-impl Load {
+impl PageLoad {
     /// Bytes on the wire and bodies of the entries whose URL contains `part`.
     pub fn bytes(&self, part: &str) -> (u64, u64) {
         self.entries
@@ -114,7 +114,7 @@ pub async fn sign_in(b: &Browser, url: &str, token: &str) -> anyhow::Result<()> 
 }
 
 /// Loads `url` with an empty cache and waits until the probe fires; the page's timings.
-pub async fn load(b: &Browser, url: &str) -> anyhow::Result<Load> {
+pub async fn load(b: &Browser, url: &str) -> anyhow::Result<PageLoad> {
     b.goto("about:blank").await?;
     b.cdp("Network.clearBrowserCache", json!({})).await?;
     b.goto(url).await?;
@@ -149,7 +149,7 @@ mod tests {
             body,
             decoded: body,
         };
-        let l = Load {
+        let l = PageLoad {
             usable_ms: 1.0,
             response_end_ms: 0.5,
             dom_content_loaded_ms: 0.7,
