@@ -167,8 +167,9 @@ pub struct DelnodeQuery {
 #[into_params(parameter_in = Query)]
 pub struct NextIdQuery {
     /// Ask whether this VMID is free (answered with it, or refused 409 when taken)
-    /// instead of for the lowest free one.
+    /// instead of for the lowest free one (100 to 999999999, as a VMID).
     #[serde(default)]
+    #[param(minimum = 100, maximum = 999_999_999)]
     pub vmid: Option<u32>,
 }
 

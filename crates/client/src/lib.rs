@@ -4,6 +4,8 @@ mod access;
 mod auth;
 mod backup;
 mod backup_jobs;
+mod events;
+pub use events::Events;
 mod fs;
 mod fs_history;
 mod guests;

@@ -16,7 +16,7 @@ export function pollInterval() {
   return Number.isFinite(v) && v > 0 ? v : DEFAULT_POLL_INTERVAL_MS;
 }
 /** The sources one refresh reads, as the change notices name them. */
-export const SOURCES = ['status', 'resources', 'ha', 'tasks'];
+export const SOURCES = ['status', 'resources', 'ha', 'tasks', 'storage', 'log'];
 /**
  * How often a task started from this page is followed while it runs (the node's change
  * notices cover its own tasks only; a migration runs on the guest's node).
@@ -110,10 +110,9 @@ async function refreshSource(name) {
     case 'status':
       return source('status', '/cluster/status', (d) => { state.status = d; });
     case 'resources':
-      return Promise.all([
-        source('resources', '/cluster/resources', (d) => { state.resources = d || []; }),
-        source('storages', '/storage', (d) => { state.storages = d || []; }),
-      ]);
+      return source('resources', '/cluster/resources', (d) => { state.resources = d || []; });
+    case 'storage':
+      return source('storages', '/storage', (d) => { state.storages = d || []; });
     case 'ha':
       return source('ha', '/cluster/ha/status', (d) => { state.ha = d; });
     case 'tasks':
@@ -127,6 +126,8 @@ async function refreshSource(name) {
           : null,
         refreshLocalTasks(),
       ]);
+    // The cluster log has no state of its own: the Log tab's read is repeated by the
+    // refresh this notice starts.
     default:
       return null;
   }

@@ -8,6 +8,7 @@ pub mod failover;
 pub mod migrate;
 pub mod mount;
 pub mod scale;
+pub mod ui;
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,9 @@ pub enum BenchCmd {
     /// N node daemons on this machine: joins, convergence, idle CPU and RSS, heartbeat
     /// traffic, write latency, detection and replacement of lost members.
     Scale(scale::ScaleArgs),
+    /// The web UI in headless Chromium against N daemons and M guests: time to a usable
+    /// page and bytes transferred.
+    Ui(ui::UiArgs),
 }
 
 pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
@@ -43,6 +47,7 @@ pub async fn run(_g: &GlobalArgs, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Failover(args) => failover::run(args).await,
         BenchCmd::Mount(args) => mount::run(args).await,
         BenchCmd::Scale(args) => scale::run(args).await,
+        BenchCmd::Ui(args) => ui::run(args).await,
     }
 }
 

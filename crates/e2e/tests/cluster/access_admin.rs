@@ -21,6 +21,8 @@ use brigade_node::config::RaftTuning;
 
 /// Groups each of two nodes creates at the same time.
 const CONCURRENT_GROUPS: usize = 8;
+/// A stopped node is reported dead within the node timeout; the line follows at once.
+const FOLLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(40);
 
 use brigade_e2e::{brigade_json as json, brigade_ok as ok};
 
@@ -606,6 +608,67 @@ async fn administration_through_cli_api_and_tokens() {
     let domains = root.domains().await.expect("domains");
     let names: Vec<&str> = domains.iter().map(|d| d.realm.as_str()).collect();
     assert_eq!(names, ["pam", "pve"]);
+
+    // --- the cluster log (`brigade log`, GET /cluster/log) takes Sys.Audit on /, not root ---
+    let alice_token = format!("alice@pve!ci={secret}");
+    refused(&cfg, &["--api-token", &alice_token, "log"], "Sys.Audit");
+    ok(
+        &cfg,
+        &[
+            "acl",
+            "set",
+            "/",
+            "--roles",
+            "PVEAuditor",
+            "--users",
+            "alice@pve",
+        ],
+    );
+    let log = json(&cfg, &["--api-token", &alice_token, "log", "-n", "2"]);
+    let kinds: Vec<&str> = log
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.len(), 2, "log -n 2 as a Sys.Audit user: {log}");
+    let all = json(&cfg, &["--api-token", &alice_token, "log"]);
+    assert!(
+        all.as_array()
+            .is_some_and(|a| a.iter().filter(|e| e["kind"] == "joined").count() == 2),
+        "both joins in the whole log: {all}"
+    );
+    // --follow as alice prints a new event (n3 stopped: reported dead) as it happens.
+    let mut follow = Command::new(bin())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--api-token", &alice_token, "log", "--follow", "-n", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn log --follow");
+    let lines = brigade_e2e::LineSink::new(follow.stdout.take().expect("stdout"));
+    // It subscribes before it reads the log: once the newest event is printed, it follows.
+    let first = lines.wait_for(FOLLOW_TIMEOUT, |l| !l.is_empty());
+    assert_eq!(first.len(), 1, "log --follow -n 1 printed {first:?}");
+    c.pause(2);
+    let seen = lines.wait_for(FOLLOW_TIMEOUT, |l| {
+        l.iter().any(|l| l.contains("dead") && l.contains("n3"))
+    });
+    c.resume(2);
+    let running = follow.try_wait().ok().flatten().is_none();
+    let _ = follow.kill();
+    let _ = follow.wait();
+    drop(lines.finish());
+    assert!(running, "log --follow exited by itself");
+    assert!(
+        seen.iter().any(|l| l.contains("dead") && l.contains("n3")),
+        "log --follow as a Sys.Audit user did not print n3's death: {seen:?}"
+    );
+    assert!(
+        !seen[1..].iter().any(|l| l.contains("joined")),
+        "log --follow printed old events again: {seen:?}"
+    );
 
     // --- deleting a user takes its tokens, secrets and password ---
     ok(&cfg, &["user", "delete", "alice@pve"]);

@@ -5,9 +5,11 @@
 //! (and at once after a change of the replicated tree): `status` (membership alive/dead,
 //! quorum, Raft leader, the configured nodes, warnings), `ha` (manager, LRMs, services),
 //! `resources` (the guests, their node and state; every [`RESOURCES_EVERY_TICKS`] ticks
-//! or after a tree change, as it asks each live node) and `tasks` (this node's tasks). The
-//! digests are made from the same filtered answers the caller would get from
-//! `/cluster/status`, `/cluster/resources`, `/cluster/ha/status` and `/nodes/{node}/tasks`,
+//! or after a tree change, as it asks each live node), `tasks` (this node's tasks),
+//! `storage` (storage.cfg's entries) and `log` (the cluster log; the last two only after a
+//! tree change, since only a write changes them). The digests are made from the same
+//! filtered answers the caller would get from `/cluster/status`, `/cluster/resources`,
+//! `/cluster/ha/status`, `/nodes/{node}/tasks`, `/storage` and `/cluster/log`,
 //! so a notice never says more than the caller may read. A notice is
 //! `event: change` with `{"seq": N, "changed": ["status", ...]}`; the first event is
 //! `event: hello` with the tick and the sources. The stream ends when the client leaves.
@@ -47,7 +49,7 @@ const NOTICE_QUEUE: usize = 16;
 const TASKS_COMPARED: usize = 50;
 
 /// The sources a notice names, in the order the page refreshes them.
-pub const SOURCES: [&str; 4] = ["status", "resources", "ha", "tasks"];
+pub const SOURCES: [&str; 6] = ["status", "resources", "ha", "tasks", "storage", "log"];
 
 /// What each route of this file requires, checked before its handler runs. Any caller:
 /// each source is filtered for it as its own endpoint filters.
@@ -86,7 +88,7 @@ async fn watch(node: Arc<Node>, caller: Authid, tx: mpsc::Sender<Result<Event, I
     let mut changes = node.require_cluster().ok().map(|rt| rt.cfs.subscribe());
     let mut tick = tokio::time::interval(EVENT_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last: [Option<u64>; 4] = [None; 4];
+    let mut last: [Option<u64>; SOURCES.len()] = [None; SOURCES.len()];
     let mut n: u32 = 0;
     let mut seq: u64 = 0;
     loop {
@@ -110,6 +112,16 @@ async fn watch(node: Arc<Node>, caller: Authid, tx: mpsc::Sender<Result<Event, I
             },
             Some(ha_digest(&node, &caller).await),
             Some(tasks_digest(&node, &caller).await),
+            if tree_changed || last[4].is_none() {
+                Some(storage_digest(&node, &caller).await)
+            } else {
+                last[4]
+            },
+            if tree_changed || last[5].is_none() {
+                Some(log_digest(&node, &caller))
+            } else {
+                last[5]
+            },
         ];
         let changed: Vec<&'static str> = SOURCES
             .iter()
@@ -245,4 +257,27 @@ async fn tasks_digest(node: &Arc<Node>, caller: &Authid) -> u64 {
         }
         Err(_) => 1,
     }
+}
+
+/// storage.cfg's entries the caller may see, as `/storage` answers them.
+async fn storage_digest(node: &Arc<Node>, caller: &Authid) -> u64 {
+    match super::storage::list(State(node.clone()), Extension(caller.clone())).await {
+        Ok(s) => digest(&serde_json::to_value(&s.0.data).unwrap_or_default()),
+        Err(_) => 1,
+    }
+}
+
+/// The cluster log's version (it only grows); the same value for a caller without
+/// `Sys.Audit` on `/`, who may not read it.
+fn log_digest(node: &Node, caller: &Authid) -> u64 {
+    if !may(node, caller, &AclPath::root(), Privilege::SysAudit) {
+        return 0;
+    }
+    let Ok(rt) = node.require_cluster() else {
+        return 1;
+    };
+    let Ok(path) = brigade_core::layout::CLUSTER_LOG.parse::<brigade_core::CfsPath>() else {
+        return 1;
+    };
+    rt.cfs.read(&path).map_or(2, |f| f.version)
 }

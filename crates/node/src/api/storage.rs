@@ -44,7 +44,7 @@ pub fn routes() -> Router<Arc<Node>> {
 }
 
 /// The storages the caller may see (`Datastore.Audit` or `Datastore.AllocateSpace` on it).
-async fn list(
+pub(super) async fn list(
     State(node): State<Arc<Node>>,
     Extension(caller): Extension<Authid>,
 ) -> ApiResult<Vec<StorageEntry>> {

@@ -19,7 +19,7 @@ use crate::output::{print_json, table};
 /// Loopback subnet (127.0.S.x) of the benchmark cluster.
 const SUBNET: u8 = 207;
 /// The most nodes one loopback subnet holds here (127.0.S.1 ..= 127.0.S.250).
-const MAX_NODES: usize = 250;
+pub(super) const MAX_NODES: usize = 250;
 /// How often status is polled.
 const POLL: Duration = Duration::from_millis(200);
 /// Generous bound for one observation at many nodes on a small machine.
@@ -88,7 +88,7 @@ where
 }
 
 /// Percentile `q` (0..=1) of `v`, NaN when empty.
-fn percentile(v: &[f64], q: f64) -> f64 {
+pub(super) fn percentile(v: &[f64], q: f64) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     if s.is_empty() {
@@ -98,7 +98,7 @@ fn percentile(v: &[f64], q: f64) -> f64 {
 }
 
 /// Whether every node's status lists all `n` members alive.
-async fn all_see_all(clients: &[Client], n: usize) -> bool {
+pub(super) async fn all_see_all(clients: &[Client], n: usize) -> bool {
     let views = futures::future::join_all(clients.iter().map(Client::status)).await;
     views.iter().all(|v| {
         v.as_ref()
@@ -146,15 +146,23 @@ async fn reported_dead(c: &Client, name: &str) -> bool {
     })
 }
 
-async fn measure(dir: &std::path::Path, args: &ScaleArgs) -> anyhow::Result<ScaleFigures> {
+/// Starts `nodes` daemons of this binary on 127.0.`subnet`.x under `dir` (emptied first):
+/// the first creates cluster `name`, the others join one by one. The cluster and each
+/// join's time in seconds.
+pub(super) async fn start_joined(
+    dir: &std::path::Path,
+    subnet: u8,
+    nodes: usize,
+    name: &str,
+) -> anyhow::Result<(ProcCluster, Vec<f64>)> {
     let bin = std::env::current_exe()?;
     let _ = std::fs::remove_dir_all(dir);
-    let mut c = ProcCluster::new(&bin, dir, SUBNET, RaftTuning::default());
+    let mut c = ProcCluster::new(&bin, dir, subnet, RaftTuning::default());
     c.spawn_node()?;
     c.wait_api(0).await?;
-    c.create("scale").await?;
+    c.create(name).await?;
     let mut join_s = Vec::new();
-    for _ in 1..args.nodes {
+    for _ in 1..nodes {
         let i = c.spawn_node()?;
         c.wait_api(i).await?;
         let t = Instant::now();
@@ -166,6 +174,11 @@ async fn measure(dir: &std::path::Path, args: &ScaleArgs) -> anyhow::Result<Scal
             join_s.last().copied().unwrap_or_default()
         );
     }
+    Ok((c, join_s))
+}
+
+async fn measure(dir: &std::path::Path, args: &ScaleArgs) -> anyhow::Result<ScaleFigures> {
+    let (mut c, join_s) = start_joined(dir, SUBNET, args.nodes, "scale").await?;
     let clients: Vec<Client> = (0..args.nodes)
         .map(|i| c.client(i))
         .collect::<Result<_, _>>()?;

@@ -1,4 +1,5 @@
-//! The page is pushed changes (issue 17): with polling off, a power cut of the node that
+//! The page is pushed changes (issue 17): with polling off, a storage added to and removed
+//! from storage.cfg shows in the tree and goes again; a power cut of the node that
 //! runs the HA VM shows on n1's page (the node dead, quorum held, the VM recovered on a
 //! survivor) without a reload, within a few seconds of `brigade cluster status` and
 //! `brigade ha status` on n1 showing it; the lag of each is printed. Then the recovered
@@ -19,6 +20,9 @@ use super::{
 };
 
 const SUBNET: u8 = 232;
+/// The ids of the storages in the page's tree.
+const STORAGES_SCRIPT: &str =
+    "return Array.from(document.querySelectorAll('li[data-tree=storage]')).map((li) => li.dataset.id);";
 const VMID: u32 = 100;
 /// Short HA timing, as the HA tests use: fence after 6 s.
 const DATACENTER: &str = "migration: secure\nha: fence_timeout=6\n";
@@ -158,6 +162,44 @@ async fn a_power_cut_shows_on_the_page_without_polling_and_the_vm_console_ticks_
         "the page is not on push: {live}"
     );
     b.screenshot("live-before-power-cut").await;
+
+    // storage.cfg changed: the tree's storages follow on push alone (polling is off).
+    let root = c.client(0).expect("n1");
+    let extra = c.dir.join("pushed-storage");
+    std::fs::create_dir_all(&extra).expect("dir");
+    root.storage_add(&brigade_api::storage::StorageAddRequest {
+        storage: "pushed".into(),
+        kind: "dir".into(),
+        path: extra.display().to_string(),
+        content: Some("images".into()),
+        shared: false,
+        nodes: None,
+    })
+    .await
+    .expect("add storage pushed");
+    let storages = || async { b.eval(STORAGES_SCRIPT, Value::Null).await };
+    let has = |v: &Value| {
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|s| s == "pushed"))
+    };
+    b.wait_value(
+        "the storage added to storage.cfg in the tree, on push",
+        PAGE_TIMEOUT,
+        storages,
+        has,
+    )
+    .await;
+    b.screenshot("storage-added-on-push").await;
+    root.storage_remove("pushed")
+        .await
+        .expect("remove storage pushed");
+    b.wait_value(
+        "the storage removed from storage.cfg gone from the tree, on push",
+        PAGE_TIMEOUT,
+        storages,
+        |v| v.is_array() && !has(v),
+    )
+    .await;
 
     let cut = Instant::now();
     c.power_cut(1);

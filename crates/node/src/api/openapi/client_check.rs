@@ -266,7 +266,8 @@ fn every_client_request_is_an_operation_and_its_decoded_type_the_documented_answ
             "Value" => documented != "text" && documented != "upgrade",
             "String" => documented == "text",
             "Upgraded" => documented == "upgrade",
-            "Watch" => documented == "text",
+            // Streams: `fs watch` lines, `/cluster/events` server-sent events.
+            "Watch" | "Events" => documented == "text",
             "()" => documented == "()",
             _ if schemas.contains_key(wire) => {
                 typed += 1;
