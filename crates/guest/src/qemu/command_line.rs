@@ -1,7 +1,5 @@
 //! The QEMU command line of a VM: its devices, disks, NICs, monitor and serial port.
 
-use std::path::PathBuf;
-
 use super::{Incoming, LaunchSpec};
 use crate::accel::Accel;
 use crate::rundir::RunDir;
@@ -146,6 +144,7 @@ pub fn default_mac(vmid: u32, index: u32) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::path::PathBuf;
 
     use super::*;
     use crate::VmConfig;
