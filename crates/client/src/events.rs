@@ -4,8 +4,6 @@ use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
 
-use brigade_api::ErrorBody;
-
 use crate::{Client, ClientError};
 
 /// The stream of change notices; each names the sources that changed.
@@ -25,13 +23,7 @@ impl Client {
             .await
             .map_err(|e| self.transport(e))?;
         if !resp.status().is_success() {
-            let status = resp.status().as_u16();
-            let body: ErrorBody = resp.json().await.map_err(|e| self.transport(e))?;
-            return Err(ClientError::Api {
-                status,
-                kind: body.kind,
-                message: body.error,
-            });
+            return Err(self.error_answer(resp).await);
         }
         let mut events = Events {
             url: self.base.clone(),

@@ -6,7 +6,6 @@ use futures::{Stream, StreamExt};
 
 use brigade_api::cfs::{Applied, Change, DirEntryInfo};
 use brigade_api::fs::*;
-use brigade_api::ErrorBody;
 
 use crate::{Client, ClientError};
 
@@ -100,13 +99,7 @@ impl Client {
             .await
             .map_err(|e| self.transport(e))?;
         if !resp.status().is_success() {
-            let status = resp.status().as_u16();
-            let body: ErrorBody = resp.json().await.map_err(|e| self.transport(e))?;
-            return Err(ClientError::Api {
-                status,
-                kind: body.kind,
-                message: body.error,
-            });
+            return Err(self.error_answer(resp).await);
         }
         let mut watch = Watch {
             url: self.base.clone(),

@@ -8,7 +8,7 @@ use brigade_api::guests::{ConsoleLog, GuestConfigView, GuestLocation, GuestRow, 
 use brigade_api::rrd::RrdRow;
 use brigade_api::storage::{StorageAddRequest, StorageEntry, StorageStatusRow};
 use brigade_api::tasks::TaskStarted;
-use brigade_api::{ErrorBody, ErrorKind};
+
 use brigade_core::layout::GuestKind;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -264,20 +264,7 @@ impl Client {
             .map_err(|e| self.transport(e))?;
         if resp.status() != reqwest::StatusCode::SWITCHING_PROTOCOLS {
             // An error answer: decode it like any other.
-            let status = resp.status().as_u16();
-            let body = resp.bytes().await.map_err(|e| self.transport(e))?;
-            return Err(match serde_json::from_slice::<ErrorBody>(&body) {
-                Ok(b) => ClientError::Api {
-                    status,
-                    kind: b.kind,
-                    message: b.error,
-                },
-                Err(_) => ClientError::Api {
-                    status,
-                    kind: ErrorKind::Http,
-                    message: String::from_utf8_lossy(&body).into_owned(),
-                },
-            });
+            return Err(self.error_answer(resp).await);
         }
         resp.upgrade().await.map_err(|e| self.transport(e))
     }

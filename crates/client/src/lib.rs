@@ -154,6 +154,15 @@ impl Client {
         }
     }
 
+    /// The error an unsuccessful answer carries (its body read here).
+    pub(crate) async fn error_answer(&self, resp: reqwest::Response) -> ClientError {
+        let status = resp.status();
+        match resp.bytes().await {
+            Ok(body) => api_error(status, &body),
+            Err(e) => self.transport(e),
+        }
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
@@ -162,18 +171,7 @@ impl Client {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
         if !status.is_success() {
-            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(b) => ClientError::Api {
-                    status: status.as_u16(),
-                    kind: b.kind,
-                    message: b.error,
-                },
-                Err(_) => ClientError::Api {
-                    status: status.as_u16(),
-                    kind: ErrorKind::Http,
-                    message: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-                },
-            });
+            return Err(api_error(status, &bytes));
         }
         serde_json::from_slice::<Data<T>>(&bytes)
             .map(|d| d.data)
@@ -369,5 +367,21 @@ impl Client {
     pub async fn format_upgrade(&self) -> Result<FormatUpgradeResult, ClientError> {
         self.post("/cluster/format/upgrade", &serde_json::json!({}))
             .await
+    }
+}
+
+/// An API error from an answer's status and body (an [`ErrorBody`], or any text a proxy sent).
+fn api_error(status: reqwest::StatusCode, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => ClientError::Api {
+            status: status.as_u16(),
+            kind: b.kind,
+            message: b.error,
+        },
+        Err(_) => ClientError::Api {
+            status: status.as_u16(),
+            kind: ErrorKind::Http,
+            message: format!("HTTP {status}: {}", String::from_utf8_lossy(body)),
+        },
     }
 }
