@@ -1,34 +1,21 @@
 //! `GET /cluster/events`: the node's change notices (server-sent events), read as a stream.
 
-use std::pin::Pin;
-
-use futures::{Stream, StreamExt};
-
+use crate::byte_stream::ByteStream;
 use crate::{Client, ClientError};
 
 /// The stream of change notices; each names the sources that changed.
 pub struct Events {
-    url: String,
-    stream: Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buf: Vec<u8>,
+    body: ByteStream,
 }
 
 impl Client {
     /// Opens the change notices; returns once the node has said hello.
     pub async fn cluster_events(&self) -> Result<Events, ClientError> {
-        let resp = self
+        let req = self
             .request(reqwest::Method::GET, "/cluster/events")
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
-        if !resp.status().is_success() {
-            return Err(self.error_answer(resp).await);
-        }
+            .header(reqwest::header::ACCEPT, "text/event-stream");
         let mut events = Events {
-            url: self.base.clone(),
-            stream: Box::pin(resp.bytes_stream()),
-            buf: Vec::new(),
+            body: self.open_stream(req).await?,
         };
         // The first event is `hello`: the stream is up.
         events.next_event().await.transpose()?;
@@ -40,32 +27,22 @@ impl Events {
     /// The next event, as (name, data); `None` when the node closed the stream.
     async fn next_event(&mut self) -> Option<Result<(String, String), ClientError>> {
         loop {
-            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let block: Vec<u8> = self.buf.drain(..end + 2).collect();
-                let text = String::from_utf8_lossy(&block);
-                let (mut event, mut data) = (String::new(), Vec::new());
-                for line in text.lines() {
-                    if let Some(e) = line.strip_prefix("event:") {
-                        event = e.trim().to_string();
-                    } else if let Some(d) = line.strip_prefix("data:") {
-                        data.push(d.strip_prefix(' ').unwrap_or(d));
-                    }
+            let block = match self.body.next_until(b"\n\n").await? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            let text = String::from_utf8_lossy(&block);
+            let (mut event, mut data) = (String::new(), Vec::new());
+            for line in text.lines() {
+                if let Some(e) = line.strip_prefix("event:") {
+                    event = e.trim().to_string();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push(d.strip_prefix(' ').unwrap_or(d));
                 }
-                // A comment block (the keep-alive) has neither.
-                if !event.is_empty() || !data.is_empty() {
-                    return Some(Ok((event, data.join("\n"))));
-                }
-                continue;
             }
-            match self.stream.next().await {
-                Some(Ok(bytes)) => self.buf.extend_from_slice(&bytes),
-                Some(Err(e)) => {
-                    return Some(Err(ClientError::Transport {
-                        url: self.url.clone(),
-                        message: e.to_string(),
-                    }))
-                }
-                None => return None,
+            // A comment block (the keep-alive) has neither.
+            if !event.is_empty() || !data.is_empty() {
+                return Some(Ok((event, data.join("\n"))));
             }
         }
     }

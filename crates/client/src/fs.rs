@@ -1,12 +1,9 @@
 //! Configuration tree calls (`/fs/...`): read, list, write, lock and the change stream.
 
-use std::pin::Pin;
-
-use futures::{Stream, StreamExt};
-
 use brigade_api::cfs::{Applied, Change, DirEntryInfo};
 use brigade_api::fs::*;
 
+use crate::byte_stream::ByteStream;
 use crate::{Client, ClientError};
 
 impl Client {
@@ -92,19 +89,11 @@ impl Client {
 
     /// Watches changes at or below `path`; returns once the watch is established.
     pub async fn fs_watch(&self, path: &str) -> Result<Watch, ClientError> {
-        let resp = self
+        let req = self
             .request(reqwest::Method::GET, "/fs/watch")
-            .query(&[("path", path)])
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
-        if !resp.status().is_success() {
-            return Err(self.error_answer(resp).await);
-        }
+            .query(&[("path", path)]);
         let mut watch = Watch {
-            url: self.base.clone(),
-            stream: Box::pin(resp.bytes_stream()),
-            buf: Vec::new(),
+            body: self.open_stream(req).await?,
         };
         // The first line confirms the watch is registered on the node.
         watch.next_line().await.transpose()?;
@@ -114,28 +103,12 @@ impl Client {
 
 /// A stream of changes from `fs watch`.
 pub struct Watch {
-    url: String,
-    stream: Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buf: Vec<u8>,
+    body: ByteStream,
 }
 
 impl Watch {
     async fn next_line(&mut self) -> Option<Result<Vec<u8>, ClientError>> {
-        loop {
-            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-                return Some(Ok(self.buf.drain(..=pos).collect()));
-            }
-            match self.stream.next().await {
-                Some(Ok(bytes)) => self.buf.extend_from_slice(&bytes),
-                Some(Err(e)) => {
-                    return Some(Err(ClientError::Transport {
-                        url: self.url.clone(),
-                        message: e.to_string(),
-                    }))
-                }
-                None => return None,
-            }
-        }
+        self.body.next_until(b"\n").await
     }
 
     /// The next change; `None` when the node closed the stream.

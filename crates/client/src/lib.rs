@@ -4,6 +4,7 @@ mod access;
 mod auth;
 mod backup;
 mod backup_jobs;
+mod byte_stream;
 mod events;
 pub use events::Events;
 mod fs;
