@@ -10,6 +10,8 @@ pub mod mount;
 pub mod scale;
 pub mod ui;
 
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
@@ -67,4 +69,27 @@ where
         .await
         .map_err(|_| anyhow::anyhow!("timed out waiting for {what}"))?;
     Ok(start.elapsed())
+}
+
+/// Runs `measure` in `given`, or in a scratch directory `brigade-bench-NAME-PID` under the
+/// temporary directory that is removed afterwards (its FUSE mounts detached first).
+pub(crate) async fn in_bench_dir<T, F, Fut>(
+    given: Option<&Path>,
+    name: &str,
+    measure: F,
+) -> anyhow::Result<T>
+where
+    F: FnOnce(PathBuf) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let dir = given.map_or_else(
+        || std::env::temp_dir().join(format!("brigade-bench-{name}-{}", std::process::id())),
+        Path::to_path_buf,
+    );
+    let result = measure(dir.clone()).await;
+    if given.is_none() {
+        brigade_localcluster::detach_mounts_under(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
 }

@@ -322,15 +322,11 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     if !(2..=MAX_NODES).contains(&args.nodes) {
         anyhow::bail!("--nodes must be between 2 and {MAX_NODES}");
     }
-    let dir = args.dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("brigade-bench-scale-{}", std::process::id()))
-    });
-    let result = measure(&dir, &args).await;
-    if args.dir.is_none() {
-        brigade_localcluster::detach_mounts_under(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    let f = result?;
+    let f = super::in_bench_dir(args.dir.as_deref(), "scale", |dir| {
+        let args = &args;
+        async move { measure(&dir, args).await }
+    })
+    .await?;
     if args.json {
         return print_json(&f);
     }

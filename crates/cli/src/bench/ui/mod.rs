@@ -231,15 +231,11 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
             super::scale::MAX_NODES
         );
     }
-    let dir = args.dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("brigade-bench-ui-{}", std::process::id()))
-    });
-    let result = measure(&dir, &args).await;
-    if args.dir.is_none() {
-        brigade_localcluster::detach_mounts_under(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    let f = result?;
+    let f = super::in_bench_dir(args.dir.as_deref(), "ui", |dir| {
+        let args = &args;
+        async move { measure(&dir, args).await }
+    })
+    .await?;
     if args.json {
         return print_json(&f);
     }
