@@ -29,14 +29,23 @@ impl Node {
     }
 
     pub(crate) fn local_guest(&self, kind: GuestKind, vmid: VmId) -> Result<Located, NodeError> {
+        self.guest_held_by(kind, vmid, self.config.name.as_str())
+    }
+
+    /// Guest `vmid` from this node's copy of the tree, refused unless `node` holds it.
+    pub(crate) fn guest_held_by(
+        &self,
+        kind: GuestKind,
+        vmid: VmId,
+        node: &str,
+    ) -> Result<Located, NodeError> {
         let rt = self.require_cluster()?;
         let l = locate::require(&rt.cfs, kind, vmid)?;
-        if l.node != self.config.name.as_str() {
+        if l.node != node {
             return Err(NodeError::Conflict(format!(
-                "{} {vmid} is on node {}, not {}",
+                "{} {vmid} is on node {}, not {node}",
                 noun(kind),
-                l.node,
-                self.config.name
+                l.node
             )));
         }
         Ok(l)

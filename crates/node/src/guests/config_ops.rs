@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout::GuestKind;
-use brigade_core::VmId;
 use brigade_guest::{protection, storage, CtConfig, GuestLock, VmConfig, VolumeId};
 
 use super::common::check_unlocked;
-use super::locate::{self, noun, Located};
+use super::locate::{noun, Located};
 use super::power::lock_of;
 use crate::error::NodeError;
 use crate::node::Node;
@@ -54,25 +53,6 @@ impl Node {
             text: l.text.clone(),
             config: kv.entries,
         })
-    }
-
-    /// The config of a guest held by `node`, from this node's copy of the tree.
-    pub(crate) fn replicated_guest_config(
-        &self,
-        kind: GuestKind,
-        vmid: VmId,
-        node: &str,
-    ) -> Result<GuestConfigView, NodeError> {
-        let rt = self.require_cluster()?;
-        let l = locate::require(&rt.cfs, kind, vmid)?;
-        if l.node != node {
-            return Err(NodeError::Conflict(format!(
-                "{} {vmid} is on node {}, not {node}",
-                noun(kind),
-                l.node
-            )));
-        }
-        self.guest_config(&l)
     }
 
     pub(crate) async fn set_guest_config(

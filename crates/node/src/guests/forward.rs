@@ -48,8 +48,8 @@ impl Node {
             // The config is in the replicated tree: any node answers it, so it stays
             // readable while the node that holds the guest is down.
             self.check_guest_request(caller, &req)?;
-            return serde_json::to_value(self.replicated_guest_config(kind, vmid, node)?)
-                .map_err(NodeError::internal);
+            let l = self.guest_held_by(kind, vmid, node)?;
+            return serde_json::to_value(self.guest_config(&l)?).map_err(NodeError::internal);
         }
         let rt = self.require_cluster()?.clone();
         let addr = self.peer_rpc(&rt, node).await?;
