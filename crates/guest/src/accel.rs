@@ -112,7 +112,7 @@ async fn probe(img: &ProbeImage) -> AccelChoice {
         .arg(&img.kernel)
         .arg("-initrd")
         .arg(&img.initrd)
-        .args(["-append", "console=ttyS0 quiet panic=-1"])
+        .args(["-append", crate::vm_config::APPLIANCE_APPEND])
         .arg("-serial")
         .arg(format!("file:{}", log.display()));
     let mut child = match spawn_probe(cmd) {

@@ -104,9 +104,10 @@ impl Vm {
             "raw"
         };
         let config = format!(
-            "memory: 128\nkernel: {0}/vmlinuz\ninitrd: {0}/initramfs.img\nappend: console=ttyS0 quiet panic=-1\n\
+            "memory: 128\nkernel: {0}/vmlinuz\ninitrd: {0}/initramfs.img\nappend: {1}\n\
              scsi0: local:{vmid}/vm-{vmid}-disk-0.{format}\n",
-            app.display()
+            app.display(),
+            brigade_guest::vm_config::APPLIANCE_APPEND
         );
         let cfg = VmConfig::parse(&config).expect("config");
         let disks = vec![(cfg.disks[0].clone(), image.to_path_buf())];

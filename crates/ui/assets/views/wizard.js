@@ -18,7 +18,7 @@ const STEPS = [
 /** The suggested sizes, as Proxmox's wizard has them. */
 const DEFAULTS = { memory: 512, cores: 1, sockets: 1, diskGiB: 8 };
 /** The kernel command line of the test appliance (brigade_guest's APPLIANCE_APPEND). */
-const APPLIANCE_APPEND = 'console=ttyS0 quiet panic=-1';
+const APPLIANCE_APPEND = 'console=ttyS0 quiet panic=-1 cryptomgr.notests';
 /** NIC models of a VM (brigade_guest's NET_MODELS). */
 const NET_MODELS = ['virtio', 'e1000', 'rtl8139', 'vmxnet3'];
 /** The config key of the disk each kind gets. */
