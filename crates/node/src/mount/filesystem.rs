@@ -76,7 +76,6 @@ impl Filesystem for CfsFs {
                 });
                 if !truncated_open {
                     let f = self
-                        .rt
                         .cfs
                         .read(&CfsFs::cfs_path(path)?)
                         .map_err(|e| errno(&e))?;
@@ -173,35 +172,7 @@ impl Filesystem for CfsFs {
         _flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
-        let result = (|| {
-            let (Entry::Tree(from), Entry::Tree(to)) =
-                (self.child(parent, name)?, self.child(newparent, newname)?)
-            else {
-                return Err(Errno::EACCES);
-            };
-            let from_p = CfsFs::cfs_path(&from)?;
-            let to_p = CfsFs::cfs_path(&to)?;
-            self.node
-                .validate_rename(&from_p, &to_p)
-                .map_err(|e| self.refused(&format!("rename of {from_p} to {to_p}"), e))?;
-            // POSIX rename replaces a file at the target, atomically (how editors save).
-            let mut ops = Vec::new();
-            if let Ok(existing) = self.rt.cfs.read(&to_p) {
-                if existing.dir {
-                    return Err(Errno::EISDIR);
-                }
-                ops.push(Op::Delete {
-                    path: to_p.clone(),
-                    expect_version: Some(existing.version),
-                    recursive: false,
-                });
-            }
-            ops.push(Op::Rename {
-                from: from_p,
-                to: to_p,
-            });
-            self.propose(Op::Batch { ops })
-        })();
+        let result = self.rename_entry(parent, name, newparent, newname);
         match result {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
@@ -222,7 +193,6 @@ impl Filesystem for CfsFs {
                     self.writable()?;
                 }
                 let f = self
-                    .rt
                     .cfs
                     .read(&CfsFs::cfs_path(&p)?)
                     .map_err(|e| errno(&e))?;
@@ -369,7 +339,6 @@ impl Filesystem for CfsFs {
                 }
             }
             for e in self
-                .rt
                 .cfs
                 .list(&CfsFs::cfs_path(&dir)?)
                 .map_err(|e| errno(&e))?
@@ -418,7 +387,7 @@ impl Filesystem for CfsFs {
                 return Err(Errno::EEXIST);
             };
             let cfs_path = CfsFs::cfs_path(path)?;
-            let exists = self.rt.cfs.read(&cfs_path).is_ok();
+            let exists = self.cfs.read(&cfs_path).is_ok();
             if exists && flags & libc::O_EXCL != 0 {
                 return Err(Errno::EEXIST);
             }

@@ -7,12 +7,12 @@ use std::ffi::OsStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use brigade_cfs::{CfsError, Op};
+use brigade_cfs::{Cfs, CfsError, Op};
 use brigade_core::CfsPath;
 use fuser::{Errno, FileAttr, FileType, INodeNo};
 
 use crate::error::NodeError;
-use crate::node::{ClusterRuntime, Node};
+
 use inodes::{child_entry, Entry, Inodes};
 
 /// Attributes are not cached by the kernel: every node's writes show at once.
@@ -27,8 +27,8 @@ struct OpenFile {
 
 /// The FUSE file system over one node's cfs replica.
 pub struct CfsFs {
-    node: Arc<Node>,
-    rt: Arc<ClusterRuntime>,
+    host: Arc<dyn MountHost>,
+    cfs: Arc<Cfs>,
     handle: tokio::runtime::Handle,
     inodes: Mutex<Inodes>,
     files: Mutex<HashMap<u64, OpenFile>>,
@@ -60,10 +60,11 @@ fn time(secs: u64) -> SystemTime {
 }
 
 impl CfsFs {
-    pub fn new(node: Arc<Node>, rt: Arc<ClusterRuntime>, handle: tokio::runtime::Handle) -> Self {
+    /// The tree of `cfs` as `host` shows it; blocking calls run on `handle`'s runtime.
+    pub fn new(host: Arc<dyn MountHost>, cfs: Arc<Cfs>, handle: tokio::runtime::Handle) -> Self {
         CfsFs {
-            node,
-            rt,
+            host,
+            cfs,
             handle,
             inodes: Mutex::new(Inodes::new()),
             files: Mutex::new(HashMap::new()),
@@ -105,18 +106,16 @@ impl CfsFs {
 
     fn virtual_data(&self, v: &str) -> Vec<u8> {
         match v {
-            ".members" => {
-                virtual_files::members(self.node.config.name.as_str(), &self.node.status())
-            }
+            ".members" => virtual_files::members(self.host.node_name(), &self.host.members()),
             ".vmlist" => {
-                let tree = self.rt.cfs.dump(&CfsPath::root());
+                let tree = self.cfs.dump(&CfsPath::root());
                 virtual_files::vmlist(tree.keys().map(String::as_str))
             }
-            ".version" => virtual_files::version(self.rt.cfs.version()),
+            ".version" => virtual_files::version(self.cfs.version()),
             ".clusterlog" => {
                 let raw = CfsFs::cfs_path(brigade_core::layout::CLUSTER_LOG)
                     .ok()
-                    .and_then(|p| self.rt.cfs.read(&p).ok())
+                    .and_then(|p| self.cfs.read(&p).ok())
                     .map(|f| String::from_utf8_lossy(&f.data).into_owned())
                     .unwrap_or_default();
                 virtual_files::clusterlog(&raw)
@@ -156,7 +155,7 @@ impl CfsFs {
                 a.size = self.link_target(l).len() as u64;
             }
             Entry::Tree(p) => {
-                let f = match self.rt.cfs.read(&CfsFs::cfs_path(p)?) {
+                let f = match self.cfs.read(&CfsFs::cfs_path(p)?) {
                     Ok(f) => f,
                     Err(CfsError::NotFound { .. }) if self.created_size(p).is_some() => {
                         a.size = self.created_size(p).unwrap_or(0);
@@ -197,11 +196,11 @@ impl CfsFs {
     }
 
     fn link_target(&self, l: &str) -> String {
-        format!("nodes/{}/{l}", self.node.config.name)
+        format!("nodes/{}/{l}", self.host.node_name())
     }
 
     fn writable(&self) -> Result<(), Errno> {
-        if self.rt.cfs.is_quorate() {
+        if self.cfs.is_quorate() {
             Ok(())
         } else {
             Err(Errno::EROFS)
@@ -211,7 +210,7 @@ impl CfsFs {
     fn propose(&self, op: Op) -> Result<(), Errno> {
         self.writable()?;
         self.handle
-            .block_on(self.rt.cfs.propose(op))
+            .block_on(self.cfs.propose(op))
             .map(|_| ())
             .map_err(|e| errno(&e))
     }
@@ -231,7 +230,7 @@ impl CfsFs {
             return Err(Errno::EFBIG);
         }
         let path = CfsFs::cfs_path(path)?;
-        self.node
+        self.host
             .validate_write(&path, &data)
             .map_err(|e| self.refused(&format!("write of {path}"), e))?;
         self.propose(Op::Write {
@@ -259,7 +258,6 @@ impl CfsFs {
             return Err(if dir { Errno::ENOTDIR } else { Errno::EACCES });
         };
         let f = self
-            .rt
             .cfs
             .read(&CfsFs::cfs_path(&p)?)
             .map_err(|e| errno(&e))?;
@@ -269,7 +267,7 @@ impl CfsFs {
             _ => {}
         }
         let path = CfsFs::cfs_path(&p)?;
-        self.node
+        self.host
             .validate_delete(&path)
             .map_err(|e| self.refused(&format!("removal of {path}"), e))?;
         self.propose(Op::Delete {
@@ -277,6 +275,42 @@ impl CfsFs {
             expect_version: Some(f.version),
             recursive: false,
         })
+    }
+
+    /// rename: POSIX replaces a file at the target, atomically (how editors save).
+    fn rename_entry(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+    ) -> Result<(), Errno> {
+        let (Entry::Tree(from), Entry::Tree(to)) =
+            (self.child(parent, name)?, self.child(newparent, newname)?)
+        else {
+            return Err(Errno::EACCES);
+        };
+        let from_p = CfsFs::cfs_path(&from)?;
+        let to_p = CfsFs::cfs_path(&to)?;
+        self.host
+            .validate_rename(&from_p, &to_p)
+            .map_err(|e| self.refused(&format!("rename of {from_p} to {to_p}"), e))?;
+        let mut ops = Vec::new();
+        if let Ok(existing) = self.cfs.read(&to_p) {
+            if existing.dir {
+                return Err(Errno::EISDIR);
+            }
+            ops.push(Op::Delete {
+                path: to_p.clone(),
+                expect_version: Some(existing.version),
+                recursive: false,
+            });
+        }
+        ops.push(Op::Rename {
+            from: from_p,
+            to: to_p,
+        });
+        self.propose(Op::Batch { ops })
     }
 
     fn new_fh(&self, path: String, data: Vec<u8>, dirty: bool) -> u64 {
@@ -324,8 +358,12 @@ impl CfsFs {
 }
 
 mod filesystem;
+mod host;
 mod inodes;
 mod session;
+#[cfg(test)]
+mod tests;
 mod virtual_files;
 
+pub use host::MountHost;
 pub use session::Mounts;
