@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use brigade_sdn::apply::{apply_node, ApplyReport, Runner};
 use brigade_sdn::config::SdnConfig;
@@ -37,10 +38,15 @@ pub struct Netns {
     pub name: String,
 }
 
+/// Namespaces made by this process so far: tests running as threads of one process
+/// (plain `cargo test`) get distinct names.
+static MADE: AtomicU32 = AtomicU32::new(0);
+
 impl Netns {
-    /// Creates `bsdn-<pid>-<suffix>` with its loopback up.
+    /// Creates `bsdn-<pid>-<n>-<suffix>` with its loopback up.
     pub fn new(suffix: &str) -> Netns {
-        let name = format!("bsdn-{}-{suffix}", std::process::id());
+        let n = MADE.fetch_add(1, Ordering::Relaxed);
+        let name = format!("bsdn-{}-{n}-{suffix}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         sh(&["ip", "netns", "add", &name]);
         let ns = Netns { name };
