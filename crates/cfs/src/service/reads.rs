@@ -45,6 +45,21 @@ impl Cfs {
         })
     }
 
+    /// A file's or directory's version in the local replica, without copying its data
+    /// (for watchers that only ask whether it changed).
+    pub fn version_of(&self, path: &CfsPath) -> Result<u64, CfsError> {
+        let st = self.shared.read();
+        if path.is_root() {
+            return Ok(st.tree.version());
+        }
+        st.tree
+            .get(path)
+            .map(|e| e.version)
+            .ok_or_else(|| CfsError::NotFound {
+                path: path.to_string(),
+            })
+    }
+
     /// Lists a directory from the local replica.
     pub fn list(&self, dir: &CfsPath) -> Result<Vec<DirEntryInfo>, CfsError> {
         let st = self.shared.read();

@@ -169,6 +169,12 @@ fn a_written_file_reaches_the_tree_at_flush_and_only_once() {
     assert_eq!(f.fs.pending_size("notes.txt"), Some(6));
     f.fs.flush_fh(fh).expect("flush");
     assert_eq!(f.read("notes.txt").as_deref(), Some(&b"hello\n"[..]));
+    let file = f.cfs.read(&Fixture::path("notes.txt")).expect("read");
+    assert_eq!(
+        f.cfs.version_of(&Fixture::path("notes.txt")).ok(),
+        Some(file.version)
+    );
+    assert!(f.cfs.version_of(&Fixture::path("absent")).is_err());
     let version = f.cfs.version();
     f.fs.flush_fh(fh).expect("a clean handle flushes nothing");
     assert_eq!(f.cfs.version(), version, "no second write");
