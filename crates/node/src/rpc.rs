@@ -30,6 +30,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/node/guest", post(guest))
         .route("/node/tasks", post(tasks))
         .route(crate::format_version::FORMAT_ROUTE, post(format))
+        .route(crate::rrd::HISTORY_ROUTE, post(crate::rrd::receive_history))
         .with_state(node)
 }
 

@@ -9,11 +9,13 @@
 pub mod archive;
 pub mod file;
 pub mod format;
+pub mod merge;
 pub mod store;
 
 pub use archive::{Archive, ArchiveSpec, Slot};
 pub use file::{load_or_new, save, Loaded};
 pub use format::FormatError;
+pub use merge::MergeError;
 pub use store::{Cf, Rrd, Timeframe, UpdateError};
 
 /// How often a sample is taken (seconds): the step of the finest archive.

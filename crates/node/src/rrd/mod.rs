@@ -1,8 +1,11 @@
 //! The node's graph histories: every 10 s the node and each running guest are sampled
 //! into round-robin histories (`brigade-rrd`) kept in the state directory's `rrd/`.
 
+mod moved;
 pub mod procfs;
 pub mod sample;
+
+pub(crate) use moved::{receive_history, HISTORY_ROUTE};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_core::poll_until;
 use brigade_e2e::guests::appliance;
-use brigade_e2e::{brigade_json, brigade_ok, cluster};
+use brigade_e2e::{brigade_json, brigade_ok, cluster, wait_task};
 use brigade_node::config::RaftTuning;
 use serde_json::Value;
 
@@ -22,6 +22,8 @@ const SUBNET: u8 = 123;
 const CTID: u32 = 201;
 /// Two samples at 10 s each, with margin for a loaded machine.
 const SAMPLES_TIMEOUT: Duration = Duration::from_secs(60);
+/// An offline migration of a small container, with margin for a loaded machine.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often the history is asked for while waiting.
 const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 /// A restarted node takes this long at most to answer again.
@@ -280,4 +282,40 @@ async fn nodes_and_guests_keep_graph_history_served_from_any_node_and_drawn_in_t
             "the sample at {t} was lost in the restart (kept {kept:?})"
         );
     }
+
+    // The guest's history follows it: migrated to n3, the points n2 sampled are answered
+    // by n3, and n2 keeps no copy.
+    let sampled_on_n2 = max_mem_times(&n1, CTID).await;
+    assert!(sampled_on_n2.len() >= 2, "CT 201 has samples on n2");
+    let loc = n1.locate(CTID).await.expect("locate");
+    n1.guest_power(&loc, "stop", serde_json::json!({}))
+        .await
+        .expect("stop the container");
+    let task = n1.guest_migrate(&loc, "n3", false).await.expect("migrate");
+    let done = wait_task(&n1, &task.node, &task.upid, MIGRATION_TIMEOUT).await;
+    assert_eq!(done.exitstatus.as_deref(), Some("OK"), "{done:?}");
+    assert_eq!(n1.locate(CTID).await.expect("locate").node, "n3");
+    let on_n3 = max_mem_times(&n1, CTID).await;
+    for t in &sampled_on_n2 {
+        assert!(
+            on_n3.contains(t),
+            "n2's sample at {t} did not follow CT {CTID} to n3 (n3 has {on_n3:?})"
+        );
+    }
+    assert!(
+        !c.nodes[1].state_dir().join("rrd/lxc-201.rrd").exists(),
+        "n2 dropped its copy"
+    );
+}
+
+/// When `vmid`'s history (asked of `client`, answered by the guest's node) has samples.
+async fn max_mem_times(client: &Client, vmid: u32) -> Vec<u64> {
+    client
+        .guest_rrd(GuestKind::Lxc, vmid, "hour", "MAX")
+        .await
+        .expect("the guest's history")
+        .iter()
+        .filter(|r| r.maxmem.is_some())
+        .map(|r| r.time)
+        .collect()
 }

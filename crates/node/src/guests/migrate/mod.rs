@@ -180,6 +180,7 @@ impl Node {
                         task.log(format!("migration downtime: {d} ms"));
                     }
                     task.set_result(r.clone());
+                    me.send_history(kind, vmid.get(), &target).await;
                 }
                 Err(e) => {
                     tracing::warn!(vmid = vmid.get(), "migration to {target} failed: {e}");
