@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use brigade_core::layout::GuestKind;
 use brigade_e2e::netns::{ip, NodeNets};
 use brigade_e2e::{bin, brigade, brigade_json, brigade_ok, eventually, holds_for, test_dir};
 use brigade_localcluster::ProcCluster;
@@ -18,6 +19,8 @@ use brigade_node::config::RaftTuning;
 const SUBNET: u8 = 117;
 /// The namespaces' prefix and the underlay's second octet (10.117.0.x).
 const NS_PREFIX: &str = "bsd117";
+/// Two 10 s samples of a guest (a rate needs both), with margin for a loaded machine.
+const GRAPH_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long every node may take to apply a configuration (1 s rounds, a few rounds).
 const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a refused configuration is watched for not reaching any node.
@@ -394,6 +397,23 @@ async fn vms_on_one_vxlan_vnet_ping_across_nodes_and_another_vnet_cannot_reach_t
         "1181 -> 1182: {} ok, {} failed; 1183 -> 1181: {ok} ok, {fail} failed",
         a.0, a.1
     );
+
+    // A bridged VM's network is graphed from its TAP's counters (user-mode networking has
+    // none): 1181's pings give both directions.
+    eventually(
+        GRAPH_TIMEOUT,
+        "VM 1181's history with network rates",
+        || async {
+            n1.guest_rrd(GuestKind::Qemu, 1181, "hour", "AVERAGE")
+                .await
+                .is_ok_and(|rows| {
+                    rows.iter().any(|r| {
+                        r.netin.is_some_and(|v| v > 0.0) && r.netout.is_some_and(|v| v > 0.0)
+                    })
+                })
+        },
+    )
+    .await;
 
     // The appliance's TCP counter answers across the overlay (from n3's namespace on blue).
     ip(&[

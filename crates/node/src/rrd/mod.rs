@@ -166,7 +166,7 @@ impl RrdService {
         let mut latest = BTreeMap::new();
         for g in guests {
             let s = Subject::Guest(g.kind, g.vmid);
-            let Some(reading) = sample::read_guest(g.pid, g.kind == GuestKind::Lxc) else {
+            let Some(reading) = sample::read_guest(g.vmid, g.pid, g.kind == GuestKind::Lxc) else {
                 continue;
             };
             let v = sample::guest_values(inner.prev.get(&s), &reading, g.limits);

@@ -69,6 +69,29 @@ pub fn net_bytes(dev: &str) -> (u64, u64) {
         .fold((0, 0), |(i, o), (a, b)| (i + a, o + b))
 }
 
+/// A VM's network bytes (in, out) from the `net/dev` of its QEMU process's namespace:
+/// the sum over its TAP devices (`tap{vmid}i{n}`, brigade_sdn's `tap_name`), seen from
+/// the guest (what the TAP sends the guest received). None without a TAP (user-mode
+/// networking has no counters outside QEMU).
+pub fn tap_bytes(dev: &str, vmid: u32) -> Option<(u64, u64)> {
+    let prefix = format!("tap{vmid}i");
+    dev.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let index = name.trim().strip_prefix(&prefix)?;
+            if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let v: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            Some((*v.get(8)?, *v.first()?))
+        })
+        .reduce(|(i, o), (a, b)| (i + a, o + b))
+}
+
 /// Bytes read and written by the disks for which `whole` holds, from `/proc/diskstats`.
 pub fn disk_bytes(diskstats: &str, whole: impl Fn(&str) -> bool) -> (u64, u64) {
     diskstats
@@ -166,6 +189,27 @@ mod tests {
         let dev = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo: 9999 10 0 0 0 0 0 0 9999 10 0 0 0 0 0 0\n  eth0: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n  tap1: 5 1 0 0 0 0 0 0 7 1 0 0 0 0 0 0\n";
         assert_eq!(net_bytes(dev), (1005, 2007));
         assert_eq!(net_bytes(""), (0, 0));
+    }
+
+    #[test]
+    fn tap_bytes_are_the_vms_taps_seen_from_the_guest() {
+        let head = "Inter-|   Receive |  Transmit\n face |bytes    packets|bytes    packets\n";
+        let tap = |name: &str, rx: u64, tx: u64| {
+            format!("  {name}: {rx} 1 0 0 0 0 0 0 {tx} 1 0 0 0 0 0 0\n")
+        };
+        let dev = format!(
+            "{head}{}{}{}{}{}",
+            tap(&brigade_sdn::plug::tap_name(100, 0), 10, 1000),
+            tap(&brigade_sdn::plug::tap_name(100, 1), 5, 500),
+            tap(&brigade_sdn::plug::tap_name(1000, 0), 77, 77),
+            tap("tap100ix", 99, 99),
+            tap("eth0", 88, 88),
+        );
+        // The host receives what the guest sends: in = the TAPs' transmit.
+        assert_eq!(tap_bytes(&dev, 100), Some((1500, 15)));
+        assert_eq!(tap_bytes(&dev, 1000), Some((77, 77)));
+        assert_eq!(tap_bytes(&dev, 10), None, "tap1000i0 is not VM 10's");
+        assert_eq!(tap_bytes(head, 100), None);
     }
 
     #[test]

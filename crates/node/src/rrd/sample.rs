@@ -114,17 +114,24 @@ fn namespace_pids(pid: i32) -> Vec<i32> {
     std::iter::once(pid).chain(others).collect()
 }
 
-/// Reads a guest now: its processes' CPU time, memory and storage I/O (a VM's QEMU
-/// process; every process of a container's PID namespace), and for a container, whose
-/// processes sit in their own network namespace, its network bytes. A VM's user-mode
-/// network has no counters outside QEMU: unknown.
-pub fn read_guest(pid: i32, container: bool) -> Option<GuestReading> {
+/// Reads guest `vmid` now: its processes' CPU time, memory and storage I/O (a VM's QEMU
+/// process; every process of a container's PID namespace), and its network bytes: a
+/// container's network namespace, a VM's TAP devices. A VM's user-mode network has no
+/// counters outside QEMU: unknown.
+pub fn read_guest(vmid: u32, pid: i32, container: bool) -> Option<GuestReading> {
     let busy = procfs::process_cpu_ticks(&read(format!("/proc/{pid}/stat")))?;
     let mut counters = Counters {
         at: Instant::now(),
         busy,
         total: 0,
-        net: container.then(|| procfs::net_bytes(&read(format!("/proc/{pid}/net/dev")))),
+        net: {
+            let dev = read(format!("/proc/{pid}/net/dev"));
+            if container {
+                Some(procfs::net_bytes(&dev))
+            } else {
+                procfs::tap_bytes(&dev, vmid)
+            }
+        },
         disk: procfs::process_io(&read(format!("/proc/{pid}/io"))),
     };
     let mut rss = procfs::process_rss(&read(format!("/proc/{pid}/status")));
@@ -283,9 +290,9 @@ mod tests {
     fn this_machine_and_this_process_are_read() {
         let n = read_node().expect("node");
         assert!(n.cpus >= 1 && n.mem.is_some());
-        let g = read_guest(std::process::id() as i32, true).expect("process");
+        let g = read_guest(1, std::process::id() as i32, true).expect("process");
         assert!(g.rss.is_some() && g.counters.net.is_some());
-        assert!(read_guest(i32::MAX, false).is_none());
+        assert!(read_guest(1, i32::MAX, false).is_none());
         // This test runs in the host's PID namespace: only the process itself.
         assert_eq!(
             namespace_pids(std::process::id() as i32),
