@@ -38,7 +38,7 @@ impl MountHost for TestHost {
             cfs: None,
             config: None,
             members: Vec::new(),
-            heartbeats: Default::default(),
+            heartbeats: brigade_api::membership::DropCounters::default(),
             warnings: Vec::new(),
             format: None,
         }
@@ -112,7 +112,7 @@ fn fixture() -> Fixture {
             node: NODE.into(),
             state_dir: dir.path().join("state"),
             appliance_dir: dir.path().join("appliance"),
-            storage: Default::default(),
+            storage: brigade_guest::StorageConfig::default(),
         },
         undeletable: Mutex::new(BTreeSet::new()),
     });

@@ -55,7 +55,7 @@ impl RrdService {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "cannot remove graph history")
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove graph history");
             }
         }
     }
