@@ -8,6 +8,8 @@ use brigade_core::layout::GuestKind;
 use brigade_core::VmId;
 use serde::{Deserialize, Serialize};
 
+pub use crate::migrate::{MigrateRequest, MigrateTargets};
+
 /// A guest operation, run on the node that holds the guest (forwarded there over mTLS).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -110,6 +112,13 @@ pub enum GuestRequest {
         /// Live, with its memory (a running VM on shared storage).
         #[serde(default)]
         online: bool,
+    },
+    /// Which nodes can take the guest now, and why the others cannot.
+    MigrateTargets {
+        /// VM or container.
+        kind: GuestKind,
+        /// Its VMID.
+        vmid: VmId,
     },
     /// A task's status, on the node that runs it.
     Task {
@@ -413,17 +422,6 @@ pub struct SetConfigRequest {
     /// The config version read before (compare-and-swap).
     #[serde(default)]
     pub digest: Option<u64>,
-}
-
-/// `POST .../migrate`: move a guest to another node (a task).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MigrateRequest {
-    /// The node to move it to.
-    pub target: String,
-    /// Live, with its memory (a running VM on shared storage).
-    #[serde(default)]
-    pub online: bool,
 }
 
 /// `GET .../console-log?tail=N`.

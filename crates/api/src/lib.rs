@@ -20,6 +20,7 @@ pub mod guests;
 pub mod ha;
 pub mod ha_rules;
 pub mod membership;
+pub mod migrate;
 pub mod rrd;
 pub mod schema;
 pub mod sdn;

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use brigade_api::cluster::NextId;
-use brigade_api::guests::{ConsoleLog, GuestConfigView, GuestLocation, GuestRow, GuestStatus};
+use brigade_api::guests::{
+    ConsoleLog, GuestConfigView, GuestLocation, GuestRow, GuestStatus, MigrateTargets,
+};
 use brigade_api::rrd::RrdRow;
 use brigade_api::storage::{StorageAddRequest, StorageEntry, StorageStatusRow};
 use brigade_api::tasks::TaskStarted;
@@ -150,6 +152,23 @@ impl Client {
             reqwest::Method::DELETE,
             &format!("/nodes/{}/{}/{}", loc.node, kind_path(loc.kind), loc.vmid),
             None,
+        )
+        .await
+    }
+
+    /// Which nodes can take the guest now, and why the others cannot.
+    pub async fn guest_migrate_targets(
+        &self,
+        loc: &GuestLocation,
+    ) -> Result<MigrateTargets, ClientError> {
+        self.get(
+            &format!(
+                "/nodes/{}/{}/{}/migrate",
+                loc.node,
+                kind_path(loc.kind),
+                loc.vmid
+            ),
+            &[],
         )
         .await
     }

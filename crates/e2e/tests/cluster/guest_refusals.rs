@@ -248,6 +248,18 @@ async fn guest_refusals_change_nothing() {
         "locked (backup)",
     );
     refused(n1.guest_destroy(&loc300).await, 409, "locked (backup)");
+    let t = n1
+        .guest_migrate_targets(&loc300)
+        .await
+        .expect("targets of 300");
+    assert!(
+        t.allowed_nodes.is_empty()
+            && t.refused
+                .as_deref()
+                .is_some_and(|r| r.contains("locked (backup)"))
+            && t.not_allowed_nodes.len() == 2,
+        "a locked guest can go nowhere: {t:?}"
+    );
     assert_eq!(n1.locate(300).await.expect("still here").node, "n1");
     assert!(qemu_processes(&c, 300).is_empty());
     n1.guest_set(&loc300, &BTreeMap::new(), &["lock".into()])
@@ -284,6 +296,19 @@ async fn guest_refusals_change_nothing() {
         n1.guest_migrate(&loc302, "n2", true).await,
         409,
         "not enough memory on node n2 for the migrating guest: it needs 128 MiB",
+    );
+    // The migrate dialog's question gives the same answer before anything is tried.
+    let t = n1
+        .guest_migrate_targets(&loc302)
+        .await
+        .expect("targets of 302");
+    assert!(t.running && t.refused.is_none(), "{t:?}");
+    assert_eq!(t.allowed_nodes, vec!["n3".to_string()], "{t:?}");
+    assert!(
+        t.not_allowed_nodes
+            .get("n2")
+            .is_some_and(|why| why.contains("not enough memory on node n2")),
+        "{t:?}"
     );
     // Running without --online is refused too; offline needs a stop.
     refused(
@@ -325,6 +350,18 @@ async fn guest_refusals_change_nothing() {
         400,
         "volume local:100/vm-100-disk-9.raw is on local storage \"local\"; live migration needs every disk on shared storage",
     );
+    let t = n1
+        .guest_migrate_targets(&loc302)
+        .await
+        .expect("targets of 302");
+    assert!(
+        t.allowed_nodes.is_empty()
+            && t.refused
+                .as_deref()
+                .is_some_and(|r| r.contains("on local storage"))
+            && t.not_allowed_nodes.keys().eq(["n2", "n3"]),
+        "a live move with a local disk can go nowhere: {t:?}"
+    );
     n1.guest_set(&loc302, &BTreeMap::new(), &["virtio1".into()])
         .await
         .expect("drop it");
@@ -357,6 +394,16 @@ async fn guest_refusals_change_nothing() {
     assert_eq!(
         (read.node.as_str(), read.text.as_str(), read.digest),
         ("n3", on_n3.text.as_str(), on_n3.digest)
+    );
+    let t = n1
+        .guest_migrate_targets(&loc302)
+        .await
+        .expect("targets of 302");
+    assert!(t.allowed_nodes.is_empty(), "{t:?}");
+    assert_eq!(
+        t.not_allowed_nodes.get("n3").map(String::as_str),
+        Some("offline: no heartbeat"),
+        "{t:?}"
     );
     let before = config_text(&n1, 302).await;
     // A node that lacks a peer it needs cannot serve: 503, not a conflict.

@@ -158,7 +158,9 @@ pub fn check_guest_request(
             need(perms, caller, *kind, *vmid, &privs)?;
             need_space(perms, caller, set)
         }
-        R::Migrate { kind, vmid, .. } => need(perms, caller, *kind, *vmid, &[P::VmMigrate]),
+        R::Migrate { kind, vmid, .. } | R::MigrateTargets { kind, vmid } => {
+            need(perms, caller, *kind, *vmid, &[P::VmMigrate])
+        }
         R::ConsoleLog { kind, vmid, .. } => need(perms, caller, *kind, *vmid, &[P::VmConsole]),
         R::Task { .. } => Ok(()),
         R::Backup { backup } => crate::backup::check(perms, caller, backup),

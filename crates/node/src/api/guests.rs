@@ -65,6 +65,11 @@ pub(super) const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
     ),
     (
         "GET",
+        "/nodes/{node}/{kind}/{vmid}/migrate",
+        Requirement::perm("/vms/{vmid}", &[P::VmMigrate]),
+    ),
+    (
+        "GET",
         "/nodes/{node}/{kind}/{vmid}/console-log",
         Requirement::perm("/vms/{vmid}", &[P::VmConsole]),
     ),
@@ -85,7 +90,10 @@ pub fn routes() -> Router<Arc<Node>> {
             "/nodes/{node}/{kind}/{vmid}/config",
             get(config).put(set_config),
         )
-        .route("/nodes/{node}/{kind}/{vmid}/migrate", post(migrate))
+        .route(
+            "/nodes/{node}/{kind}/{vmid}/migrate",
+            get(migrate_targets).post(migrate),
+        )
         .route("/nodes/{node}/{kind}/{vmid}/console-log", get(console_log))
 }
 
@@ -272,6 +280,21 @@ async fn migrate(
         vmid: vmid(&id)?,
         target: body.target,
         online: body.online,
+    };
+    Ok(ok(node
+        .guest_on_as(&caller, &node_name(&node, name), req)
+        .await?))
+}
+
+/// Which nodes can take the guest now, and why the others cannot.
+async fn migrate_targets(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Authid>,
+    Path((name, k, id)): Path<(String, String, String)>,
+) -> ApiResult<Value> {
+    let req = GuestRequest::MigrateTargets {
+        kind: kind(&k)?,
+        vmid: vmid(&id)?,
     };
     Ok(ok(node
         .guest_on_as(&caller, &node_name(&node, name), req)

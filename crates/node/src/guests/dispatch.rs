@@ -88,6 +88,7 @@ impl Node {
             | R::Config { kind, vmid }
             | R::SetConfig { kind, vmid, .. }
             | R::Migrate { kind, vmid, .. }
+            | R::MigrateTargets { kind, vmid }
             | R::ConsoleLog { kind, vmid, .. }
             | R::GuestRrd { kind, vmid, .. } => {
                 let rt = self.require_cluster()?;
@@ -297,6 +298,7 @@ impl Node {
                 target,
                 online,
             } => to_value(self.start_migration(kind, vmid, &target, online).await?),
+            R::MigrateTargets { kind, vmid } => to_value(self.migrate_targets(kind, vmid).await?),
             R::Task { upid } => to_value(self.guests.tasks.status(&upid)?),
             R::ConsoleLog {
                 kind,

@@ -1,6 +1,7 @@
 // The migrate dialog: the other nodes as targets (one that cannot receive the guest
-// listed, refused, with why: offline, joining, lacking one of its storages), online for a
-// running VM; the API's refusal is shown in the dialog, which stays
+// listed, refused, with why: offline, joining, lacking one of its storages, at once from
+// what the page knows; then what the guest's node answers `GET .../migrate` adds, such as
+// a target short of memory or a locked guest), online for a running VM; the API's refusal is shown in the dialog, which stays
 // open. Once the task runs the dialog follows it: for a live migration QEMU's figures
 // from the task's `progress` (transferred, remaining, speed, expected downtime), then the
 // measured downtime and total time from its `result`, or its error.
@@ -139,19 +140,28 @@ export function openMigrate(g) {
     message.textContent = text;
   };
 
+  /** The guest's node's answer to `GET .../migrate`, once it came. */
+  let verdict = null;
+  let storagesSeen = [];
+  /** Why `n` cannot take the guest: what the page knows first, then what its node said. */
+  const whyNot = (n, storages) => refusedTarget(n, storages)
+    || (verdict && verdict.not_allowed_nodes[n.name]) || null;
+
   /** Lists the targets, each refused one disabled with why, for volumes on `storages`. */
   function showTargets(storages) {
+    storagesSeen = storages;
     const chosen = select.value;
     mount(select, targets.map((n) => {
-      const why = refusedTarget(n, storages);
+      const why = whyNot(n, storages);
       return h('option', { value: n.name, disabled: !!why, 'data-refused': why || null },
         why ? `${n.name} — ${why}` : `${n.name} (${n.role})`);
     }));
-    const ok = targets.filter((n) => !refusedTarget(n, storages));
+    const ok = targets.filter((n) => !whyNot(n, storages));
     const keep = ok.find((n) => n.name === chosen) || ok[0];
     if (keep) select.value = keep.name;
     submit.disabled = !keep;
     if (!targets.length) say('There is no other node to migrate to.', 'error');
+    else if (verdict && verdict.refused) say(`It cannot migrate now: ${verdict.refused}`, 'error');
     else if (!keep) say('No other node can receive it now.', 'error');
     const local = storages.filter((id) => {
       const st = state.storages.find((x) => x.id === id);
@@ -164,6 +174,10 @@ export function openMigrate(g) {
   showTargets([]);
   get(`${guestPath(g)}/config`).then((c) => { if (select.isConnected) showTargets(storagesOf(c.config)); },
     () => {}); // Unknown: the API's precheck still refuses a target that lacks a storage.
+  get(`${guestPath(g)}/migrate`).then((t) => {
+    verdict = t;
+    if (select.isConnected) showTargets(storagesSeen);
+  }, () => {}); // Without it the migration's own checks still refuse.
 
   const form = h('form', {
     class: 'dialog',

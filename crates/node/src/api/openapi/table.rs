@@ -27,7 +27,8 @@ use brigade_api::fs::{
 use brigade_api::fs_history::{FsHistory, FsRestoreRequest, HistoryQuery, Restored};
 use brigade_api::guests::{
     ConsoleLog, ConsoleLogQuery, CreateGuestRequest, GuestConfigView, GuestCreated, GuestDestroyed,
-    GuestLocation, GuestRow, GuestStatus, MigrateRequest, PowerRequest, SetConfigRequest,
+    GuestLocation, GuestRow, GuestStatus, MigrateRequest, MigrateTargets, PowerRequest,
+    SetConfigRequest,
 };
 use brigade_api::ha::{
     GroupRequest, HaMigrateRequest, HaMigrateRequested, HaStatus, MaintenanceRequest,
@@ -184,6 +185,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         put("/nodes/{node}/{kind}/{vmid}/config", "guests", "Change a guest's config")
             .body(of::<SetConfigRequest>())
             .answers(of::<GuestConfigView>()),
+        get("/nodes/{node}/{kind}/{vmid}/migrate", "guests", "Which nodes can take a guest now, and why the others cannot")
+            .answers(of::<MigrateTargets>()),
         post("/nodes/{node}/{kind}/{vmid}/migrate", "guests", "Move a guest to another node (a task)")
             .body(of::<MigrateRequest>())
             .answers(of::<TaskStarted>()),

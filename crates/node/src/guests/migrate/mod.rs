@@ -12,6 +12,7 @@ mod network;
 mod offline;
 mod stale;
 mod states;
+mod targets;
 mod unlock;
 
 use std::sync::Arc;
@@ -26,7 +27,6 @@ pub use handover::Handover;
 pub use incoming::INCOMING_RECONCILE_INTERVAL;
 
 use super::common::{check_unlocked, with_lock};
-use super::config_ops::volumes;
 use super::locate::{noun, Located};
 use super::power::lock_of;
 use crate::error::NodeError;
@@ -104,24 +104,10 @@ impl Node {
             )));
         }
         let live = running && online;
-        let (scfg, _) = self.storage_cfg()?;
-        let vols = volumes(kind, &l.text)?;
-        let mut storages = Vec::new();
-        for v in &vols {
-            let s = scfg.get(&v.storage)?;
-            if live && !s.shared {
-                return Err(NodeError::Invalid(format!(
-                    "{what} cannot migrate live: volume {v} is on local storage {:?}; live migration needs every disk on shared storage (stop it and migrate offline to copy the disk)",
-                    s.id
-                )));
-            }
-            storages.push(s.id.clone());
-        }
-        let memory_mib = if live {
-            brigade_guest::VmConfig::parse(&l.text)?.memory_mib
-        } else {
-            0
-        };
+        let targets::Needs {
+            storages,
+            memory_mib,
+        } = self.migration_needs(kind, &l, live)?;
         self.guest_on(
             target,
             GuestRequest::Precheck {
