@@ -1,12 +1,16 @@
 // The Datacenter view: the cluster's summary (quorum, qdevice, nodes, links, warnings),
-// HA (views/ha.js), the storages and the cluster log (views/clusterlog.js).
+// HA (views/ha.js), the storages, the cluster log (views/clusterlog.js) and access
+// control (views/access/: permissions, users, tokens, second factors, groups, pools,
+// roles, realms).
 
 import { h, facts, table, badge } from '../dom.js';
 import { state, nodes } from '../state.js';
 import { haTab } from './ha.js';
 import { clusterLog } from './clusterlog.js';
+import { accessTabs, renderAccess } from './access/index.js';
 
-export const tabs = [['summary', 'Summary'], ['ha', 'HA'], ['storage', 'Storage'], ['log', 'Log']];
+export const tabs = [['summary', 'Summary'], ['ha', 'HA'], ['storage', 'Storage'], ['log', 'Log'],
+  ...accessTabs];
 
 function link(n, i) {
   const addr = i === 0 ? n.link0 : n.link1;
@@ -105,6 +109,8 @@ export function storageTable(list) {
 export function render(tab) {
   if (tab === 'ha') return haTab();
   if (tab === 'log') return clusterLog();
+  const access = renderAccess(tab);
+  if (access) return access;
   if (tab === 'storage') return h('section', { class: 'card wide' }, h('h3', {}, 'Storage'), storageTable(state.storages));
   return summary();
 }
