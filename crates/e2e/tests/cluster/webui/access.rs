@@ -228,6 +228,7 @@ async fn access_views_make_a_pool_auditor_who_changes_nothing_and_totp_login_wor
         .all(|u| u.userid != "mallory@pve"));
 
     // --- TOTP enrolled from the QR page, then a login with it ---
+    b2.click("li[data-tree=dc] > a", PAGE_TIMEOUT).await;
     b2.click("[data-tab=tfa]", PAGE_TIMEOUT).await;
     click_enabled(&b2, "[data-action=tfa-add]").await;
     b2.click("[data-action=tfa-dialog-submit]", PAGE_TIMEOUT)

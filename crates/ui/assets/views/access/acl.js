@@ -59,8 +59,11 @@ function remove(e) {
 /** The Permissions tab: the ACL. */
 export function aclTab() {
   const { el, list } = listOf(fetched('/access/acl'), 'the permissions');
+  // What the Add dialog offers, read with the list.
+  const known = ['/access/users', '/access/groups', '/access/roles'].every((p) => fetched(p).data);
   return card('Permissions', 'acl', [
-    actionButton('acl-add', 'Add', lacks('/', 'Permissions.Modify'), openAdd),
+    actionButton('acl-add', 'Add', lacks('/', 'Permissions.Modify')
+      || (known ? null : 'the users, groups and roles are not known yet'), openAdd),
   ], el || table([
     ['Path', (e) => e.path],
     ['Kind', (e) => e.type],

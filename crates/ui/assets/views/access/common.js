@@ -47,13 +47,14 @@ export function confirmChange(what, call) {
  * with `ok(result)` as the outcome when it succeeds, or kept open with the API's error
  * next to its field (or under the fields). `after(result)` may keep it open to show
  * something once (a token's secret): it returns an element to show instead of closing.
- * `next(result)` opens the dialog of the next step in its place.
+ * `next(result)` opens the dialog of the next step in its place. `lead` goes before the
+ * fields, `extra` after them.
  */
 export function formDialog({
-  role, title, fields, submit, what, ok, after = null, next = null, extra = null,
+  role, title, fields, submit, what, ok, after = null, next = null, lead = null, extra = null,
 }) {
   const message = h('p', { class: 'dialog-message', role: 'alert', 'data-role': `${role}-message` });
-  const body = h('div', { class: 'dialog-body' },
+  const body = h('div', { class: 'dialog-body' }, lead,
     fields.filter(Boolean).map(([label, key, input, hint]) => field(label, key, input, hint)), extra);
   const form = h('form', {
     class: 'dialog', 'data-role': role, novalidate: true,

@@ -24,7 +24,7 @@ function confirmTotp(userid, description, offer) {
     role: 'totp-dialog',
     title: `TOTP for ${userid}`,
     what: 'Confirming the TOTP',
-    extra: h('div', { class: 'totp-offer' },
+    lead: h('div', { class: 'totp-offer' },
       h('p', {}, 'Scan this code with an authenticator app, then type the code it shows.'),
       h('img', {
         class: 'qr', 'data-role': 'totp-qr', alt: 'QR code of the TOTP secret',
