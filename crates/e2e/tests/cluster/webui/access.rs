@@ -166,6 +166,18 @@ async fn access_views_make_a_pool_auditor_who_changes_nothing_and_totp_login_wor
         )
         .await;
     assert_eq!(guests, json!([POOL_VM.to_string()]));
+    // The first load read each source, and the privileges on /vms, once.
+    let reads = b2
+        .eval(
+            "const n = (p) => performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api2/json' + p)).length; return [n('/cluster/resources'), n('/cluster/status'), n('/access/permissions?path=%2Fvms')];",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        reads,
+        json!([1, 1, 1]),
+        "first-load reads of resources, status, /vms privileges"
+    );
     let create = b2
         .wait_value(
             "Create VM disabled with the reason",
