@@ -1,6 +1,7 @@
 //! Access control through the page (issue 17) on a real 3-node cluster: as root, a group
 //! and a user in it made with the Groups and Users views, a pool holding a VM with the
-//! Pools view, and the group given PVEAuditor on that pool with the Permissions view; then
+//! Pools view, the group given PVEAuditor on that pool with the Permissions view, a custom
+//! role, and an API token of the user whose secret is shown once and works; then
 //! that user, logged in in a second browser session, sees only the pool's VM, every
 //! changing button disabled with the privilege it lacks, and forged requests refused with
 //! nothing changed. The user then enrols a TOTP from the Two Factor view (its QR code, a
@@ -147,6 +148,60 @@ async fn access_views_make_a_pool_auditor_who_changes_nothing_and_totp_login_wor
             && e.propagate),
         "{acl_before:?}"
     );
+
+    // A custom role from two privilege checkboxes, and a token of carol's whose secret is
+    // shown once and authenticates.
+    b.click("[data-tab=roles]", PAGE_TIMEOUT).await;
+    click_enabled(&b, "[data-action=role-add]").await;
+    b.type_into("#role-roleid", "PoolWatcher").await;
+    for privilege in ["Pool.Audit", "VM.Audit"] {
+        b.click(
+            &format!("#role-privs input[data-priv='{privilege}']"),
+            PAGE_TIMEOUT,
+        )
+        .await;
+    }
+    submit(&b, "role-dialog", "Added role PoolWatcher").await;
+    let role = n1.role("PoolWatcher").await.expect("the new role");
+    assert!(!role.special, "{role:?}");
+    let mut privs: Vec<&str> = role.privs.split(',').map(str::trim).collect();
+    privs.sort_unstable();
+    assert_eq!(privs, ["Pool.Audit", "VM.Audit"]);
+    b.click("[data-tab=tokens]", PAGE_TIMEOUT).await;
+    click_enabled(&b, "[data-action=token-add]").await;
+    choose(&b, "#token-owner", USER).await;
+    b.type_into("#token-tokenid", "report").await;
+    submit(
+        &b,
+        "token-dialog",
+        &format!("Added API token {USER}!report"),
+    )
+    .await;
+    let secret = b
+        .text("[data-role=token-value]")
+        .await
+        .expect("the secret shown once");
+    assert_eq!(
+        b.text("[data-role=token-full-id]").await.as_deref(),
+        Some(format!("{USER}!report").as_str())
+    );
+    b.screenshot("token-secret-once").await;
+    let status = b
+        .eval(
+            "return fetch('/api2/json/version', { headers: { Authorization: 'BrigadeToken ' + arguments[0] } }).then((r) => r.status);",
+            json!(format!("{USER}!report={secret}")),
+        )
+        .await;
+    assert_eq!(status, json!(200), "the shown token does not authenticate");
+    b.click("[data-action=token-dialog-cancel]", PAGE_TIMEOUT)
+        .await;
+    b.wait_text(
+        "the token listed with privilege separation",
+        &format!("[data-token='{USER}!report']"),
+        PAGE_TIMEOUT,
+        |t| t.contains("yes"),
+    )
+    .await;
 
     // --- the pool auditor, in a second session, sees the pool and changes nothing ---
     let b2 = Browser::start_named(&c.dir, "carol").await;

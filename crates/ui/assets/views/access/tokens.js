@@ -7,11 +7,10 @@ import { fetched, lacks } from '../../state.js';
 import { textInput, selectInput } from '../form.js';
 import { actionButton, card, confirmChange, dateSecs, formDialog, listOf } from './common.js';
 
-/** Why the caller may not manage `owner`'s tokens: one's own, or User.Modify. */
+/** Why the caller may not manage `owner`'s tokens: one's own (not as a token), or User.Modify. */
 function denied(owner) {
   const s = session();
-  if (s && s.type === 'token') return 'an API token cannot manage tokens';
-  if (s && s.user === owner) return null;
+  if (s && s.type !== 'token' && s.user === owner) return null;
   return lacks('/access/groups', 'User.Modify');
 }
 
