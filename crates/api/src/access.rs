@@ -348,6 +348,9 @@ pub struct TfaAdded {
     /// The `otpauth://totp/...` URI for authenticator apps (first call only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// That URI as a QR code, an SVG image made on the node (first call only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr_svg: Option<String>,
     /// Whether the factor is stored (a confirmed TOTP, or recovery codes).
     pub confirmed: bool,
     /// The new recovery codes: shown once, only their hashes are stored.

@@ -4,7 +4,7 @@
 
 import { describe, session } from './api.js';
 import { h, mount, fmtTime, keep } from './dom.js';
-import { state, subscribe, start, stop, nodes, pollInterval, fetched } from './state.js';
+import { state, subscribe, start, stop, nodes, pollInterval, lacks } from './state.js';
 import { createTree } from './tree.js';
 import { createTasks } from './tasks.js';
 import * as datacenter from './views/datacenter.js';
@@ -84,9 +84,7 @@ export function showMain(root, logout) {
 
   /** Create VM/CT need VM.Allocate on /vms (the API checks it on /vms/VMID again). */
   function drawCreate() {
-    const p = fetched('/access/permissions?path=%2Fvms');
-    const privs = p.data ? (p.data['/vms'] || {}) : null;
-    const why = privs && !('VM.Allocate' in privs) ? 'you lack VM.Allocate on /vms' : null;
+    const why = lacks('/vms', 'VM.Allocate');
     const noQuorum = state.status && !state.status.quorate ? 'the cluster has no quorum' : null;
     for (const [b, what] of [[createVm, 'Create a virtual machine'], [createCt, 'Create a container']]) {
       const reason = why || noQuorum;

@@ -63,6 +63,10 @@ export function showLogin(root, done, notice = null) {
           otpRow.classList.remove('hidden');
           otp.focus();
           say('This user has two-factor authentication: enter the code of your authenticator app.', 'info');
+        } else if (e instanceof ApiError && e.status === 401 && !otpRow.classList.contains('hidden')) {
+          otp.value = '';
+          otp.focus();
+          say(`Login refused: the TOTP code (or the password) is wrong: ${e.message}. Enter the current code of your authenticator app.`);
         } else if (e instanceof ApiError && e.status === 404) {
           say('This node does not offer password login yet: log in with an API token.');
         } else {

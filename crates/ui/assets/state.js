@@ -195,11 +195,32 @@ function stopPolling() {
   timer = null;
 }
 
-/** Reads everything, then follows the node's change notices (polling while they are down). */
+/**
+ * How long the first read waits for the change stream's hello before it goes ahead
+ * without it (the stream is slow or hangs; it polls then).
+ */
+const FIRST_READ_WAIT_MS = 1000;
+let firstRead = null;
+
+/** The first read, once: at the stream's hello, or without it after FIRST_READ_WAIT_MS. */
+function readFirst() {
+  if (!firstRead) return false;
+  clearTimeout(firstRead);
+  firstRead = null;
+  refresh();
+  return true;
+}
+
+/**
+ * Follows the node's change notices (polling while they are down) and reads everything
+ * once: when the stream says hello (the node compares its digests from then on, so a
+ * change after the read is notified), or after FIRST_READ_WAIT_MS without it. Every
+ * source is read once on the first load, not once now and again at the hello.
+ */
 export function start() {
   stop();
-  refresh();
   state.push = 'connecting';
+  firstRead = setTimeout(readFirst, FIRST_READ_WAIT_MS);
   startPolling();
   viewTimer = setInterval(refreshViewData, VIEW_DATA_REFRESH_MS);
   push = openPush({
@@ -207,8 +228,8 @@ export function start() {
       state.push = 'live';
       state.pushError = null;
       stopPolling();
-      // What changed while the stream was down.
-      refresh();
+      // The first read, or what changed while the stream was down.
+      if (!readFirst()) refresh();
     },
     onChange: (notice) => {
       state.pushNotices += 1;
@@ -218,6 +239,7 @@ export function start() {
       state.push = 'down';
       state.pushError = reason;
       startPolling();
+      readFirst();
       notify();
     },
   });
@@ -225,6 +247,8 @@ export function start() {
 
 export function stop() {
   stopPolling();
+  if (firstRead) clearTimeout(firstRead);
+  firstRead = null;
   if (follow) clearInterval(follow);
   follow = null;
   if (viewTimer) clearInterval(viewTimer);
@@ -273,6 +297,42 @@ export function fetched(path) {
 /** Forgets the fetched answers under `prefix` (after an action changed them). */
 export function invalidate(prefix = '') {
   for (const [k, e] of fetchCache) if (k.startsWith(prefix)) e.at = -1;
+  if ('/access/permissions'.startsWith(prefix) || prefix.startsWith('/access')) permCache.clear();
+}
+
+/**
+ * How long the caller's privileges on a path are kept before they are read again (an
+ * administrator may change the ACL meanwhile; the API checks every call anyway).
+ */
+const PERMISSIONS_MAX_AGE_MS = 10000;
+/** path -> {data, error, at, promise}: one read per path shared by every caller. */
+const permCache = new Map();
+
+/**
+ * The caller's privileges on `path` (`{'VM.PowerMgmt': 1, ...}`), or null until the node
+ * answered (or when it refused). Every view asking for the same path shares one read in
+ * flight and its answer for PERMISSIONS_MAX_AGE_MS; the page re-draws when it arrives.
+ */
+export function privilegesAt(path) {
+  let e = permCache.get(path);
+  const now = Date.now();
+  if (!e) {
+    e = { data: null, error: null, at: 0, promise: null };
+    permCache.set(path, e);
+  }
+  if (!e.promise && now - e.at > PERMISSIONS_MAX_AGE_MS) {
+    e.promise = get(`/access/permissions?path=${encodeURIComponent(path)}`)
+      .then((d) => { e.data = d ? (d[path] || {}) : {}; e.error = null; },
+        (err) => { e.error = err; })
+      .finally(() => { e.promise = null; e.at = Date.now(); notify(); });
+  }
+  return e.data;
+}
+
+/** Why the caller may not do something that needs `priv` on `path`, or null (also while unknown). */
+export function lacks(path, priv) {
+  const p = privilegesAt(path);
+  return p && !(priv in p) ? `you lack ${priv} on ${path}` : null;
 }
 
 // Derived views of the state, shared by the tree and the views.

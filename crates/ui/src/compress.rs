@@ -1,4 +1,5 @@
-//! Gzip copies of the UI's text files, made once per file on its first request and kept.
+//! Gzip: copies of the UI's text files, made once per file on its first request and kept,
+//! and the API's JSON answers (`gzip_answer`, used by the node's API layer).
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -37,19 +38,27 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
+/// `data` gzipped at `level`, or None when that would not be smaller.
+pub fn gzip(data: &[u8], level: Compression) -> Option<Vec<u8>> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 4), level);
+    enc.write_all(data).ok()?;
+    let gz = enc.finish().ok()?;
+    (gz.len() < data.len()).then_some(gz)
+}
+
+/// An API answer gzipped (the default level: answers are made per request), or None when
+/// that would not be smaller.
+pub fn gzip_answer(data: &[u8]) -> Option<Vec<u8>> {
+    gzip(data, Compression::default())
+}
+
 /// The gzip copy of `data` (the file at `path`), or None when it would not be smaller.
 pub fn gzipped(path: &str, data: &[u8]) -> Option<Arc<Vec<u8>>> {
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
         return Some(hit.clone());
     }
-    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
-    enc.write_all(data).ok()?;
-    let gz = enc.finish().ok()?;
-    if gz.len() >= data.len() {
-        return None;
-    }
-    let gz = Arc::new(gz);
+    let gz = Arc::new(gzip(data, Compression::best())?);
     cache
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -8,7 +8,7 @@
 //! node's new files are used at once) and a Content-Security-Policy that lets the page
 //! load and call nothing but the node itself.
 
-mod compress;
+pub mod compress;
 mod headers;
 
 use axum::extract::Path;

@@ -5,6 +5,7 @@
 //! refused) and see the same cluster there (HA, a node's maintenance disabled for a non-root
 //! user with why, a forged request refused), and see that page say so when n2 dies.
 
+mod access;
 mod browser;
 mod graphs;
 mod ha_log;

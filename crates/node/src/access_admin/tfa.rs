@@ -62,6 +62,19 @@ pub fn list(node: &Node, auth: &Authid) -> Result<Vec<TfaEntry>, NodeError> {
         .collect())
 }
 
+/// `text` as a QR code, an SVG image (medium error correction, as authenticator apps read).
+fn qr_svg(text: &str) -> Result<String, NodeError> {
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
+        .map_err(NodeError::internal)?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(QR_MIN_PIXELS, QR_MIN_PIXELS)
+        .build())
+}
+
+/// The smallest side of the QR image, in SVG pixels.
+const QR_MIN_PIXELS: u32 = 200;
+
 fn new_totp_id() -> String {
     let mut b = [0u8; 4];
     rand::thread_rng().fill_bytes(&mut b);
@@ -103,10 +116,12 @@ fn offer_totp(
     rand::thread_rng().fill_bytes(&mut secret);
     let mut e = TotpEntry::new(&new_totp_id(), &secret, now()).map_err(NodeError::internal)?;
     e.description = req.description.clone().unwrap_or_default();
+    let uri = e.otpauth_uri(TOTP_ISSUER, id.as_str());
     Ok(TfaAdded {
         kind: "totp".into(),
         id: Some(e.id.clone()),
-        uri: Some(e.otpauth_uri(TOTP_ISSUER, id.as_str())),
+        qr_svg: Some(qr_svg(&uri)?),
+        uri: Some(uri),
         secret: Some(e.secret),
         confirmed: false,
         recovery: None,
@@ -155,6 +170,7 @@ async fn confirm_totp(
         id: Some(out_id),
         secret: None,
         uri: None,
+        qr_svg: None,
         confirmed: true,
         recovery: None,
     })
@@ -176,6 +192,7 @@ async fn recovery(node: &Node, auth: &Authid, id: &Userid) -> Result<TfaAdded, N
         id: None,
         secret: None,
         uri: None,
+        qr_svg: None,
         confirmed: true,
         recovery: Some(plain),
     })

@@ -12,6 +12,7 @@ mod events;
 mod fs;
 mod fs_history;
 mod guests;
+mod gzip;
 mod ha;
 mod ha_rules;
 mod join;
@@ -123,6 +124,8 @@ fn protect(node: Arc<Node>, routes: Router<Arc<Node>>) -> Router {
         ))
         .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .fallback(not_found)
+        // JSON answers gzipped for who takes it (streams and upgrades pass as they are).
+        .layer(middleware::from_fn(gzip::gzip_json))
         // Outside everything, the fallback included: no answer before the whole body is read.
         .layer(middleware::from_fn(body::read_body_first))
         .with_state(node)

@@ -1,12 +1,37 @@
 // The Datacenter view: the cluster's summary (quorum, qdevice, nodes, links, warnings),
-// HA (views/ha.js), the storages and the cluster log (views/clusterlog.js).
+// HA (views/ha.js), the storages, the cluster log (views/clusterlog.js) and access
+// control (views/access/: permissions, users, tokens, second factors, groups, pools,
+// roles, realms).
 
 import { h, facts, table, badge } from '../dom.js';
-import { state, nodes } from '../state.js';
+import { state, nodes, redraw } from '../state.js';
 import { haTab } from './ha.js';
 import { clusterLog } from './clusterlog.js';
 
-export const tabs = [['summary', 'Summary'], ['ha', 'HA'], ['storage', 'Storage'], ['log', 'Log']];
+/**
+ * Access control, as Proxmox VE's Datacenter → Permissions (views/access/, loaded when
+ * one of these tabs is first opened: the first load does not carry it).
+ */
+const ACCESS_TABS = [['acl', 'Permissions'], ['users', 'Users'], ['tokens', 'API Tokens'],
+  ['tfa', 'Two Factor'], ['groups', 'Groups'], ['pools', 'Pools'], ['roles', 'Roles'], ['realms', 'Realms']];
+const ACCESS_MODULE = './access/index.js';
+/** The access module once loaded ({renderAccess}), or why it failed to load. */
+let access = null;
+let accessError = null;
+let accessLoading = false;
+
+export const tabs = [['summary', 'Summary'], ['ha', 'HA'], ['storage', 'Storage'], ['log', 'Log'],
+  ...ACCESS_TABS];
+
+function accessTab(tab) {
+  if (access) return access.renderAccess(tab);
+  if (accessError) return h('p', { class: 'notice error' }, `The access views failed to load: ${accessError.message}`);
+  if (!accessLoading) {
+    accessLoading = true;
+    import(ACCESS_MODULE).then((m) => { access = m; }, (e) => { accessError = e; }).finally(redraw);
+  }
+  return h('p', { class: 'empty' }, 'Loading…');
+}
 
 function link(n, i) {
   const addr = i === 0 ? n.link0 : n.link1;
@@ -105,6 +130,7 @@ export function storageTable(list) {
 export function render(tab) {
   if (tab === 'ha') return haTab();
   if (tab === 'log') return clusterLog();
+  if (ACCESS_TABS.some(([t]) => t === tab)) return accessTab(tab);
   if (tab === 'storage') return h('section', { class: 'card wide' }, h('h3', {}, 'Storage'), storageTable(state.storages));
   return summary();
 }

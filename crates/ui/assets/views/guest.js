@@ -5,7 +5,7 @@
 
 import { describe, post } from '../api.js';
 import { h, facts, badge, fmtBytes, fmtDuration, guestLabel } from '../dom.js';
-import { state, guest, fetched, invalidate, refresh } from '../state.js';
+import { state, guest, fetched, invalidate, refresh, privilegesAt } from '../state.js';
 import { openMigrate } from './migrate.js';
 import { closeTerminal, terminal } from './terminal.js';
 import { graphs } from './graphs.js';
@@ -40,9 +40,7 @@ const NEEDS = {
 
 /** The caller's privileges on `/vms/{vmid}` (null until the node answered). */
 function privileges(g) {
-  const path = `/vms/${g.vmid}`;
-  const p = fetched(`/access/permissions?path=${encodeURIComponent(path)}`);
-  return p.data ? (p.data[path] || {}) : null;
+  return privilegesAt(`/vms/${g.vmid}`);
 }
 
 /** Why the caller may not use `action` on `g`, or null (also while that is unknown). */

@@ -5,7 +5,7 @@
 
 import { describe, post, put, del } from '../api.js';
 import { h, facts, table, badge, fmtDuration } from '../dom.js';
-import { state, fetched, invalidate, refresh } from '../state.js';
+import { state, fetched, invalidate, refresh, lacks } from '../state.js';
 import { openDialog, closeDialog, field, textInput, selectInput, clearFieldErrors, showFieldError } from './form.js';
 
 /** The states a resource may be asked for (ha-manager's). */
@@ -15,9 +15,7 @@ let notice = null;
 
 /** Why the caller may not change HA, or null (also while that is unknown). */
 export function haForbidden() {
-  const p = fetched('/access/permissions?path=%2F');
-  const privs = p.data ? (p.data['/'] || {}) : null;
-  return privs && !('Sys.Console' in privs) ? 'you lack Sys.Console on /' : null;
+  return lacks('/', 'Sys.Console');
 }
 
 /** The HA service id of guest row `g`: `vm:100`, `ct:200`. */

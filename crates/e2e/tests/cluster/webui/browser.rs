@@ -16,21 +16,35 @@ const PAGE_POLL_INTERVAL: Duration = Duration::from_millis(200);
 pub struct Browser {
     wd: brigade_webdriver::Browser,
     shots: PathBuf,
+    /// Put before each screenshot's name (a second session's, `carol-`).
+    shot_prefix: String,
     shot_n: AtomicU32,
 }
 
 impl Browser {
     /// Starts a headless Chromium (profile under `dir`); screenshots go to `dir/screenshots`.
     pub async fn start(dir: &Path) -> Browser {
+        Browser::start_named(dir, "").await
+    }
+
+    /// Another session beside the first (its own Chromium profile `chromium-profile-NAME`,
+    /// so its own cookies), its screenshots in the same folder named `NN-NAME-...`.
+    pub async fn start_named(dir: &Path, name: &str) -> Browser {
         let shots = dir.join("screenshots");
         std::fs::create_dir_all(&shots).expect("screenshot dir");
         eprintln!("browser screenshots: {}", shots.display());
-        let wd = brigade_webdriver::Browser::start(&Options::new(&dir.join("chromium-profile")))
+        let (profile, shot_prefix) = if name.is_empty() {
+            ("chromium-profile".to_string(), String::new())
+        } else {
+            (format!("chromium-profile-{name}"), format!("{name}-"))
+        };
+        let wd = brigade_webdriver::Browser::start(&Options::new(&dir.join(profile)))
             .await
             .unwrap_or_else(|e| panic!("a browser session: {e}"));
         Browser {
             wd,
             shots,
+            shot_prefix,
             shot_n: AtomicU32::new(0),
         }
     }
@@ -171,7 +185,9 @@ impl Browser {
     /// Saves a screenshot as `NN-name.png`; its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let n = self.shot_n.fetch_add(1, Ordering::Relaxed);
-        let path = self.shots.join(format!("{n:02}-{name}.png"));
+        let path = self
+            .shots
+            .join(format!("{n:02}-{}{name}.png", self.shot_prefix));
         if let Ok(png) = self.wd.screenshot_png().await {
             let _ = std::fs::write(&path, png);
         }

@@ -44,7 +44,7 @@ async fn ha_service(c: &brigade_client::Client) -> Option<(String, String)> {
 }
 
 /// `[action, disabled, title]` of every `button[data-action]` matching `css`.
-async fn buttons(b: &Browser, css: &str) -> Value {
+pub(super) async fn buttons(b: &Browser, css: &str) -> Value {
     b.eval(
         "return Array.from(document.querySelectorAll(arguments[0])).map((x) => [x.dataset.action, x.disabled, x.title]);",
         json!(css),
@@ -53,7 +53,7 @@ async fn buttons(b: &Browser, css: &str) -> Value {
 }
 
 /// Every button listed is disabled with a title naming `privilege`.
-fn all_disabled_for(v: &Value, privilege: &str) -> bool {
+pub(super) fn all_disabled_for(v: &Value, privilege: &str) -> bool {
     v.as_array().is_some_and(|a| {
         !a.is_empty()
             && a.iter().all(|x| {
@@ -66,7 +66,7 @@ fn all_disabled_for(v: &Value, privilege: &str) -> bool {
 }
 
 /// A request forged from the page with its session (the CSRF token too); the status.
-async fn forged(b: &Browser, method: &str, path: &str, body: Value) -> Value {
+pub(super) async fn forged(b: &Browser, method: &str, path: &str, body: Value) -> Value {
     b.eval(
         "const a = arguments[0]; const s = JSON.parse(sessionStorage.getItem('brigade.session')); const init = { method: a.method, headers: { 'Content-Type': 'application/json', CSRFPreventionToken: s.csrf } }; if (a.body !== 'null') init.body = a.body; return fetch('/api2/json' + a.path, init).then((r) => r.status);",
         json!({ "method": method, "path": path, "body": body.to_string() }),
