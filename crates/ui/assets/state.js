@@ -44,6 +44,8 @@ export const state = {
   localTasks: [],
   /** The error of each source's last refresh (status, resources, ...). */
   errors: {},
+  /** Why the cluster status may not be read by this user (a 403), or null. */
+  statusDenied: null,
   /** When the last refresh that reached the node ended. */
   updated: null,
   /** How many refreshes ran (the live indicator shows it moving). */
@@ -79,8 +81,14 @@ async function source(name, path, apply) {
   try {
     apply(await get(path));
     delete state.errors[name];
+    if (name === 'status') state.statusDenied = null;
   } catch (e) {
     state.errors[name] = e;
+    if (name === 'status' && e instanceof ApiError && e.status === 403) {
+      // Not an outage: this user may not see the cluster's status (Sys.Audit on /).
+      state.statusDenied = e.message;
+      delete state.errors[name];
+    }
     if (name === 'tasks' && e instanceof ApiError && e.status === 404) {
       state.hasClusterTasks = false;
       state.clusterTasks = null;

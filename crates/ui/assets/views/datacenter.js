@@ -70,6 +70,10 @@ export function quorum(s) {
 
 function summary() {
   const s = state.status;
+  if (!s && state.statusDenied) {
+    return h('p', { class: 'notice', 'data-role': 'status-denied' },
+      `The cluster's status needs Sys.Audit on / (${state.statusDenied}): you see the guests, storages and tasks your permissions allow.`);
+  }
   if (!s) return h('p', { class: 'empty' }, 'Waiting for the cluster status…');
   if (!s.cluster) return h('p', { class: 'notice' }, `Node ${s.node} is not in a cluster yet.`);
   const q = quorum(s);

@@ -233,6 +233,29 @@ async fn access_views_make_a_pool_auditor_who_changes_nothing_and_totp_login_wor
         json!([1, 1, 1]),
         "first-load reads of resources, status, /vms privileges"
     );
+    // The status it may not read is no outage: no error banner, the page is live, and the
+    // Datacenter says why it shows no cluster status.
+    b2.click("li[data-tree=dc] > a", PAGE_TIMEOUT).await;
+    b2.wait_text(
+        "the Datacenter saying why it shows no cluster status",
+        "[data-role=status-denied]",
+        PAGE_TIMEOUT,
+        |t| t.contains("Sys.Audit"),
+    )
+    .await;
+    let shown = b2
+        .eval(
+            "return [document.querySelector('[data-role=banner]').classList.contains('hidden'), document.querySelector('.live').textContent];",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(shown[0], true, "an error banner for a permission: {shown}");
+    assert!(
+        shown[1]
+            .as_str()
+            .is_some_and(|t| !t.contains("not updating")),
+        "the page says it is not updating: {shown}"
+    );
     let create = b2
         .wait_value(
             "Create VM disabled with the reason",
