@@ -93,6 +93,8 @@ pub(super) async fn side(
             }
             let total_ms = started.elapsed().as_secs_f64() * 1000.0;
             let stop_to_resume_ms = stop_to_resume(&mut source_events, &mut target_events).await?;
+            // QEMU serves one client per monitor: free them for the stop's own.
+            drop((mon, target));
             qemu::stop(from, VMID).await?;
             wait_tick(&dst_log, last_tick(&dst_log).unwrap_or(0) + 3).await?;
             let tick_gap_ms = watch.finish()?;

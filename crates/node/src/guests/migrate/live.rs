@@ -17,7 +17,8 @@ use super::super::locate::Located;
 use super::handover::Handover;
 use super::network::{migration_settings, relay_unix_to_tcp};
 use super::{
-    migration_bwlimit_kib, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
+    migration_bwlimit_kib, MIGRATION_POLL_INTERVAL, MIGRATION_STATUS_POLL, TARGET_CONFIRM_POLL,
+    TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
 };
 use crate::error::NodeError;
 use crate::node::Node;
@@ -76,6 +77,7 @@ impl Node {
                 return Err(e);
             }
         };
+        let confirmed_ms = completed_at.elapsed().as_millis();
         task.log(format!(
             "{target} holds the whole guest; handing the config over"
         ));
@@ -89,6 +91,7 @@ impl Node {
                 )));
             }
         }
+        let handed_ms = completed_at.elapsed().as_millis();
         task.log(format!(
             "config handed over to {target}; resuming the guest there"
         ));
@@ -107,6 +110,10 @@ impl Node {
             )
             .await
         };
+        let resumed_ms = completed_at.elapsed().as_millis();
+        task.log(format!(
+            "switch-over after QEMU completed: {target} confirmed at {confirmed_ms} ms, config handed over at {handed_ms} ms, resume answered at {resumed_ms} ms"
+        ));
         if let Err(e) = resumed {
             tracing::warn!(
                 vmid = v,
@@ -279,7 +286,7 @@ impl Node {
         mon.execute("migrate", Some(json!({ "uri": uri }))).await?;
         task.log(format!("migrating memory to {target} ({route})"));
         let info = loop {
-            tokio::time::sleep(MIGRATION_POLL_INTERVAL).await;
+            tokio::time::sleep(MIGRATION_STATUS_POLL).await;
             let info = mon.execute("query-migrate", None).await?;
             task.progress(progress_of(&info));
             if task.stop_requested() {
@@ -304,7 +311,7 @@ impl Node {
         // The target must confirm it holds the whole guest before the config moves.
         let confirmed = poll_until(
             completed_at + TARGET_RESUME_TIMEOUT,
-            MIGRATION_POLL_INTERVAL / 10,
+            TARGET_CONFIRM_POLL,
             || async {
                 let s = match self
                     .guest_on_within(

@@ -36,6 +36,13 @@ use brigade_api::tasks::TaskStarted;
 
 /// How often a live migration's progress is polled.
 pub const MIGRATION_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the source asks its QEMU whether the migration completed: the guest stays
+/// paused until the source sees it (the target resumes only after the handover), so
+/// this adds up to one interval to the switch-over as the guest feels it.
+pub const MIGRATION_STATUS_POLL: Duration = Duration::from_millis(5);
+/// How often the target is asked whether it holds the whole guest, once the source
+/// completed (the guest is paused on both sides meanwhile).
+pub const TARGET_CONFIRM_POLL: Duration = Duration::from_millis(2);
 /// How long the target may take to report the whole guest received after the source
 /// completed, and to report it running after the handover.
 pub const TARGET_RESUME_TIMEOUT: Duration = Duration::from_secs(10);
