@@ -41,16 +41,22 @@ fn answers(log: &str, peer: &str) -> Vec<u16> {
         .collect()
 }
 
-/// The largest step between successive answers (in pings) and the pings lost; steps
-/// backwards (a late answer) are ignored, wrap-around at 65536 is not a gap.
+/// The largest step between successive new answers (in pings) and the pings lost; a
+/// late answer (below the highest so far) is no step, wrap-around at 65536 is not a gap.
 fn gap_and_lost(seqs: &[u16]) -> (u64, u64) {
-    let steps = seqs
-        .windows(2)
-        .map(|w| w[1].wrapping_sub(w[0]))
-        .filter(|&d| d > 0 && d < u16::MAX / 2);
-    steps.fold((0, 0), |(gap, lost), d| {
-        (gap.max(u64::from(d)), lost + u64::from(d) - 1)
-    })
+    let Some((&first, rest)) = seqs.split_first() else {
+        return (0, 0);
+    };
+    let (mut highest, mut gap, mut lost) = (first, 0, 0);
+    for &seq in rest {
+        let d = seq.wrapping_sub(highest);
+        if d > 0 && d < u16::MAX / 2 {
+            gap = gap.max(u64::from(d));
+            lost += u64::from(d) - 1;
+            highest = seq;
+        }
+    }
+    (gap, lost)
 }
 
 #[test]

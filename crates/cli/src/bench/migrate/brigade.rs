@@ -67,6 +67,12 @@ pub(super) async fn side(dir: &Path, args: &MigrateBenchArgs) -> anyhow::Result<
         let started = client.guest_migrate(&loc, names[to], true).await?;
         let result = wait_task(&client, &started.node, &started.upid).await?;
         let mut target_events = target_events.await??;
+        // Where brigade's part of the pause went (the task logs its phases).
+        if let Ok(lines) = client.task_log(&started.upid, 0, 1000).await {
+            for l in lines.iter().filter(|l| l.t.contains("switch-over")) {
+                eprintln!("brigade trial {}: {}", trial + 1, l.t);
+            }
+        }
         let stop_to_resume_ms = stop_to_resume(&mut source_events, &mut target_events).await?;
         wait_tick(&dst_log, 1).await?;
         if first_tick(&dst_log) == Some(1) {
