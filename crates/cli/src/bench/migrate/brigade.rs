@@ -86,10 +86,10 @@ pub(super) async fn side(dir: &Path, args: &MigrateBenchArgs) -> anyhow::Result<
         wait_tick(&dst_log, last_tick(&dst_log).unwrap_or(0) + 3).await?;
         let tick_gap_ms = watch.finish()?;
         let trial_figures = Trial {
-            total_ms: result.total_time_ms as f64,
-            downtime_ms: result.downtime_ms.unwrap_or(0) as f64,
-            stop_to_resume_ms,
-            tick_gap_ms,
+            total: result.total_time_ms as f64,
+            downtime: result.downtime_ms.unwrap_or(0) as f64,
+            stop_to_resume: stop_to_resume_ms,
+            tick_gap: tick_gap_ms,
         };
         f.push(
             &format!("brigade {} -> {}", names[from], names[to]),

@@ -54,33 +54,40 @@ pub struct MigrateBenchArgs {
 /// One side's figures, milliseconds, one entry per trial.
 #[derive(Debug, Default, Serialize)]
 pub struct Figures {
-    pub total_ms: Vec<f64>,
-    pub downtime_ms: Vec<f64>,
+    #[serde(rename = "total_ms")]
+    pub total: Vec<f64>,
+    #[serde(rename = "downtime_ms")]
+    pub downtime: Vec<f64>,
     /// The source's QMP STOP event to the target's RESUME event.
-    pub stop_to_resume_ms: Vec<f64>,
+    #[serde(rename = "stop_to_resume_ms")]
+    pub stop_to_resume: Vec<f64>,
     /// The largest gap between two new serial ticks (a tick every `felt::TICK_MS`).
-    pub tick_gap_ms: Vec<f64>,
+    #[serde(rename = "tick_gap_ms")]
+    pub tick_gap: Vec<f64>,
 }
+
+/// Which figure of a side a report row shows.
+type Pick = fn(&Figures) -> &Vec<f64>;
 
 impl Figures {
     fn push(&mut self, side: &str, trial: usize, t: Trial) {
         eprintln!(
             "{side} trial {trial}: total {:.0} ms, downtime {:.0} ms, STOP->RESUME {:.1} ms, tick gap {:.1} ms",
-            t.total_ms, t.downtime_ms, t.stop_to_resume_ms, t.tick_gap_ms
+            t.total, t.downtime, t.stop_to_resume, t.tick_gap
         );
-        self.total_ms.push(t.total_ms);
-        self.downtime_ms.push(t.downtime_ms);
-        self.stop_to_resume_ms.push(t.stop_to_resume_ms);
-        self.tick_gap_ms.push(t.tick_gap_ms);
+        self.total.push(t.total);
+        self.downtime.push(t.downtime);
+        self.stop_to_resume.push(t.stop_to_resume);
+        self.tick_gap.push(t.tick_gap);
     }
 }
 
 /// One migration's figures, ms.
 struct Trial {
-    total_ms: f64,
-    downtime_ms: f64,
-    stop_to_resume_ms: f64,
-    tick_gap_ms: f64,
+    total: f64,
+    downtime: f64,
+    stop_to_resume: f64,
+    tick_gap: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -210,11 +217,11 @@ fn print_report(report: &Report, trials: usize) {
         "max",
         "brigade / raw (p50, p99)",
     ]);
-    let figures: [(&str, fn(&Figures) -> &Vec<f64>); 4] = [
-        ("guest tick gap", |f| &f.tick_gap_ms),
-        ("STOP -> RESUME", |f| &f.stop_to_resume_ms),
-        ("QEMU downtime", |f| &f.downtime_ms),
-        ("total", |f| &f.total_ms),
+    let figures: [(&str, Pick); 4] = [
+        ("guest tick gap", |f| &f.tick_gap),
+        ("STOP -> RESUME", |f| &f.stop_to_resume),
+        ("QEMU downtime", |f| &f.downtime),
+        ("total", |f| &f.total),
     ];
     for (name, get) in figures {
         let (bp, b99, bm) = percentiles(get(&report.brigade));
@@ -244,8 +251,8 @@ fn print_report(report: &Report, trials: usize) {
         ]);
     }
     outln!("{t}");
-    let (bp, _, _) = percentiles(&report.brigade.tick_gap_ms);
-    let (rp, _, _) = percentiles(&report.raw_qemu.tick_gap_ms);
+    let (bp, _, _) = percentiles(&report.brigade.tick_gap);
+    let (rp, _, _) = percentiles(&report.raw_qemu.tick_gap);
     outln!(
         "guest-felt switch-over (tick gap p50): brigade {:.2}x raw QEMU (goal: at most 1.5x)",
         bp / rp

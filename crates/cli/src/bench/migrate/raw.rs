@@ -102,10 +102,10 @@ pub(super) async fn side(
                 "raw QEMU",
                 trial + 1,
                 Trial {
-                    total_ms,
-                    downtime_ms: info.get("downtime").and_then(Value::as_u64).unwrap_or(0) as f64,
-                    stop_to_resume_ms,
-                    tick_gap_ms,
+                    total: total_ms,
+                    downtime: info.get("downtime").and_then(Value::as_u64).unwrap_or(0) as f64,
+                    stop_to_resume: stop_to_resume_ms,
+                    tick_gap: tick_gap_ms,
                 },
             );
             wait_tick(&dst_log, last_tick(&dst_log).unwrap_or(0) + 10).await?;
