@@ -37,15 +37,30 @@ pub fn init_pid(run: &RunDir, vmid: u32) -> Option<i32> {
     running_pid(run, vmid).and_then(|p| process::children(p).into_iter().next())
 }
 
-/// Starts the container detached: `setsid unshare ... --root=ROOTFS`. `gate` is
-/// checked right before the process is spawned.
+/// A started container whose init has not run yet: its shell waits for a line on its
+/// stdin before `exec /sbin/init`, so the host can give it its NICs first.
+pub struct HeldInit(Option<tokio::process::ChildStdin>);
+
+impl HeldInit {
+    /// Lets init run. Dropping it does too (the shell reads end of file); init's stdin
+    /// is then a pipe at end of file, as /dev/null would be.
+    pub async fn release(mut self) {
+        if let Some(mut stdin) = self.0.take() {
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut stdin, b"\n").await;
+        }
+    }
+}
+
+/// Starts the container detached: `setsid unshare ... --root=ROOTFS`, its namespaces
+/// made but its init held until [`HeldInit::release`]. `gate` is checked right before
+/// the process is spawned.
 pub async fn start(
     run: &RunDir,
     vmid: u32,
     rootfs: &Path,
     hostname: &str,
     gate: crate::qemu::StartGate<'_>,
-) -> Result<i32> {
+) -> Result<(i32, HeldInit)> {
     if let Some(pid) = running_pid(run, vmid) {
         return Err(GuestError::Conflict(format!(
             "container {vmid} is already running (pid {pid})"
@@ -83,17 +98,18 @@ pub async fn start(
         .args([
             "/bin/sh",
             "-c",
-            "hostname \"$1\" 2>/dev/null; exec /sbin/init",
+            "hostname \"$1\" 2>/dev/null; read -r _ || :; exec /sbin/init",
             "sh",
             hostname,
         ])
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::piped())
         .stdout(log)
         .stderr(err);
     gate()?;
-    let child = command
+    let mut child = command
         .spawn()
         .map_err(GuestError::io("cannot run setsid/unshare (util-linux)"))?;
+    let held = HeldInit(child.stdin.take());
     let pid = child
         .id()
         .ok_or_else(|| GuestError::Failed("the container exited at once".into()))?
@@ -116,7 +132,7 @@ pub async fn start(
             log.trim()
         )));
     }
-    Ok(pid)
+    Ok((pid, held))
 }
 
 /// Kills the container at once (its whole pid namespace dies with init). The pidfile

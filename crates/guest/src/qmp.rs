@@ -86,6 +86,28 @@ impl Qmp {
         }
     }
 
+    /// Waits until QEMU sends event `name` (or one already received), and returns it
+    /// (with QEMU's `timestamp`); an error when the monitor closes, `timeout` passes or it stays silent
+    /// for [`QMP_COMMAND_TIMEOUT`].
+    pub async fn wait_event(&mut self, name: &str, timeout: Duration) -> Result<Value> {
+        let is = |m: &Value| m.get("event").and_then(Value::as_str) == Some(name);
+        if let Some(i) = self.events.iter().position(is) {
+            return Ok(self.events.remove(i));
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.read_message())
+                .await
+                .map_err(|_| GuestError::Qmp(format!("no {name} event within {timeout:?}")))??;
+            if is(&m) {
+                return Ok(m);
+            }
+            if m.get("event").is_some() {
+                self.events.push(m);
+            }
+        }
+    }
+
     /// The run state (`running`, `paused`, `inmigrate`, `postmigrate`, ...).
     pub async fn status(&mut self) -> Result<String> {
         let r = self.execute("query-status", None).await?;

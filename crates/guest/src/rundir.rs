@@ -49,6 +49,11 @@ impl RunDir {
     pub fn qmp(&self, vmid: u32) -> PathBuf {
         self.file(format!("{vmid}.qmp"))
     }
+    /// A second QMP monitor for observers (benchmarks reading STOP/RESUME events),
+    /// leaving the first to this node's daemon.
+    pub fn qmp_events(&self, vmid: u32) -> PathBuf {
+        self.file(format!("{vmid}.qmp-events"))
+    }
     pub fn serial(&self, vmid: u32) -> PathBuf {
         self.file(format!("{vmid}.serial"))
     }
@@ -132,6 +137,7 @@ impl RunDir {
         for p in [
             self.qemu_pid(vmid),
             self.qmp(vmid),
+            self.qmp_events(vmid),
             self.serial(vmid),
             self.migrate_in(vmid),
             self.migrate_out(vmid),

@@ -34,6 +34,7 @@ fn the_next_step_is_due_when_the_earliest_running_lease_ends() {
     let (locations, memory, migrations) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     let maintenance = BTreeSet::new();
     let usage = Usage::default();
+    let (guest_bridges, node_bridges) = (BTreeMap::new(), BTreeMap::new());
     let input = |now_ms: u64| CrmInput {
         now_ms,
         leader_since_ms: 45_000,
@@ -49,6 +50,8 @@ fn the_next_step_is_due_when_the_earliest_running_lease_ends() {
         rules: &rules,
         crs: CrsSettings::default(),
         usage: &usage,
+        guest_bridges: &guest_bridges,
+        node_bridges: &node_bridges,
     };
     // n3's lease (from 45 s) ends at 57 s, n1's at 62 s, n2's (36 s) at 85 s.
     assert_eq!(next_lease_expiry(&input(51_000)), Some(57_000));

@@ -45,6 +45,7 @@ fn add(sid: ServiceId) -> Event {
         max_relocate: None,
         cpus: None,
         failback: true,
+        nics: Vec::new(),
     }
 }
 

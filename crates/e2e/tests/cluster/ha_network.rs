@@ -4,6 +4,8 @@
 //! SIGKILLed, its link to the switch cut); once HA recovered 1282 on a survivor, 1281's
 //! pings of the same address answer again and so does its TCP counter. The outage (first
 //! lost to first answered ping, as seen by the test polling 1281's console) is printed.
+//! The HA VM's second NIC is on bridge vmbr9, which only n1 and n2 have (their
+//! network.cfg): recovery skips n3, saying so in the cluster log, and picks n1.
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,8 @@ const PROBE_CIDR: &str = "10.54.0.254/24";
 /// Short HA timing, as the other HA tests have it.
 const DATACENTER: &str = "ha: fence_timeout=6\n";
 const NODE_TIMEOUT_SECS: u32 = 3;
+/// A node bridge only n1 and n2 have, and the HA VM's second NIC on it.
+const ONLY_N1_N2: &str = "auto vmbr9\niface vmbr9 inet manual\n    bridge-ports none\n";
 /// Fencing (6 s after the node timeout), recovery and a cold boot under TCG.
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -61,16 +65,21 @@ async fn an_ha_vm_is_reachable_at_the_same_address_after_a_power_cut() {
     )
     .await
     .expect("create and start the peer on n1");
-    n1.guest_create(
-        "n2",
-        GuestKind::Qemu,
-        HA_VM,
-        &vm_params("blue", HA_IP, PEER_IP),
-        None,
-        false,
-    )
-    .await
-    .expect("create the HA VM on n2");
+    for (k, node) in ["n1", "n2"].iter().enumerate() {
+        n1.fs_put(&format!("nodes/{node}/network.cfg"), ONLY_N1_N2)
+            .await
+            .expect("network.cfg");
+        let ns = nets.nodes[k].clone();
+        eventually(VM_NET_TIMEOUT, "the node made vmbr9", || async {
+            NodeNets::links(&ns).iter().any(|l| l == "vmbr9")
+        })
+        .await;
+    }
+    let mut ha_params = vm_params("blue", HA_IP, PEER_IP);
+    ha_params.insert("net1".into(), "virtio,bridge=vmbr9".into());
+    n1.guest_create("n2", GuestKind::Qemu, HA_VM, &ha_params, None, false)
+        .await
+        .expect("create the HA VM on n2");
     n1.ha_add(&brigade_node::ha::ops::ResourceRequest {
         sid: Some(format!("vm:{HA_VM}")),
         ..Default::default()
@@ -118,6 +127,17 @@ async fn an_ha_vm_is_reachable_at_the_same_address_after_a_power_cut() {
         .expect("the HA VM runs on a survivor");
     let loc = n1.locate(HA_VM).await.expect("locate");
     assert_eq!(loc.node, c.nodes[on].name, "its config moved where it runs");
+    assert_eq!(loc.node, "n1", "recovered where vmbr9 is, never on n3");
+    let log = n1
+        .fs_read("cluster.log", false)
+        .await
+        .expect("cluster log")
+        .content
+        .unwrap_or_default();
+    assert!(
+        log.contains("n3 lacks bridge vmbr9 (net1)"),
+        "the cluster log says why not n3:\n{log}"
+    );
     let tap = ip(&["-n", &nets.nodes[on], "-o", "link", "show", "tap1282i0"]);
     assert!(
         tap.contains("master blue"),

@@ -29,6 +29,7 @@ mod management;
 mod membership;
 mod migration_network;
 mod migration_safety;
+mod migration_stream;
 mod mount;
 mod partition;
 mod prevote;

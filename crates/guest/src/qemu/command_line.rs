@@ -32,6 +32,15 @@ pub fn command_line(run: &RunDir, spec: &LaunchSpec) -> Vec<String> {
     push(&[
         "-chardev",
         &format!(
+            "socket,id=qmp-events,path={},server=on,wait=off",
+            run.qmp_events(v).display()
+        ),
+        "-mon",
+        "chardev=qmp-events,mode=control",
+    ]);
+    push(&[
+        "-chardev",
+        &format!(
             "socket,id=serial0,path={},server=on,wait=off,logfile={}",
             run.serial(v).display(),
             run.serial_log(v).display()

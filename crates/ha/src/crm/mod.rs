@@ -12,6 +12,7 @@
 //! covered `fence_timeout` after sending its last committed renewal, which is
 //! earlier by at least the margin.
 
+pub mod network;
 mod place;
 mod rebalance;
 mod rules_step;
@@ -61,6 +62,10 @@ pub struct CrmInput<'a> {
     pub crs: CrsSettings,
     /// Node capacities, guest sizes and live usage, for the scheduler.
     pub usage: &'a Usage,
+    /// The bridges each guest's NICs name: (config key, bridge).
+    pub guest_bridges: &'a BTreeMap<ServiceId, Vec<(String, String)>>,
+    /// The bridges and vnets each node has; a node not listed is not checked.
+    pub node_bridges: &'a BTreeMap<String, BTreeSet<String>>,
 }
 
 /// A change to make in cfs before publishing the new status.

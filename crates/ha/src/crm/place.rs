@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{may_run, Step};
+use super::{may_run, network, Step};
 use crate::status::ServiceState;
 use crate::ServiceId;
 
@@ -123,6 +123,13 @@ pub(super) fn place(
             why.push(format!("rule {rule} allows only {}", names(nodes)));
         }
     }
+    cands.retain(|(n, _)| match network::lacks_bridge(s, sid, n) {
+        Some(w) => {
+            why.push(w);
+            false
+        }
+        None => true,
+    });
     if let Some(partners) = s.rules.apart.get(&sid) {
         for (p, rule) in partners {
             for n in occupied(s, *p) {

@@ -5,7 +5,7 @@
 //! flap between nodes.
 
 use super::place::{self, priority};
-use super::{rules_step, Step};
+use super::{network, rules_step, Step};
 use crate::config::RequestState;
 use crate::crs::CrsMode;
 use crate::status::ServiceState;
@@ -87,7 +87,10 @@ pub(super) fn auto_rebalance(s: &mut Step) {
         for to in nodes.iter().filter(|n| **n != from) {
             // Never somewhere a rule forbids, nor below its node-affinity priority
             // (failback would move it straight back).
-            if priority(aff.as_ref(), to) < here || place::violation(s, sid, to, false).is_some() {
+            if priority(aff.as_ref(), to) < here
+                || place::violation(s, sid, to, false).is_some()
+                || network::lacks_bridge(s, sid, to).is_some()
+            {
                 continue;
             }
             let after = s.sched.imbalance_after(

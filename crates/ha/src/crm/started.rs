@@ -1,7 +1,7 @@
 //! The CRM step of a started service: stop or ignore on request, restart and relocate
 //! after failed starts, administrator migrations, maintenance, and failback.
 
-use super::{place, rules_step, NodeCond, Step};
+use super::{network, place, rules_step, NodeCond, Step};
 use crate::config::RequestState;
 use crate::status::{NodeState, ServiceState, ServiceStatus};
 use crate::ServiceId;
@@ -77,7 +77,10 @@ pub(super) fn started_step(
         } else if let Some(why) = s
             .usable
             .contains(target)
-            .then(|| place::violation(s, sid, target, true))
+            .then(|| {
+                place::violation(s, sid, target, true)
+                    .or_else(|| network::lacks_bridge(s, sid, target))
+            })
             .flatten()
         {
             s.log(format!("{sid}: migration to {target} refused: {why}"));

@@ -43,6 +43,8 @@ pub struct Sim {
     pub log: Vec<String>,
     /// Node capacities (`node` lines).
     pub capacity: BTreeMap<String, NodeStats>,
+    /// The bridges of each node (`bridges` lines; a node without one is not checked).
+    pub node_bridges: BTreeMap<String, BTreeSet<String>>,
     /// What runs on each node besides its guests (`load` events).
     base_load: BTreeMap<String, Live>,
     /// Each guest's live usage while it runs (`usage` events; its configured size otherwise).
@@ -66,6 +68,7 @@ impl Sim {
             seen: BTreeMap::new(),
             log: Vec::new(),
             capacity: BTreeMap::new(),
+            node_bridges: BTreeMap::new(),
             base_load: BTreeMap::new(),
             guest_live: BTreeMap::new(),
             check_rules: false,
@@ -178,6 +181,7 @@ impl Sim {
                 max_relocate,
                 cpus,
                 failback,
+                nics,
             } => {
                 let c = &mut self.committed;
                 if c.resources.resources.contains_key(&sid) {
@@ -185,6 +189,9 @@ impl Sim {
                 } else if let Some(n) = node.filter(|_| !c.locations.contains_key(&sid)) {
                     c.locations.insert(sid, n);
                     c.memory.insert(sid, memory);
+                    if !nics.is_empty() {
+                        c.guest_bridges.insert(sid, nics);
+                    }
                     if let Some(cpus) = cpus {
                         c.cpus.insert(sid, cpus);
                     }
@@ -368,6 +375,8 @@ impl Sim {
             rules: &c.rules,
             crs: c.crs,
             usage: &usage,
+            guest_bridges: &c.guest_bridges,
+            node_bridges: &self.node_bridges,
         };
         let out = crm::step(&input, &c.manager);
         for a in &out.actions {
@@ -453,6 +462,7 @@ impl Sim {
 pub fn simulate(scenario: &Scenario) -> Result<Vec<String>, (Violation, Vec<String>)> {
     let mut sim = Sim::new(&scenario.nodes, scenario.timing);
     sim.capacity = scenario.capacity.clone();
+    sim.node_bridges = scenario.bridges.clone();
     sim.check_rules = scenario.check_rules;
     match sim.run(&scenario.events, scenario.end_ms) {
         Ok(()) => Ok(sim.log),

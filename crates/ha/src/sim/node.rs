@@ -20,6 +20,8 @@ pub struct View {
     pub memory: BTreeMap<ServiceId, u64>,
     /// Configured CPUs of each guest (1 when not given).
     pub cpus: BTreeMap<ServiceId, f64>,
+    /// The bridges each guest's NICs name: (config key, bridge).
+    pub guest_bridges: BTreeMap<ServiceId, Vec<(String, String)>>,
     pub rules: RulesConfig,
     pub crs: CrsSettings,
     pub maintenance: BTreeSet<String>,

@@ -1,6 +1,6 @@
 //! Scenario files (`cmdlist`): timed events for the simulator, parsed and written back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{parse_group_nodes, RequestState, ShutdownPolicy};
 use crate::crs::{CrsSettings, Live, NodeStats};
@@ -47,6 +47,8 @@ pub enum Event {
         cpus: Option<f64>,
         /// `failback=0`.
         failback: bool,
+        /// `netN=BRIDGE`: the bridges its NICs name.
+        nics: Vec<(String, String)>,
     },
     ServiceState(ServiceId, RequestState),
     ServiceRemove(ServiceId),
@@ -68,6 +70,8 @@ pub struct Scenario {
     pub end_ms: u64,
     /// `node NAME cpus=C memory=M`: node capacities.
     pub capacity: BTreeMap<String, NodeStats>,
+    /// `bridges NODE B1 B2 ...`: the bridges and vnets a node has.
+    pub bridges: BTreeMap<String, BTreeSet<String>>,
     /// `invariant rules`: also fail if a feasible rule is broken at any instant.
     pub check_rules: bool,
 }
@@ -90,6 +94,7 @@ impl Scenario {
             events: Vec::new(),
             end_ms: DEFAULT_END_MS,
             capacity: BTreeMap::new(),
+            bridges: BTreeMap::new(),
             check_rules: false,
         };
         for (i, raw) in text.lines().enumerate() {
@@ -125,6 +130,15 @@ impl Scenario {
                             memory_mib,
                             live: None,
                         },
+                    );
+                }
+                "bridges" => {
+                    let name = words
+                        .get(1)
+                        .ok_or_else(|| bad(n, "bridges NODE B1 B2 ..."))?;
+                    sc.bridges.insert(
+                        name.to_string(),
+                        words[2..].iter().map(|b| b.to_string()).collect(),
                     );
                 }
                 "invariant" if words.get(1) == Some(&"rules") => sc.check_rules = true,
@@ -258,6 +272,15 @@ fn parse_event(w: &[&str]) -> Result<Event, EventError> {
                 })
                 .transpose()?,
             failback: kv(w, "failback") != Some("0"),
+            nics: w
+                .iter()
+                .filter_map(|x| x.split_once('='))
+                .filter(|(k, _)| {
+                    k.strip_prefix("net")
+                        .is_some_and(|i| i.parse::<u32>().is_ok())
+                })
+                .map(|(k, b)| (k.to_string(), b.to_string()))
+                .collect(),
         },
         (Some("service"), Some("remove")) => Event::ServiceRemove(sid(1)?),
         (Some("service"), Some(s)) => Event::ServiceState(sid(1)?, RequestState::parse(s)?),

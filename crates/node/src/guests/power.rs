@@ -129,13 +129,16 @@ impl Node {
                 self.check_memory(&format!("container {v}"), cfg.memory_mib)?;
                 let rootfs = self.ct_rootfs(&cfg)?;
                 let hostname = cfg.hostname.clone().unwrap_or_else(|| format!("ct{v}"));
-                let pid =
+                // Its init runs only once its NICs are plugged, moved into its network
+                // namespace and configured.
+                let (pid, held) =
                     container::start(&self.guests.run, v.get(), &rootfs, &hostname, gate).await?;
                 if let Err(e) = self.plug_ct_nics(v.get(), &l.text, pid).await {
                     let _ = container::stop(&self.guests.run, v.get()).await;
                     self.unplug_ct_nics(v.get()).await;
                     return Err(e);
                 }
+                held.release().await;
             }
         }
         self.guests.mark_started(v.get());

@@ -57,10 +57,15 @@ impl Node {
                 "cannot connect to {}",
                 path.display()
             )))?;
-        tokio::io::copy_bidirectional(stream, &mut sock)
-            .await
-            .map(|_| ())
-            .map_err(NodeError::failed("tunnel stream broke"))
+        tokio::io::copy_bidirectional_with_sizes(
+            stream,
+            &mut sock,
+            super::migrate::MIGRATION_COPY_BUFFER,
+            super::migrate::MIGRATION_COPY_BUFFER,
+        )
+        .await
+        .map(|_| ())
+        .map_err(NodeError::failed("tunnel stream broke"))
     }
 
     /// Unpacks a volume sent with tar into this node's storage; never overwrites one.

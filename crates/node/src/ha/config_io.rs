@@ -111,9 +111,18 @@ pub fn settings(cfs: &Cfs) -> HaSettings {
 }
 
 /// Where each guest's config lives and its memory.
-pub fn guest_locations(cfs: &Cfs) -> (BTreeMap<ServiceId, String>, BTreeMap<ServiceId, u64>) {
-    let mut loc = BTreeMap::new();
-    let mut mem = BTreeMap::new();
+/// What the CRM reads of every guest config.
+#[derive(Debug, Default)]
+pub struct GuestFacts {
+    /// The node whose directory holds it.
+    pub locations: BTreeMap<ServiceId, String>,
+    pub memory: BTreeMap<ServiceId, u64>,
+    /// The bridges its NICs name: (config key, bridge).
+    pub bridges: BTreeMap<ServiceId, Vec<(String, String)>>,
+}
+
+pub fn guest_locations(cfs: &Cfs) -> GuestFacts {
+    let mut facts = GuestFacts::default();
     let prefix: brigade_core::CfsPath =
         cfs_path(layout::NODES_DIR).unwrap_or_else(|_| brigade_core::CfsPath::root());
     for (path, (_, data)) in cfs.dump(&prefix) {
@@ -124,12 +133,22 @@ pub fn guest_locations(cfs: &Cfs) -> (BTreeMap<ServiceId, String>, BTreeMap<Serv
             continue;
         };
         let sid = ServiceId { kind: g.kind, vmid };
-        let memory = KeyValueConfig::parse(&String::from_utf8_lossy(&data))
-            .ok()
+        let kv = KeyValueConfig::parse(&String::from_utf8_lossy(&data)).ok();
+        let memory = kv
+            .as_ref()
             .and_then(|kv| kv.get("memory").and_then(|m| m.parse().ok()))
             .unwrap_or(brigade_guest::vm_config::DEFAULT_MEMORY_MIB);
-        loc.insert(sid, g.node);
-        mem.insert(sid, memory);
+        // A config whose NICs do not parse was refused when written; none checked then.
+        let nics = kv
+            .as_ref()
+            .and_then(|kv| crate::guests::bridged_nics(kv).ok())
+            .unwrap_or_default();
+        if !nics.is_empty() {
+            let named = nics.into_iter().map(|(_, n)| (n.key, n.bridge)).collect();
+            facts.bridges.insert(sid, named);
+        }
+        facts.locations.insert(sid, g.node);
+        facts.memory.insert(sid, memory);
     }
-    (loc, mem)
+    facts
 }

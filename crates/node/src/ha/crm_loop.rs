@@ -1,6 +1,7 @@
 //! The CRM in the daemon: on the Raft leader, every renewal interval, one step of the
 //! pure CRM; config moves and the new manager status are written in one cfs batch.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,7 +89,11 @@ impl Node {
             .collect();
         let (resources, _) = config_io::resources(&rt.cfs)?;
         let (groups, _) = config_io::groups(&rt.cfs)?;
-        let (locations, memory) = config_io::guest_locations(&rt.cfs);
+        let config_io::GuestFacts {
+            locations,
+            memory,
+            bridges: guest_bridges,
+        } = config_io::guest_locations(&rt.cfs);
         let (maintenance, _) = config_io::maintenance(&rt.cfs);
         let (migrations, commands_version) = config_io::migrations(&rt.cfs);
         let (previous, status_version) = config_io::manager_status(&rt.cfs);
@@ -98,6 +103,15 @@ impl Node {
         let (rules, _) = rules_io::rules(&rt.cfs)?;
         let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
         let usage = rules_io::usage(&rt.cfs, &names, &locations);
+        // Each node's bridges (network.cfg) and vnets (the running SDN there); a node
+        // whose network cannot be read is not checked.
+        let node_bridges: BTreeMap<String, BTreeSet<String>> = names
+            .iter()
+            .filter_map(|n| {
+                let known = self.known_bridges(n).ok()?;
+                Some((n.clone(), known.0.into_keys().collect()))
+            })
+            .collect();
         let input = CrmInput {
             now_ms: boot_ms(),
             leader_since_ms,
@@ -113,6 +127,8 @@ impl Node {
             rules: &rules,
             crs: settings.crs,
             usage: &usage,
+            guest_bridges: &guest_bridges,
+            node_bridges: &node_bridges,
         };
         let next = crm::next_lease_expiry(&input);
         let out = crm::step(&input, &previous);

@@ -158,7 +158,11 @@ impl Node {
         let op = self.guests.op_lock(vmid.get());
         let _g = op.lock().await;
         let rt = self.require_cluster()?.clone();
-        let here = locate::find(&rt.cfs, vmid).is_some_and(|l| l.node == self.config.name.as_str());
+        let is_here =
+            || locate::find(&rt.cfs, vmid).is_some_and(|l| l.node == self.config.name.as_str());
+        // The handover may have committed before this replica applied it: catch up
+        // (a read-index) rather than leave the guest paused until the reconciler's round.
+        let here = is_here() || (rt.cfs.read_index().await.is_ok() && is_here());
         if !here {
             return Err(NodeError::Conflict(format!(
                 "VM {vmid}'s config is not on {}: not resuming it here",

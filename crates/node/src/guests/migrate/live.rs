@@ -17,7 +17,9 @@ use super::super::locate::Located;
 use super::handover::Handover;
 use super::network::{migration_settings, relay_unix_to_tcp};
 use super::{
-    migration_bwlimit_kib, MIGRATION_POLL_INTERVAL, TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
+    migration_bwlimit_kib, DOWNTIME_LIMIT_MAX_MS, DOWNTIME_LIMIT_START_MS, DOWNTIME_RAISE_INTERVAL,
+    MIGRATION_COPY_BUFFER, MIGRATION_POLL_INTERVAL, MIGRATION_STATUS_POLL, TARGET_CONFIRM_POLL,
+    TARGET_RESUME_TIMEOUT, TUNNEL_ACCEPT_TIMEOUT,
 };
 use crate::error::NodeError;
 use crate::node::Node;
@@ -76,6 +78,7 @@ impl Node {
                 return Err(e);
             }
         };
+        let confirmed_ms = completed_at.elapsed().as_millis();
         task.log(format!(
             "{target} holds the whole guest; handing the config over"
         ));
@@ -89,6 +92,7 @@ impl Node {
                 )));
             }
         }
+        let handed_ms = completed_at.elapsed().as_millis();
         task.log(format!(
             "config handed over to {target}; resuming the guest there"
         ));
@@ -107,6 +111,10 @@ impl Node {
             )
             .await
         };
+        let resumed_ms = completed_at.elapsed().as_millis();
+        task.log(format!(
+            "switch-over after QEMU completed: {target} confirmed at {confirmed_ms} ms, config handed over at {handed_ms} ms, resume answered at {resumed_ms} ms"
+        ));
         if let Err(e) = resumed {
             tracing::warn!(
                 vmid = v,
@@ -250,7 +258,13 @@ impl Node {
                 let header = TunnelHeader::Migrate { vmid };
                 match tunnel::connect(addr, Some(local), tls, &header).await {
                     Ok(mut remote) => {
-                        let _ = tokio::io::copy_bidirectional(&mut qemu_side, &mut remote).await;
+                        let _ = tokio::io::copy_bidirectional_with_sizes(
+                            &mut qemu_side,
+                            &mut remote,
+                            MIGRATION_COPY_BUFFER,
+                            MIGRATION_COPY_BUFFER,
+                        )
+                        .await;
                     }
                     Err(e) => tracing::warn!(vmid = v, "migration tunnel to {addr} failed: {e}"),
                 }
@@ -261,7 +275,8 @@ impl Node {
             )
         };
         let mut mon = qemu::monitor(&self.guests.run, v).await?;
-        qemu::prepare_migration(&mut mon, None).await?;
+        let mut downtime_limit = DOWNTIME_LIMIT_START_MS;
+        qemu::prepare_migration(&mut mon, Some(downtime_limit)).await?;
         // Set every time: QEMU keeps the last value for the next migration of this guest.
         let limit = migration_bwlimit_kib(&rt);
         mon.execute(
@@ -278,9 +293,21 @@ impl Node {
         }
         mon.execute("migrate", Some(json!({ "uri": uri }))).await?;
         task.log(format!("migrating memory to {target} ({route})"));
+        let mut raise_at = Instant::now() + DOWNTIME_RAISE_INTERVAL;
         let info = loop {
-            tokio::time::sleep(MIGRATION_POLL_INTERVAL).await;
+            tokio::time::sleep(MIGRATION_STATUS_POLL).await;
             let info = mon.execute("query-migrate", None).await?;
+            // Not converging at this pause: allow a longer one (up to QEMU's default).
+            if Instant::now() >= raise_at && downtime_limit < DOWNTIME_LIMIT_MAX_MS {
+                downtime_limit = (downtime_limit * 2).min(DOWNTIME_LIMIT_MAX_MS);
+                mon.execute(
+                    "migrate-set-parameters",
+                    Some(json!({ "downtime-limit": downtime_limit })),
+                )
+                .await?;
+                task.log(format!("downtime limit raised to {downtime_limit} ms"));
+                raise_at += DOWNTIME_RAISE_INTERVAL;
+            }
             task.progress(progress_of(&info));
             if task.stop_requested() {
                 let _ = mon.execute("migrate_cancel", None).await;
@@ -304,7 +331,7 @@ impl Node {
         // The target must confirm it holds the whole guest before the config moves.
         let confirmed = poll_until(
             completed_at + TARGET_RESUME_TIMEOUT,
-            MIGRATION_POLL_INTERVAL / 10,
+            TARGET_CONFIRM_POLL,
             || async {
                 let s = match self
                     .guest_on_within(

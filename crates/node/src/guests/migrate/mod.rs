@@ -36,6 +36,24 @@ use brigade_api::tasks::TaskStarted;
 
 /// How often a live migration's progress is polled.
 pub const MIGRATION_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the source asks its QEMU whether the migration completed: the guest stays
+/// paused until the source sees it (the target resumes only after the handover), so
+/// this adds up to one interval to the switch-over as the guest feels it.
+pub const MIGRATION_STATUS_POLL: Duration = Duration::from_millis(5);
+/// The pause QEMU may plan for the switch-over at first (`downtime-limit`; QEMU's own
+/// default is 300 ms): it copies until what is left fits, so the guest feels little.
+pub const DOWNTIME_LIMIT_START_MS: u64 = 30;
+/// The largest `downtime-limit` a migration that does not converge is raised to (QEMU's
+/// default: never worse than leaving it alone).
+pub const DOWNTIME_LIMIT_MAX_MS: u64 = 300;
+/// How long a migration runs at one `downtime-limit` before it is doubled.
+pub const DOWNTIME_RAISE_INTERVAL: Duration = Duration::from_secs(3);
+/// The buffer each direction of a migration stream's relay copies through (the
+/// default 8 KiB costs a syscall and a TLS record per 8 KiB).
+pub const MIGRATION_COPY_BUFFER: usize = 256 * 1024;
+/// How often the target is asked whether it holds the whole guest, once the source
+/// completed (the guest is paused on both sides meanwhile).
+pub const TARGET_CONFIRM_POLL: Duration = Duration::from_millis(2);
 /// How long the target may take to report the whole guest received after the source
 /// completed, and to report it running after the handover.
 pub const TARGET_RESUME_TIMEOUT: Duration = Duration::from_secs(10);

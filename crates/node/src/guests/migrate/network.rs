@@ -157,7 +157,13 @@ pub(crate) async fn relay_tcp_to_unix(
         tracing::info!(%local, %peer, "insecure migration stream accepted");
         match UnixStream::connect(&sock).await {
             Ok(mut qemu_side) => {
-                let _ = tokio::io::copy_bidirectional(&mut tcp, &mut qemu_side).await;
+                let _ = tokio::io::copy_bidirectional_with_sizes(
+                    &mut tcp,
+                    &mut qemu_side,
+                    super::MIGRATION_COPY_BUFFER,
+                    super::MIGRATION_COPY_BUFFER,
+                )
+                .await;
             }
             Err(e) => tracing::warn!("cannot reach QEMU's {}: {e}", sock.display()),
         }
@@ -195,7 +201,13 @@ pub(crate) fn relay_unix_to_tcp(
         match connected.await {
             Ok(mut tcp) => {
                 let _ = tcp.set_nodelay(true);
-                let _ = tokio::io::copy_bidirectional(&mut qemu_side, &mut tcp).await;
+                let _ = tokio::io::copy_bidirectional_with_sizes(
+                    &mut qemu_side,
+                    &mut tcp,
+                    super::MIGRATION_COPY_BUFFER,
+                    super::MIGRATION_COPY_BUFFER,
+                )
+                .await;
             }
             Err(e) => tracing::warn!("insecure migration stream to {target} failed: {e}"),
         }
