@@ -1,6 +1,7 @@
 //! The Raft log in redb, written by one ordered writer thread with group
 //! commit: every append queued meanwhile shares one fsync, and openraft is
-//! told through `LogFlushed` once its entries are durable. Recent entries stay
+//! told through `LogFlushed` once its entries are durable (the leader's own
+//! entries at once, behind the gates of `early_ack.rs`). Recent entries stay
 //! in memory so reads never wait for the disk.
 
 use std::collections::BTreeMap;
