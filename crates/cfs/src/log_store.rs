@@ -60,6 +60,8 @@ struct Cache {
     last: Option<LogId>,
     /// Every index at or below this is durable in redb.
     durable_upto: u64,
+    /// Truncations so far: an append queued before one never raises `durable_upto`.
+    truncations: u64,
     /// The encoded size of every entry held (for snapshots by bytes).
     sizes: LogSizes,
 }
@@ -71,6 +73,8 @@ enum WriteOp {
     Append {
         entries: Vec<(u64, Vec<u8>)>,
         last_log_id: LogId,
+        /// [`Cache::truncations`] when it was queued.
+        epoch: u64,
         /// None: acknowledged already (the leader's own entries, `early_ack.rs`).
         callback: Option<LogFlushed<TypeConfig>>,
     },
@@ -382,8 +386,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     notify.notify_one();
                 }
             }
-            early
+            (early, c.truncations)
         };
+        let (early, epoch) = early;
         let Some(last_log_id) = last else {
             callback.log_io_completed(Ok(()));
             return Ok(());
@@ -397,6 +402,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.send(WriteOp::Append {
             entries: encoded,
             last_log_id,
+            epoch,
             callback,
         })
     }
@@ -418,6 +424,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 None => None,
             };
             c.durable_upto = c.durable_upto.min(log_id.index.saturating_sub(1));
+            c.truncations += 1;
             let upto = c.durable_upto;
             self.shared.durable.send_if_modified(|d| {
                 if d.upto <= upto {

@@ -99,9 +99,10 @@ pub(super) fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
                 WriteOp::Append {
                     callback,
                     last_log_id,
+                    epoch,
                     ..
                 } => {
-                    durable_upto = Some((last_log_id.index, Some(last_log_id)));
+                    durable_upto = Some((last_log_id.index, Some(last_log_id), epoch));
                     if let Some(callback) = callback {
                         callback.log_io_completed(result.clone().map_err(std::io::Error::other));
                     }
@@ -114,11 +115,11 @@ pub(super) fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
                 }
                 WriteOp::Truncate { from, done } => {
                     // Appends of this batch at or past the cut are gone again.
-                    durable_upto = durable_upto.map(|(upto, id)| {
+                    durable_upto = durable_upto.map(|(upto, id, epoch)| {
                         if upto >= from {
-                            (from.saturating_sub(1), None)
+                            (from.saturating_sub(1), None, epoch)
                         } else {
-                            (upto, id)
+                            (upto, id, epoch)
                         }
                     });
                     let _ = done.send(result.clone());
@@ -126,8 +127,14 @@ pub(super) fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
                 WriteOp::Meta { done: None, .. } => {}
             }
         }
-        if let (Ok(()), Some((upto, id))) = (&result, durable_upto) {
+        if let (Ok(()), Some((upto, id, epoch))) = (&result, durable_upto) {
             let mut c = shared.cache();
+            // Appends queued before a truncation that followed them may be gone again.
+            let (upto, id) = if epoch == c.truncations {
+                (upto, id)
+            } else {
+                (0, None)
+            };
             c.durable_upto = c.durable_upto.max(upto);
             let keep_from = c.durable_upto.saturating_sub(CACHE_KEEP_ENTRIES);
             c.entries = c.entries.split_off(&keep_from);
