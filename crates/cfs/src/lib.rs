@@ -6,6 +6,7 @@
 pub mod b64;
 pub mod command;
 pub mod compaction;
+pub mod early_ack;
 pub mod election_guard;
 pub mod error;
 pub mod integrity;

@@ -1,6 +1,7 @@
 //! The Raft log in redb, written by one ordered writer thread with group
 //! commit: every append queued meanwhile shares one fsync, and openraft is
-//! told through `LogFlushed` once its entries are durable. Recent entries stay
+//! told through `LogFlushed` once its entries are durable (the leader's own
+//! entries at once, behind the gates of `early_ack.rs`). Recent entries stay
 //! in memory so reads never wait for the disk.
 
 use std::collections::BTreeMap;
@@ -8,15 +9,16 @@ use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader};
 use redb::{Database, ReadableTable, TableDefinition};
 
+use crate::early_ack::{self, Durable};
 use crate::log_sizes::LogSizes;
 use crate::storage_fault::StorageFault;
-use crate::types::{storage_err, Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::types::{storage_err, Entry, LogId, NodeId, StorageError, TypeConfig, Vote};
 
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -40,6 +42,11 @@ struct Shared {
     fault: Arc<StorageFault>,
     /// Woken when an append leaves the log holding more than the bound.
     bound_watch: Mutex<Option<(u64, Arc<tokio::sync::Notify>)>>,
+    /// This node's id once its own entries as leader may be acknowledged before they
+    /// are durable (`early_ack.rs`).
+    early_ack: OnceLock<NodeId>,
+    /// What is durable, published after every batch (`early_ack.rs`'s gates).
+    durable: tokio::sync::watch::Sender<Durable>,
 }
 
 #[derive(Default)]
@@ -53,6 +60,8 @@ struct Cache {
     last: Option<LogId>,
     /// Every index at or below this is durable in redb.
     durable_upto: u64,
+    /// Truncations so far: an append queued before one never raises `durable_upto`.
+    truncations: u64,
     /// The encoded size of every entry held (for snapshots by bytes).
     sizes: LogSizes,
 }
@@ -63,8 +72,11 @@ type WriteResult = Result<(), Arc<redb::Error>>;
 enum WriteOp {
     Append {
         entries: Vec<(u64, Vec<u8>)>,
-        last_index: u64,
-        callback: LogFlushed<TypeConfig>,
+        last_log_id: LogId,
+        /// [`Cache::truncations`] when it was queued.
+        epoch: u64,
+        /// None: acknowledged already (the leader's own entries, `early_ack.rs`).
+        callback: Option<LogFlushed<TypeConfig>>,
     },
     Truncate {
         from: u64,
@@ -142,11 +154,18 @@ impl LogStore {
             };
             cache.durable_upto = cache.last.map(|l| l.index).unwrap_or(0);
         }
+        let (durable, _) = tokio::sync::watch::channel(Durable {
+            upto: cache.durable_upto,
+            log_id: cache.last,
+            failed: false,
+        });
         let shared = Arc::new(Shared {
             db: Arc::new(db),
             cache: Mutex::new(cache),
             fault,
             bound_watch: Mutex::new(None),
+            early_ack: OnceLock::new(),
+            durable,
         });
         let (tx, rx) = mpsc::channel();
         let writer_shared = shared.clone();
@@ -155,6 +174,18 @@ impl LogStore {
             .spawn(move || writer::writer_loop(writer_shared, rx))
             .map_err(|e| redb::Error::Corrupted(format!("cannot start the log writer: {e}")))?;
         Ok(LogStore { shared, writer: tx })
+    }
+
+    /// Lets node `me`'s own entries as leader be acknowledged before they are durable,
+    /// behind the gates of `early_ack.rs`: whoever applies or sends the commit index
+    /// must follow [`LogStore::durable`].
+    pub fn enable_early_ack(&self, me: NodeId) {
+        let _ = self.shared.early_ack.set(me);
+    }
+
+    /// What of the log is durable, as it changes.
+    pub fn durable(&self) -> tokio::sync::watch::Receiver<Durable> {
+        self.shared.durable.subscribe()
     }
 
     /// The id of the last entry in the log (held in memory, durable or not).
@@ -326,8 +357,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut encoded = Vec::new();
         let mut last = None;
-        {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let early = {
             let mut c = self.shared.cache();
+            let early = self
+                .shared
+                .early_ack
+                .get()
+                .is_some_and(|me| early_ack::own_entries(*me, c.vote.as_ref(), &entries));
             for e in entries {
                 let bytes =
                     serde_json::to_vec(&e).map_err(|err| logs_err(ErrorVerb::Write, err))?;
@@ -349,11 +386,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     notify.notify_one();
                 }
             }
-        }
-        let last_index = last.map(|l| l.index).unwrap_or(0);
+            (early, c.truncations)
+        };
+        let (early, epoch) = early;
+        let Some(last_log_id) = last else {
+            callback.log_io_completed(Ok(()));
+            return Ok(());
+        };
+        let callback = if early {
+            callback.log_io_completed(Ok(()));
+            None
+        } else {
+            Some(callback)
+        };
         self.send(WriteOp::Append {
             entries: encoded,
-            last_index,
+            last_log_id,
+            epoch,
             callback,
         })
     }
@@ -375,6 +424,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 None => None,
             };
             c.durable_upto = c.durable_upto.min(log_id.index.saturating_sub(1));
+            c.truncations += 1;
+            let upto = c.durable_upto;
+            self.shared.durable.send_if_modified(|d| {
+                if d.upto <= upto {
+                    return false;
+                }
+                // The entry before the cut is not known here: none until the next append.
+                *d = Durable {
+                    upto,
+                    log_id: None,
+                    failed: d.failed,
+                };
+                true
+            });
         }
         if self.shared.cache().last.is_none() && log_id.index > 0 {
             // The entry before the cut is older than the cache: read its id from disk.

@@ -1,5 +1,5 @@
 //! The Raft log's one ordered writer thread: each batch of queued operations is one
-//! redb transaction (one fsync), and openraft learns through `LogFlushed` when its
+//! redb transaction (one fsync, one-phase), and openraft learns through `LogFlushed` when its
 //! entries are durable.
 
 use std::sync::mpsc;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use redb::Durability;
 
 use super::{Shared, WriteOp, WriteResult, CACHE_KEEP_ENTRIES, KEY_PURGED, LOGS, META};
+use crate::early_ack::Durable;
 
 /// Applies queued operations in order, one redb transaction (one fsync) per batch.
 pub(super) fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
@@ -45,6 +46,7 @@ pub(super) fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
             WriteOp::Meta { durable, .. } => *durable,
             _ => true,
         });
+        let started = std::time::Instant::now();
         let result: WriteResult = (|| -> Result<(), redb::Error> {
             let mut txn = shared.db.begin_write()?;
             txn.set_durability(if durable {
@@ -52,10 +54,12 @@ pub(super) fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
             } else {
                 Durability::None
             });
-            // Two-phase: a damaged newest commit is then an error when the file is
-            // opened, never a silent roll back to the one before (which could forget a
-            // vote or entries this node acknowledged). It costs one more fsync.
-            txn.set_two_phase_commit(durable);
+            // One-phase (redb's default): one fsync per batch, the floor of a write.
+            // Every page carries a checksum; after a crash redb uses the newest commit
+            // whose checksums hold, so a commit torn by the crash (its fsync never
+            // returned, so nothing in it was acknowledged) is dropped, as etcd's WAL
+            // drops a torn last record. Two-phase commit would cost a second fsync on
+            // every write for protection against damage only inside the newest commit.
             {
                 let mut logs = txn.open_table(LOGS)?;
                 let mut meta = txn.open_table(META)?;
@@ -83,34 +87,72 @@ pub(super) fn writer_loop(shared: Arc<Shared>, rx: mpsc::Receiver<WriteOp>) {
             Ok(())
         })()
         .map_err(Arc::new);
+        tracing::debug!(
+            micros = started.elapsed().as_micros() as u64,
+            ops = batch.len(),
+            durable,
+            "raft log batch written"
+        );
         let mut durable_upto = None;
         for op in batch {
             match op {
                 WriteOp::Append {
                     callback,
-                    last_index,
+                    last_log_id,
+                    epoch,
                     ..
                 } => {
-                    durable_upto = Some(last_index);
-                    callback.log_io_completed(result.clone().map_err(std::io::Error::other));
+                    durable_upto = Some((last_log_id.index, Some(last_log_id), epoch));
+                    if let Some(callback) = callback {
+                        callback.log_io_completed(result.clone().map_err(std::io::Error::other));
+                    }
                 }
                 WriteOp::Meta {
                     done: Some(done), ..
                 }
-                | WriteOp::Truncate { done, .. }
                 | WriteOp::Purge { done, .. } => {
+                    let _ = done.send(result.clone());
+                }
+                WriteOp::Truncate { from, done } => {
+                    // Appends of this batch at or past the cut are gone again.
+                    durable_upto = durable_upto.map(|(upto, id, epoch)| {
+                        if upto >= from {
+                            (from.saturating_sub(1), None, epoch)
+                        } else {
+                            (upto, id, epoch)
+                        }
+                    });
                     let _ = done.send(result.clone());
                 }
                 WriteOp::Meta { done: None, .. } => {}
             }
         }
-        if let (Ok(()), Some(upto)) = (&result, durable_upto) {
+        if let (Ok(()), Some((upto, id, epoch))) = (&result, durable_upto) {
             let mut c = shared.cache();
+            // Appends queued before a truncation that followed them may be gone again.
+            let (upto, id) = if epoch == c.truncations {
+                (upto, id)
+            } else {
+                (0, None)
+            };
             c.durable_upto = c.durable_upto.max(upto);
             let keep_from = c.durable_upto.saturating_sub(CACHE_KEEP_ENTRIES);
             c.entries = c.entries.split_off(&keep_from);
+            // Published under the cache lock: a truncation (which lowers it) is ordered.
+            shared.durable.send_modify(|d| {
+                if upto > d.upto {
+                    *d = Durable {
+                        upto,
+                        log_id: id,
+                        failed: d.failed,
+                    };
+                } else if upto == d.upto && id.is_some() {
+                    d.log_id = id;
+                }
+            });
         }
         if let Err(e) = result {
+            shared.durable.send_modify(|d| d.failed = true);
             tracing::error!("raft log write failed: {e}");
             shared.fault.report(format!("raft log write failed: {e}"));
         }

@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use brigade_net::frames::{CallError, FrameClient};
 
+use tokio::sync::watch;
+
+use crate::early_ack::{self, Durable};
 use crate::learner_beats::{BeatGate, LearnerView};
 use crate::quorum::QuorumTracker;
 use crate::types::{Member, NodeId, TypeConfig};
@@ -58,7 +61,11 @@ pub struct RaftTransport {
     learner_every: Option<Duration>,
     /// Heartbeats to learners answered from their last acknowledgement, not sent.
     beats_spared: Arc<AtomicU64>,
+    /// What the log holds durably: the commit index sent never passes it (`early_ack.rs`).
+    durable: DurableSlot,
 }
+
+type DurableSlot = Arc<Mutex<Option<watch::Receiver<Durable>>>>;
 
 /// A peer's connections, one per link, and the link that worked last.
 pub struct PeerClients {
@@ -106,7 +113,13 @@ impl RaftTransport {
             learners: Arc::new(Mutex::new(LearnerView::default())),
             learner_every,
             beats_spared: Arc::new(AtomicU64::new(0)),
+            durable: Arc::default(),
         }
+    }
+
+    /// Follows the durability of the log now in use (see `early_ack.rs`).
+    pub fn follow_durable(&self, durable: watch::Receiver<Durable>) {
+        *self.durable.lock().unwrap_or_else(|p| p.into_inner()) = Some(durable);
     }
 
     /// Who is a learner of this leader (updated from its metrics and before promotions).
@@ -184,6 +197,7 @@ impl RaftNetworkFactory<TypeConfig> for RaftTransport {
             learner_every: self.learner_every,
             beats_spared: self.beats_spared.clone(),
             gate: BeatGate::default(),
+            durable: self.durable.clone(),
         }
     }
 }
@@ -199,6 +213,7 @@ pub struct PeerLink {
     beats_spared: Arc<AtomicU64>,
     /// What the target last acknowledged, to tell a repeated heartbeat from news.
     gate: BeatGate,
+    durable: DurableSlot,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,9 +256,17 @@ impl PeerLink {
 impl RaftNetwork<TypeConfig> for PeerLink {
     async fn append_entries(
         &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
+        mut rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Member, RaftError<NodeId>>> {
+        let durable = self
+            .durable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(mut durable) = durable {
+            rpc.leader_commit = early_ack::commit_to_send(&mut durable, rpc.leader_commit).await;
+        }
         let now = Instant::now();
         if let Some(every) = self.learner_every {
             let learner = || {
@@ -260,6 +283,12 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         let lease_ms = self.quorum.leader_lease_remaining(now).as_millis() as u64;
         let frame = AppendFrame { lease_ms, rpc };
         let result = self.call(KIND_APPEND, &frame, &option).await;
+        tracing::debug!(
+            target_node = self.target,
+            entries = frame.rpc.entries.len(),
+            micros = now.elapsed().as_micros() as u64,
+            "append_entries sent and answered"
+        );
         match &result {
             Ok(AppendEntriesResponse::Success) => self.gate.acknowledged(&frame.rpc, now),
             _ => self.gate.forget(),

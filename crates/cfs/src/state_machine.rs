@@ -115,6 +115,9 @@ impl Shared {
 pub struct StateMachine {
     db: Arc<Database>,
     shared: Arc<Shared>,
+    /// Applies only what is durable in the log (the leader's early acknowledgement,
+    /// `early_ack.rs`); None: the log acknowledges nothing early.
+    durable: Option<tokio::sync::watch::Receiver<crate::early_ack::Durable>>,
 }
 
 fn snap_err(verb: ErrorVerb, e: impl std::fmt::Display) -> StorageError {
@@ -162,6 +165,7 @@ impl StateMachine {
         let (changes, _) = broadcast::channel(WATCH_BUFFER);
         Ok(StateMachine {
             db: Arc::new(db),
+            durable: None,
             shared: Arc::new(Shared {
                 flush_lock: Mutex::new(FlushState {
                     since_durable: 0,
@@ -199,7 +203,17 @@ impl StateMachine {
         Ok(StateMachine {
             db: Arc::new(db),
             shared,
+            durable: None,
         })
+    }
+
+    /// Applies an entry only once the log holds it durably (see `early_ack.rs`).
+    pub fn gated_on(
+        mut self,
+        durable: tokio::sync::watch::Receiver<crate::early_ack::Durable>,
+    ) -> Self {
+        self.durable = Some(durable);
+        self
     }
 
     /// Starts the background flusher; it stops when the state machine is
@@ -214,7 +228,11 @@ impl StateMachine {
                 let (Some(shared), Some(db)) = (weak.upgrade(), db.upgrade()) else {
                     return;
                 };
-                let sm = StateMachine { db, shared };
+                let sm = StateMachine {
+                    db,
+                    shared,
+                    durable: None,
+                };
                 if let Err(e) = sm.flush_tick() {
                     tracing::error!("state machine flush failed: {e}");
                     sm.shared.fault.report(format!("state write failed: {e}"));
@@ -294,6 +312,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        if let (Some(durable), Some(last)) = (self.durable.as_mut(), entries.last()) {
+            crate::early_ack::wait_durable(durable, last.log_id.index).await?;
+        }
         let mut results = Vec::new();
         let mut changes = Vec::new();
         {

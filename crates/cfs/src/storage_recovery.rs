@@ -88,6 +88,9 @@ impl Cfs {
         }
         // The new instance starts clean; a failure reported by the old one's leftovers is void.
         self.fault.clear();
+        log.enable_early_ack(self.id);
+        let sm = sm.gated_on(log.durable());
+        self.transport.follow_durable(log.durable());
         sm.spawn_flusher();
         let log_handle = log.clone();
         log.notify_past(

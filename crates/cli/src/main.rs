@@ -7,6 +7,7 @@ mod bench;
 mod cmd;
 mod connect;
 mod lab;
+mod malloc_arenas;
 
 use clap::{Parser, Subcommand};
 
@@ -138,6 +139,7 @@ fn main() {
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if matches!(cli.command, Command::Node(_) | Command::Qdevice(_)) {
+        malloc_arenas::reexec_with_few_arenas();
         builder.worker_threads(DAEMON_WORKER_THREADS);
     }
     let runtime = match builder.enable_all().build() {

@@ -33,17 +33,25 @@ impl Cfs {
         if !self.is_quorate() {
             return Err(CfsError::NotQuorate);
         }
-        let m = self.raft().metrics().borrow().clone();
-        if m.current_leader == Some(self.id) {
+        // The leader and its address only: no clone of the whole metrics per write.
+        let leader = {
+            let m = self.raft().metrics();
+            let m = m.borrow();
+            match m.current_leader {
+                Some(leader) if leader == self.id => None,
+                Some(leader) => Some(
+                    m.membership_config
+                        .membership()
+                        .get_node(&leader)
+                        .cloned()
+                        .ok_or(CfsError::NoLeader)?,
+                ),
+                None => return Err(CfsError::NoLeader),
+            }
+        };
+        let Some(node) = leader else {
             return self.propose_as_leader(op).await;
-        }
-        let leader = m.current_leader.ok_or(CfsError::NoLeader)?;
-        let node = m
-            .membership_config
-            .membership()
-            .get_node(&leader)
-            .cloned()
-            .ok_or(CfsError::NoLeader)?;
+        };
         let applied: Applied = self.forward(&node, KIND_PROPOSE, &op).await?;
         // Read your writes: a forwarded write returns once this replica applied it too.
         if !self

@@ -8,6 +8,7 @@
 
 mod access;
 mod access_admin;
+mod acked_write_kill;
 mod backup;
 mod backup_ct;
 mod backup_jobs;

@@ -103,14 +103,22 @@ async fn write(
         }
         .into());
     }
+    let started = std::time::Instant::now();
     node.validate_write(&path, &data)?;
+    let validated = started.elapsed();
     let op = Op::Write {
         path,
         data,
         expect_version: req.expect_version,
         create_exclusive: req.create_exclusive,
     };
-    propose(&node, op).await
+    let answer = propose(&node, op).await;
+    tracing::debug!(
+        validate_micros = validated.as_micros() as u64,
+        total_micros = started.elapsed().as_micros() as u64,
+        "api fs write"
+    );
+    answer
 }
 
 async fn mkdir(
