@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use brigade_api::ha::ResourceRequest;
-use brigade_api::storage::StorageAddRequest;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_localcluster::{LocalClusterError, ProcCluster};
@@ -196,18 +195,9 @@ impl ChaosCluster {
         n1.fs_put("datacenter.cfg", DATACENTER_CFG)
             .await
             .map_err(api("datacenter.cfg"))?;
-        let shared = dir.join("shared");
-        std::fs::create_dir_all(&shared).map_err(ChaosError::io("mkdir shared"))?;
-        n1.storage_add(&StorageAddRequest {
-            storage: "shared".into(),
-            kind: "dir".into(),
-            path: shared.display().to_string(),
-            content: Some("images,rootdir".into()),
-            shared: true,
-            nodes: None,
-        })
-        .await
-        .map_err(api("add the shared storage"))?;
+        let shared = brigade_localcluster::add_shared_dir_storage(&n1, dir)
+            .await
+            .map_err(harness("add the shared storage"))?;
         let guests = create_guests(&n1, &names, &shared, &setup.appliance).await?;
         say(&format!(
             "guests: HA {}; plain VM {PLAIN_VM}",

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use brigade_api::storage::StorageAddRequest;
 use brigade_client::Client;
 use brigade_localcluster::ProcCluster;
 
@@ -25,20 +24,9 @@ pub fn appliance() -> PathBuf {
 
 /// Adds storage `shared` (shared 1) in the test's directory.
 pub async fn add_shared_storage(c: &ProcCluster, client: &Client) -> PathBuf {
-    let path = c.dir.join("shared");
-    std::fs::create_dir_all(&path).expect("shared dir");
-    client
-        .storage_add(&StorageAddRequest {
-            storage: "shared".into(),
-            kind: "dir".into(),
-            path: path.display().to_string(),
-            content: Some("images,rootdir".into()),
-            shared: true,
-            nodes: None,
-        })
+    brigade_localcluster::add_shared_dir_storage(client, &c.dir)
         .await
-        .expect("add shared storage");
-    path
+        .expect("add shared storage")
 }
 
 /// Adds the shared `dir` storage `backups` (content backup) through the CLI on node 1, as

@@ -3,7 +3,38 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::ProcCluster;
+use brigade_api::storage::StorageAddRequest;
+use brigade_client::Client;
+
+use crate::{LocalClusterError, ProcCluster};
+
+/// The storage every node of a one-machine cluster sees: a directory under the cluster's.
+pub const SHARED_STORAGE: &str = "shared";
+
+/// Adds storage [`SHARED_STORAGE`] for disks and container roots: `dir/shared`, marked
+/// shared (the nodes of one machine see the same path, as a cluster sees an NFS share).
+/// Its path.
+pub async fn add_shared_dir_storage(
+    client: &Client,
+    dir: &Path,
+) -> Result<PathBuf, LocalClusterError> {
+    let path = dir.join(SHARED_STORAGE);
+    std::fs::create_dir_all(&path).map_err(LocalClusterError::io(format!(
+        "creating {}",
+        path.display()
+    )))?;
+    client
+        .storage_add(&StorageAddRequest {
+            storage: SHARED_STORAGE.into(),
+            kind: "dir".into(),
+            path: path.display().to_string(),
+            content: Some("images,rootdir".into()),
+            shared: true,
+            nodes: None,
+        })
+        .await?;
+    Ok(path)
+}
 
 /// Lazily unmounts every mount below `dir` (FUSE mounts of killed daemons).
 pub fn detach_mounts_under(dir: &Path) {

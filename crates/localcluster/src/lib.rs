@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use cluster::{MemoryKib, NodeConfigHook, ProcCluster};
 pub use error::LocalClusterError;
-pub use guests::detach_mounts_under;
+pub use guests::{add_shared_dir_storage, detach_mounts_under, SHARED_STORAGE};
 pub use node_proc::{pid_alive, wait_gone, NodeProc};
 
 /// What the operations of this crate return.

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use brigade_api::ha::ResourceRequest;
-use brigade_api::storage::StorageAddRequest;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
 use brigade_localcluster::ProcCluster;
@@ -165,17 +164,7 @@ async fn measure(
         ),
     )
     .await?;
-    let shared = dir.join("shared");
-    std::fs::create_dir_all(&shared)?;
-    n1.storage_add(&StorageAddRequest {
-        storage: "shared".into(),
-        kind: "dir".into(),
-        path: shared.display().to_string(),
-        content: None,
-        shared: true,
-        nodes: None,
-    })
-    .await?;
+    brigade_localcluster::add_shared_dir_storage(&n1, dir).await?;
     let config = brigade_guest::vm_config::appliance_params(appliance, 128, Some("shared:1"));
     n1.guest_create("n2", GuestKind::Qemu, VMID, &config, None, false)
         .await

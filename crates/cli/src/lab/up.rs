@@ -185,17 +185,7 @@ async fn demo_guests(
 ) -> anyhow::Result<()> {
     use brigade_core::layout::GuestKind;
     let client = c.client(0)?;
-    let shared = dir.join("shared");
-    std::fs::create_dir_all(&shared)?;
-    client
-        .storage_add(&brigade_api::storage::StorageAddRequest {
-            storage: "shared".into(),
-            kind: "dir".into(),
-            path: shared.display().to_string(),
-            content: None,
-            shared: true,
-            nodes: None,
-        })
+    brigade_localcluster::add_shared_dir_storage(&client, dir)
         .await
         .context("adding the shared storage")?;
     let node_names: Vec<String> = c

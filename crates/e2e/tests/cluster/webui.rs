@@ -382,29 +382,31 @@ async fn the_page_logs_in_shows_the_cluster_and_starts_and_migrates_a_container(
     b.click("[data-role=tabs] [data-tab=summary]", PAGE_TIMEOUT)
         .await;
 
-    // A refused action: a running container is not migrated; the dialog shows why.
+    // A refused action: a running container is not migrated; the dialog shows why (its
+    // node's answer to GET .../migrate), every target refused, nothing to submit.
     b.click("[data-action=migrate]", PAGE_TIMEOUT).await;
-    let targets = b
-        .eval(
-            "return Array.from(document.querySelectorAll('#migrate-target option')).map((o) => o.value);",
-            Value::Null,
-        )
-        .await;
-    assert_eq!(targets, json!(["n2", "n3"]), "migration targets");
-    b.click("#migrate-target option[value=n3]", PAGE_TIMEOUT)
-        .await;
-    b.click("[data-action=migrate-submit]", PAGE_TIMEOUT).await;
     let refused = b
         .wait_text(
-            "the API's refusal in the dialog",
+            "the guest's node's refusal in the dialog",
             "[data-role=migrate-message]",
             PAGE_TIMEOUT,
-            |t| t.contains("failed"),
+            |t| t.contains("stop it first"),
         )
         .await;
     assert!(
-        refused.contains("stop it first"),
-        "the dialog does not show the API's reason: {refused}"
+        refused.contains("cannot migrate now"),
+        "the dialog does not show the node's reason: {refused}"
+    );
+    let targets = b
+        .eval(
+            "return [Array.from(document.querySelectorAll('#migrate-target option')).map((o) => [o.value, o.disabled]), document.querySelector('[data-action=migrate-submit]').disabled];",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        targets,
+        json!([[["n2", true], ["n3", true]], true]),
+        "migration targets, each refused, and the submit button"
     );
     b.screenshot("migration-refused").await;
     assert_eq!(n1.locate(CTID).await.expect("locate").node, "n1");

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _};
-use brigade_api::storage::StorageAddRequest;
 use brigade_api::tasks::TaskState;
 use brigade_client::Client;
 use brigade_core::layout::GuestKind;
@@ -30,18 +29,7 @@ pub(super) async fn side(dir: &Path, args: &MigrateBenchArgs) -> anyhow::Result<
     let c = ProcCluster::form(&bin, dir, SUBNET, 2, RaftTuning::default()).await?;
     c.wait_quorate(&[0, 1]).await?;
     let client = c.client(0)?;
-    let shared = dir.join("shared");
-    std::fs::create_dir_all(&shared)?;
-    client
-        .storage_add(&StorageAddRequest {
-            storage: "shared".into(),
-            kind: "dir".into(),
-            path: shared.display().to_string(),
-            content: None,
-            shared: true,
-            nodes: None,
-        })
-        .await?;
+    brigade_localcluster::add_shared_dir_storage(&client, dir).await?;
     let cfg = appliance_config(&args.appliance, args.memory, "shared:1");
     client
         .guest_create("n1", GuestKind::Qemu, VMID, &cfg, None, true)
