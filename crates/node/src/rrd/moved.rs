@@ -61,25 +61,16 @@ impl RrdService {
     }
 }
 
-fn kind_of(s: &str) -> Result<GuestKind, NodeError> {
-    match s {
-        "qemu" => Ok(GuestKind::Qemu),
-        "lxc" => Ok(GuestKind::Lxc),
-        other => Err(NodeError::Invalid(format!("no such guest type {other:?}"))),
-    }
-}
-
 /// `POST /node/rrd/{kind}/{vmid}` on the peer port: a history from the node the guest left.
 pub(crate) async fn receive_history(
     State(node): State<Arc<Node>>,
-    Path((kind, vmid)): Path<(String, u32)>,
+    Path((kind, vmid)): Path<(GuestKind, u32)>,
     body: axum::body::Bytes,
 ) -> Json<Result<Value, ErrorBody>> {
-    let joined = kind_of(&kind).and_then(|kind| {
-        node.rrd
-            .import_older(Subject::Guest(kind, vmid), &body)
-            .map(|()| Value::Null)
-    });
+    let joined = node
+        .rrd
+        .import_older(Subject::Guest(kind, vmid), &body)
+        .map(|()| Value::Null);
     Json(joined.map_err(|e| ErrorBody::from(&e)))
 }
 

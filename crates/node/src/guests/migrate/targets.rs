@@ -103,9 +103,9 @@ impl Node {
                 return Ok(answer);
             }
         };
-        let alive: BTreeMap<String, bool> = self
-            .status()
+        let alive: BTreeMap<String, bool> = rt
             .members
+            .status()
             .into_iter()
             .map(|m| (m.name, m.alive))
             .collect();
