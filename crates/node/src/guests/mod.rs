@@ -30,7 +30,7 @@ pub use locate::{
     find as find_guest, first_free_vmid, guests_on, node_dirs as locate_node_dirs, noun,
     require as locate_require, used_vmids, Located,
 };
-pub(crate) use nics::bridged_nics;
+pub(crate) use nics::{bridged_nics, bridges_of, running_sdn};
 pub(crate) use power::lock_in;
 pub use resources::LocalState;
 pub use tunnel::tunnel_handler;

@@ -110,7 +110,6 @@ pub fn settings(cfs: &Cfs) -> HaSettings {
     }
 }
 
-/// Where each guest's config lives and its memory.
 /// What the CRM reads of every guest config.
 #[derive(Debug, Default)]
 pub struct GuestFacts {
@@ -121,6 +120,7 @@ pub struct GuestFacts {
     pub bridges: BTreeMap<ServiceId, Vec<(String, String)>>,
 }
 
+/// Where each guest's config lives, its memory and the bridges its NICs name.
 pub fn guest_locations(cfs: &Cfs) -> GuestFacts {
     let mut facts = GuestFacts::default();
     let prefix: brigade_core::CfsPath =

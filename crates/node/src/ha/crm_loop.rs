@@ -103,15 +103,19 @@ impl Node {
         let (rules, _) = rules_io::rules(&rt.cfs)?;
         let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
         let usage = rules_io::usage(&rt.cfs, &names, &locations);
-        // Each node's bridges (network.cfg) and vnets (the running SDN there); a node
-        // whose network cannot be read is not checked.
-        let node_bridges: BTreeMap<String, BTreeSet<String>> = names
-            .iter()
-            .filter_map(|n| {
-                let known = self.known_bridges(n).ok()?;
-                Some((n.clone(), known.0.into_keys().collect()))
-            })
-            .collect();
+        // Each node's bridges (network.cfg) and vnets (the running SDN, read once for
+        // all); a node whose network cannot be read is not checked.
+        let node_bridges: BTreeMap<String, BTreeSet<String>> =
+            match crate::guests::running_sdn(&rt.cfs) {
+                Ok(sdn) => names
+                    .iter()
+                    .filter_map(|n| {
+                        let known = crate::guests::bridges_of(&rt.cfs, n, &sdn).ok()?;
+                        Some((n.clone(), known.0.into_keys().collect()))
+                    })
+                    .collect(),
+                Err(_) => BTreeMap::new(),
+            };
         let input = CrmInput {
             now_ms: boot_ms(),
             leader_since_ms,

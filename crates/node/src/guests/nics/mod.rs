@@ -4,8 +4,10 @@
 
 pub(crate) mod plug;
 
+use brigade_cfs::Cfs;
 use brigade_core::key_value::KeyValueConfig;
 use brigade_core::layout::GuestKind;
+use brigade_sdn::config::SdnConfig;
 use brigade_sdn::nic::{check_nic, parse_nic, KnownBridges, Nic};
 use brigade_sdn::node_net::{node_network_path, parse_node_network};
 
@@ -115,17 +117,30 @@ pub(crate) fn bridged_nics(kv: &KeyValueConfig) -> Result<Vec<(u32, Nic)>, NodeE
     Ok(out)
 }
 
+/// The configuration of the running vnets (none before the first `sdn apply`).
+pub(crate) fn running_sdn(cfs: &Cfs) -> Result<SdnConfig, NodeError> {
+    match crate::sdn::running(cfs)? {
+        Some(run) => run.config(),
+        None => Ok(SdnConfig::default()),
+    }
+}
+
+/// The bridges a NIC may name on `node`: its network.cfg and the vnets of `sdn` there.
+pub(crate) fn bridges_of(
+    cfs: &Cfs,
+    node: &str,
+    sdn: &SdnConfig,
+) -> Result<KnownBridges, NodeError> {
+    let (text, _) = config_io::read(cfs, &node_network_path(node))?;
+    let net = parse_node_network(&text).map_err(invalid)?;
+    Ok(KnownBridges::of_node(node, &net, sdn))
+}
+
 impl Node {
     /// The bridges a NIC may name on `node`: its network.cfg and the running vnets there.
     pub(crate) fn known_bridges(&self, node: &str) -> Result<KnownBridges, NodeError> {
-        let rt = self.require_cluster()?;
-        let (text, _) = config_io::read(&rt.cfs, &node_network_path(node))?;
-        let net = parse_node_network(&text).map_err(invalid)?;
-        let sdn = match crate::sdn::running(&rt.cfs)? {
-            Some(run) => run.config()?,
-            None => brigade_sdn::config::SdnConfig::default(),
-        };
-        Ok(KnownBridges::of_node(node, &net, &sdn))
+        let cfs = &self.require_cluster()?.cfs;
+        bridges_of(cfs, node, &running_sdn(cfs)?)
     }
 
     /// The one check of the NICs of guest `vmid` living on `node`, for every writer of its
